@@ -1,0 +1,3 @@
+"""Checkpoint Browser: look inside TensorFlow checkpoints, graphs and SavedModels."""
+
+__version__ = "0.1.0"

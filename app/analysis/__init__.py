@@ -1,0 +1,1 @@
+"""Pure analysis over the readers: statistics, histograms, comparisons. No Qt, no TensorFlow."""

@@ -1,0 +1,359 @@
+"""Tensor bundles: the `.index` + `.data-SSSSS-of-NNNNN` checkpoint format (TF ≥ 0.11).
+
+Opening a bundle parses only its index. Tensor bytes are read when asked, through memory
+maps of the data shards, and every read is checked against the entry's crc32c first:
+bytes that fail it raise CorruptDataError and are never handed out as values.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+from dataclasses import dataclass, field
+
+import crc32c
+import numpy as np
+
+from . import dtypes, protos
+from .dtypes import DType
+from .errors import CorruptDataError, FormatError
+from .files import regular_file_size
+from .ordered_code import slice_key
+from .table import Table, mask_crc, read_varint
+
+HEADER_KEY = b""
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+CHUNK_BYTES = 16 << 20  # streaming reads touch this much at a time
+
+_DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+
+
+def data_file_name(prefix: str, shard: int, num_shards: int) -> str:
+    return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
+
+
+def prefix_of(path: str) -> str | None:
+    """The bundle prefix a `.index` or `.data-*` file belongs to, else None."""
+    if path.endswith(".index"):
+        return path[: -len(".index")]
+    m = _DATA_RE.search(path)
+    return path[: m.start()] if m else None
+
+
+@dataclass
+class TensorInfo:
+    """One tensor of a checkpoint, as the index describes it (no data read)."""
+    name: str                      # exact checkpoint key
+    dtype: DType | None            # None: a dtype this reader does not know
+    dtype_enum: int
+    shape: tuple[int, ...]
+    nbytes: int                    # bytes on disk, all slices included
+    partitioned: bool = False
+    display_name: str = ""         # readable name (TF2 object graph), else the key
+    slot_of: str | None = None     # for optimizer slots: the key of the variable they serve
+    slot_name: str | None = None
+    problem: str | None = None     # why this entry cannot be read, found from the index alone
+
+    @property
+    def dtype_name(self) -> str:
+        return self.dtype.name if self.dtype else dtypes.enum_name(self.dtype_enum)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass
+class _Extent:
+    """Where one contiguous piece of a tensor sits: a region of the full tensor."""
+    entry: object           # BundleEntryProto of the stored bytes
+    starts: tuple[int, ...]
+    lengths: tuple[int, ...]
+
+
+@dataclass
+class _Shard:
+    path: str
+    size: int | None = None
+    problem: str | None = None
+    mm: mmap.mmap | None = field(default=None, repr=False)
+
+
+def _shape(proto) -> tuple[int, ...]:
+    if proto.unknown_rank:
+        raise ValueError("unknown rank")
+    dims = tuple(d.size for d in proto.dim)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"negative dimension in shape {list(dims)}")
+    return dims
+
+
+class Bundle:
+    """An opened tensor bundle. `tensors` lists every tensor; `read` returns one's value."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.index_path = prefix + ".index"
+        self._raw: dict[bytes, object] = {}
+        header = None
+        for key, value in Table(self.index_path).items():
+            try:
+                if key == HEADER_KEY:
+                    header = protos.BundleHeaderProto.FromString(value)
+                else:
+                    self._raw[key] = protos.BundleEntryProto.FromString(value)
+            except Exception:  # protobuf's DecodeError and friends
+                what = "header" if key == HEADER_KEY else repr(key.decode("utf-8", "replace"))
+                raise FormatError(self.index_path, f"malformed index: entry {what} "
+                                                   "does not parse") from None
+        if header is None:
+            raise FormatError(self.index_path, "not a tensor bundle index (no bundle header); "
+                                               "maybe a pre-0.11 checkpoint")
+        if header.num_shards < 1 or header.num_shards > 1_000_000:
+            raise FormatError(self.index_path, f"bundle header declares {header.num_shards} shards")
+        self.big_endian = header.endianness == 1
+        self.num_shards = header.num_shards
+        self.shards = [_Shard(data_file_name(prefix, i, self.num_shards))
+                       for i in range(self.num_shards)]
+        for shard in self.shards:
+            try:
+                shard.size = regular_file_size(shard.path)
+            except FormatError as e:
+                shard.problem = e.problem
+        self.tensors: dict[str, TensorInfo] = {}
+        self._extents: dict[str, list[_Extent]] = {}
+        for key, entry in self._raw.items():
+            if key.startswith(b"\x00"):
+                continue  # a slice of a partitioned variable, reached through its full entry
+            name = key.decode("utf-8", "surrogateescape")
+            self.tensors[name] = self._describe(name, key, entry)
+
+    @property
+    def data_files(self) -> list[str]:
+        return [s.path for s in self.shards]
+
+    @property
+    def missing_shards(self) -> list[str]:
+        return [s.path for s in self.shards if s.problem]
+
+    # -- index ---------------------------------------------------------------------------
+
+    def _describe(self, name: str, key: bytes, entry) -> TensorInfo:
+        dtype = dtypes.from_enum(entry.dtype)
+        info = TensorInfo(name=name, dtype=dtype, dtype_enum=entry.dtype, shape=(), nbytes=0,
+                          display_name=name, partitioned=len(entry.slices) > 0)
+        try:
+            info.shape = _shape(entry.shape)
+            if dtype is None or dtype.numpy is None:
+                raise ValueError(f"tensors of dtype {info.dtype_name} cannot be read")
+            extents = self._plan(key, entry, info.shape)
+            info.nbytes = sum(e.entry.size for e in extents)
+            for e in extents:
+                self._check_entry(e.entry, dtype, e.lengths)
+            self._extents[name] = extents
+        except ValueError as e:
+            info.problem = str(e)
+        return info
+
+    def _plan(self, key: bytes, entry, shape) -> list[_Extent]:
+        """The stored pieces that make up a tensor: itself, or its slices."""
+        if not entry.slices:
+            return [_Extent(entry, (0,) * len(shape), shape)]
+        pieces, covered = [], 0
+        for sl in entry.slices:
+            if len(sl.extent) not in (0, len(shape)):
+                raise ValueError("a slice's rank differs from the tensor's")
+            starts, lengths, key_extents = [], [], []
+            for d, full in enumerate(shape):
+                ext = sl.extent[d] if sl.extent else None
+                start = ext.start if ext else 0
+                has_len = ext is not None and ext.HasField("length")
+                length = ext.length if has_len else full - start
+                if start < 0 or length < 0 or start + length > full:
+                    raise ValueError("a slice lies outside the tensor")
+                starts.append(start)
+                lengths.append(length)
+                key_extents.append((start, length if has_len else -1))
+            part = self._raw.get(slice_key(key, key_extents))
+            if part is None:
+                raise ValueError("a slice of this partitioned variable is missing from the index")
+            try:
+                part_shape = _shape(part.shape)
+            except ValueError as e:
+                raise ValueError(f"slice: {e}") from None
+            if part_shape != tuple(lengths) or part.dtype != entry.dtype:
+                raise ValueError("a slice's shape or dtype disagrees with the tensor's")
+            pieces.append(_Extent(part, tuple(starts), tuple(lengths)))
+            n = 1
+            for v in lengths:
+                n *= v
+            covered += n
+        total = 1
+        for v in shape:
+            total *= v
+        if covered != total:
+            raise ValueError(f"slices cover {covered} of {total} elements")
+        return pieces
+
+    def _check_entry(self, entry, dtype: DType, shape) -> None:
+        if not 0 <= entry.shard_id < self.num_shards:
+            raise ValueError(f"shard {entry.shard_id} does not exist (bundle has {self.num_shards})")
+        if entry.offset < 0 or entry.size < 0:
+            raise ValueError("negative offset or size")
+        n = 1
+        for d in shape:
+            n *= d
+        if dtype.is_string:
+            if entry.size < (4 if n else 0) + n:  # at least one length byte per element + crc
+                raise ValueError(f"{n} strings cannot fit in {entry.size} bytes")
+        elif entry.size != n * dtype.itemsize:
+            raise ValueError(f"size {entry.size} bytes does not match shape {list(shape)} "
+                             f"of {dtype.name} ({n * dtype.itemsize} bytes)")
+        shard = self.shards[entry.shard_id]
+        if shard.problem:
+            raise ValueError(f"data file {os.path.basename(shard.path)}: {shard.problem}")
+        if entry.offset + entry.size > shard.size:
+            raise ValueError(f"bytes {entry.offset}..{entry.offset + entry.size} lie past the end of "
+                             f"{os.path.basename(shard.path)} ({shard.size} bytes; truncated?)")
+
+    # -- data ----------------------------------------------------------------------------
+
+    def info(self, name: str) -> TensorInfo:
+        try:
+            return self.tensors[name]
+        except KeyError:
+            raise KeyError(f"no tensor named {name!r} in {self.prefix}") from None
+
+    def _usable(self, name: str) -> tuple[TensorInfo, list[_Extent]]:
+        info = self.info(name)
+        if info.problem:
+            raise FormatError(self.index_path, f"{name}: {info.problem}")
+        return info, self._extents[name]
+
+    def _bytes(self, entry) -> memoryview:
+        """The raw bytes of one entry, mapped, not yet checked."""
+        if entry.size == 0:
+            return memoryview(b"")
+        shard = self.shards[entry.shard_id]
+        if shard.mm is None:
+            try:
+                with open(shard.path, "rb") as f:
+                    shard.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as e:
+                raise FormatError(shard.path, f"cannot map: {e}") from None
+            if len(shard.mm) < entry.offset + entry.size:  # the file shrank since it was listed
+                raise FormatError(shard.path, "is shorter than the index says (truncated?)")
+        return memoryview(shard.mm)[entry.offset:entry.offset + entry.size]
+
+    def _verify(self, name: str, entry, crc: int) -> None:
+        if mask_crc(crc) != entry.crc32c:
+            raise CorruptDataError(self.shards[entry.shard_id].path,
+                                   f"tensor {name!r} fails its crc32c check (data corrupt)")
+
+    def _fixed(self, name: str, entry, dtype: DType, shape) -> np.ndarray:
+        """A verified, read-only array over the mapped bytes of a fixed-size entry."""
+        raw = self._bytes(entry)
+        crc = 0
+        for start in range(0, len(raw), CHUNK_BYTES):
+            crc = crc32c.crc32c(raw[start:start + CHUNK_BYTES], crc)
+        self._verify(name, entry, crc)
+        arr = np.frombuffer(raw, dtype=dtype.numpy).reshape(shape)
+        if self.big_endian and dtype.itemsize > 1:
+            arr = arr.byteswap()  # a copy in native order
+        return arr
+
+    def _strings(self, name: str, entry, shape) -> np.ndarray:
+        """Decode a string entry: varint64 lengths, their masked crc, then the bytes."""
+        raw = self._bytes(entry)
+        n = 1
+        for d in shape:
+            n *= d
+        path = self.shards[entry.shard_id].path
+        lengths, pos, crc = [], 0, 0
+        for _ in range(n):
+            length, pos = read_varint(raw, pos, len(raw), path)
+            if length >= 1 << 32:
+                raise CorruptDataError(path, f"tensor {name!r}: impossible string length")
+            lengths.append(length)
+            crc = crc32c.crc32c(length.to_bytes(4, "little"), crc)  # checksummed as uint32
+        if pos + 4 + sum(lengths) != len(raw) or raw[pos:pos + 4] != mask_crc(crc).to_bytes(4, "little"):
+            raise CorruptDataError(path, f"tensor {name!r}: string lengths are corrupt")
+        crc = crc32c.crc32c(raw[pos:pos + 4], crc)
+        pos += 4
+        out = np.empty(n, dtype=object)
+        for i, length in enumerate(lengths):
+            out[i] = bytes(raw[pos:pos + length])
+            pos += length
+        crc = crc32c.crc32c(raw[pos - sum(lengths):pos], crc)
+        self._verify(name, entry, crc)
+        return out.reshape(shape)
+
+    def read(self, name: str) -> np.ndarray:
+        """The tensor's value, verified. Plain tensors come back as read-only views of the
+        mapped file (nothing copied); partitioned ones are reassembled into a new array."""
+        info, extents = self._usable(name)
+        reader = self._strings if info.dtype.is_string else (
+            lambda n, e, s: self._fixed(n, e, info.dtype, s))
+        if not info.partitioned:
+            return reader(name, extents[0].entry, info.shape)
+        out = np.empty(info.shape, dtype=info.dtype.numpy)
+        for ext in extents:
+            region = tuple(slice(s, s + n) for s, n in zip(ext.starts, ext.lengths))
+            out[region] = reader(name, ext.entry, ext.lengths)
+        return out
+
+    def chunks(self, name: str, chunk_bytes: int = CHUNK_BYTES):
+        """Yield the tensor's elements as flat arrays of about chunk_bytes each, in no
+        particular order, reading each byte once. The crc32c of each stored piece is checked
+        when its last chunk has been read: a consumer must treat CorruptDataError, raised
+        then, as voiding everything it has seen. Fixed-size dtypes only."""
+        info, extents = self._usable(name)
+        dtype = info.dtype
+        if dtype.is_string:
+            raise FormatError(self.index_path, f"{name}: string tensors have no numeric chunks")
+        step = max(dtype.itemsize, chunk_bytes - chunk_bytes % dtype.itemsize)
+        for ext in extents:
+            entry, crc = ext.entry, 0
+            shard = self.shards[entry.shard_id]
+            try:
+                fd = os.open(shard.path, os.O_RDONLY)
+            except OSError as e:
+                raise FormatError(shard.path, f"cannot read: {e.strerror}") from None
+            try:
+                buf = bytearray(min(step, entry.size))
+                done = 0
+                while done < entry.size:
+                    want = min(step, entry.size - done)
+                    view = memoryview(buf)[:want]
+                    got = os.preadv(fd, [view], entry.offset + done)
+                    if got != want:
+                        raise FormatError(shard.path, "is shorter than the index says (truncated?)")
+                    crc = crc32c.crc32c(view, crc)
+                    arr = np.frombuffer(view, dtype=dtype.numpy)
+                    yield arr.byteswap() if self.big_endian and dtype.itemsize > 1 else arr
+                    done += want
+            finally:
+                os.close(fd)
+            self._verify(name, entry, crc)
+
+    def verify(self, name: str) -> None:
+        """Check every stored byte of the tensor against its crc32c."""
+        info, extents = self._usable(name)
+        if info.dtype.is_string:
+            self.read(name)
+            return
+        for _ in self.chunks(name):
+            pass
+
+    def close(self) -> None:
+        for shard in self.shards:
+            if shard.mm is not None:
+                try:
+                    shard.mm.close()
+                except BufferError:
+                    pass  # arrays handed out still view it; it closes when they go
+                shard.mm = None

@@ -1,0 +1,21 @@
+"""The one exception the readers raise for files they cannot read."""
+
+from __future__ import annotations
+
+import os
+
+
+class FormatError(Exception):
+    """A model file is missing, unreadable, truncated, corrupt or not what it claims.
+
+    `path` names the file at fault; `str(err)` is a short message fit for a user.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = os.fspath(path) if path is not None else None
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class CorruptDataError(FormatError):
+    """Tensor bytes whose checksum does not match the index: never shown as data."""

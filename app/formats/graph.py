@@ -1,0 +1,270 @@
+"""Graphs: MetaGraphDef (`.meta`), GraphDef (`.pb`, frozen or not), their text forms
+(`.pbtxt`), and the meta graphs inside a SavedModel — one `Graph` over any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from google.protobuf import text_format
+
+from . import protos, tensors
+from .errors import FormatError
+from .files import read_small_file
+
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable",
+                          "_VarHandlesOp"})
+SAVE_OPS = frozenset({"SaveV2", "SaveSlices", "Save"})
+_NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
+_OP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def input_node(name: str) -> str:
+    """The node an input string refers to: "^ctrl" → "ctrl", "x:1" → "x"."""
+    name = name[1:] if name.startswith("^") else name
+    return name.split(":", 1)[0]
+
+
+@dataclass
+class Scope:
+    """One level of the name-scope tree. A name can be an op and a scope at once
+    (`dense/kernel` and `dense/kernel/Assign`): then `op` is set and `children` not empty."""
+    name: str
+    path: str
+    parent: "Scope | None" = field(default=None, repr=False)
+    op: int | None = None                     # index into Graph.nodes
+    children: dict[str, "Scope"] = field(default_factory=dict, repr=False)
+    op_count: int = 0                         # ops at or below this scope
+
+
+class Graph:
+    """The nodes of one graph plus what the MetaGraphDef around it says (when there is one)."""
+
+    def __init__(self, graph_def, meta_graph=None, source: str = "", fmt: str = "graphdef"):
+        self.graph_def = graph_def
+        self.meta_graph = meta_graph
+        self.source = source
+        self.format = fmt            # "metagraph", "graphdef" or "savedmodel"
+        self.nodes = graph_def.node
+        self.index: dict[str, int] = {}
+        for i, node in enumerate(self.nodes):
+            self.index.setdefault(node.name, i)
+        self._consumers: dict[str, list[str]] | None = None
+        self._tree: Scope | None = None
+        self._keys: dict[str, str] | None = None
+        self._collections: dict[str, list[str]] | None = None
+
+    def node(self, name: str):
+        return self.nodes[self.index[name]]
+
+    def op_types(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.op] = counts.get(node.op, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def consumers(self, name: str) -> list[str]:
+        """Names of the nodes that take `name` as an input (data or control)."""
+        if self._consumers is None:
+            table: dict[str, list[str]] = {}
+            for node in self.nodes:
+                for inp in node.input:
+                    table.setdefault(input_node(inp), []).append(node.name)
+            self._consumers = table
+        return self._consumers.get(name, [])
+
+    def tree(self) -> Scope:
+        """The name-scope tree, built on first use."""
+        if self._tree is None:
+            root = Scope("", "")
+            for i, node in enumerate(self.nodes):
+                scope = root
+                root.op_count += 1
+                path = ""
+                for part in node.name.split("/"):
+                    path = f"{path}/{part}" if path else part
+                    child = scope.children.get(part)
+                    if child is None:
+                        child = scope.children[part] = Scope(part, path, scope)
+                    child.op_count += 1
+                    scope = child
+                scope.op = i if scope.op is None else scope.op
+            self._tree = root
+        return self._tree
+
+    def variables(self) -> list[str]:
+        return [n.name for n in self.nodes if n.op in VARIABLE_OPS]
+
+    def checkpoint_keys(self) -> dict[str, str]:
+        """Variable op name → the checkpoint key holding its value.
+
+        The graph's own save ops say it exactly (a Saver given a dict stores variables under
+        other names); variables no save op mentions are assumed saved under their own name.
+        """
+        if self._keys is None:
+            keys: dict[str, str] = {}
+            for node in self.nodes:
+                if node.op not in SAVE_OPS or len(node.input) < 3:
+                    continue
+                try:
+                    names_node = self.node(input_node(node.input[1]))
+                    key_names = tensors.to_array(names_node.attr["value"].tensor).ravel()
+                except (KeyError, ValueError):
+                    continue
+                first = 3 if node.op in ("SaveV2", "SaveSlices") else 2
+                for key, inp in zip(key_names, node.input[first:]):
+                    var = self._variable_behind(input_node(inp))
+                    if var is not None:
+                        keys.setdefault(var, key.decode("utf-8", "surrogateescape"))
+            for name in self.variables():
+                keys.setdefault(name, name)
+            self._keys = keys
+        return self._keys
+
+    def _variable_behind(self, name: str) -> str | None:
+        """Follow reads and identities back from a saved tensor to its variable."""
+        for _ in range(16):
+            i = self.index.get(name)
+            if i is None:
+                return None
+            node = self.nodes[i]
+            if node.op in VARIABLE_OPS:
+                return name
+            if node.op not in ("Identity", "ReadVariableOp", "Snapshot") or not node.input:
+                return None
+            name = input_node(node.input[0])
+        return None
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection name → node names it holds (variables' collections as variable ops)."""
+        if self._collections is None:
+            out: dict[str, list[str]] = {}
+            if self.meta_graph is not None:
+                for key, col in self.meta_graph.collection_def.items():
+                    kind = col.WhichOneof("kind")
+                    if kind == "node_list":
+                        out[key] = [input_node(v) for v in col.node_list.value]
+                    elif kind == "bytes_list":
+                        names = []
+                        for raw in col.bytes_list.value:
+                            var = _variable_def_name(raw)
+                            if var:
+                                names.append(input_node(var))
+                        out[key] = names
+                    else:
+                        out[key] = []
+            self._collections = out
+        return self._collections
+
+    def collections_of(self, name: str) -> list[str]:
+        return [k for k, v in self.collections().items() if name in v]
+
+    def tags(self) -> list[str]:
+        return list(self.meta_graph.meta_info_def.tags) if self.meta_graph is not None else []
+
+    def signatures(self):
+        return dict(self.meta_graph.signature_def) if self.meta_graph is not None else {}
+
+    def summary(self) -> dict:
+        """The facts `inspect` reports about a graph."""
+        out = {"source": self.source, "format": self.format, "nodes": len(self.nodes),
+               "functions": len(self.graph_def.library.function),
+               "variables": len(self.variables()), "op_types": self.op_types()}
+        if self.meta_graph is not None:
+            info = self.meta_graph.meta_info_def
+            out.update({
+                "tags": list(info.tags), "tensorflow_version": info.tensorflow_version,
+                "collections": {k: len(v) for k, v in self.collections().items()},
+                "signatures": {k: {"inputs": {n: t.name for n, t in s.inputs.items()},
+                                   "outputs": {n: t.name for n, t in s.outputs.items()},
+                                   "method": s.method_name}
+                               for k, s in self.meta_graph.signature_def.items()},
+            })
+            if self.meta_graph.HasField("saver_def"):
+                sd = self.meta_graph.saver_def
+                out["saver"] = {"filename_tensor": sd.filename_tensor_name,
+                                "save_tensor": sd.save_tensor_name,
+                                "restore_op": sd.restore_op_name, "version": int(sd.version),
+                                "sharded": sd.sharded, "max_to_keep": sd.max_to_keep}
+        return out
+
+
+def _variable_def_name(raw: bytes) -> str | None:
+    # A VariableDef's first field is variable_name (tag 1, length-delimited).
+    if len(raw) < 2 or raw[0] != 0x0A:
+        return None
+    length, pos, shift = 0, 1, 0
+    while pos < len(raw):
+        b = raw[pos]
+        pos += 1
+        length |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            break
+    try:
+        return raw[pos:pos + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _plausible(graph_def) -> bool:
+    """Does a parse look like a real GraphDef (and not other bytes read as one)?"""
+    if not len(graph_def.node):
+        return False
+    for node in graph_def.node[:50]:
+        if not _NAME_RE.match(node.name) or not _OP_RE.match(node.op):
+            return False
+    return True
+
+
+def _parse(cls, data: bytes, text: bool):
+    msg = cls()
+    try:
+        if text:
+            text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=True)
+        else:
+            msg.ParseFromString(data)
+    except Exception:  # DecodeError, ParseError, UnicodeDecodeError, RecursionError...
+        return None
+    return msg
+
+
+def load_saved_model(path: str) -> list[Graph]:
+    """Every meta graph of a `saved_model.pb` / `saved_model.pbtxt`."""
+    data = read_small_file(path)
+    sm = _parse(protos.SavedModel, data, path.endswith(".pbtxt"))
+    if sm is None or not len(sm.meta_graphs):
+        raise FormatError(path, "does not parse as a SavedModel (corrupt or not a SavedModel)")
+    return [Graph(mg.graph_def, mg, path, "savedmodel") for mg in sm.meta_graphs]
+
+
+def load_graph(path: str) -> Graph:
+    """A `.meta`, `.pb` or `.pbtxt` file: MetaGraphDef or GraphDef, binary or text.
+
+    The extension says which form is tried first; a file that parses as neither is an error.
+    """
+    data = read_small_file(path)
+    text = path.endswith((".pbtxt", ".txt", ".meta.txt"))
+    if not text and data[:1].isalpha() and b"{" in data[:4096] and b"\x00" not in data[:4096]:
+        text = True  # a text proto behind a binary-sounding name
+    first_meta = path.endswith(".meta")
+    order = ("meta", "graph") if first_meta else ("graph", "meta")
+    for kind in order:
+        if kind == "meta":
+            mg = _parse(protos.MetaGraphDef, data, text)
+            if mg is not None and _plausible(mg.graph_def):
+                return Graph(mg.graph_def, mg, path, "metagraph")
+        else:
+            gd = _parse(protos.GraphDef, data, text)
+            if gd is not None and _plausible(gd):
+                return Graph(gd, None, path, "graphdef")
+    sm = _parse(protos.SavedModel, data, text)
+    if sm is not None and len(sm.meta_graphs) and _plausible(sm.meta_graphs[0].graph_def):
+        mg = sm.meta_graphs[0]
+        return Graph(mg.graph_def, mg, path, "savedmodel")
+    what = "MetaGraphDef" if first_meta else "GraphDef"
+    name = os.path.basename(path)
+    raise FormatError(path, f"does not parse as a {what} ({'text' if text else 'binary'}); "
+                            f"{name} is corrupt or not a TensorFlow graph")

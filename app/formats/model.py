@@ -1,0 +1,259 @@
+"""Find the model behind any path a user may hold — a folder, a checkpoint prefix, or any
+one file of a model — and open its parts: checkpoints, graphs, weights."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import objectgraph, tensors
+from .bundle import OBJECT_GRAPH_KEY, Bundle, TensorInfo, prefix_of
+from .errors import FormatError
+from .files import read_tail
+from .graph import Graph, load_graph, load_saved_model
+from .run import STATE_FILE, Checkpoint, RunFolder
+from .table import has_table_magic
+from .v1 import V1Checkpoint, is_v1_file
+
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+GRAPH_EXTENSIONS = (".meta", ".pb", ".pbtxt")
+
+
+@dataclass
+class Model:
+    """What was found at a path. `kind`: "run" (a folder of checkpoints), "savedmodel",
+    "graph" (a graph file with no checkpoint) or "checkpoint" (one bundle or V1 file)."""
+    path: str
+    kind: str
+    folder: str
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    graph_path: str | None = None       # for "graph" and "savedmodel"
+    selected: Checkpoint | None = None  # the checkpoint the user pointed at, else the latest
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        base = self.folder if self.kind in ("run", "savedmodel") else (
+            self.graph_path or (self.selected.prefix if self.selected else self.path))
+        return os.path.basename(os.path.normpath(base)) or base
+
+    def checkpoint(self, which: str | None) -> Checkpoint | None:
+        """A checkpoint by step number, prefix or name; None → the selected one."""
+        if which is None:
+            return self.selected
+        for c in self.checkpoints:
+            if which in (c.prefix, c.name) or (c.step is not None and which == str(c.step)):
+                return c
+        full = os.path.abspath(which)
+        for c in self.checkpoints:
+            if full in (c.prefix, c.index, *c.data_files):
+                return c
+        raise FormatError(self.path, f"no checkpoint {which!r} here (have: "
+                                     f"{', '.join(c.name for c in self.checkpoints) or 'none'})")
+
+    def graph_sources(self, ckpt: Checkpoint | None = None) -> str | None:
+        ckpt = ckpt or self.selected
+        if self.kind in ("graph", "savedmodel"):
+            return self.graph_path
+        return ckpt.meta if ckpt else None
+
+
+def _is_saved_model_dir(folder: str) -> str | None:
+    for name in SAVED_MODEL_FILES:
+        p = os.path.join(folder, name)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+def _run(folder: str, path: str, pick: str | None = None) -> Model:
+    run = RunFolder(folder)
+    usable = [c for c in run.checkpoints if c.on_disk]
+    model = Model(path, "run", folder, run.checkpoints, problems=run.problems, notes=run.notes)
+    if not usable:
+        metas = [n for n in run.names if n.endswith(GRAPH_EXTENSIONS)]
+        if len(metas) == 1:
+            return Model(path, "graph", folder, graph_path=os.path.join(folder, metas[0]),
+                         problems=run.problems)
+        detail = "; ".join(run.problems + run.notes) if run.problems or run.notes else (
+            "the folder is empty" if not run.names else "no checkpoint, SavedModel or graph in it")
+        raise FormatError(folder, f"no TensorFlow model found: {detail}")
+    model.selected = next((c for c in usable if c.prefix == pick), None) or next(
+        (c for c in usable if c.latest), None)
+    return model
+
+
+def open_path(path: str) -> Model:
+    """Find the model at `path`. Raises FormatError when there is none."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if os.path.isdir(path):
+        sm = _is_saved_model_dir(path) or (
+            os.path.basename(path) == "variables" and _is_saved_model_dir(os.path.dirname(path)))
+        if sm:
+            return _saved_model(os.path.dirname(sm), sm)
+        try:
+            return _run(path, path)
+        except FormatError as e:
+            below = _models_below(path)
+            if below:
+                raise FormatError(path, "no model in this folder itself; found in: "
+                                        + ", ".join(below)) from None
+            raise e
+    folder, name = os.path.split(path)
+    if not os.path.exists(path):
+        if os.path.isfile(path + ".index") or os.path.isfile(path + ".meta"):
+            return _run(folder, path, pick=path)  # a checkpoint prefix
+        raise FormatError(path, "no such file or folder")
+    if not os.path.isfile(path):
+        raise FormatError(path, "is not a regular file or folder")
+    if name == STATE_FILE:
+        return _run(folder, path)
+    if name in SAVED_MODEL_FILES:
+        return _saved_model(folder, path)
+    if folder.endswith(os.sep + "variables") or os.path.basename(folder) == "variables":
+        parent = os.path.dirname(folder)
+        sm = _is_saved_model_dir(parent)
+        if sm:
+            return _saved_model(parent, sm)
+    prefix = prefix_of(path)
+    if prefix is not None:
+        return _run(folder, path, pick=prefix)
+    if name.endswith(".meta"):
+        base = path[: -len(".meta")]
+        if os.path.isfile(base + ".index"):
+            return _run(folder, path, pick=base)
+        if os.path.isfile(base) and is_v1_file(base):
+            model = _run(folder, path)
+            model.selected = next((c for c in model.checkpoints if c.prefix == base), model.selected)
+            return model
+    if name.endswith(GRAPH_EXTENSIONS) or name.endswith(".txt"):
+        if not is_v1_file(path):
+            return Model(path, "graph", folder, graph_path=path)
+    if is_v1_file(path):
+        model = _run(folder, path)
+        model.selected = next((c for c in model.checkpoints
+                               if path in c.data_files or c.prefix == path), model.selected)
+        return model
+    if has_table_magic(read_tail(path, 8)):
+        raise FormatError(path, "a table file that is neither a bundle index nor a V1 checkpoint")
+    return Model(path, "graph", folder, graph_path=path)  # load_graph says if it is not one
+
+
+def _models_below(folder: str, limit: int = 5) -> list[str]:
+    """Subfolders (a few levels down) that hold a model, to point a lost user at them."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        depth = root[len(folder):].count(os.sep)
+        if depth >= 4:
+            dirs[:] = []
+        dirs.sort()
+        if root != folder and (STATE_FILE in files or any(f.endswith(".index") for f in files)
+                               or any(f in SAVED_MODEL_FILES for f in files)):
+            found.append(os.path.relpath(root, folder))
+            dirs[:] = []
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _saved_model(folder: str, pb: str) -> Model:
+    prefix = os.path.join(folder, "variables", "variables")
+    model = Model(folder, "savedmodel", folder, graph_path=pb)
+    if os.path.isfile(prefix + ".index"):
+        run = RunFolder(os.path.dirname(prefix))
+        model.checkpoints = [c for c in run.checkpoints if c.prefix == prefix]
+        model.problems, model.notes = run.problems, run.notes
+        if model.checkpoints:
+            model.selected = model.checkpoints[0]
+            model.selected.latest = True
+    return model
+
+
+# -- opening the parts -------------------------------------------------------------------
+
+def open_checkpoint(ckpt: Checkpoint):
+    """A reader (bundle.Bundle or v1.V1Checkpoint) with readable names applied."""
+    if not ckpt.on_disk:
+        raise FormatError(ckpt.prefix, "listed in the state file but not on disk")
+    if ckpt.format == "v1":
+        return V1Checkpoint(ckpt.data_files)
+    reader = Bundle(ckpt.prefix)
+    apply_object_graph(reader)
+    return reader
+
+
+def apply_object_graph(reader: Bundle) -> None:
+    """For TF2 checkpoints: readable names and slot links from the object graph, which is
+    metadata and leaves the tensor list."""
+    info = reader.tensors.get(OBJECT_GRAPH_KEY)
+    if info is None:
+        return
+    reader.object_graph_problem = None
+    try:
+        naming = objectgraph.names(reader.read(OBJECT_GRAPH_KEY).item())
+    except (FormatError, ValueError) as e:
+        reader.object_graph_problem = f"the object graph cannot be read ({e}); showing raw keys"
+        return
+    del reader.tensors[OBJECT_GRAPH_KEY]
+    for key, t in reader.tensors.items():
+        n = naming.get(key)
+        if n is not None:
+            t.display_name, t.slot_of, t.slot_name = n.display_name, n.slot_of, n.slot_name
+
+
+def load_graphs(model: Model, ckpt: Checkpoint | None = None) -> list[Graph]:
+    """The graphs of a model: one, or a SavedModel's meta graphs (one per tag set)."""
+    source = model.graph_sources(ckpt)
+    if source is None:
+        return []
+    if model.kind == "savedmodel" or os.path.basename(source) in SAVED_MODEL_FILES:
+        return load_saved_model(source)
+    return [load_graph(source)]
+
+
+class ConstReader:
+    """The weights of a frozen graph: its Const ops, with the same reading interface as a
+    checkpoint (`tensors`, `read`, `chunks`, `verify`)."""
+
+    big_endian = False
+    missing_shards: list[str] = []
+
+    def __init__(self, graph: Graph, numeric_only: bool = True):
+        self.graph = graph
+        self.prefix = graph.source
+        self.index_path = graph.source
+        self.data_files = [graph.source]
+        self.tensors: dict[str, TensorInfo] = {}
+        from . import dtypes
+        for node in graph.nodes:
+            if node.op != "Const" or "value" not in node.attr:
+                continue
+            tp = node.attr["value"].tensor
+            dtype = dtypes.from_enum(tp.dtype)
+            shape = tensors.shape_of(tp.tensor_shape) or ()
+            if numeric_only and (dtype is None or not dtype.is_float or len(shape) == 0):
+                continue
+            info = TensorInfo(node.name, dtype, tp.dtype, tuple(d or 0 for d in shape), 0,
+                              display_name=node.name)
+            info.nbytes = info.size * (dtype.itemsize or 0) if dtype else 0
+            self.tensors[node.name] = info
+
+    def read(self, name: str) -> np.ndarray:
+        if name not in self.tensors:
+            raise KeyError(f"no constant named {name!r} in {self.prefix}")
+        try:
+            return tensors.to_array(self.graph.node(name).attr["value"].tensor)
+        except ValueError as e:
+            raise FormatError(self.prefix, f"{name}: {e}") from None
+
+    def chunks(self, name: str, chunk_bytes: int = 0):
+        yield self.read(name).ravel()
+
+    def verify(self, name: str) -> None:
+        self.read(name)
+
+    def close(self) -> None:
+        pass

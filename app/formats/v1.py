@@ -1,0 +1,117 @@
+"""Pre-0.11 ("V1") checkpoints: one table file per shard, mapping `""` to the list of saved
+tensors and each slice's key to a SavedSlice holding its values as a TensorProto."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes, protos, tensors
+from .bundle import TensorInfo
+from .errors import FormatError
+from .files import read_tail
+from .ordered_code import slice_key
+from .table import Table, has_table_magic
+
+
+def is_v1_file(path: str) -> bool:
+    """A table file that is not a bundle index (bundles end in `.index`)."""
+    try:
+        return not path.endswith(".index") and has_table_magic(read_tail(path, 8))
+    except FormatError:
+        return False
+
+
+class V1Checkpoint:
+    """Same reading interface as bundle.Bundle: `tensors`, `read`, `chunks`, `verify`."""
+
+    big_endian = False
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        self.prefix = paths[0]
+        self.index_path = paths[0]
+        self.data_files = list(paths)
+        self.missing_shards: list[str] = []
+        self.tensors: dict[str, TensorInfo] = {}
+        self._slices: dict[bytes, tuple[str, bytes]] = {}  # key → (file, serialized SavedSlice)
+        self._metas: dict[str, list] = {}
+        for path in paths:
+            for key, value in Table(path).items():
+                if key == b"":
+                    self._read_meta(path, value)
+                else:
+                    self._slices[key] = (path, bytes(value))
+        if not self.tensors:
+            raise FormatError(paths[0], "not a checkpoint: the table lists no tensors")
+
+    def _read_meta(self, path: str, value) -> None:
+        try:
+            meta = protos.SavedTensorSlices.FromString(value).meta
+        except Exception:
+            raise FormatError(path, "malformed V1 checkpoint: its tensor list does not parse") from None
+        for sm in meta.tensor:
+            dtype = dtypes.from_enum(sm.type)
+            shape = tensors.shape_of(sm.shape)
+            info = TensorInfo(name=sm.name, dtype=dtype, dtype_enum=sm.type,
+                              shape=tuple(shape or ()), nbytes=0, display_name=sm.name,
+                              partitioned=len(sm.slice) > 1)
+            if shape is None or any(d is None for d in shape):
+                info.problem = "unknown shape"
+            elif dtype is None or dtype.numpy is None:
+                info.problem = f"tensors of dtype {info.dtype_name} cannot be read"
+            elif dtype.itemsize:
+                info.nbytes = info.size * dtype.itemsize
+            self.tensors.setdefault(sm.name, info)
+            self._metas.setdefault(sm.name, []).extend(sm.slice)
+
+    def _slice_keys(self, name: str, sl, rank: int) -> list[bytes]:
+        extents = [(e.start, e.length if e.HasField("length") else -1) for e in sl.extent]
+        if not extents:
+            return [slice_key(name.encode(), [(0, -1)] * rank), slice_key(name.encode(), [])]
+        return [slice_key(name.encode(), extents)]
+
+    def read(self, name: str) -> np.ndarray:
+        info = self.tensors.get(name)
+        if info is None:
+            raise KeyError(f"no tensor named {name!r} in {self.prefix}")
+        if info.problem:
+            raise FormatError(self.prefix, f"{name}: {info.problem}")
+        shape = info.shape
+        out = None
+        for sl in self._metas[name]:
+            found = next((self._slices[k] for k in self._slice_keys(name, sl, len(shape))
+                          if k in self._slices), None)
+            if found is None:
+                raise FormatError(self.prefix, f"{name}: a saved slice is missing")
+            path, raw = found
+            region = []
+            for d, full in enumerate(shape):
+                ext = sl.extent[d] if sl.extent else None
+                start = ext.start if ext else 0
+                length = ext.length if ext is not None and ext.HasField("length") else full - start
+                if start < 0 or length < 0 or start + length > full:
+                    raise FormatError(path, f"{name}: a slice lies outside the tensor")
+                region.append(slice(start, start + length))
+            lengths = [r.stop - r.start for r in region]
+            try:
+                data = protos.SavedTensorSlices.FromString(raw).data.data
+                value = tensors.to_array(data, info.dtype_enum, lengths)
+            except Exception as e:
+                raise FormatError(path, f"{name}: slice data does not decode ({e})") from None
+            if len(self._metas[name]) == 1 and lengths == list(shape):
+                return value
+            if out is None:
+                out = np.zeros(shape, dtype=info.dtype.numpy)
+            out[tuple(region)] = value
+        if out is None:
+            raise FormatError(self.prefix, f"{name}: no saved slices")
+        return out
+
+    def chunks(self, name: str, chunk_bytes: int = 0):
+        yield self.read(name).ravel()
+
+    def verify(self, name: str) -> None:
+        self.read(name)  # V1 has no per-tensor checksum; table blocks were checked on open
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,19 @@
+"""Checkpoint Browser: `python main.py [PATH]` opens the window; `python main.py COMMAND …`
+runs a headless command (inspect, dump, stats, verify). Imports nothing heavy itself."""
+
+import sys
+
+COMMANDS = {"inspect", "dump", "stats", "verify", "run", "diff", "trend"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
+        from app.cli import main as cli_main
+        return cli_main(argv)
+    from app.ui.app import main as gui_main
+    return gui_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The format and analysis layers stay free of Qt and TensorFlow."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+PURE = ["app/formats", "app/analysis"]
+BANNED = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "tensorflow", "keras", "tf_keras")
+
+
+def _imports(path: pathlib.Path):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def test_pure_layers_import_no_qt_or_tensorflow_in_source():
+    offenders = []
+    for folder in PURE:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in _imports(path):
+                if name.split(".")[0] in BANNED:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_pure_layers_and_cli_load_nothing_heavy_at_run_time():
+    code = (
+        "import sys, pkgutil, importlib, app.formats, app.analysis\n"
+        "for pkg in (app.formats, app.analysis):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(f'{pkg.__name__}.{m.name}')\n"
+        "import app.cli\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {BANNED!r}]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
