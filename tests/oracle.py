@@ -13,8 +13,10 @@ def tf_values(tf, prefix: str) -> dict[str, np.ndarray]:
     out = {}
     for name in reader.get_variable_to_shape_map():
         value = reader.get_tensor(name)
-        if dtypes[name].name == "bfloat16":
-            value = np.asarray(value)
+        if dtypes[name].name == "string":
+            # a scalar string comes back as bare bytes: keep it an object array (np.asarray
+            # would make it fixed-width and drop trailing NULs)
+            value = np.array(value, dtype=object) if isinstance(value, bytes) else value
         out[name] = np.asarray(value)
     return out
 

@@ -139,6 +139,12 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
         stats.std = math.sqrt(max(moments.m2, 0.0) / moments.n)
         stats.norm = math.sqrt(moments.sumsq)
         lo, hi = moments.lo, moments.hi
+        widen = False
+        if lo.dtype.kind == "f":
+            with np.errstate(over="ignore"):
+                widen = not np.isfinite(hi - lo)  # e.g. -max..max overflows float32
+        if widen:  # bin in float64, where the range fits
+            lo, hi = np.float64(lo), np.float64(hi)
         counts = np.zeros(bins, dtype=np.int64)
         edges = None
         if count > 1:
@@ -147,6 +153,8 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
         else:
             sources = iter(kept)
         for x in sources:
+            if widen:
+                x = x.astype(np.float64)
             c, edges = np.histogram(x, bins=bins, range=(lo, hi))
             counts += c
             if count > 1:

@@ -37,7 +37,8 @@ class DType:
 
 
 _FLOATS = {"float16", "bfloat16", "float32", "float64",
-           "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz"}
+           "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
+           "float4_e2m1fn"}
 
 # Values from tensorflow/core/framework/types.proto. Quantized types are stored as their
 # plain integer counterparts.
@@ -72,6 +73,9 @@ _TABLE = [
     (28, "float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz),
     (29, "int4", ml_dtypes.int4),
     (30, "uint4", ml_dtypes.uint4),
+    (31, "int2", ml_dtypes.int2),
+    (32, "uint2", ml_dtypes.uint2),
+    (33, "float4_e2m1fn", ml_dtypes.float4_e2m1fn),
 ]
 
 BY_ENUM: dict[int, DType] = {

@@ -37,6 +37,7 @@ class Scope:
     op: int | None = None                     # index into Graph.nodes
     children: dict[str, "Scope"] = field(default_factory=dict, repr=False)
     op_count: int = 0                         # ops at or below this scope
+    params: int = 0                           # variable elements at or below this scope
 
 
 class Graph:
@@ -78,21 +79,21 @@ class Graph:
     def tree(self) -> Scope:
         """The name-scope tree, built on first use."""
         if self._tree is None:
-            root = Scope("", "")
-            for i, node in enumerate(self.nodes):
-                scope = root
-                root.op_count += 1
-                path = ""
-                for part in node.name.split("/"):
-                    path = f"{path}/{part}" if path else part
-                    child = scope.children.get(part)
-                    if child is None:
-                        child = scope.children[part] = Scope(part, path, scope)
-                    child.op_count += 1
-                    scope = child
-                scope.op = i if scope.op is None else scope.op
-            self._tree = root
+            self._tree = scope_tree([node.name for node in self.nodes])
         return self._tree
+
+    def variable_sizes(self) -> dict[str, int]:
+        """Variable op → number of elements, from the op's own `shape` attr."""
+        out = {}
+        for node in self.nodes:
+            if node.op in VARIABLE_OPS and "shape" in node.attr:
+                shape = tensors.shape_of(node.attr["shape"].shape)
+                if shape is not None and all(d is not None for d in shape):
+                    n = 1
+                    for d in shape:
+                        n *= d
+                    out[node.name] = n
+        return out
 
     def variables(self) -> list[str]:
         return [n.name for n in self.nodes if n.op in VARIABLE_OPS]
@@ -189,6 +190,29 @@ class Graph:
                                 "restore_op": sd.restore_op_name, "version": int(sd.version),
                                 "sharded": sd.sharded, "max_to_keep": sd.max_to_keep}
         return out
+
+
+def scope_tree(names, sizes: dict[int, int] | None = None) -> Scope:
+    """The tree of `/`-separated names: `op` of a leaf is its index in `names`; `sizes`
+    (index → element count) fills in `params` at every level."""
+    root = Scope("", "")
+    for i, name in enumerate(names):
+        scope = root
+        root.op_count += 1
+        n = sizes.get(i, 0) if sizes else 0
+        root.params += n
+        path = ""
+        for part in name.split("/"):
+            path = f"{path}/{part}" if path else part
+            child = scope.children.get(part)
+            if child is None:
+                child = scope.children[part] = Scope(part, path, scope)
+            child.op_count += 1
+            child.params += n
+            scope = child
+        if scope.op is None:
+            scope.op = i
+    return root
 
 
 def _variable_def_name(raw: bytes) -> str | None:

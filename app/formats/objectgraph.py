@@ -59,7 +59,11 @@ def names(serialized: bytes) -> dict[str, Naming]:
             key = attr.checkpoint_key
             if attr.name == "VARIABLE_VALUE":
                 key_of.setdefault(node_id, key)
-            readable = attr.full_name or paths.get(node_id) or _strip(key)
+            path = paths.get(node_id) or _strip(key)
+            # Keras and TF1 names are paths; a tf.Module's are bare names, where the
+            # object path says more.
+            readable = attr.full_name if "/" in attr.full_name or "/" not in path else path
+            readable = readable or path
             if attr.name != "VARIABLE_VALUE":
                 readable = f"{readable}/{attr.name}"
             out[key] = Naming(readable)
@@ -71,13 +75,31 @@ def names(serialized: bytes) -> dict[str, Naming]:
     for key, n in out.items():
         if seen[n.display_name] > 1:
             n.display_name = _strip(key)
+    linked = False
     for node in graph.nodes:
         for slot in node.slot_variables:
             original = key_of.get(slot.original_variable_node_id)
             slot_key = key_of.get(slot.slot_variable_node_id)
             if original is None or slot_key is None:
                 continue
+            linked = True
             base = out[original].display_name
             out[slot_key] = Naming(f"{base}/{slot.slot_name}", slot_of=original,
                                    slot_name=slot.slot_name)
+    if not linked:
+        _link_keras3_slots(out)
     return out
+
+
+def _link_keras3_slots(out: dict[str, Naming]) -> None:
+    """Keras 3 optimizers keep slots as plain variables named `adam/<variable path with _
+    for />_<slot>` (e.g. `adam/sequential_hidden_kernel_momentum`): link them by name."""
+    by_flat = {n.display_name.replace("/", "_"): key for key, n in out.items()}
+    for key, n in out.items():
+        opt, sep, rest = n.display_name.partition("/")
+        if not sep or "/" in rest or "_" not in rest:
+            continue
+        flat, _, slot = rest.rpartition("_")
+        original = by_flat.get(flat)
+        if original is not None and original != key and slot.isidentifier():
+            n.slot_of, n.slot_name = original, slot

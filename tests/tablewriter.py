@@ -1,0 +1,52 @@
+"""A minimal writer of TensorFlow's table format, for crafting broken and lying indexes in
+tests (one data block, a restart point at every entry, no compression)."""
+
+from __future__ import annotations
+
+import struct
+
+import crc32c
+
+from app.formats.table import MAGIC, mask_crc
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _block(entries) -> bytes:
+    body, restarts = bytearray(), []
+    for key, value in entries:
+        restarts.append(len(body))
+        body += _varint(0) + _varint(len(key)) + _varint(len(value)) + key + value
+    for r in restarts or [0]:
+        body += struct.pack("<I", r)
+    body += struct.pack("<I", len(restarts or [0]))
+    return bytes(body)
+
+
+def _with_trailer(block: bytes) -> bytes:
+    return block + b"\x00" + struct.pack("<I", mask_crc(crc32c.crc32c(block + b"\x00")))
+
+
+def table_bytes(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """A complete table holding `entries` (sorted by key)."""
+    entries = sorted(entries)
+    data = _block(entries)
+    out = bytearray(_with_trailer(data))
+    meta_off = len(out)
+    meta = _block([])
+    out += _with_trailer(meta)
+    last_key = entries[-1][0] if entries else b""
+    index = _block([(last_key, _varint(0) + _varint(len(data)))])
+    index_off = len(out)
+    out += _with_trailer(index)
+    handles = _varint(meta_off) + _varint(len(meta)) + _varint(index_off) + _varint(len(index))
+    out += handles + b"\x00" * (40 - len(handles)) + MAGIC
+    return bytes(out)

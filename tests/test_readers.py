@@ -1,0 +1,251 @@
+"""The readers against TensorFlow: checkpoints written by TensorFlow in this session, every
+tensor compared with tf.train.load_checkpoint exactly."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from app.formats import protos  # noqa: E402
+from app.formats.bundle import OBJECT_GRAPH_KEY, Bundle  # noqa: E402
+from app.formats.errors import CorruptDataError, FormatError  # noqa: E402
+from app.formats.graph import load_graph  # noqa: E402
+from app.formats.model import (ConstReader, load_graphs, open_checkpoint,  # noqa: E402
+                               open_path)
+
+from . import tf_fixtures as fx  # noqa: E402
+from .oracle import assert_reader_matches_tf, assert_same  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tfmodels")
+    return {
+        "seed": fx.seed_w1w2(root / "seed"),
+        "cnn": fx.cnn_epochs(root / "cnn", epochs=4, eval_dir=root / "cnn_eval"),
+        "v1": fx.v1_variants(root / "v1"),
+        "dtypes": fx.all_dtypes(root / "dtypes"),
+        "keras": fx.tf2_keras(root / "keras"),
+        "saved": fx.saved_models(root / "saved"),
+        "graphs": fx.graphs(root / "graphs"),
+    }
+
+
+# -- bundles --------------------------------------------------------------------------
+
+def test_every_dtype_reads_exactly(built):
+    d = built["dtypes"]
+    for prefix, values in ((d.prefix, d.values), (d.exotic_prefix, d.exotic_values)):
+        bundle = Bundle(str(prefix))
+        assert set(bundle.tensors) == set(values)
+        for key, value in values.items():
+            assert_same(bundle.read(key), value, key)
+        assert_reader_matches_tf(tf, bundle, str(prefix))
+
+
+def test_dtype_names_are_tensorflows(built):
+    d = built["dtypes"]
+    bundle = Bundle(str(d.prefix))
+    for key, name in d.dtype_names.items():
+        assert bundle.tensors[key].dtype_name == tf.dtypes.as_dtype(name).name
+
+
+def test_variant_tensor_is_listed_but_not_readable(built):
+    d = built["dtypes"]
+    bundle = Bundle(str(d.variant_prefix))
+    info = bundle.tensors[d.variant_key]
+    assert info.dtype_name == "variant" and info.problem
+    with pytest.raises(FormatError, match="variant"):
+        bundle.read(d.variant_key)
+
+
+def test_reads_are_memory_mapped_views(built):
+    bundle = Bundle(str(built["dtypes"].prefix))
+    key = next(k for k, t in bundle.tensors.items() if t.dtype_name == "float32" and t.size > 1)
+    value = bundle.read(key)
+    assert not value.flags.writeable and not value.flags.owndata
+
+
+def test_streamed_chunks_cover_the_tensor(built):
+    bundle = Bundle(str(built["dtypes"].prefix))
+    for key, t in bundle.tensors.items():
+        if t.dtype.is_string:
+            continue
+        pieces = [c.copy() for c in bundle.chunks(key, chunk_bytes=16)]
+        joined = np.concatenate(pieces) if pieces else np.empty(0, t.dtype.numpy)
+        assert joined.tobytes() == np.ascontiguousarray(bundle.read(key)).tobytes(), key
+
+
+@pytest.mark.parametrize("variant", ["sharded", "custom_names", "partitioned", "resource"])
+def test_tf1_saver_variants(built, variant):
+    ckpt = getattr(built["v1"], variant)
+    model = open_path(str(ckpt.prefix) + ".index")
+    reader = open_checkpoint(model.selected)
+    assert model.selected.prefix == str(ckpt.prefix)
+    assert assert_reader_matches_tf(tf, reader, str(ckpt.prefix)) == len(ckpt.values)
+    for key, value in ckpt.values.items():
+        assert_same(reader.read(key), value, key)
+
+
+def test_sharded_saver_lists_every_data_file(built):
+    v = built["v1"]
+    model = open_path(str(v.sharded.dir))
+    assert len(model.selected.data_files) == v.sharded_num_shards == 2
+
+
+def test_partitioned_variables_appear_once_with_full_shape(built):
+    v = built["v1"]
+    reader = open_checkpoint(open_path(str(v.partitioned.dir)).selected)
+    for key, parts in v.partitions.items():
+        info = reader.tensors[key]
+        assert info.partitioned and info.shape == v.partitioned.values[key].shape
+        assert sum(int(np.prod(shape)) for _n, shape in parts) == info.size
+    assert not any(name.startswith("\x00") for name in reader.tensors)
+
+
+def test_saver_dict_names_map_ops_to_their_keys(built):
+    v = built["v1"]
+    graph = load_graph(str(v.custom_names.meta))
+    keys = graph.checkpoint_keys()
+    for key, op in v.custom_names_map.items():
+        assert keys[op] == key
+
+
+def test_state_file_with_paths_of_another_machine(built):
+    v = built["v1"]
+    model = open_path(str(v.abs_paths.dir))
+    names = [c.prefix for c in model.checkpoints]
+    assert names == [str(p) for p in v.abs_paths_prefixes]
+    assert model.selected.prefix == str(v.abs_paths_prefixes[-1]) and model.selected.latest
+    assert all(c.on_disk for c in model.checkpoints) and not model.problems
+
+
+def test_tf2_sharding_policy_slices_are_reassembled(built):
+    k = built["keras"]
+    reader = open_checkpoint(open_path(str(k.sharded_policy.prefix) + ".index").selected)
+    assert len(reader.data_files) == k.sharded_num_shards
+    for key in k.sliced_keys:
+        assert reader.tensors[key].partitioned
+    assert_reader_matches_tf(tf, reader, str(k.sharded_policy.prefix))
+
+
+# -- runs -----------------------------------------------------------------------------
+
+def test_epoch_run_with_meta_written_once(built):
+    c = built["cnn"]
+    model = open_path(str(c.dir))
+    assert model.kind == "run"
+    assert [ck.step for ck in model.checkpoints] == c.epochs
+    assert all(ck.meta == str(c.meta) for ck in model.checkpoints)
+    assert [ck.latest for ck in model.checkpoints] == [False] * (len(c.epochs) - 1) + [True]
+    for ck, expected in zip(model.checkpoints, c.checkpoints):
+        reader = open_checkpoint(ck)
+        for key, value in expected.values.items():
+            assert_same(reader.read(key), value, key)
+
+
+@pytest.mark.parametrize("which", ["index", "data", "meta", "state", "prefix", "folder"])
+def test_any_file_of_a_checkpoint_finds_it(built, which):
+    seed = built["seed"].checkpoint
+    path = {"index": str(seed.prefix) + ".index", "data": str(seed.data_files[0]),
+            "meta": str(seed.meta), "state": str(seed.state_file), "prefix": str(seed.prefix),
+            "folder": str(seed.dir)}[which]
+    model = open_path(path)
+    assert model.kind == "run" and model.selected.prefix == str(seed.prefix)
+    assert model.selected.step == 1000 and model.selected.meta == str(seed.meta)
+
+
+# -- TF2 ------------------------------------------------------------------------------
+
+def test_keras_checkpoint_readable_names_and_slots(built):
+    k = built["keras"]
+    model = open_path(str(k.dir))
+    assert [c.step for c in model.checkpoints] == [1, 2, 3] and model.selected.step == 3
+    reader = open_checkpoint(model.selected)
+    assert OBJECT_GRAPH_KEY not in reader.tensors
+    assert reader.tensors["optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE"] \
+        .display_name == "sequential/hidden/kernel"
+    for path, key in k.weight_keys.items():
+        assert reader.tensors[key].display_name == path
+    kernel = k.weight_keys["sequential/hidden/kernel"]
+    slots = {t.slot_name: t for t in reader.tensors.values() if t.slot_of == kernel}
+    assert set(slots) == {"momentum", "velocity"}
+    assert_reader_matches_tf(tf, reader, str(k.checkpoints[-1].prefix))
+
+
+def test_module_checkpoint_names_are_object_paths(built):
+    k = built["keras"]
+    reader = open_checkpoint(open_path(str(k.module.prefix) + ".index").selected)
+    names = [t.display_name for t in reader.tensors.values()]
+    assert len(set(names)) == len(names)
+    assert_reader_matches_tf(tf, reader, str(k.module.prefix))
+
+
+# -- SavedModels and graphs -----------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["tf1", "tf2"])
+def test_saved_models(built, which):
+    info = getattr(built["saved"], which)
+    model = open_path(str(info.dir))
+    assert model.kind == "savedmodel"
+    reader = open_checkpoint(model.selected)
+    assert_reader_matches_tf(tf, reader, str(info.variables_prefix))
+    graphs = load_graphs(model)
+    assert any(info.signature in g.signatures() for g in graphs)
+    sig = next(g for g in graphs if info.signature in g.signatures()).signatures()[info.signature]
+    assert info.input_name in sig.inputs and info.output_name in sig.outputs
+    assert info.tags == graphs[0].tags()
+
+
+def test_graph_files_and_frozen_weights(built):
+    g = built["graphs"]
+    text, binary = load_graph(str(g.graph_pbtxt)), load_graph(str(g.graph_pb))
+    assert [n.name for n in text.nodes] == [n.name for n in binary.nodes]
+    frozen = load_graph(str(g.frozen_pb))
+    consts = ConstReader(frozen, numeric_only=False)
+    assert set(consts.tensors) == set(g.frozen_consts)
+    for name, value in g.frozen_consts.items():
+        assert_same(consts.read(name), value, name)
+    model = open_path(str(g.frozen_pb))
+    assert model.kind == "graph" and not model.checkpoints
+
+
+def test_graph_alone_gives_graph_and_no_checkpoints(built):
+    c = built["cnn"]
+    lone = c.dir.parent / "lone_meta"
+    lone.mkdir(exist_ok=True)
+    target = lone / "model.meta"
+    target.write_bytes(c.meta.read_bytes())
+    model = open_path(str(target))
+    assert model.kind == "graph" and model.checkpoints == []
+    graph = load_graphs(model)[0]
+    assert graph.format == "metagraph" and "accuracy" in graph.index
+    assert "trainable_variables" in graph.collections()
+
+
+# -- integrity ------------------------------------------------------------------------
+
+def test_flipped_byte_is_reported_never_returned(built, tmp_path):
+    src = built["dtypes"]
+    for f in os.listdir(src.dir):
+        if f.startswith("dtypes.") :
+            (tmp_path / f).write_bytes((src.dir / f).read_bytes())
+    bundle = Bundle(str(tmp_path / "dtypes"))
+    key = max((t for t in bundle.tensors.values() if t.dtype_name == "float32"), key=lambda t: t.nbytes).name
+    entry = bundle._raw[key.encode()]
+    data = tmp_path / "dtypes.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[entry.offset + 1] ^= 0x40
+    data.write_bytes(bytes(raw))
+    bundle = Bundle(str(tmp_path / "dtypes"))
+    with pytest.raises(CorruptDataError, match=key):
+        bundle.read(key)
+    with pytest.raises(CorruptDataError):
+        list(bundle.chunks(key))
+    others = [k for k in bundle.tensors if k != key and not bundle.tensors[k].problem]
+    for k in others:
+        bundle.verify(k)
