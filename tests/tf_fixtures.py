@@ -770,7 +770,8 @@ def tf2_keras(dest) -> Tf2Keras:
         keras.layers.Dense(2, name="out",
                            kernel_initializer=keras.initializers.GlorotUniform(seed=12)),
     ], name="sequential")
-    optimizer = keras.optimizers.Adam(learning_rate=0.01)
+    optimizer = keras.optimizers.Adam(learning_rate=0.01, name="adam")  # named: Keras would
+    # otherwise call a second one in the same process "adam_1"
     model.compile(optimizer=optimizer, loss="mse")
 
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)

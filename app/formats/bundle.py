@@ -55,6 +55,9 @@ class TensorInfo:
     slot_name: str | None = None
     problem: str | None = None     # why this entry cannot be read, found from the index alone
 
+    def __post_init__(self):
+        self.display_name = self.display_name or self.name
+
     @property
     def dtype_name(self) -> str:
         return self.dtype.name if self.dtype else dtypes.enum_name(self.dtype_enum)
