@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import stats as stats_mod
+from .analysis.export import atomic_write, write_npy
 from .formats.errors import CorruptDataError, FormatError
 from .formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
 
@@ -192,7 +193,7 @@ def cmd_dump(args) -> int:
         key = _find_tensor(reader, args.name)
         value = reader.read(key)
         target = out if out.endswith(".npy") else out + ".npy"
-        _save(target, lambda f: np.save(f, value, allow_pickle=value.dtype == object))
+        write_npy(target, value)
         print(f"wrote {target}: {key} {value.dtype} {list(value.shape)}", file=sys.stderr)
         return 0
     values = {}
@@ -201,22 +202,9 @@ def cmd_dump(args) -> int:
             raise FormatError(reader.index_path, f"{key}: {t.problem}")
         values[key] = reader.read(key)
     target = out if out.endswith(".npz") else out + ".npz"
-    _save(target, lambda f: np.savez(f, **values))
+    atomic_write(target, lambda f: np.savez(f, **values))
     print(f"wrote {target}: {len(values)} tensors", file=sys.stderr)
     return 0
-
-
-def _save(target: str, write) -> None:
-    """Write to a temporary name and rename: a failed dump leaves no partial file."""
-    tmp = target + ".partial"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def cmd_stats(args) -> int:
