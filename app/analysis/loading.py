@@ -1,0 +1,113 @@
+"""Everything the window shows for one opened model, gathered off the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..formats.errors import FormatError
+from ..formats.graph import Graph, Scope, scope_tree
+from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
+from ..formats.run import Checkpoint
+
+
+@dataclass
+class Loaded:
+    model: Model
+    checkpoint: Checkpoint | None = None
+    reader: object | None = None          # bundle.Bundle, v1.V1Checkpoint or ConstReader
+    graphs: list[Graph] = field(default_factory=list)
+    graph: Graph | None = None            # the meta graph shown (a SavedModel may have several)
+    tree: Scope | None = None
+    tree_names: list[str] = field(default_factory=list)  # what tree leaves index into
+    tree_kind: str = "graph"              # "graph": leaves are ops; "variables": tensor names
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def tensors(self) -> dict:
+        return self.reader.tensors if self.reader is not None else {}
+
+    def tensor_for_op(self, op_name: str) -> str | None:
+        """Checkpoint key holding a variable op's value (or a frozen graph's Const)."""
+        if self.graph is None or self.reader is None:
+            return None
+        if isinstance(self.reader, ConstReader):
+            return op_name if op_name in self.reader.tensors else None
+        key = self.graph.checkpoint_keys().get(op_name)
+        return key if key in self.reader.tensors else None
+
+
+def _reader_problems(reader) -> list[str]:
+    out = [f"{p}: data file missing or unreadable" for p in getattr(reader, "missing_shards", [])]
+    if getattr(reader, "object_graph_problem", None):
+        out.append(reader.object_graph_problem)
+    broken = [t for t in reader.tensors.values() if t.problem]
+    if broken and not out:
+        out.append(f"{len(broken)} tensor(s) cannot be read, e.g. {broken[0].name}: {broken[0].problem}")
+    return out
+
+
+def open_reader(loaded: Loaded, ckpt: Checkpoint | None) -> None:
+    """Open the weights of `ckpt` into `loaded` (the graph stays as it is)."""
+    loaded.checkpoint = ckpt
+    loaded.reader = None
+    if ckpt is not None:
+        loaded.reader = open_checkpoint(ckpt)
+        loaded.problems += _reader_problems(loaded.reader)
+    elif loaded.graph is not None and loaded.graph.format == "graphdef":
+        loaded.reader = ConstReader(loaded.graph)
+
+
+def build_tree(loaded: Loaded) -> None:
+    """The scope tree: the graph's, else one from the variable names."""
+    if loaded.graph is not None:
+        names = [n.name for n in loaded.graph.nodes]
+        sizes = {}
+        keys = loaded.graph.checkpoint_keys()
+        shape_sizes = loaded.graph.variable_sizes()
+        tensors = loaded.tensors
+        for name, i in loaded.graph.index.items():
+            key = keys.get(name)
+            if key is not None and key in tensors:
+                sizes[i] = tensors[key].size
+            elif name in shape_sizes:
+                sizes[i] = shape_sizes[name]
+            elif name in tensors:  # a frozen graph's weights
+                sizes[i] = tensors[name].size
+        loaded.tree = scope_tree(names, sizes)
+        loaded.tree_names, loaded.tree_kind = names, "graph"
+    else:
+        infos = list(loaded.tensors.values())
+        names = [t.display_name for t in infos]
+        loaded.tree = scope_tree(names, {i: t.size for i, t in enumerate(infos)})
+        loaded.tree_names = [t.name for t in infos]
+        loaded.tree_kind = "variables"
+
+
+def load(path: str, job=None, checkpoint: str | None = None) -> Loaded:
+    """Open whatever is at `path`: FormatError if nothing can be; partial problems are
+    collected in `problems` and the rest is still shown."""
+    say = (lambda f, t: job.progress(f, t)) if job is not None else (lambda f, t: None)
+    say(0.05, "finding the model")
+    model = open_path(path)
+    loaded = Loaded(model, problems=list(model.problems))
+    ckpt = model.checkpoint(checkpoint)
+    say(0.2, "parsing the graph")
+    try:
+        loaded.graphs = load_graphs(model, ckpt)
+    except FormatError as e:
+        loaded.problems.append(str(e))
+    loaded.graph = loaded.graphs[0] if loaded.graphs else None
+    if job is not None and job.cancelled():
+        return loaded
+    say(0.6, "reading the checkpoint index")
+    try:
+        open_reader(loaded, ckpt)
+    except FormatError as e:
+        if loaded.graph is None:
+            raise
+        loaded.problems.append(str(e))
+    say(0.8, "building the scope tree")
+    build_tree(loaded)
+    if loaded.graph is not None:
+        loaded.graph.collections()
+    return loaded

@@ -1,0 +1,42 @@
+"""Start-up of the window: `main([PATH …])`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from .main_window import APP_NAME, MainWindow
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLE_RUN = os.path.join(ROOT, "resources", "sample_run")
+
+
+def create_app(argv: list[str]) -> QApplication:
+    QCoreApplication.setOrganizationName("CheckpointBrowser")
+    QCoreApplication.setApplicationName(APP_NAME)
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setStyle("Fusion")  # follows the system's light or dark colour scheme
+    icon = os.path.join(ROOT, "resources", "icons", "checkpoint-browser.svg")
+    if os.path.exists(icon):
+        app.setWindowIcon(QIcon(icon))
+    app.setDesktopFileName("checkpoint-browser")
+    import pyqtgraph as pg
+    pg.setConfigOptions(antialias=True)
+    return app
+
+
+def main(argv: list[str]) -> int:
+    paths = [a for a in argv if not a.startswith("-")]
+    if any(a in ("-h", "--help") for a in argv):
+        print("usage: main.py [PATH …]   (or: main.py inspect|dump|stats|verify … — see --help)")
+        return 0
+    app = create_app(argv)
+    window = MainWindow(QSettings())
+    window.show()
+    for p in paths or ([SAMPLE_RUN] if os.path.isdir(SAMPLE_RUN) else []):
+        window.open_path(p)
+    return app.exec()

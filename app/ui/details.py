@@ -1,0 +1,66 @@
+"""HTML for the details panel: an op (attrs, inputs and consumers as links, collections),
+or a scope (what is beneath it)."""
+
+from __future__ import annotations
+
+import html
+
+from ..formats.attrs import attr_text
+from ..formats.graph import Graph, Scope, input_node
+
+LINK_PREFIX = "op:"
+MAX_LINKS = 200
+
+
+def _link(name: str, label: str | None = None) -> str:
+    return f'<a href="{LINK_PREFIX}{html.escape(name, quote=True)}">{html.escape(label or name)}</a>'
+
+
+def _rows(rows) -> str:
+    body = "".join(f"<tr><td class='k'>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
+    return f"<table cellspacing='0' cellpadding='3'>{body}</table>"
+
+
+def op_html(graph: Graph, name: str, checkpoint_key: str | None) -> str:
+    node = graph.node(name)
+    rows = [("Op", html.escape(node.op)), ("Device", html.escape(node.device) or "<i>any</i>")]
+    if checkpoint_key:
+        rows.append(("Checkpoint key", f"<code>{html.escape(checkpoint_key)}</code>"))
+    cols = graph.collections_of(name)
+    if cols:
+        rows.append(("Collections", html.escape(", ".join(cols))))
+    out = [f"<h3>{html.escape(name)}</h3>", _rows(rows)]
+    if node.attr:
+        attrs = [(k, f"<code>{html.escape(attr_text(node.attr[k]))}</code>") for k in sorted(node.attr)]
+        out += ["<h4>Attributes</h4>", _rows(attrs)]
+    inputs = []
+    for inp in node.input[:MAX_LINKS]:
+        control = inp.startswith("^")
+        target = input_node(inp)
+        label = inp[1:] if control else inp
+        inputs.append(_link(target, label) + (" <i>(control)</i>" if control else ""))
+    more = len(node.input) - MAX_LINKS
+    out.append(f"<h4>Inputs ({len(node.input)})</h4>" + ("<br>".join(inputs) or "<i>none</i>")
+               + (f"<br><i>… {more} more</i>" if more > 0 else ""))
+    consumers = graph.consumers(name)
+    links = "<br>".join(_link(c) for c in consumers[:MAX_LINKS]) or "<i>none</i>"
+    more = len(consumers) - MAX_LINKS
+    out.append(f"<h4>Consumers ({len(consumers)})</h4>{links}"
+               + (f"<br><i>… {more} more</i>" if more > 0 else ""))
+    return "".join(out)
+
+
+def scope_html(scope: Scope, kind: str) -> str:
+    what = "ops" if kind == "graph" else "tensors"
+    rows = [(f"{what.capitalize()} beneath", f"{scope.op_count:,}"),
+            ("Parameters beneath", f"{scope.params:,}"),
+            ("Children", f"{len(scope.children):,}")]
+    return f"<h3>{html.escape(scope.path or '(root)')}</h3>" + _rows(rows)
+
+
+STYLE = """
+h3 { margin: 0 0 6px 0; }
+h4 { margin: 10px 0 2px 0; }
+td.k { color: palette(mid); padding-right: 12px; white-space: nowrap; }
+code { font-family: monospace; }
+"""

@@ -1,0 +1,672 @@
+"""One opened model: checkpoints, scope tree, details, variables and the value of the
+selected tensor. All file work runs on worker lanes; the widget only shows results."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QSplitter, QStackedWidget, QTabWidget, QTextBrowser, QTreeView,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget, QTableView)
+
+from ..analysis import stats as stats_mod
+from ..analysis.loading import Loaded, build_tree, load, open_reader
+from . import details
+from .tree_model import ScopeTreeModel
+from .values import ValueView
+from .variables_model import VariablesModel, VariablesProxy, human_bytes
+from .workers import Lane
+
+
+class Banner(QFrame):
+    """A non-modal message strip: one line, details on demand, dismissable."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setFrameShape(QFrame.StyledPanel)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        row = QHBoxLayout()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.toggle = QPushButton("Details")
+        self.toggle.setCheckable(True)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.toggle)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.details = QTextBrowser()
+        self.details.setMaximumHeight(140)
+        self.details.hide()
+        self.toggle.toggled.connect(self.details.setVisible)
+        lay.addWidget(self.details)
+        self.hide()
+
+    def show_message(self, text: str, more: str = "", error: bool = True) -> None:
+        self.setProperty("level", "error" if error else "warning")
+        self.setStyleSheet("#banner { background: %s; border-radius: 4px; }"
+                           % ("rgba(192,57,43,0.18)" if error else "rgba(241,196,15,0.20)"))
+        self.text.setText(text)
+        self.details.setPlainText(more)
+        self.toggle.setVisible(bool(more))
+        self.toggle.setChecked(False)
+        self.show()
+
+
+class ModelView(QWidget):
+    """The view of one model; `title_changed` and `status_changed` feed the main window."""
+
+    title_changed = Signal(str)
+    status_changed = Signal(str)
+    loaded_changed = Signal()
+
+    def __init__(self, path: str, parent=None):
+        super().__init__(parent)
+        self.path = path
+        self.loaded: Loaded | None = None
+        self._current_tensor: str | None = None
+        self._bins = stats_mod.DEFAULT_BINS
+        self.load_lane = Lane("load", self)
+        self.value_lane = Lane("value", self)
+        self.stats_lane = Lane("stats", self)
+        self._build()
+        self.reload()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.stack = QStackedWidget()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+        outer.addWidget(self.stack)
+
+        # page 0: loading
+        loading = QWidget()
+        ll = QVBoxLayout(loading)
+        ll.addStretch(1)
+        self.loading_label = QLabel("Opening…")
+        self.loading_label.setAlignment(Qt.AlignCenter)
+        self.loading_bar = QProgressBar()
+        self.loading_bar.setRange(0, 100)
+        self.loading_bar.setMaximumWidth(420)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.cancel_load)
+        for w in (self.loading_label, self.loading_bar, cancel):
+            ll.addWidget(w, 0, Qt.AlignHCenter)
+        ll.addStretch(2)
+        self.stack.addWidget(loading)
+
+        # page 1: failed to open
+        failed = QWidget()
+        fl = QVBoxLayout(failed)
+        fl.addStretch(1)
+        self.failed_label = QLabel()
+        self.failed_label.setWordWrap(True)
+        self.failed_label.setAlignment(Qt.AlignCenter)
+        self.failed_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        retry = QPushButton("Try again")
+        retry.clicked.connect(self.reload)
+        fl.addWidget(self.failed_label)
+        fl.addWidget(retry, 0, Qt.AlignHCenter)
+        fl.addStretch(2)
+        self.stack.addWidget(failed)
+
+        # page 2: the model
+        content = QSplitter(Qt.Horizontal)
+        content.setChildrenCollapsible(False)
+        left = QSplitter(Qt.Vertical)
+        left.setChildrenCollapsible(False)
+
+        run_box = QWidget()
+        rl = QVBoxLayout(run_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.run_title = QLabel("<b>Checkpoints</b>")
+        rl.addWidget(self.run_title)
+        self.checkpoints = QTreeWidget()
+        self.checkpoints.setHeaderLabels(["Step", "Checkpoint", "Modified", "Size"])
+        self.checkpoints.setRootIsDecorated(False)
+        self.checkpoints.setUniformRowHeights(True)
+        self.checkpoints.setAlternatingRowColors(True)
+        self.checkpoints.itemSelectionChanged.connect(self._checkpoint_chosen)
+        rl.addWidget(self.checkpoints)
+        left.addWidget(run_box)
+
+        tree_box = QWidget()
+        tl = QVBoxLayout(tree_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.tree_title = QLabel("<b>Graph</b>")
+        tl.addWidget(self.tree_title)
+        frow = QHBoxLayout()
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)")
+        self.filter.setClearButtonEnabled(True)
+        self.regex = QCheckBox("Regex")
+        self.regex.setToolTip("Treat the filter as a regular expression")
+        frow.addWidget(self.filter, 1)
+        frow.addWidget(self.regex)
+        tl.addLayout(frow)
+        self.filter_note = QLabel()
+        self.filter_note.hide()
+        tl.addWidget(self.filter_note)
+        self.tree_model = ScopeTreeModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.tree_model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2, 3):
+            self.tree.header().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.tree.selectionModel().currentChanged.connect(self._tree_selected)
+        tl.addWidget(self.tree, 1)
+        left.addWidget(tree_box)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 4)
+        content.addWidget(left)
+
+        right = QSplitter(Qt.Vertical)
+        right.setChildrenCollapsible(False)
+        self.side_tabs = QTabWidget()
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+        self.details.anchorClicked.connect(self._link_clicked)
+        self.details.document().setDefaultStyleSheet(details.STYLE)
+
+        var_box = QWidget()
+        vl = QVBoxLayout(var_box)
+        vl.setContentsMargins(4, 4, 4, 4)
+        vrow = QHBoxLayout()
+        self.var_filter = QLineEdit()
+        self.var_filter.setPlaceholderText("Filter variables")
+        self.var_filter.setClearButtonEnabled(True)
+        self.var_totals = QLabel()
+        vrow.addWidget(self.var_filter, 1)
+        vrow.addWidget(self.var_totals)
+        vl.addLayout(vrow)
+        self.var_model = VariablesModel(self)
+        self.var_proxy = VariablesProxy(self)
+        self.var_proxy.setSourceModel(self.var_model)
+        self.var_filter.textChanged.connect(self.var_proxy.setFilterFixedString)
+        self.var_filter.textChanged.connect(lambda _t: self._update_totals())
+        self.var_table = QTableView()
+        self.var_table.setModel(self.var_proxy)
+        self.var_table.setSortingEnabled(True)
+        self.var_table.sortByColumn(0, Qt.AscendingOrder)
+        self.var_table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.var_table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.var_table.setAlternatingRowColors(True)
+        self.var_table.verticalHeader().hide()
+        self.var_table.verticalHeader().setDefaultSectionSize(22)
+        self.var_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in range(1, 5):
+            self.var_table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.var_table.horizontalHeader().setSectionResizeMode(5, QHeaderView.Interactive)
+        self.var_table.setColumnHidden(5, True)
+        self.var_table.selectionModel().currentRowChanged.connect(self._variable_selected)
+        vl.addWidget(self.var_table)
+        self.side_tabs.addTab(var_box, "Variables")
+        self.side_tabs.addTab(self.details, "Details")
+        right.addWidget(self.side_tabs)
+
+        value_box = QWidget()
+        xl = QVBoxLayout(value_box)
+        xl.setContentsMargins(0, 0, 0, 0)
+        self.values = ValueView()
+        self.values.binsChanged.connect(self._bins_changed)
+        xl.addWidget(self.values)
+        arow = QHBoxLayout()
+        arow.addStretch(1)
+        self.btn_copy_name = QPushButton("Copy name")
+        self.btn_copy_code = QPushButton("Copy Python")
+        self.btn_copy_code.setToolTip("Copy a Python snippet that restores the model and fetches this tensor")
+        self.btn_export = QPushButton("Export…")
+        self.btn_export.setToolTip("Save the value as .npy or .csv")
+        for b in (self.btn_copy_name, self.btn_copy_code, self.btn_export):
+            b.setEnabled(False)
+            arow.addWidget(b)
+        self.btn_copy_name.clicked.connect(self.copy_name)
+        self.btn_copy_code.clicked.connect(self.copy_snippet)
+        self.btn_export.clicked.connect(self.export_value)
+        xl.addLayout(arow)
+        right.addWidget(value_box)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
+        content.addWidget(right)
+        content.setStretchFactor(0, 2)
+        content.setStretchFactor(1, 3)
+        content.setSizes([420, 780])
+        left.setSizes([150, 600])
+        right.setSizes([300, 450])
+        self.splitters = {"content": content, "left": left, "right": right}
+        self.stack.addWidget(content)
+
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(200)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter.textChanged.connect(lambda _t: self._filter_timer.start())
+        self.regex.toggled.connect(lambda _c: self._apply_filter())
+        QShortcut(QKeySequence.Find, self, activated=self.focus_filter)
+
+    # -- loading ------------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        return self.loaded.model.title if self.loaded else os.path.basename(
+            os.path.normpath(self.path)) or self.path
+
+    def reload(self) -> None:
+        keep = self.loaded.checkpoint.prefix if self.loaded and self.loaded.checkpoint else None
+        self.value_lane.cancel()
+        self.stats_lane.cancel()
+        self.stack.setCurrentIndex(0)
+        self.loading_label.setText(f"Opening {html.escape(self.path)}…")
+        self.loading_bar.setValue(0)
+        self.banner.hide()
+        self.load_lane.progress.connect(self._load_progress)
+        self.load_lane.submit(lambda job: load(self.path, job, keep), self._loaded, self._load_failed)
+        self.status_changed.emit(f"Opening {self.path}…")
+
+    def cancel_load(self) -> None:
+        self.load_lane.cancel()
+        self._load_failed("Opening was cancelled.", "")
+
+    def _load_progress(self, fraction: float, text: str) -> None:
+        self.loading_bar.setValue(int(100 * fraction))
+        if text:
+            self.loading_label.setText(f"{html.escape(os.path.basename(self.path))}: {text}…")
+
+    def _load_failed(self, message: str, more: str) -> None:
+        self.stack.setCurrentIndex(1)
+        self.failed_label.setText(f"<b>Cannot open this model</b><br><br>{html.escape(message)}")
+        if more:
+            self.banner.show_message(message, more)
+        self.status_changed.emit(message)
+
+    def _loaded(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.stack.setCurrentIndex(2)
+        self._fill_checkpoints()
+        self._fill_tree()
+        self._fill_variables()
+        self.values.show_message("Select a variable, or an op in the graph, to see its value.")
+        if loaded.problems:
+            first = loaded.problems[0]
+            more = "\n".join(loaded.problems)
+            n = len(loaded.problems)
+            self.banner.show_message(first if n == 1 else f"{first} (and {n - 1} more)", more, error=False)
+        self.title_changed.emit(self.title)
+        self.status_changed.emit(self.status_text())
+        self.loaded_changed.emit()
+
+    def status_text(self) -> str:
+        if not self.loaded:
+            return ""
+        l = self.loaded
+        tensors = list(l.tensors.values())
+        params = sum(t.size for t in tensors)
+        size = sum(t.nbytes for t in tensors)
+        parts = [l.model.path]
+        if l.checkpoint is not None:
+            parts.append(l.checkpoint.name)
+        if l.graph is not None:
+            parts.append(f"{len(l.graph.nodes):,} ops")
+        parts.append(f"{params:,} parameters")
+        parts.append(human_bytes(size))
+        return "   ·   ".join(parts)
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def _fill_checkpoints(self) -> None:
+        l = self.loaded
+        self.checkpoints.blockSignals(True)
+        self.checkpoints.clear()
+        for c in l.model.checkpoints:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)) if c.mtime else ""
+            step = "" if c.step is None else str(c.step)
+            name = c.name + ("  (latest)" if c.latest else "") + ("" if c.on_disk else "  (missing)")
+            item = QTreeWidgetItem([step, name, when, human_bytes(c.size) if c.on_disk else ""])
+            item.setData(0, Qt.UserRole, c.prefix)
+            item.setTextAlignment(0, Qt.AlignRight | Qt.AlignVCenter)
+            item.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
+            if not c.on_disk:
+                item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
+                item.setToolTip(1, "Listed in the state file, but not on disk")
+            else:
+                item.setToolTip(1, c.prefix)
+            if c.latest:
+                f = item.font(1)
+                f.setBold(True)
+                item.setFont(1, f)
+            self.checkpoints.addTopLevelItem(item)
+            if l.checkpoint is not None and c.prefix == l.checkpoint.prefix:
+                item.setSelected(True)
+                self.checkpoints.setCurrentItem(item)
+        for col in range(4):
+            self.checkpoints.resizeColumnToContents(col)
+        self.checkpoints.blockSignals(False)
+        n = len(l.model.checkpoints)
+        kinds = {"run": "Checkpoints", "savedmodel": "SavedModel variables", "graph": "Checkpoints",
+                 "checkpoint": "Checkpoints"}
+        self.run_title.setText(f"<b>{kinds.get(l.model.kind, 'Checkpoints')}</b> ({n})" if n else
+                               "<b>Checkpoints</b> — none: this is a graph without saved values")
+
+    def _checkpoint_chosen(self) -> None:
+        items = self.checkpoints.selectedItems()
+        if not items or self.loaded is None:
+            return
+        prefix = items[0].data(0, Qt.UserRole)
+        if self.loaded.checkpoint is not None and prefix == self.loaded.checkpoint.prefix:
+            return
+        ckpt = next(c for c in self.loaded.model.checkpoints if c.prefix == prefix)
+        loaded = self.loaded
+        loaded.problems = []
+
+        def task(job):
+            open_reader(loaded, ckpt)
+            build_tree(loaded)
+            return loaded
+
+        self.status_changed.emit(f"Reading {ckpt.name}…")
+        self.load_lane.submit(task, self._checkpoint_switched, self._checkpoint_failed)
+
+    def _checkpoint_switched(self, loaded: Loaded) -> None:
+        self.banner.hide()
+        current = self._current_tensor
+        self._fill_tree(keep_filter=True)
+        self._fill_variables()
+        if loaded.problems:
+            self.banner.show_message(loaded.problems[0], "\n".join(loaded.problems), error=False)
+        if current and current in loaded.tensors:
+            self.show_tensor(current)
+        else:
+            self.values.show_message(f"{current} is not in {loaded.checkpoint.name}." if current else
+                                     "Select a variable, or an op in the graph, to see its value.")
+        self.status_changed.emit(self.status_text())
+        self.loaded_changed.emit()
+
+    def _checkpoint_failed(self, message: str, more: str) -> None:
+        self.banner.show_message(message, more)
+        self.status_changed.emit(message)
+
+    # -- tree ---------------------------------------------------------------------------
+
+    def _fill_tree(self, keep_filter: bool = False) -> None:
+        l = self.loaded
+        nodes = l.graph.nodes if l.graph is not None else None
+        op_type = (lambda i: nodes[i].op) if nodes is not None else None
+        self.tree_model.set_tree(l.tree, op_type)
+        if l.tree_kind == "graph":
+            src = os.path.basename(l.graph.source)
+            tags = f" [{', '.join(l.graph.tags())}]" if l.graph.tags() else ""
+            self.tree_title.setText(f"<b>Graph</b> — {html.escape(src)}{html.escape(tags)}, "
+                                    f"{len(nodes):,} ops")
+        else:
+            self.tree_title.setText("<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
+        if keep_filter and self.filter.text():
+            self._apply_filter()
+        else:
+            self.filter_note.hide()
+        if self.tree_model.rowCount() == 1:
+            self.tree.expand(self.tree_model.index(0, 0))
+
+    def focus_filter(self) -> None:
+        self.filter.setFocus()
+        self.filter.selectAll()
+
+    def _apply_filter(self) -> None:
+        try:
+            matches = self.tree_model.set_filter(self.filter.text(), self.regex.isChecked())
+        except re.error as e:
+            self.filter_note.setText(f"Invalid regular expression: {e}")
+            self.filter_note.show()
+            return
+        if matches is None:
+            self.filter_note.hide()
+            return
+        self.filter_note.setText(f"{matches:,} match{'es' if matches != 1 else ''}")
+        self.filter_note.show()
+        if matches and matches <= 200:
+            self.tree.expandAll()
+
+    def _tree_selected(self, current: QModelIndex, _previous=None) -> None:
+        scope = self.tree_model.scope(current)
+        l = self.loaded
+        if scope is None or l is None:
+            return
+        if scope.op is None:
+            self.details.setHtml(details.scope_html(scope, l.tree_kind))
+            self.side_tabs.setCurrentWidget(self.details)
+            return
+        if l.tree_kind == "variables":
+            key = l.tree_names[scope.op]
+            self.details.setHtml(details.scope_html(scope, l.tree_kind))
+            self._select_variable_row(key)
+            self.show_tensor(key)
+            return
+        name = l.tree_names[scope.op]
+        key = l.tensor_for_op(name)
+        self.details.setHtml(details.op_html(l.graph, name, key))
+        self.side_tabs.setCurrentWidget(self.details)
+        node = l.graph.node(name)
+        if key is not None:
+            self.show_tensor(key)
+        elif node.op == "Const":
+            self.show_const(name)
+        else:
+            self.values.show_message(f"{name} is a {node.op} op: it has no stored value."
+                                     + (" Its value lives in a checkpoint not opened here."
+                                        if node.op in ("VariableV2", "VarHandleOp") else ""))
+            self._set_actions(None)
+
+    def _link_clicked(self, url) -> None:
+        text = url.toString()
+        if text.startswith(details.LINK_PREFIX):
+            self.select_op(text[len(details.LINK_PREFIX):])
+
+    def select_op(self, name: str) -> None:
+        if self.filter.text():
+            self.filter.clear()
+            self._apply_filter()
+        index = self.tree_model.index_of(name)
+        if index.isValid():
+            self.tree.scrollTo(index)
+            self.tree.setCurrentIndex(index)
+
+    # -- variables & values -------------------------------------------------------------
+
+    def _fill_variables(self) -> None:
+        tensors = list(self.loaded.tensors.values())
+        self.var_model.set_tensors(tensors)
+        has_raw = any(t.display_name != t.name for t in tensors)
+        self.var_table.setColumnHidden(5, not has_raw)
+        self._update_totals()
+        if not tensors:
+            self.var_totals.setText("no saved values" if self.loaded.checkpoint is None else "empty")
+
+    def _update_totals(self) -> None:
+        rows = [self.var_model.info(self.var_proxy.mapToSource(self.var_proxy.index(r, 0)).row())
+                for r in range(self.var_proxy.rowCount())]
+        params = sum(t.size for t in rows)
+        size = sum(t.nbytes for t in rows)
+        self.var_totals.setText(f"{len(rows):,} tensors · {params:,} params · {human_bytes(size)}")
+
+    def _select_variable_row(self, key: str) -> None:
+        row = self.var_model.row_of(key)
+        if row < 0:
+            return
+        index = self.var_proxy.mapFromSource(self.var_model.index(row, 0))
+        if index.isValid():
+            self.var_table.blockSignals(True)
+            self.var_table.selectionModel().blockSignals(True)
+            self.var_table.setCurrentIndex(index)
+            self.var_table.selectionModel().blockSignals(False)
+            self.var_table.blockSignals(False)
+            self.var_table.scrollTo(index)
+
+    def _variable_selected(self, current: QModelIndex, _previous=None) -> None:
+        if not current.isValid():
+            return
+        info = self.var_model.info(self.var_proxy.mapToSource(current).row())
+        self.show_tensor(info.name)
+
+    def show_tensor(self, key: str) -> None:
+        """Read a tensor (crc-checked) in a worker, show it, then compute its statistics."""
+        l = self.loaded
+        info = l.tensors.get(key)
+        if info is None:
+            return
+        self._current_tensor = key
+        self._set_actions(key)
+        title = info.display_name if info.display_name == key else f"{info.display_name}   ({key})"
+        if info.problem:
+            self.values.show_message(f"{key} cannot be read: {info.problem}")
+            return
+        reader = l.reader
+        self.stats_lane.cancel()
+        self.values.show_message(f"Reading {info.display_name}…")
+        self.status_changed.emit(f"Reading {info.display_name}…")
+
+        def shown(array):
+            self.values.show_tensor(title, info.dtype_name, info.shape, array)
+            self.status_changed.emit(self.status_text())
+            self._compute_stats(key)
+
+        def failed(message, more):
+            self.values.show_message(message)
+            self.status_changed.emit(message)
+
+        self.value_lane.submit(lambda job: reader.read(key), shown, failed)
+
+    def show_const(self, name: str) -> None:
+        from ..formats import tensors as tensors_mod
+        node = self.loaded.graph.node(name)
+        self._current_tensor = None
+        self._set_actions(None)
+
+        def task(job):
+            return tensors_mod.to_array(node.attr["value"].tensor)
+
+        def shown(array):
+            dtype = str(array.dtype) if array.dtype != object else "string"
+            self.values.show_tensor(f"{name}   (Const)", dtype, array.shape, array)
+            if array.dtype != object and array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16":
+                self.stats_lane.submit(
+                    lambda job: stats_mod.compute(lambda: iter([array.ravel()]), array.nbytes,
+                                                  self._bins, cancelled=job.cancelled),
+                    self.values.show_stats)
+
+        self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
+
+    def _compute_stats(self, key: str) -> None:
+        l = self.loaded
+        info = l.tensors[key]
+        if not info.dtype.is_numeric and not info.dtype.is_complex:
+            return
+        reader, bins = l.reader, self._bins
+
+        def task(job):
+            return stats_mod.compute(lambda: reader.chunks(key), info.nbytes, bins,
+                                     progress=lambda f: job.progress(f, "statistics"),
+                                     cancelled=job.cancelled)
+
+        def failed(message, more):
+            self.values.show_message(message)
+            self.banner.show_message(message, more)
+
+        self.stats_lane.submit(task, self.values.show_stats, failed)
+
+    def _bins_changed(self, bins: int) -> None:
+        self._bins = bins
+        if self._current_tensor:
+            self._compute_stats(self._current_tensor)
+
+    def cancel_work(self) -> None:
+        self.value_lane.cancel()
+        self.stats_lane.cancel()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _set_actions(self, key: str | None) -> None:
+        for b in (self.btn_copy_name, self.btn_copy_code, self.btn_export):
+            b.setEnabled(key is not None)
+
+    def copy_name(self) -> None:
+        if self._current_tensor:
+            QGuiApplication.clipboard().setText(self._current_tensor)
+
+    def snippet(self) -> str:
+        """Python that restores this model and fetches the selected tensor."""
+        l, key = self.loaded, self._current_tensor
+        prefix = l.checkpoint.prefix if l.checkpoint else None
+        op = next((name for name, k in (l.graph.checkpoint_keys().items() if l.graph else [])
+                   if k == key), None)
+        if l.checkpoint is not None and l.checkpoint.meta and op and l.graph.format == "metagraph":
+            return (
+                "import tensorflow as tf\n\n"
+                "tf.compat.v1.disable_eager_execution()\n"
+                "with tf.compat.v1.Session() as sess:\n"
+                f"    saver = tf.compat.v1.train.import_meta_graph({l.checkpoint.meta!r})\n"
+                f"    saver.restore(sess, {prefix!r})\n"
+                f"    value = sess.run(sess.graph.get_tensor_by_name({op + ':0'!r}))\n"
+                "print(value.shape, value.dtype)\n")
+        if prefix is not None:
+            return ("import tensorflow as tf\n\n"
+                    f"reader = tf.train.load_checkpoint({prefix!r})\n"
+                    f"value = reader.get_tensor({key!r})\n"
+                    "print(value.shape, value.dtype)\n")
+        return ("import tensorflow as tf\n\n"
+                "graph_def = tf.compat.v1.GraphDef()\n"
+                f"with open({l.graph.source!r}, 'rb') as f:\n"
+                "    graph_def.ParseFromString(f.read())\n"
+                "with tf.Graph().as_default() as graph:\n"
+                "    tf.compat.v1.import_graph_def(graph_def, name='')\n"
+                "    with tf.compat.v1.Session(graph=graph) as sess:\n"
+                f"        value = sess.run(graph.get_tensor_by_name({key + ':0'!r}))\n")
+
+    def copy_snippet(self) -> None:
+        if self._current_tensor:
+            QGuiApplication.clipboard().setText(self.snippet())
+            self.status_changed.emit("Python snippet copied to the clipboard")
+
+    def export_value(self) -> None:
+        key = self._current_tensor
+        if not key:
+            return
+        safe = re.sub(r"[^\w.-]+", "_", key)
+        target, chosen = QFileDialog.getSaveFileName(
+            self, "Export value", os.path.join(os.path.expanduser("~"), safe + ".npy"),
+            "NumPy array (*.npy);;CSV (*.csv)")
+        if not target:
+            return
+        reader = self.loaded.reader
+        csv = target.endswith(".csv") or chosen.startswith("CSV")
+
+        def task(job):
+            from ..analysis.export import write_csv, write_npy
+            value = reader.read(key)
+            (write_csv if csv else write_npy)(target, value)
+            return target
+
+        self.value_lane.submit(task, lambda t: self.status_changed.emit(f"Saved {t}"),
+                               lambda m, d: self.banner.show_message(m, d))
+
+    def shutdown(self) -> None:
+        for lane in (self.load_lane, self.value_lane, self.stats_lane):
+            lane.shutdown()
+        if self.loaded is not None and self.loaded.reader is not None:
+            self.loaded.reader.close()

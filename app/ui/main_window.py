@@ -1,0 +1,259 @@
+"""The main window: a tab per opened model, menus, recent files, drag and drop."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QStackedWidget, QTabWidget)
+
+from .. import __version__
+from .document import ModelView
+
+MAX_RECENT = 12
+APP_NAME = "Checkpoint Browser"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.empty = QLabel("Open a checkpoint folder, a checkpoint file, a SavedModel or a graph:\n"
+                            "File ▸ Open Folder… (Ctrl+O), or drop it onto this window.")
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.empty)
+        self.central.addWidget(self.tabs)
+        self.setCentralWidget(self.central)
+        self._build_menus()
+        self._build_status()
+        self.resize(1360, 860)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self._show_empty()
+
+    # -- chrome -------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self.act_open_folder = m.addAction("Open &Folder…", self.open_folder_dialog)
+        self.act_open_folder.setShortcut(QKeySequence.Open)
+        self.act_open_file = m.addAction("Open F&ile…", self.open_file_dialog)
+        self.act_open_file.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.recent_menu = m.addMenu("Open &Recent")
+        self._fill_recent()
+        m.addSeparator()
+        self.act_reload = m.addAction("&Reload", self.reload_current)
+        self.act_reload.setShortcut(QKeySequence.Refresh)
+        self.act_close = m.addAction("&Close", lambda: self.close_tab(self.tabs.currentIndex()))
+        self.act_close.setShortcut(QKeySequence.Close)
+        m.addSeparator()
+        act_quit = m.addAction("&Quit", self.close)
+        act_quit.setShortcut(QKeySequence.Quit)
+
+        v = self.menuBar().addMenu("&View")
+        act_find = v.addAction("&Filter the graph", self._focus_filter)
+        act_find.setShortcut(QKeySequence.Find)
+        act_cancel = v.addAction("&Cancel background work", self._cancel_work)
+        act_cancel.setShortcut(QKeySequence(Qt.Key_Escape))
+
+        h = self.menuBar().addMenu("&Help")
+        h.addAction("&About", self._about)
+
+    def _build_status(self) -> None:
+        self.status_label = QLabel()
+        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setFlat(True)
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel_work)
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+    def _show_empty(self) -> None:
+        self.central.setCurrentWidget(self.tabs if self.tabs.count() else self.empty)
+        if not self.tabs.count():
+            self.status_label.setText("")
+
+    # -- opening ------------------------------------------------------------------------
+
+    def open_path(self, path: str) -> ModelView:
+        path = os.path.abspath(path)
+        for i in range(self.tabs.count()):
+            view = self.tabs.widget(i)
+            if view.path == path:
+                self.tabs.setCurrentIndex(i)
+                view.reload()
+                return view
+        view = ModelView(path)
+        view.title_changed.connect(lambda title, v=view: self._retitle(v, title))
+        view.status_changed.connect(lambda text, v=view: self._status(v, text))
+        for lane in (view.value_lane, view.stats_lane, view.load_lane):
+            lane.progress.connect(lambda f, t, v=view: self._progress(v, f))
+            lane.busy_changed.connect(lambda _b, v=view: self._busy(v))
+        i = self.tabs.addTab(view, view.title)
+        self._show_empty()
+        self.tabs.setTabToolTip(i, path)
+        self.tabs.setCurrentIndex(i)
+        self._restore_splitters(view)
+        self._add_recent(path)
+        return view
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder", self._start_dir())
+        if path:
+            self.open_path(path)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model file", self._start_dir(),
+            "TensorFlow models (*.index *.meta *.pb *.pbtxt *.ckpt checkpoint *.data-*);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def _start_dir(self) -> str:
+        recent = self.recent()
+        return os.path.dirname(recent[0]) if recent else os.path.expanduser("~")
+
+    def reload_current(self) -> None:
+        view = self.current()
+        if view is not None:
+            view.reload()
+
+    def current(self) -> ModelView | None:
+        return self.tabs.currentWidget()
+
+    def close_tab(self, index: int) -> None:
+        if index < 0:
+            return
+        view = self.tabs.widget(index)
+        self._save_splitters(view)
+        self.tabs.removeTab(index)
+        view.shutdown()
+        view.deleteLater()
+        self._show_empty()
+
+    # -- recent -------------------------------------------------------------------------
+
+    def recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if isinstance(v, str)]
+
+    def _add_recent(self, path: str) -> None:
+        items = [path] + [p for p in self.recent() if p != path]
+        self.settings.setValue("recent", items[:MAX_RECENT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent()
+        for p in items:
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _c=False, p=p: self.open_path(p))
+        if items:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear", self._clear_recent)
+        self.recent_menu.setEnabled(bool(items))
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent", [])
+        self._fill_recent()
+
+    # -- per-view signals ---------------------------------------------------------------
+
+    def _retitle(self, view: ModelView, title: str) -> None:
+        i = self.tabs.indexOf(view)
+        if i >= 0:
+            self.tabs.setTabText(i, title)
+        if view is self.current():
+            self.setWindowTitle(f"{title} — {APP_NAME}")
+
+    def _status(self, view: ModelView, text: str) -> None:
+        if view is self.current():
+            self.status_label.setText(text)
+
+    def _progress(self, view: ModelView, fraction: float) -> None:
+        if view is self.current():
+            self.progress.setValue(int(100 * fraction))
+
+    def _busy(self, view: ModelView) -> None:
+        if view is not self.current():
+            return
+        busy = any(l.busy for l in (view.load_lane, view.value_lane, view.stats_lane))
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if not busy:
+            self.progress.setValue(0)
+
+    def _tab_changed(self, _index: int) -> None:
+        view = self.current()
+        if view is None:
+            self.setWindowTitle(APP_NAME)
+            self._show_empty()
+            return
+        self.setWindowTitle(f"{view.title} — {APP_NAME}")
+        self.status_label.setText(view.status_text())
+        self._busy(view)
+
+    def _focus_filter(self) -> None:
+        view = self.current()
+        if view is not None:
+            view.focus_filter()
+
+    def _cancel_work(self) -> None:
+        view = self.current()
+        if view is not None:
+            view.cancel_work()
+            if view.load_lane.busy:
+                view.cancel_load()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          f"<b>{APP_NAME}</b> {__version__}<br>Look inside TensorFlow checkpoints, "
+                          "graphs and SavedModels without writing restore code.")
+
+    # -- state --------------------------------------------------------------------------
+
+    def _save_splitters(self, view: ModelView) -> None:
+        for name, splitter in view.splitters.items():
+            self.settings.setValue(f"splitters/{name}", splitter.saveState())
+
+    def _restore_splitters(self, view: ModelView) -> None:
+        for name, splitter in view.splitters.items():
+            state = self.settings.value(f"splitters/{name}")
+            if state is not None:
+                splitter.restoreState(state)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+        event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        while self.tabs.count():
+            self.close_tab(0)
+        super().closeEvent(event)

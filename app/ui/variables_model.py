@@ -1,0 +1,98 @@
+"""The table of a checkpoint's tensors: readable name, dtype, shape, size, bytes, raw key."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+
+from ..formats.bundle import TensorInfo
+
+COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
+SORT_ROLE = Qt.UserRole + 1
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def shape_text(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class VariablesModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[TensorInfo] = []
+
+    def set_tensors(self, tensors: list[TensorInfo]) -> None:
+        self.beginResetModel()
+        self._rows = list(tensors)
+        self.endResetModel()
+
+    def info(self, row: int) -> TensorInfo:
+        return self._rows[row]
+
+    def row_of(self, name: str) -> int:
+        for i, t in enumerate(self._rows):
+            if t.name == name:
+                return i
+        return -1
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        t = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.DisplayRole:
+            return (t.display_name, t.dtype_name, shape_text(t.shape), f"{t.size:,}",
+                    human_bytes(t.nbytes), t.name)[col]
+        if role == SORT_ROLE:
+            return (t.display_name.lower(), t.dtype_name, t.shape, t.size, t.nbytes, t.name)[col]
+        if role == Qt.TextAlignmentRole and col in (3, 4):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole:
+            lines = [t.display_name, f"key: {t.name}"]
+            if t.slot_of:
+                lines.append(f"optimizer slot '{t.slot_name}' of {t.slot_of}")
+            if t.partitioned:
+                lines.append("partitioned: reassembled from its slices")
+            if t.problem:
+                lines.append(f"cannot be read: {t.problem}")
+            return "\n".join(lines)
+        if role == Qt.ForegroundRole and t.problem:
+            from PySide6.QtGui import QColor
+            return QColor("#c0392b")
+        return None
+
+
+class VariablesProxy(QSortFilterProxyModel):
+    """Sorting by real values (shapes, sizes), filtering on name and key."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+
+    def lessThan(self, left, right) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)

@@ -1,0 +1,158 @@
+"""The main window with real worker lanes on real (TensorFlow-written) runs."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import weakref
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from app.ui.main_window import MainWindow  # noqa: E402
+
+from ..conftest import ROOT  # noqa: E402
+
+SAMPLE = ROOT / "resources" / "sample_run"
+TIMEOUT = 20000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def opened(qtbot, window, path):
+    view = window.open_path(str(path))
+    qtbot.waitUntil(lambda: view.loaded is not None or view.stack.currentIndex() == 1,
+                    timeout=TIMEOUT)
+    return view
+
+
+def idle(qtbot, view):
+    qtbot.waitUntil(lambda: not (view.load_lane.busy or view.value_lane.busy
+                                 or view.stats_lane.busy), timeout=TIMEOUT)
+
+
+def test_opens_a_run_with_checkpoints_tree_and_variables(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    assert view.stack.currentIndex() == 2
+    assert view.checkpoints.topLevelItemCount() == 6
+    assert view.loaded.checkpoint.step == 5
+    assert view.tree_model.rowCount() > 10
+    assert view.var_model.rowCount() == len(view.loaded.tensors) == 15
+    assert "sample_run" in window.windowTitle()
+    assert "parameters" in window.status_label.text()
+
+
+def test_selecting_a_variable_shows_value_and_stats(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    row = view.var_model.row_of("conv/kernel")
+    view.var_table.setCurrentIndex(view.var_proxy.mapFromSource(view.var_model.index(row, 0)))
+    idle(qtbot, view)
+    expected = view.loaded.reader.read("conv/kernel")
+    assert view.values.array() is not None
+    assert view.values.array().tobytes() == expected.tobytes()
+    counts = view.values.histogram_item.getData()[1]
+    assert counts is not None and int(sum(counts)) == expected.size
+    assert view.btn_copy_code.isEnabled()
+    assert "import_meta_graph" in view.snippet() and "conv/kernel:0" in view.snippet()
+
+
+def test_tree_selection_drives_details_and_value(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    view.select_op("conv/kernel")
+    idle(qtbot, view)
+    html = view.details.toPlainText()
+    assert "VariableV2" in html and "Consumers" in html and "trainable_variables" in html
+    assert view.values.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
+    # an input link navigates the tree
+    view.select_op("conv/Conv2D")
+    assert view.tree_model.scope(view.tree.currentIndex()).path == "conv/Conv2D"
+
+
+def test_filter_keeps_matches_and_ancestors(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    view.filter.setText("Conv2D")
+    view._apply_filter()
+    top = [view.tree_model.index(r, 0).data() for r in range(view.tree_model.rowCount())]
+    assert "conv" in top and "loss" not in top
+    assert "match" in view.filter_note.text()
+    view.regex.setChecked(True)
+    view.filter.setText("(")
+    view._apply_filter()
+    assert "Invalid regular expression" in view.filter_note.text()
+
+
+def test_switching_checkpoints_keeps_the_graph(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    graph = view.loaded.graph
+    view.show_tensor("conv/kernel")
+    idle(qtbot, view)
+    latest = view.values.array().copy()
+    view.checkpoints.topLevelItem(0).setSelected(True)
+    view.checkpoints.setCurrentItem(view.checkpoints.topLevelItem(0))
+    qtbot.waitUntil(lambda: view.loaded.checkpoint.step == 0, timeout=TIMEOUT)
+    idle(qtbot, view)
+    assert view.loaded.graph is graph
+    assert view.values.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
+    assert view.values.array().tobytes() != latest.tobytes()
+
+
+def test_broken_file_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.index"
+    bad.write_bytes(b"not a table at all" * 10)
+    view = opened(qtbot, window, bad)
+    assert view.stack.currentIndex() == 1
+    assert "broken.index" in view.failed_label.text()
+    good = opened(qtbot, window, SAMPLE)
+    assert good.stack.currentIndex() == 2 and window.tabs.count() == 2
+
+
+def test_open_cancel_reopen(qtbot, window):
+    view = window.open_path(str(SAMPLE))
+    view.cancel_load()
+    assert view.stack.currentIndex() == 1 and view.loaded is None
+    view.reload()
+    qtbot.waitUntil(lambda: view.loaded is not None, timeout=TIMEOUT)
+    assert view.stack.currentIndex() == 2
+
+
+def test_stale_load_never_reaches_the_ui(qtbot, window, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(SAMPLE, other)
+    view = window.open_path(str(SAMPLE))
+    view.path = str(other)  # a second request replaces the first before it lands
+    view.reload()
+    qtbot.waitUntil(lambda: view.loaded is not None, timeout=TIMEOUT)
+    idle(qtbot, view)
+    assert view.loaded.model.folder == str(other)
+
+
+def test_recent_files_persist(qtbot, window, tmp_path):
+    opened(qtbot, window, SAMPLE)
+    assert window.recent()[0] == str(SAMPLE)
+    again = MainWindow(window.settings)
+    qtbot.addWidget(again)
+    assert again.recent()[0] == str(SAMPLE)
+
+
+def test_window_is_garbage_collected_after_closing(qtbot, tmp_path):
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    w.show()
+    view = w.open_path(str(SAMPLE))
+    qtbot.waitUntil(lambda: view.loaded is not None, timeout=TIMEOUT)
+    ref = weakref.ref(w)
+    view_ref = weakref.ref(view)
+    w.close()
+    w.deleteLater()
+    del w, view
+    qtbot.waitUntil(lambda: (gc.collect() or True) and ref() is None and view_ref() is None,
+                    timeout=TIMEOUT)
