@@ -17,6 +17,7 @@ import numpy as np
 from . import __version__
 from .analysis import stats as stats_mod
 from .analysis.export import atomic_write, write_npy
+from .analysis.units import human_bytes
 from .formats.errors import CorruptDataError, FormatError
 from .formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
 
@@ -26,14 +27,6 @@ class UsageError(Exception):
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
 
 def _json_safe(value):
     """Values as nested lists for JSON: bytes as text, non-finite floats as strings."""
@@ -158,12 +151,12 @@ def _print_inspect(model, ckpt, variables, graph_info) -> None:
             meta = os.path.basename(graph) if graph else "no graph"
             state = "" if c.on_disk else "  (missing)"
             step = "-" if c.step is None else c.step
-            print(f" {mark} {step!s:>8}  {c.name:<32} {_human_bytes(c.size):>10}  {when}  {meta}{state}")
+            print(f" {mark} {step!s:>8}  {c.name:<32} {human_bytes(c.size):>10}  {when}  {meta}{state}")
     if variables:
         total = sum(t.size for t in variables)
         nbytes = sum(t.nbytes for t in variables)
         where = f" of {ckpt.name}" if ckpt else " (graph constants)"
-        print(f"\n{len(variables)} tensors{where}: {total:,} values, {_human_bytes(nbytes)}")
+        print(f"\n{len(variables)} tensors{where}: {total:,} values, {human_bytes(nbytes)}")
         width = min(60, max(len(t.display_name) for t in variables))
         for t in sorted(variables, key=lambda t: t.display_name):
             shape = "[" + ", ".join(map(str, t.shape)) + "]"

@@ -4,8 +4,10 @@ or a scope (what is beneath it)."""
 from __future__ import annotations
 
 import html
+import os
 
-from ..formats.attrs import attr_text
+from ..formats import dtypes
+from ..formats.attrs import attr_text, shape_text
 from ..formats.graph import Graph, Scope, input_node
 
 LINK_PREFIX = "op:"
@@ -56,6 +58,42 @@ def scope_html(scope: Scope, kind: str) -> str:
             ("Parameters beneath", f"{scope.params:,}"),
             ("Children", f"{len(scope.children):,}")]
     return f"<h3>{html.escape(scope.path or '(root)')}</h3>" + _rows(rows)
+
+
+def graph_html(graph: Graph | None, model_path: str, problems: list[str]) -> str:
+    """The overview shown before anything is selected: what this graph is."""
+    if graph is None:
+        return (f"<h3>{html.escape(model_path)}</h3><p>No graph: this checkpoint has no "
+                "<code>.meta</code>, so the tree on the left is built from the variable names.</p>")
+    info = graph.summary()
+    rows = [("Source", html.escape(info["source"])), ("Format", html.escape(info["format"])),
+            ("Ops", f"{info['nodes']:,}"), ("Variables", f"{info['variables']:,}")]
+    if info.get("functions"):
+        rows.append(("Functions", f"{info['functions']:,}"))
+    if info.get("tags"):
+        rows.append(("Tags", html.escape(", ".join(info["tags"]))))
+    if info.get("tensorflow_version"):
+        rows.append(("Written by", "TensorFlow " + html.escape(info["tensorflow_version"])))
+    out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows)]
+    sigs = graph.signatures()
+    if sigs:
+        out.append("<h4>Signatures</h4>")
+        for key, sig in sigs.items():
+            def io(tensors):
+                return "<br>".join(
+                    f"<code>{html.escape(k)}</code>: {_link(input_node(t.name), t.name)} "
+                    f"{html.escape(dtypes.enum_name(t.dtype))} {html.escape(shape_text(t.tensor_shape))}"
+                    for k, t in tensors.items()) or "<i>none</i>"
+            out.append(f"<p><b>{html.escape(key)}</b> <i>{html.escape(sig.method_name)}</i>"
+                       f"<br>inputs:<br>{io(sig.inputs)}<br>outputs:<br>{io(sig.outputs)}</p>")
+    ops = list(info["op_types"].items())[:15]
+    out.append("<h4>Most used op types</h4>" + _rows([(k, f"{v:,}") for k, v in ops]))
+    cols = graph.collections()
+    if cols:
+        out.append("<h4>Collections</h4>" + _rows([(k, f"{len(v):,}") for k, v in sorted(cols.items())]))
+    if problems:
+        out.append("<h4>Problems</h4>" + "<br>".join(html.escape(p) for p in problems))
+    return "".join(out)
 
 
 STYLE = """

@@ -10,7 +10,7 @@ import time
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSplitter, QStackedWidget, QTabWidget, QTextBrowser, QTreeView,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget, QTableView)
@@ -89,7 +89,7 @@ class ModelView(QWidget):
     def _build(self) -> None:
         self.stack = QStackedWidget()
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setContentsMargins(6, 6, 6, 2)
         self.banner = Banner()
         outer.addWidget(self.banner)
         outer.addWidget(self.stack)
@@ -134,6 +134,7 @@ class ModelView(QWidget):
         run_box = QWidget()
         rl = QVBoxLayout(run_box)
         rl.setContentsMargins(0, 0, 0, 0)
+        self.run_box = run_box
         self.run_title = QLabel("<b>Checkpoints</b>")
         rl.addWidget(self.run_title)
         self.checkpoints = QTreeWidget()
@@ -148,8 +149,15 @@ class ModelView(QWidget):
         tree_box = QWidget()
         tl = QVBoxLayout(tree_box)
         tl.setContentsMargins(0, 0, 0, 0)
+        trow = QHBoxLayout()
         self.tree_title = QLabel("<b>Graph</b>")
-        tl.addWidget(self.tree_title)
+        self.meta_graph = QComboBox()
+        self.meta_graph.setToolTip("A SavedModel holds one meta graph per set of tags")
+        self.meta_graph.hide()
+        self.meta_graph.currentIndexChanged.connect(self._meta_graph_chosen)
+        trow.addWidget(self.tree_title, 1)
+        trow.addWidget(self.meta_graph)
+        tl.addLayout(trow)
         frow = QHBoxLayout()
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)")
@@ -301,9 +309,13 @@ class ModelView(QWidget):
         self.loaded = loaded
         self.stack.setCurrentIndex(2)
         self._fill_checkpoints()
+        self._fill_meta_graphs()
         self._fill_tree()
         self._fill_variables()
-        self.values.show_message("Select a variable, or an op in the graph, to see its value.")
+        self._show_overview()
+        self.values.show_message("Select a variable, or an op in the graph, to see its value."
+                                 if loaded.tensors else
+                                 "This graph has no saved values: select an op to see its details.")
         if loaded.problems:
             first = loaded.problems[0]
             more = "\n".join(loaded.problems)
@@ -325,8 +337,11 @@ class ModelView(QWidget):
             parts.append(l.checkpoint.name)
         if l.graph is not None:
             parts.append(f"{len(l.graph.nodes):,} ops")
-        parts.append(f"{params:,} parameters")
-        parts.append(human_bytes(size))
+        if tensors:
+            parts.append(f"{params:,} parameters")
+            parts.append(human_bytes(size))
+        elif l.tree is not None and l.tree.params:
+            parts.append(f"{l.tree.params:,} parameters (shapes from the graph; no values)")
         return "   ·   ".join(parts)
 
     # -- checkpoints --------------------------------------------------------------------
@@ -364,6 +379,41 @@ class ModelView(QWidget):
                  "checkpoint": "Checkpoints"}
         self.run_title.setText(f"<b>{kinds.get(l.model.kind, 'Checkpoints')}</b> ({n})" if n else
                                "<b>Checkpoints</b> — none: this is a graph without saved values")
+
+    def _show_overview(self) -> None:
+        l = self.loaded
+        self.details.setHtml(details.graph_html(l.graph, l.model.path, l.problems))
+        has_values = bool(l.tensors)
+        self.side_tabs.setTabVisible(0, has_values)
+        self.side_tabs.setCurrentIndex(0 if has_values else 1)
+        self.run_box.setVisible(bool(l.model.checkpoints))
+        if not has_values:  # nothing to plot: give the room to the details
+            self.splitters["right"].setSizes([650, 200])
+
+    def _fill_meta_graphs(self) -> None:
+        graphs = self.loaded.graphs
+        self.meta_graph.blockSignals(True)
+        self.meta_graph.clear()
+        for g in graphs:
+            self.meta_graph.addItem(", ".join(g.tags()) or "(no tags)")
+        if self.loaded.graph in graphs:
+            self.meta_graph.setCurrentIndex(graphs.index(self.loaded.graph))
+        self.meta_graph.setVisible(len(graphs) > 1)
+        self.meta_graph.blockSignals(False)
+
+    def _meta_graph_chosen(self, index: int) -> None:
+        l = self.loaded
+        if l is None or not 0 <= index < len(l.graphs) or l.graphs[index] is l.graph:
+            return
+        l.graph = l.graphs[index]
+
+        def task(job):
+            build_tree(l)
+            l.graph.collections()
+            return l
+
+        self.load_lane.submit(task, lambda _l: (self._fill_tree(), self._show_overview()),
+                              lambda m, d: self.banner.show_message(m, d))
 
     def _checkpoint_chosen(self) -> None:
         items = self.checkpoints.selectedItems()

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 
+from ..analysis.units import human_bytes  # noqa: F401  (re-exported for the views)
 from ..formats.bundle import TensorInfo
 
 COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
 SORT_ROLE = Qt.UserRole + 1
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def shape_text(shape) -> str:
