@@ -13,6 +13,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from .roles import ALIGN, DISPLAY, EDIT, FOREGROUND, TOOLTIP, USER
+
 # A view lays its sections out in C-int pixels, so 10^8 rows of 30 px overflow it (and hang
 # the header). Longer axes are shown as a window of this many rows/columns at an offset.
 MAX_SECTIONS = 10_000_000
@@ -169,7 +171,7 @@ def is_special(value: Any, kind: str) -> bool:
 class ArrayTableModel(QAbstractTableModel):
     """Rows and columns are two chosen axes of the array; every other axis is held at an index.
 
-    Rank 0 is one cell, rank 1 one column. `Qt.UserRole` gives the raw Python value of a cell.
+    Rank 0 is one cell, rank 1 one column. `USER` gives the raw Python value of a cell.
     """
 
     def __init__(self, parent=None):
@@ -330,23 +332,23 @@ class ArrayTableModel(QAbstractTableModel):
             return 0
         return min(self.total_shape()[1], MAX_SECTIONS)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY):
         if not index.isValid() or self._array is None:
             return None
         row, col = index.row(), index.column()
-        if role == Qt.TextAlignmentRole:
+        if role == ALIGN:
             return _TEXT_ALIGN if self._kind in ("string", "other") else _NUMERIC_ALIGN
-        if role not in (Qt.DisplayRole, Qt.ToolTipRole, Qt.UserRole, Qt.ForegroundRole,
-                        Qt.EditRole):
+        if role not in (DISPLAY, TOOLTIP, USER, FOREGROUND,
+                        EDIT):
             return None
         if not (0 <= row < self.rowCount() and 0 <= col < self.columnCount()):
             return None
         v = self.value(row, col)
-        if role in (Qt.DisplayRole, Qt.EditRole):
+        if role in (DISPLAY, EDIT):
             return format_value(v, self._kind, self._digits)
-        if role == Qt.UserRole:
+        if role == USER:
             return python_value(v, self._kind)
-        if role == Qt.ForegroundRole:
+        if role == FOREGROUND:
             return SPECIAL_COLOR if is_special(v, self._kind) else None
         # tooltip: the full text of a string, the exact value of a number
         where = "[" + ", ".join(map(str, self.element_index(row, col))) + "]"
@@ -357,24 +359,24 @@ class ArrayTableModel(QAbstractTableModel):
             return f"{where}  ({size})\n{truncate(text, TOOLTIP_CHARS)}"
         return f"{where} = {exact_text(v, self._kind)}"
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
-        if role == Qt.TextAlignmentRole:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY):
+        if role == ALIGN:
             return int(Qt.AlignRight | Qt.AlignVCenter) if orientation == Qt.Vertical \
                 else int(Qt.AlignCenter)
-        if role not in (Qt.DisplayRole, Qt.ToolTipRole) or self._array is None:
+        if role not in (DISPLAY, TOOLTIP) or self._array is None:
             return None
         rank = self.rank()
         if orientation == Qt.Horizontal:
             if rank < 2:
                 return "value"
             section += self._offset[1]
-            if role == Qt.ToolTipRole:
+            if role == TOOLTIP:
                 return f"axis {self._col_axis} index {section}"
             return str(section)
         if rank == 0:
-            return "scalar" if role == Qt.ToolTipRole else ""
+            return "scalar" if role == TOOLTIP else ""
         section += self._offset[0]
-        if role == Qt.ToolTipRole:
+        if role == TOOLTIP:
             return f"axis {0 if rank == 1 else self._row_axis} index {section}"
         return str(section)
 

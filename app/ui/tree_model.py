@@ -11,6 +11,8 @@ import re
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
+from .roles import ALIGN, DISPLAY, TOOLTIP, USER
+
 from ..formats.graph import Scope
 
 COLUMNS = ("Name", "Op", "Ops", "Params")
@@ -144,19 +146,19 @@ class ScopeTreeModel(QAbstractItemModel):
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
-        if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
+        if orientation == Qt.Horizontal and role == TOOLTIP:
             return ("Name scope or op", "Op type", "Ops at or below", "Variable elements at or below")[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+    def data(self, index: QModelIndex, role=DISPLAY):
         if not index.isValid():
             return None
         scope: Scope = index.internalPointer()
         col = index.column()
-        if role == Qt.DisplayRole:
+        if role == DISPLAY:
             if col == 0:
                 return scope.name
             if col == 1:
@@ -165,11 +167,11 @@ class ScopeTreeModel(QAbstractItemModel):
                 return f"{scope.op_count:,}" if scope.children else ""
             if col == 3:
                 return f"{scope.params:,}" if scope.params else ""
-        elif role == Qt.ToolTipRole and col == 0:
+        elif role == TOOLTIP and col == 0:
             return scope.path
-        elif role == Qt.TextAlignmentRole and col >= 2:
+        elif role == ALIGN and col >= 2:
             return int(Qt.AlignRight | Qt.AlignVCenter)
-        elif role == Qt.UserRole:
+        elif role == USER:
             return scope.path
         return None
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 
+from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
+
 from ..analysis.units import human_bytes  # noqa: F401  (re-exported for the views)
 from ..formats.bundle import TensorInfo
 
 COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
-SORT_ROLE = Qt.UserRole + 1
+SORT_ROLE = USER + 1
 
 
 def shape_text(shape) -> str:
@@ -40,24 +42,24 @@ class VariablesModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+    def data(self, index: QModelIndex, role=DISPLAY):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         t = self._rows[index.row()]
         col = index.column()
-        if role == Qt.DisplayRole:
+        if role == DISPLAY:
             return (t.display_name, t.dtype_name, shape_text(t.shape), f"{t.size:,}",
                     human_bytes(t.nbytes), t.name)[col]
         if role == SORT_ROLE:
             return (t.display_name.lower(), t.dtype_name, t.shape, t.size, t.nbytes, t.name)[col]
-        if role == Qt.TextAlignmentRole and col in (3, 4):
+        if role == ALIGN and col in (3, 4):
             return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole:
+        if role == TOOLTIP:
             lines = [t.display_name, f"key: {t.name}"]
             if t.slot_of:
                 lines.append(f"optimizer slot '{t.slot_name}' of {t.slot_of}")
@@ -66,7 +68,7 @@ class VariablesModel(QAbstractTableModel):
             if t.problem:
                 lines.append(f"cannot be read: {t.problem}")
             return "\n".join(lines)
-        if role == Qt.ForegroundRole and t.problem:
+        if role == FOREGROUND and t.problem:
             from PySide6.QtGui import QColor
             return QColor("#c0392b")
         return None
