@@ -311,9 +311,13 @@ class Bundle:
 
     def chunks(self, name: str, chunk_bytes: int = CHUNK_BYTES):
         """Yield the tensor's elements as flat arrays of about chunk_bytes each, in no
-        particular order, reading each byte once. The crc32c of each stored piece is checked
-        when its last chunk has been read: a consumer must treat CorruptDataError, raised
-        then, as voiding everything it has seen. Fixed-size dtypes only."""
+        particular order, reading each byte once; each array is its own read-only view of
+        the mapped file. Pages well behind the reader are given back to the system as it
+        goes, so memory stays flat however large the tensor (a consumer still holding an
+        old chunk just reads it back from the page cache). The crc32c of each stored piece
+        is checked when its last chunk has been read: a consumer must treat
+        CorruptDataError, raised then, as voiding everything it has seen. Fixed-size
+        dtypes only."""
         info, extents = self._usable(name)
         dtype = info.dtype
         if dtype.is_string:
@@ -321,27 +325,27 @@ class Bundle:
         step = max(dtype.itemsize, chunk_bytes - chunk_bytes % dtype.itemsize)
         for ext in extents:
             entry, crc = ext.entry, 0
+            raw = self._bytes(entry)
             shard = self.shards[entry.shard_id]
-            try:
-                fd = os.open(shard.path, os.O_RDONLY)
-            except OSError as e:
-                raise FormatError(shard.path, f"cannot read: {e.strerror}") from None
-            try:
-                buf = bytearray(min(step, entry.size))
-                done = 0
-                while done < entry.size:
-                    want = min(step, entry.size - done)
-                    view = memoryview(buf)[:want]
-                    got = os.preadv(fd, [view], entry.offset + done)
-                    if got != want:
-                        raise FormatError(shard.path, "is shorter than the index says (truncated?)")
-                    crc = crc32c.crc32c(view, crc)
-                    arr = np.frombuffer(view, dtype=dtype.numpy)
-                    yield arr.byteswap() if self.big_endian and dtype.itemsize > 1 else arr
-                    done += want
-            finally:
-                os.close(fd)
+            for start in range(0, entry.size, step):
+                view = raw[start:start + step]
+                crc = crc32c.crc32c(view, crc)
+                arr = np.frombuffer(view, dtype=dtype.numpy)
+                yield arr.byteswap() if self.big_endian and dtype.itemsize > 1 else arr
+                self._release(shard, entry.offset + start - 4 * step, step)
             self._verify(name, entry, crc)
+
+    @staticmethod
+    def _release(shard: _Shard, offset: int, length: int) -> None:
+        """Drop mapped pages [offset, offset+length) from this process (not from the page
+        cache): they are read back on the next touch."""
+        if offset < 0 or shard.mm is None or not hasattr(shard.mm, "madvise"):
+            return
+        page = mmap.PAGESIZE
+        lo = offset - offset % page
+        hi = min(len(shard.mm), offset + length)
+        if hi > lo:
+            shard.mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
     def verify(self, name: str) -> None:
         """Check every stored byte of the tensor against its crc32c."""

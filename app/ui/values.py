@@ -175,6 +175,7 @@ class ValueView(QWidget):
         self._shape: tuple = ()
         self._stats = None
         self._filters_dirty = False
+        self._heat_dirty = False   # the heatmap is drawn when its tab is shown, not before
         self._heat_info: tuple | None = None   # (sampled image, sr, sc) of the drawn slice
         self._filter_images: list[tuple[QImage, str, str]] = []
         self._index_spins: dict[int, QSpinBox] = {}
@@ -510,7 +511,7 @@ class ValueView(QWidget):
         heat_reason = self._heatmap_reason(numeric)
         self.tabs.setTabEnabled(TAB_HEATMAP, heat_reason is None)
         self.tabs.setTabToolTip(TAB_HEATMAP, heat_reason or "The current 2-D slice as an image")
-        self._draw_heatmap(heat_reason)
+        self._request_heatmap(heat_reason)
 
         filt_reason = self._filters_reason()
         self.tabs.setTabEnabled(TAB_FILTERS, filt_reason is None)
@@ -699,7 +700,7 @@ class ValueView(QWidget):
             combo.blockSignals(False)
         self._rebuild_index_spins()
         self._update_window_bar()
-        self._draw_heatmap(self._heatmap_reason(self._kind in ("float", "int", "bool", "complex")))
+        self._request_heatmap(self._heatmap_reason(self._kind in ("float", "int", "bool", "complex")))
 
     def set_index(self, axis: int, i: int) -> None:
         """Hold `axis` (one not shown as rows/columns) at index `i`."""
@@ -713,7 +714,7 @@ class ValueView(QWidget):
         if self.model.indices()[axis] == i:
             return
         self.model.set_index(axis, i)
-        self._draw_heatmap(self._heatmap_reason(self._kind in ("float", "int", "bool", "complex")))
+        self._request_heatmap(self._heatmap_reason(self._kind in ("float", "int", "bool", "complex")))
 
     def _update_window_bar(self) -> None:
         rows, cols = self.model.total_shape()
@@ -830,7 +831,14 @@ class ValueView(QWidget):
             return "No heatmap: the tensor is empty"
         return None
 
+    def _request_heatmap(self, reason: str | None) -> None:
+        """Draw now if the heatmap is on screen (or cannot be drawn), else when it is."""
+        self._heat_dirty = reason is None and self.tabs.currentIndex() != TAB_HEATMAP
+        if not self._heat_dirty:
+            self._draw_heatmap(reason)
+
     def _draw_heatmap(self, reason: str | None) -> None:
+        self._heat_dirty = False
         self._heat_info = None
         if reason is not None:
             self.heat_image.clear()
@@ -880,6 +888,8 @@ class ValueView(QWidget):
 
     def heatmap_image(self) -> np.ndarray | None:
         """The image drawn for the current slice (sampled), for tests and export."""
+        if self._heat_dirty:
+            self._draw_heatmap(None)
         return None if self._heat_info is None else self.heat_image.image
 
     def _heat_hover(self, pos: QPointF) -> None:
@@ -932,6 +942,8 @@ class ValueView(QWidget):
     def _tab_changed(self, index: int) -> None:
         if index == TAB_FILTERS and self._filters_dirty:
             self._draw_filters()
+        if index == TAB_HEATMAP and self._heat_dirty:
+            self._draw_heatmap(None)
 
     def _channel_changed(self, _value: int) -> None:
         self._filters_dirty = True
@@ -1111,7 +1123,7 @@ class ValueView(QWidget):
             if self._array is not None:
                 self._stats_label.setText(self._stats_text(self._stats))
                 if self.tabs.isTabEnabled(TAB_HEATMAP):
-                    self._draw_heatmap(None)
+                    self._request_heatmap(None)
                 if self._filter_images:
                     self._draw_filters()
         finally:
