@@ -19,7 +19,6 @@ from ..analysis import stats as stats_mod
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from . import details
 from .tree_model import ScopeTreeModel
-from .values import ValueView
 from .variables_model import VariablesModel, VariablesProxy, human_bytes
 from .workers import Lane
 
@@ -233,9 +232,16 @@ class ModelView(QWidget):
         value_box = QWidget()
         xl = QVBoxLayout(value_box)
         xl.setContentsMargins(0, 0, 0, 0)
-        self.values = ValueView()
-        self.values.binsChanged.connect(self._bins_changed)
-        xl.addWidget(self.values)
+        # The value panel (pyqtgraph) is built on first use, so the window and the tree
+        # show without waiting for pyqtgraph's import.
+        self._values = None
+        self.value_slot = QStackedWidget()
+        self.value_placeholder = QLabel()
+        self.value_placeholder.setAlignment(Qt.AlignCenter)
+        self.value_placeholder.setWordWrap(True)
+        self.value_placeholder.setEnabled(False)
+        self.value_slot.addWidget(self.value_placeholder)
+        xl.addWidget(self.value_slot)
         arow = QHBoxLayout()
         arow.addStretch(1)
         self.btn_copy_name = QPushButton("Copy name")
@@ -269,6 +275,24 @@ class ModelView(QWidget):
         self.filter.textChanged.connect(lambda _t: self._filter_timer.start())
         self.regex.toggled.connect(lambda _c: self._apply_filter())
         QShortcut(QKeySequence.Find, self, activated=self.focus_filter)
+
+    @property
+    def values(self):
+        """The value panel, created when first needed."""
+        if self._values is None:
+            from .values import ValueView
+            self._values = ValueView()
+            self._values.binsChanged.connect(self._bins_changed)
+            self.value_slot.addWidget(self._values)
+            self.value_slot.setCurrentWidget(self._values)
+        return self._values
+
+    def _value_hint(self, text: str) -> None:
+        """Say something in the value panel without building it."""
+        if self._values is None:
+            self.value_placeholder.setText(text)
+        else:
+            self._values.show_message(text)
 
     # -- loading ------------------------------------------------------------------------
 
@@ -313,9 +337,9 @@ class ModelView(QWidget):
         self._fill_tree()
         self._fill_variables()
         self._show_overview()
-        self.values.show_message("Select a variable, or an op in the graph, to see its value."
-                                 if loaded.tensors else
-                                 "This graph has no saved values: select an op to see its details.")
+        self._value_hint("Select a variable, or an op in the graph, to see its value."
+                         if loaded.tensors else
+                         "This graph has no saved values: select an op to see its details.")
         if loaded.problems:
             first = loaded.problems[0]
             more = "\n".join(loaded.problems)
@@ -444,8 +468,8 @@ class ModelView(QWidget):
         if current and current in loaded.tensors:
             self.show_tensor(current)
         else:
-            self.values.show_message(f"{current} is not in {loaded.checkpoint.name}." if current else
-                                     "Select a variable, or an op in the graph, to see its value.")
+            self._value_hint(f"{current} is not in {loaded.checkpoint.name}." if current else
+                             "Select a variable, or an op in the graph, to see its value.")
         self.status_changed.emit(self.status_text())
         self.loaded_changed.emit()
 
@@ -518,7 +542,7 @@ class ModelView(QWidget):
         elif node.op == "Const":
             self.show_const(name)
         else:
-            self.values.show_message(f"{name} is a {node.op} op: it has no stored value."
+            self._value_hint(f"{name} is a {node.op} op: it has no stored value."
                                      + (" Its value lives in a checkpoint not opened here."
                                         if node.op in ("VariableV2", "VarHandleOp") else ""))
             self._set_actions(None)
@@ -588,7 +612,8 @@ class ModelView(QWidget):
             return
         reader = l.reader
         self.stats_lane.cancel()
-        self.values.show_message(f"Reading {info.display_name}…")
+        # The panel keeps showing the previous tensor until this one is read: switching it
+        # to a message and back costs a relayout each way.
         self.status_changed.emit(f"Reading {info.display_name}…")
 
         def shown(array):

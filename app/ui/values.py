@@ -25,6 +25,8 @@ from ..analysis.stats import DEFAULT_BINS
 from .array_model import MAX_SECTIONS, SPECIAL_COLOR, ArrayTableModel, exact_text, format_float, \
     format_value, kind_of
 
+pg.setConfigOptions(antialias=True)
+
 HEATMAP_MAX = 1024            # heatmap pixels per side; larger slices are sampled with a stride
 MAX_FILTERS = 64              # filters drawn for a conv kernel
 FILTER_COLUMNS = 8

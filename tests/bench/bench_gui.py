@@ -21,7 +21,8 @@ PROBE = os.path.join(HERE, "gui_probe.py")
 
 
 def run(*args) -> tuple[float, dict]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with cached bytecode, as users run
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, PROBE, *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)

