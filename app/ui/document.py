@@ -159,7 +159,8 @@ class ModelView(QWidget):
         tl.addLayout(trow)
         frow = QHBoxLayout()
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)")
+        self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)")  # see _fill_tree
+        self.filter.setToolTip("Keeps matching names (and op types) with the scopes above them")
         self.filter.setClearButtonEnabled(True)
         self.regex = QCheckBox("Regex")
         self.regex.setToolTip("Treat the filter as a regular expression")
@@ -484,6 +485,9 @@ class ModelView(QWidget):
         nodes = l.graph.nodes if l.graph is not None else None
         op_type = (lambda i: nodes[i].op) if nodes is not None else None
         self.tree_model.set_tree(l.tree, op_type)
+        self.tree.setColumnHidden(1, nodes is None)  # no op types in a tree of variable names
+        self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)" if nodes is not None
+                                       else "Filter by name (Ctrl+F)")
         if l.tree_kind == "graph":
             src = os.path.basename(l.graph.source)
             tags = f" [{', '.join(l.graph.tags())}]" if l.graph.tags() else ""

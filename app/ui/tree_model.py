@@ -30,13 +30,17 @@ class ScopeTreeModel(QAbstractItemModel):
         self._kids: dict[int, list[Scope]] = {}
         self._row: dict[int, int] = {}
         self._visible: set[int] | None = None  # ids of scopes kept by the filter
+        self._leaves = "Ops"
 
     # -- content ----------------------------------------------------------------------
 
     def set_tree(self, root: Scope | None, op_type=None) -> None:
+        """`op_type(leaf index)` names a leaf's op; without it the leaves are tensors (the
+        tree of a checkpoint's variable names) and the count column counts tensors."""
         self.beginResetModel()
         self._root = root
         self._op_type = op_type or (lambda i: "")
+        self._leaves = "Ops" if op_type else "Tensors"
         self._kids.clear()
         self._row.clear()
         self._visible = None
@@ -148,9 +152,10 @@ class ScopeTreeModel(QAbstractItemModel):
 
     def headerData(self, section, orientation, role=DISPLAY):
         if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        if orientation == Qt.Horizontal and role == TOOLTIP:
-            return ("Name scope or op", "Op type", "Ops at or below", "Variable elements at or below")[section]
+            return self._leaves if section == 2 else COLUMNS[section]
+        if orientation == Qt.Horizontal and role == TOOLTIP and 0 <= section < len(COLUMNS):
+            return ("Name scope or op", "Op type", f"{self._leaves} at or below",
+                    "Variable elements at or below")[section]
         return None
 
     def data(self, index: QModelIndex, role=DISPLAY):
