@@ -399,6 +399,14 @@ class ModelView(QWidget):
         for col in range(4):
             self.checkpoints.resizeColumnToContents(col)
         self.checkpoints.blockSignals(False)
+        # as tall as its rows (up to ten), the rest to the tree
+        rows = min(max(len(l.model.checkpoints), 2), 10) + 1
+        height = (self.checkpoints.header().sizeHint().height()
+                  + rows * (self.checkpoints.sizeHintForRow(0) if l.model.checkpoints else 20)
+                  + self.run_title.sizeHint().height() + 12)
+        left = self.splitters["left"]
+        total = sum(left.sizes()) or 750
+        left.setSizes([height, max(total - height, 200)])
         n = len(l.model.checkpoints)
         kinds = {"run": "Checkpoints", "savedmodel": "SavedModel variables", "graph": "Checkpoints",
                  "checkpoint": "Checkpoints"}
@@ -499,8 +507,13 @@ class ModelView(QWidget):
             self._apply_filter()
         else:
             self.filter_note.hide()
-        if self.tree_model.rowCount() == 1:
-            self.tree.expand(self.tree_model.index(0, 0))
+        # Open the scope that holds the model (e.g. `vgg_16`, `bert`) so the tree starts
+        # where the weights are.
+        top = [self.tree_model.index(r, 0) for r in range(self.tree_model.rowCount())]
+        if l.tree is not None and top:
+            main = max(top, key=lambda i: self.tree_model.scope(i).params)
+            if len(top) == 1 or self.tree_model.scope(main).params * 2 > l.tree.params > 0:
+                self.tree.expand(main)
 
     def focus_filter(self) -> None:
         self.filter.setFocus()
