@@ -175,12 +175,17 @@ def _print_inspect(model, ckpt, variables, graph_info) -> None:
             print(f"  signature {key}: {sig['inputs']} -> {sig['outputs']}")
 
 
-def cmd_dump(args) -> int:
+def _require_weights(args):
+    """The weights `dump` and `stats` work on, or a UsageError for a graph without values."""
     model = open_path(args.path)
-    problems: list[str] = []
-    _ckpt, reader = _weights(model, args.checkpoint, problems)
+    _ckpt, reader = _weights(model, args.checkpoint, [])
     if reader is None:
-        raise UsageError(f"{model.path}: no weights to dump (a graph without values)")
+        raise UsageError(f"{model.path}: no weights (a graph without saved values)")
+    return reader
+
+
+def cmd_dump(args) -> int:
+    reader = _require_weights(args)
     out = args.output
     if args.name:
         key = _find_tensor(reader, args.name)
@@ -201,11 +206,7 @@ def cmd_dump(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    model = open_path(args.path)
-    problems: list[str] = []
-    _ckpt, reader = _weights(model, args.checkpoint, problems)
-    if reader is None:
-        raise UsageError(f"{model.path}: no weights (a graph without values)")
+    reader = _require_weights(args)
     key = _find_tensor(reader, args.name)
     info = reader.tensors[key]
     if info.problem:

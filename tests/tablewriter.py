@@ -10,7 +10,7 @@ import crc32c
 from app.formats.table import MAGIC, mask_crc
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -24,7 +24,7 @@ def _block(entries) -> bytes:
     body, restarts = bytearray(), []
     for key, value in entries:
         restarts.append(len(body))
-        body += _varint(0) + _varint(len(key)) + _varint(len(value)) + key + value
+        body += varint(0) + varint(len(key)) + varint(len(value)) + key + value
     for r in restarts or [0]:
         body += struct.pack("<I", r)
     body += struct.pack("<I", len(restarts or [0]))
@@ -44,9 +44,9 @@ def table_bytes(entries: list[tuple[bytes, bytes]]) -> bytes:
     meta = _block([])
     out += _with_trailer(meta)
     last_key = entries[-1][0] if entries else b""
-    index = _block([(last_key, _varint(0) + _varint(len(data)))])
+    index = _block([(last_key, varint(0) + varint(len(data)))])
     index_off = len(out)
     out += _with_trailer(index)
-    handles = _varint(meta_off) + _varint(len(meta)) + _varint(index_off) + _varint(len(index))
+    handles = varint(meta_off) + varint(len(meta)) + varint(index_off) + varint(len(index))
     out += handles + b"\x00" * (40 - len(handles)) + MAGIC
     return bytes(out)
