@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import stats as stats_mod
+from .analysis import verify as verify_mod
 from .analysis.export import atomic_write, write_npy
 from .analysis.units import human_bytes
 from .formats.errors import CorruptDataError, FormatError
@@ -242,34 +243,18 @@ def _print_histogram(result) -> None:
 
 def cmd_verify(args) -> int:
     model = open_path(args.path)
-    ckpts = [model.checkpoint(args.checkpoint)] if args.checkpoint else [
-        c for c in model.checkpoints if c.on_disk]
-    bad = 0
-    checked = 0
-    if not ckpts and model.kind == "graph":
+    if not model.checkpoints and model.kind == "graph":
         load_graphs(model)
         print(f"{model.graph_path}: graph parses; no checkpoint to verify")
         return 0
-    for c in ckpts:
-        try:
-            reader = open_checkpoint(c)
-        except FormatError as e:
-            print(f"CORRUPT {e}")
-            bad += 1
-            continue
-        for key, t in reader.tensors.items():
-            checked += 1
-            try:
-                if t.problem:
-                    raise FormatError(reader.index_path, f"{key}: {t.problem}")
-                reader.verify(key)
-            except FormatError as e:
-                bad += 1
-                print(f"CORRUPT {c.name}: {key}: {e.problem}")
-        reader.close()
-    print(f"{checked} tensors in {len(ckpts)} checkpoint(s) checked: "
-          f"{'all good' if not bad else f'{bad} corrupt'}")
-    return 1 if bad else 0
+    ckpts = [model.checkpoint(args.checkpoint)] if args.checkpoint else model.checkpoints
+    report = verify_mod.verify(ckpts)
+    for line in report.corrupt:
+        print(f"CORRUPT {line}")
+    n = sum(1 for c in ckpts if c.on_disk)
+    print(f"{report.checked} tensors in {n} checkpoint(s) checked: "
+          f"{'all good' if report.ok else f'{len(report.corrupt)} corrupt'}")
+    return 0 if report.ok else 1
 
 
 # -- entry ------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ class ModelView(QWidget):
         self.load_lane = Lane("load", self)
         self.value_lane = Lane("value", self)
         self.stats_lane = Lane("stats", self)
+        self.verify_lane = Lane("verify", self)
         self._build()
         self.reload()
 
@@ -276,6 +277,10 @@ class ModelView(QWidget):
         self.filter.textChanged.connect(lambda _t: self._filter_timer.start())
         self.regex.toggled.connect(lambda _c: self._apply_filter())
         QShortcut(QKeySequence.Find, self, activated=self.focus_filter)
+
+    @property
+    def lanes(self) -> tuple[Lane, ...]:
+        return (self.load_lane, self.value_lane, self.stats_lane, self.verify_lane)
 
     @property
     def values(self):
@@ -690,6 +695,7 @@ class ModelView(QWidget):
     def cancel_work(self) -> None:
         self.value_lane.cancel()
         self.stats_lane.cancel()
+        self.verify_lane.cancel()
 
     # -- actions ------------------------------------------------------------------------
 
@@ -757,8 +763,32 @@ class ModelView(QWidget):
         self.value_lane.submit(task, lambda t: self.status_changed.emit(f"Saved {t}"),
                                lambda m, d: self.banner.show_message(m, d))
 
+    def verify(self) -> None:
+        """Check every tensor of every checkpoint against its crc32c, in the background."""
+        if self.loaded is None or not self.loaded.model.checkpoints:
+            self.banner.show_message("Nothing to verify: this model has no checkpoint.", error=False)
+            return
+        from ..analysis.verify import verify
+        checkpoints = self.loaded.model.checkpoints
+        self.status_changed.emit("Verifying checkpoints…")
+
+        def done(report):
+            n = sum(1 for c in checkpoints if c.on_disk)
+            if report.ok:
+                text = f"Verified: all {report.checked:,} tensors in {n} checkpoint(s) are intact."
+                self.banner.show_message(text, error=False)
+            else:
+                text = (f"{len(report.corrupt)} of {report.checked:,} tensors are corrupt "
+                        "(they fail their crc32c check).")
+                self.banner.show_message(text, "\n".join(report.corrupt))
+            self.status_changed.emit(text)
+
+        self.verify_lane.submit(
+            lambda job: verify(checkpoints, progress=job.progress, cancelled=job.cancelled),
+            done, lambda m, d: self.banner.show_message(m, d))
+
     def shutdown(self) -> None:
-        for lane in (self.load_lane, self.value_lane, self.stats_lane):
+        for lane in self.lanes:
             lane.shutdown()
         if self.loaded is not None and self.loaded.reader is not None:
             self.loaded.reader.close()

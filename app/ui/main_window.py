@@ -56,6 +56,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.act_reload = m.addAction("&Reload", self.reload_current)
         self.act_reload.setShortcut(QKeySequence.Refresh)
+        self.act_verify = m.addAction("&Verify Checkpoints", self._verify)
+        self.act_verify.setToolTip("Check every tensor of every checkpoint against its crc32c")
         self.act_close = m.addAction("&Close", lambda: self.close_tab(self.tabs.currentIndex()))
         self.act_close.setShortcut(QKeySequence.Close)
         m.addSeparator()
@@ -104,7 +106,7 @@ class MainWindow(QMainWindow):
         view = ModelView(path)
         view.title_changed.connect(lambda title, v=view: self._retitle(v, title))
         view.status_changed.connect(lambda text, v=view: self._status(v, text))
-        for lane in (view.value_lane, view.stats_lane, view.load_lane):
+        for lane in view.lanes:
             lane.progress.connect(lambda f, t, v=view: self._progress(v, f))
             lane.busy_changed.connect(lambda _b, v=view: self._busy(v))
         i = self.tabs.addTab(view, view.title)
@@ -197,7 +199,7 @@ class MainWindow(QMainWindow):
     def _busy(self, view: ModelView) -> None:
         if view is not self.current():
             return
-        busy = any(l.busy for l in (view.load_lane, view.value_lane, view.stats_lane))
+        busy = any(lane.busy for lane in view.lanes)
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if not busy:
@@ -212,6 +214,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{view.title} — {APP_NAME}")
         self.status_label.setText(view.status_text())
         self._busy(view)
+
+    def _verify(self) -> None:
+        view = self.current()
+        if view is not None:
+            view.verify()
 
     def _focus_filter(self) -> None:
         view = self.current()

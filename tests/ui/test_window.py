@@ -156,3 +156,20 @@ def test_window_is_garbage_collected_after_closing(qtbot, tmp_path):
     del w, view
     qtbot.waitUntil(lambda: (gc.collect() or True) and ref() is None and view_ref() is None,
                     timeout=TIMEOUT)
+
+
+def test_verify_reports_a_corrupt_tensor_by_name(qtbot, window, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(SAMPLE, run)
+    from app.formats.bundle import Bundle
+    bundle = Bundle(str(run / "epoch-3"))
+    entry = bundle._raw[b"conv/kernel"]
+    data = run / "epoch-3.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[entry.offset + 3] ^= 0x20
+    data.write_bytes(bytes(raw))
+    view = opened(qtbot, window, run)
+    view.verify()
+    qtbot.waitUntil(lambda: not view.verify_lane.busy, timeout=TIMEOUT)
+    assert view.banner.isVisible() and "1 of 90 tensors are corrupt" in view.banner.text.text()
+    assert "epoch-3: conv/kernel" in view.banner.details.toPlainText()

@@ -1,0 +1,51 @@
+"""Checking every stored byte of a run against its crc32c."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..formats.errors import FormatError
+from ..formats.model import open_checkpoint
+from .stats import Cancelled
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    corrupt: list[str] = field(default_factory=list)   # "checkpoint: tensor: problem"
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupt
+
+
+def verify(checkpoints, progress=None, cancelled=None) -> Report:
+    """Read every tensor of every checkpoint; report each that fails. `progress(fraction,
+    text)` is called as it goes; `cancelled()` returning True stops with Cancelled."""
+    report = Report()
+    present = [c for c in checkpoints if c.on_disk]
+    total = sum(c.size for c in present) or 1
+    done = 0
+    for ckpt in present:
+        try:
+            reader = open_checkpoint(ckpt)
+        except FormatError as e:
+            report.corrupt.append(f"{ckpt.name}: {e.problem}")
+            continue
+        try:
+            for key, info in reader.tensors.items():
+                if cancelled is not None and cancelled():
+                    raise Cancelled()
+                report.checked += 1
+                try:
+                    if info.problem:
+                        raise FormatError(reader.index_path, info.problem)
+                    reader.verify(key)
+                except FormatError as e:
+                    report.corrupt.append(f"{ckpt.name}: {key}: {e.problem}")
+                done += info.nbytes
+                if progress is not None:
+                    progress(min(1.0, done / total), f"verifying {ckpt.name}")
+        finally:
+            reader.close()
+    return report
