@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from ..analysis import stats as stats_mod
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from . import details
+from .compare_panel import ComparePanel
 from .tree_model import ScopeTreeModel
 from .variables_model import VariablesModel, VariablesProxy, human_bytes
 from .workers import Lane
@@ -81,6 +82,10 @@ class ModelView(QWidget):
         self.value_lane = Lane("value", self)
         self.stats_lane = Lane("stats", self)
         self.verify_lane = Lane("verify", self)
+        self.compare_lane = Lane("compare", self)
+        self._compare_choices: list = []      # [(label, Checkpoint)] offered as A and B
+        self._compare_readers = None          # (reader A, reader B) of the table shown
+        self._diff_cache = None
         self._build()
         self.reload()
 
@@ -229,6 +234,11 @@ class ModelView(QWidget):
         vl.addWidget(self.var_table)
         self.side_tabs.addTab(var_box, "Variables")
         self.side_tabs.addTab(self.details, "Details")
+        self.compare = ComparePanel()
+        self.compare.compare_requested.connect(self._compare)
+        self.compare.other_model_requested.connect(self._compare_other)
+        self.compare.row_chosen.connect(self._show_diff_row)
+        self.side_tabs.addTab(self.compare, "Compare")
         right.addWidget(self.side_tabs)
 
         value_box = QWidget()
@@ -280,7 +290,8 @@ class ModelView(QWidget):
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
-        return (self.load_lane, self.value_lane, self.stats_lane, self.verify_lane)
+        return (self.load_lane, self.value_lane, self.stats_lane, self.verify_lane,
+                self.compare_lane)
 
     @property
     def values(self):
@@ -423,6 +434,8 @@ class ModelView(QWidget):
         self.details.setHtml(details.graph_html(l.graph, l.model.path, l.problems))
         has_values = bool(l.tensors)
         self.side_tabs.setTabVisible(0, has_values)
+        self.side_tabs.setTabVisible(2, bool(l.model.checkpoints))
+        self._fill_compare_choices()
         self.side_tabs.setCurrentIndex(0 if has_values else 1)
         self.run_box.setVisible(bool(l.model.checkpoints))
         if not has_values:  # nothing to plot: give the room to the details
@@ -786,6 +799,104 @@ class ModelView(QWidget):
         self.verify_lane.submit(
             lambda job: verify(checkpoints, progress=job.progress, cancelled=job.cancelled),
             done, lambda m, d: self.banner.show_message(m, d))
+
+    # -- comparing ----------------------------------------------------------------------
+
+    def _fill_compare_choices(self, pick_b: int | None = None) -> None:
+        l = self.loaded
+        own = [(c.name if c.step is None else f"{c.name}  (step {c.step})", c)
+               for c in l.model.checkpoints if c.on_disk]
+        others = [ch for ch in self._compare_choices if ch[0].startswith("other: ")]
+        self._compare_choices = own + others
+        if not self._compare_choices:
+            return
+        latest = next((i for i, (_n, c) in enumerate(own) if c.latest), len(own) - 1)
+        self.compare.set_choices([n for n, _c in self._compare_choices], 0,
+                                 latest if pick_b is None else pick_b)
+
+    def _compare(self, a: int, b: int) -> None:
+        if not (0 <= a < len(self._compare_choices) and 0 <= b < len(self._compare_choices)):
+            return
+        (name_a, ca), (name_b, cb) = self._compare_choices[a], self._compare_choices[b]
+        from ..analysis import compare as compare_mod
+        from ..formats.model import open_checkpoint
+        if self._diff_cache is None:
+            self._diff_cache = compare_mod.ResultCache()
+        cache = self._diff_cache
+
+        def task(job):
+            ra, rb = open_checkpoint(ca), open_checkpoint(cb)
+            rows = compare_mod.diff(ra, rb, progress=lambda f: job.progress(f, "comparing"),
+                                    cancelled=job.cancelled, cache=cache)
+            return rows, ra, rb
+
+        def done(result):
+            rows, ra, rb = result
+            self._compare_readers = (ra, rb)
+            self.compare.set_rows(rows, ca.name, cb.name)
+            self.status_changed.emit(f"Compared {cb.name} with {ca.name}: {len(rows)} variables")
+
+        self.compare.set_busy(f"Comparing {cb.name} with {ca.name}…")
+        self.compare_lane.submit(task, done, lambda m, d: (self.compare.set_busy(m),
+                                                            self.banner.show_message(m, d)))
+
+    def _compare_other(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Compare with another model",
+                                                os.path.dirname(self.loaded.model.folder))
+        if path:
+            self.compare_with(path)
+
+    def compare_with(self, path: str) -> None:
+        """Offer another model's checkpoint (its latest, or the one `path` names) as B."""
+        from ..formats.model import open_path
+
+        def done(model):
+            if model.selected is None:
+                self.banner.show_message(f"{path}: no checkpoint to compare with", error=False)
+                return
+            label = f"other: {model.title} / {model.selected.name}"
+            self._compare_choices = [ch for ch in self._compare_choices if ch[0] != label]
+            self._compare_choices.append((label, model.selected))
+            self._fill_compare_choices(pick_b=len(self._compare_choices) - 1)
+            self.side_tabs.setCurrentWidget(self.compare)
+
+        self.compare_lane.submit(lambda job: open_path(path), done,
+                                 lambda m, d: self.banner.show_message(m, d))
+
+    def _show_diff_row(self, row) -> None:
+        """The delta B − A of one variable (or the side that has it) in the value panel."""
+        if self._compare_readers is None:
+            return
+        ra, rb = self._compare_readers
+        from ..analysis import compare as compare_mod
+        self.stats_lane.cancel()
+        if row.compared and row.rel_l2 is not None:
+            title = f"Δ {row.name}   (B − A)"
+
+            def task(job):
+                return compare_mod.delta(ra, rb, row.key_a, row.key_b)
+        elif row.key_b or row.key_a:
+            reader, key = (rb, row.key_b) if row.key_b else (ra, row.key_a)
+            title = f"{row.name}   ({'B' if row.key_b else 'A'}, {row.status})"
+
+            def task(job):
+                return reader.read(key)
+        else:
+            return
+
+        def shown(array):
+            dtype = "string" if array.dtype == object else str(array.dtype)
+            self.values.show_tensor(title, dtype, array.shape, array)
+            if array.dtype != object:
+                flat = array.ravel()
+                self.stats_lane.submit(
+                    lambda job: stats_mod.compute(lambda: iter([flat]), array.nbytes, self._bins,
+                                                  cancelled=job.cancelled),
+                    self.values.show_stats)
+
+        self._current_tensor = None
+        self._set_actions(None)
+        self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
 
     def shutdown(self) -> None:
         for lane in self.lanes:

@@ -173,3 +173,25 @@ def test_verify_reports_a_corrupt_tensor_by_name(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: not view.verify_lane.busy, timeout=TIMEOUT)
     assert view.banner.isVisible() and "1 of 90 tensors are corrupt" in view.banner.text.text()
     assert "epoch-3: conv/kernel" in view.banner.details.toPlainText()
+
+
+def test_compare_ranks_variables_and_shows_the_delta(qtbot, qtmodeltester, window):
+    import numpy as np
+    view = opened(qtbot, window, SAMPLE)
+    names = [view.compare.a.itemText(i) for i in range(view.compare.a.count())]
+    assert len(names) == 6 and view.compare.b.currentIndex() == 5
+    view.compare._compare_readers = None
+    view.compare.run_button.click()
+    qtbot.waitUntil(lambda: view.compare.model.rowCount() > 0, timeout=TIMEOUT)
+    qtmodeltester.check(view.compare.model)
+    rows = view.compare.model.rows()
+    rels = [r.rel_l2 for r in rows if r.rel_l2 is not None]
+    assert rels == sorted(rels, reverse=True)
+    top = rows[0]
+    ra, rb = view._compare_readers
+    a = np.asarray(ra.read(top.key_a), dtype=np.float64)
+    b = np.asarray(rb.read(top.key_b), dtype=np.float64)
+    assert top.rel_l2 == pytest.approx(np.linalg.norm(b - a) / np.linalg.norm(a), rel=1e-12)
+    view.compare.table.setCurrentIndex(view.compare.proxy.index(0, 0))
+    idle(qtbot, view)
+    assert np.array_equal(view.values.array(), b - a)

@@ -1,0 +1,196 @@
+"""Two checkpoints side by side: every variable ranked by how much it moved."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from ..analysis.compare import DiffRow
+from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
+
+COLUMNS = ("Variable", "Status", "‖B−A‖ / ‖A‖", "max |B−A|", "mean |B−A|", "Shape A", "Shape B")
+SORT = USER + 1
+_STATUS_COLOR = {"added": "#2e8b57", "removed": "#c0392b", "reshaped": "#d35400",
+                 "unreadable": "#c0392b", "unchanged": None, "changed": None}
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return f"{v:.4g}"
+
+
+def _shape(s) -> str:
+    return "" if s is None else "[" + ", ".join(map(str, s)) + "]"
+
+
+class DiffModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[DiffRow] = []
+
+    def set_rows(self, rows: list[DiffRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def row(self, i: int) -> DiffRow:
+        return self._rows[i]
+
+    def rows(self) -> list[DiffRow]:
+        return list(self._rows)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        if orientation == Qt.Horizontal and role == TOOLTIP and 0 <= section < len(COLUMNS):
+            return ("Variable (readable name)", "changed, unchanged (identical bytes), reshaped, "
+                    "added (only in B), removed (only in A), unreadable",
+                    "Relative L2 norm of the change", "Largest absolute change",
+                    "Mean absolute change", "Shape in A", "Shape in B")[section]
+        return None
+
+    def data(self, index: QModelIndex, role=DISPLAY):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        r = self._rows[index.row()]
+        col = index.column()
+        if role == DISPLAY:
+            status = r.status + (" (dtype)" if r.dtype_changed else "")
+            return (r.name, status, _num(r.rel_l2), _num(r.max_abs_delta),
+                    _num(r.mean_abs_delta), _shape(r.shape_a), _shape(r.shape_b))[col]
+        if role == SORT:
+            def key(v):  # None last; NaN first among numbers (something broke)
+                if v is None:
+                    return (2, 0.0)
+                return (0, math.inf) if v != v else (1, -v)
+            return (r.name.lower(), r.status, key(r.rel_l2), key(r.max_abs_delta),
+                    key(r.mean_abs_delta), r.shape_a or [], r.shape_b or [])[col]
+        if role == ALIGN and 2 <= col <= 4:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == FOREGROUND and col == 1:
+            color = _STATUS_COLOR.get(r.status)
+            return QColor(color) if color else None
+        if role == TOOLTIP:
+            lines = [r.name, f"A: {r.key_a or '—'}  {r.dtype_a or ''} {_shape(r.shape_a)}",
+                     f"B: {r.key_b or '—'}  {r.dtype_b or ''} {_shape(r.shape_b)}"]
+            if r.problem:
+                lines.append(r.problem)
+            return "\n".join(lines)
+        return None
+
+
+class _Proxy(QSortFilterProxyModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT)
+        self.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.setFilterKeyColumn(0)
+
+    def lessThan(self, left, right) -> bool:
+        a, b = left.data(SORT), right.data(SORT)
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)
+
+
+class ComparePanel(QWidget):
+    """Choose A and B, see the ranking. The owner does the reading: `compare_requested`
+    asks for it, `set_rows` shows the result, `row_chosen` asks for one variable's delta."""
+
+    compare_requested = Signal(int, int)      # indices into the choices
+    other_model_requested = Signal()
+    row_chosen = Signal(object)               # DiffRow
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        top = QHBoxLayout()
+        self.a = QComboBox()
+        self.b = QComboBox()
+        for combo, tip in ((self.a, "A: the base"), (self.b, "B: compared with A")):
+            combo.setToolTip(tip)
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.run_button = QPushButton("Compare")
+        self.run_button.setToolTip("Rank every variable by how much it changed from A to B")
+        self.other_button = QPushButton("Other model…")
+        self.other_button.setToolTip("Compare with a checkpoint of another run or model "
+                                     "(variables are matched by name)")
+        top.addWidget(QLabel("A"))
+        top.addWidget(self.a)
+        top.addWidget(QLabel("B"))
+        top.addWidget(self.b)
+        top.addWidget(self.run_button)
+        top.addWidget(self.other_button)
+        top.addStretch(1)
+        lay.addLayout(top)
+        row = QHBoxLayout()
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter variables")
+        self.filter.setClearButtonEnabled(True)
+        self.summary = QLabel("Choose two checkpoints and press Compare.")
+        row.addWidget(self.filter, 1)
+        row.addWidget(self.summary)
+        lay.addLayout(row)
+        self.model = DiffModel(self)
+        self.proxy = _Proxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.table.selectionModel().currentRowChanged.connect(self._chosen)
+        lay.addWidget(self.table, 1)
+        self.run_button.clicked.connect(
+            lambda: self.compare_requested.emit(self.a.currentIndex(), self.b.currentIndex()))
+        self.other_button.clicked.connect(self.other_model_requested.emit)
+
+    def set_choices(self, names: list[str], a: int, b: int) -> None:
+        for combo, pick in ((self.a, a), (self.b, b)):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            combo.setCurrentIndex(pick)
+            combo.blockSignals(False)
+        self.run_button.setEnabled(len(names) > 0)
+
+    def set_rows(self, rows: list[DiffRow], a_name: str, b_name: str) -> None:
+        self.model.set_rows(rows)
+        self.table.sortByColumn(-1, Qt.AscendingOrder)  # keep the ranking as computed
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        self.summary.setText(f"{b_name} vs {a_name}: " + ", ".join(parts))
+
+    def set_busy(self, text: str) -> None:
+        self.summary.setText(text)
+
+    def _chosen(self, current: QModelIndex, _previous=None) -> None:
+        if current.isValid():
+            self.row_chosen.emit(self.model.row(self.proxy.mapToSource(current).row()))
