@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     with_ckpt(sp)
     sp.set_defaults(func=cmd_verify)
+
+    from . import cli_compare  # here, not at the top: it imports this module's helpers
+    cli_compare.add_parsers(sub)
     return p
 
 

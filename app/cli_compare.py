@@ -123,7 +123,8 @@ def _print_diff(label_a: str, label_b: str, rows, summary: dict) -> None:
             else:
                 what = r.problem or ""
             print(f"  {r.name}  {what}")
-    parts = [f"{summary[s]} {s}" for s in compare.STATUSES if summary[s] or s in ("changed", "unchanged")]
+    parts = [f"{summary[s]} {s}" for s in compare.STATUSES
+             if summary[s] or s in ("changed", "unchanged")]
     extra = f" ({summary['dtype_changed']} with a new dtype)" if summary["dtype_changed"] else ""
     print(f"\n{len(rows)} variables: {', '.join(parts)}{extra}")
 

@@ -1,0 +1,561 @@
+"""Comparing checkpoints (app.analysis.compare, `diff` and `trend` on the command line),
+checked against TensorFlow's reader with the metrics recomputed in float64 numpy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT
+
+tf = pytest.importorskip("tensorflow")
+
+from app import cli, cli_compare  # noqa: E402
+from app.analysis import compare, stats  # noqa: E402
+from app.formats.bundle import Bundle  # noqa: E402
+from app.formats.model import open_checkpoint, open_path  # noqa: E402
+
+from . import tf_fixtures as fx  # noqa: E402
+from .oracle import tf_values  # noqa: E402
+
+REL = 1e-9
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def reader_at(path, step=None):
+    model = open_path(str(path))
+    return open_checkpoint(model.checkpoint(None if step is None else str(step)))
+
+
+def run_readers(folder):
+    model = open_path(str(folder))
+    return [(c.step, open_checkpoint(c)) for c in model.checkpoints if c.on_disk]
+
+
+def save_v2(prefix, tensors: dict, slices: list | None = None):
+    """Write a bundle with tf.raw_ops.SaveV2. `slices`: extra (name, "full shape and
+    slice spec", value) entries for partitioned tensors."""
+    names = list(tensors)
+    specs = [""] * len(names)
+    values = [tf.constant(v) for v in tensors.values()]
+    for name, spec, value in slices or []:
+        names.append(name)
+        specs.append(spec)
+        values.append(tf.constant(value))
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=specs,
+                      tensors=values)
+    return str(prefix)
+
+
+def expected(a: np.ndarray, b: np.ndarray) -> dict:
+    """The diff metrics of numpy in float64, from TensorFlow's values."""
+    a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    d = b64 - a64
+    norm_d, norm_a = np.sqrt(np.sum(d * d)), np.sqrt(np.sum(a64 * a64))
+    if norm_a > 0:
+        rel = norm_d / norm_a
+    else:
+        rel = 0.0 if norm_d == 0 else math.inf
+    return {"rel_l2": rel, "max_abs_delta": float(np.max(np.abs(d))) if d.size else 0.0,
+            "mean_abs_delta": float(np.mean(np.abs(d))) if d.size else 0.0}
+
+
+def assert_row_matches(row, a: np.ndarray, b: np.ndarray) -> None:
+    want = expected(a, b)
+    assert row.max_abs_delta == want["max_abs_delta"], row.name  # exactly
+    for k in ("rel_l2", "mean_abs_delta"):
+        got = getattr(row, k)
+        if math.isinf(want[k]):
+            assert got == want[k], (row.name, k)
+        else:
+            assert got == pytest.approx(want[k], rel=REL, abs=1e-300), (row.name, k)
+    same = a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert row.status == ("unchanged" if same else "changed"), row.name
+
+
+def cli_main(monkeypatch, *argv) -> int:
+    """app.cli.main with `diff`/`trend` registered (a no-op once app/cli.py does it)."""
+    original = cli.build_parser
+
+    def build():
+        parser = original()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if "diff" not in sub.choices:
+            cli_compare.add_parsers(sub)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build)
+    return cli.main([str(a) for a in argv])
+
+
+# The same, as a whole process: `python main.py …`, registering the commands first if
+# app/cli.py does not yet.
+_PROCESS = r"""
+import argparse, sys
+sys.path.insert(0, sys.argv[1])
+import app.cli, app.cli_compare, main
+original = app.cli.build_parser
+def build():
+    parser = original()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "diff" not in sub.choices:
+        app.cli_compare.add_parsers(sub)
+    return parser
+app.cli.build_parser = build
+sys.exit(main.main(sys.argv[2:]))
+"""
+
+
+def cli_process(*args):
+    return subprocess.run([sys.executable, "-c", _PROCESS, str(ROOT), *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+# -- fixtures -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return fx.cnn_epochs(tmp_path_factory.mktemp("cmp") / "cnn", epochs=4)
+
+
+@pytest.fixture(scope="module")
+def keras(tmp_path_factory):
+    return fx.tf2_keras(tmp_path_factory.mktemp("cmp_keras") / "keras")
+
+
+@pytest.fixture(scope="module")
+def edits(tmp_path_factory):
+    """A and B written with SaveV2: every kind of difference."""
+    d = tmp_path_factory.mktemp("cmp_edits")
+    rng = np.random.RandomState(5)
+    w = rng.standard_normal((2, 3)).astype(np.float32)
+    same = rng.standard_normal(5).astype(np.float32)
+    moved = rng.standard_normal(1000).astype(np.float32)
+    a = {"w": w, "gone": np.array([1.5], np.float32), "d": np.array([1, -2, 3], np.int32),
+         "same": same, "moved": moved, "zero": np.zeros(3, np.float32),
+         "signed_zero": np.zeros(2, np.float32), "text": np.array([b"a", b"b"], dtype=object),
+         "text_same": np.array([b"x"], dtype=object), "half": moved[:10].astype(np.float16)}
+    b = {"w": w.T.copy(), "new": np.arange(4, dtype=np.float32), "d": np.array([1, -2, 3.5], np.float32),
+         "same": same.copy(), "moved": moved + rng.standard_normal(1000).astype(np.float32) * 0.01,
+         "zero": np.array([0, 1, 0], np.float32), "signed_zero": np.array([0.0, -0.0], np.float32),
+         "text": np.array([b"a", b"c"], dtype=object), "text_same": np.array([b"x"], dtype=object),
+         "half": moved[:10].astype(np.float16).astype(np.float32)}
+    tf_a = {k: (v.tolist() if v.dtype == object else v) for k, v in a.items()}
+    tf_b = {k: (v.tolist() if v.dtype == object else v) for k, v in b.items()}
+    return save_v2(d / "a", tf_a), save_v2(d / "b", tf_b), a, b
+
+
+# -- match --------------------------------------------------------------------------------
+
+def test_match_pairs_by_key_and_lists_the_rest(edits):
+    a, b = reader_at(edits[0]), reader_at(edits[1])
+    m = compare.match(a, b)
+    assert sorted(m.pairs) == sorted((k, k) for k in edits[2] if k in edits[3])
+    assert m.only_a == ["gone"] and m.only_b == ["new"] and m.by_name == []
+
+
+def test_match_falls_back_to_tf2_readable_names(keras):
+    full = reader_at(keras.checkpoints[-1].prefix)
+    alone = reader_at(keras.model_only.prefix)
+    m = compare.match(full, alone)
+    assert not set(full.tensors) & set(alone.tensors)  # no key in common at all
+    assert len(m.by_name) == len(m.pairs) == len(alone.tensors)
+    for ka, kb in m.pairs:
+        assert full.tensors[ka].display_name == alone.tensors[kb].display_name
+    assert m.only_a == ["save_counter/.ATTRIBUTES/VARIABLE_VALUE"] and m.only_b == []
+    # written right after the last save: matched variables hold the same values
+    rows = compare.diff(full, alone)
+    assert {r.status for r in rows} == {"unchanged", "removed"}
+    assert [r.name for r in rows if r.status == "removed"] == ["save_counter"]
+
+
+# -- diff ---------------------------------------------------------------------------------
+
+def test_diff_of_two_epochs_matches_tensorflow_and_numpy(run):
+    first, last = run.checkpoints[0].prefix, run.checkpoints[-1].prefix
+    va, vb = tf_values(tf, str(first)), tf_values(tf, str(last))
+    rows = compare.diff(reader_at(first), reader_at(last))
+    assert {r.name for r in rows} == set(va) == set(vb)
+    for row in rows:
+        assert row.shape_a == row.shape_b == list(va[row.name].shape)
+        assert row.dtype_a == row.dtype_b == tf.dtypes.as_dtype(va[row.name].dtype).name
+        assert_row_matches(row, va[row.name], vb[row.name])
+    rels = [r.rel_l2 for r in rows]
+    assert rels == sorted(rels, reverse=True)
+    assert any(r.status == "changed" for r in rows)
+
+
+def test_diff_of_a_checkpoint_with_itself_is_all_unchanged(run):
+    prefix = run.checkpoints[1].prefix
+    rows = compare.diff(reader_at(prefix), reader_at(prefix))
+    assert rows and all(r.status == "unchanged" for r in rows)
+    assert all(r.rel_l2 == 0 and r.max_abs_delta == 0 and r.mean_abs_delta == 0 for r in rows)
+
+
+def test_diff_in_tiny_chunks_gives_the_same_rows(run):
+    a, b = reader_at(run.checkpoints[0].prefix), reader_at(run.checkpoints[2].prefix)
+    big = compare.diff(a, b)
+    small = compare.diff(a, b, chunk_bytes=12)  # 3 float32 per chunk
+    assert [r.name for r in big] == [r.name for r in small]
+    for x, y in zip(big, small):
+        assert x.status == y.status and x.max_abs_delta == y.max_abs_delta
+        assert y.rel_l2 == pytest.approx(x.rel_l2, rel=REL)
+        assert y.mean_abs_delta == pytest.approx(x.mean_abs_delta, rel=REL)
+
+
+def test_diff_flags_added_removed_reshaped_and_dtype_changes(edits):
+    pa, pb, a, b = edits
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=16)}
+    va, vb = tf_values(tf, pa), tf_values(tf, pb)
+    assert rows["gone"].status == "removed" and rows["gone"].shape_a == [1]
+    assert rows["gone"].shape_b is None and rows["gone"].rel_l2 is None
+    assert rows["new"].status == "added" and rows["new"].shape_b == [4]
+    assert rows["new"].dtype_b == "float32" and rows["new"].shape_a is None
+    w = rows["w"]
+    assert (w.status, w.shape_a, w.shape_b, w.dtype_changed) == ("reshaped", [2, 3], [3, 2], False)
+    assert w.rel_l2 is None and w.max_abs_delta is None
+    d = rows["d"]  # int32 -> float32, same shape: compared as numbers, never "unchanged"
+    assert (d.status, d.dtype_a, d.dtype_b, d.dtype_changed) == ("changed", "int32", "float32", True)
+    assert d.max_abs_delta == 0.5 and d.rel_l2 == pytest.approx(0.5 / math.sqrt(14), rel=REL)
+    half = rows["half"]  # float16 -> float32 with equal values: changed, all metrics 0
+    assert half.status == "changed" and half.dtype_changed and half.rel_l2 == 0
+    assert rows["same"].status == "unchanged" and rows["same"].rel_l2 == 0
+    assert_row_matches(rows["moved"], va["moved"], vb["moved"])
+    assert_row_matches(rows["same"], va["same"], vb["same"])
+    assert rows["zero"].rel_l2 == math.inf and rows["zero"].max_abs_delta == 1.0
+    sz = rows["signed_zero"]  # 0.0 vs -0.0: equal numbers, other bytes
+    assert sz.status == "changed" and sz.rel_l2 == 0 and sz.max_abs_delta == 0
+    assert rows["text"].status == "changed" and rows["text"].rel_l2 is None
+    assert rows["text_same"].status == "unchanged"
+    order = [r.status for r in compare.diff(reader_at(pa), reader_at(pb))]
+    assert order.index("reshaped") > max(i for i, s in enumerate(order) if s in ("changed", "unchanged"))
+    assert order[-2:] == ["added", "removed"]
+
+
+def test_diff_of_differently_stored_layouts(tmp_path, tf, monkeypatch):
+    """Partitioned against plain, and against another partitioning: same metrics."""
+    variants = fx.v1_variants(tmp_path / "v")
+    part = variants.partitioned
+    values = tf_values(tf, str(part.prefix))
+    rng = np.random.RandomState(1)
+    moved = {k: (v + rng.standard_normal(v.shape).astype(v.dtype) * 0.1).astype(v.dtype)
+             for k, v in values.items()}
+    plain = save_v2(tmp_path / "plain", moved)
+    w = moved["weights"]
+    two = save_v2(tmp_path / "two", {"bias": moved["bias"], "scale": moved["scale"]},
+                  slices=[("weights", "10 4 -:0,1", w[:, :1]), ("weights", "10 4 -:1,3", w[:, 1:])])
+    ra = reader_at(part.prefix)
+    assert ra.tensors["weights"].partitioned
+    assert reader_at(two).tensors["weights"].partitioned
+    # split by columns, its chunks do not come in row-major order: zipping them against
+    # the other layouts would pair the wrong elements
+    naive = np.concatenate(list(reader_at(two).chunks("weights")))
+    assert not np.array_equal(naive, w.ravel())
+    reads = []
+    real_read = Bundle.read
+    monkeypatch.setattr(Bundle, "read", lambda self, key: reads.append(key) or real_read(self, key))
+    expect_reads = {plain: ["weights", "bias"], two: ["weights", "bias", "weights"]}
+    for other in (plain, two):
+        for chunk in (compare.CHUNK_BYTES, 8):
+            reads.clear()
+            rows = {r.name: r for r in compare.diff(ra, reader_at(other), chunk_bytes=chunk)}
+            assert sorted(reads) == sorted(expect_reads[other])  # only what must be whole
+            for name in values:
+                assert_row_matches(rows[name], values[name], moved[name])
+            rows = {r.name: r for r in compare.diff(reader_at(other), ra, chunk_bytes=chunk)}
+            for name in values:
+                assert_row_matches(rows[name], moved[name], values[name])
+    reads.clear()
+    same = compare.diff(ra, reader_at(part.prefix), chunk_bytes=8)  # same slices: zipped
+    assert reads == []
+    assert all(r.status == "unchanged" for r in same)
+    # the delta comes out in the tensor's own layout whatever the storage
+    assert np.array_equal(compare.delta(ra, reader_at(two), "weights"),
+                          w.astype(np.float64) - values["weights"].astype(np.float64))
+
+
+def test_delta_for_display(run):
+    first, last = run.checkpoints[0].prefix, run.checkpoints[-1].prefix
+    va, vb = tf_values(tf, str(first)), tf_values(tf, str(last))
+    ra, rb = reader_at(first), reader_at(last)
+    for key in ("conv/kernel", "dense/kernel", "global_step"):
+        d = compare.delta(ra, rb, key)
+        assert d.dtype == np.float64 and d.shape == va[key].shape
+        assert np.array_equal(d, vb[key].astype(np.float64) - va[key].astype(np.float64))
+    # streamed into stats: the delta's histogram without holding it
+    key = "dense/kernel"
+    want = vb[key].astype(np.float64) - va[key].astype(np.float64)
+    s = stats.compute(lambda: compare.delta_chunks(ra, rb, key, chunk_bytes=64),
+                      ra.tensors[key].nbytes, bins=7)
+    assert s.counts == np.histogram(want, bins=7)[0].tolist()
+    assert s.min == want.min() and s.max == want.max()
+    with pytest.raises(ValueError):
+        compare.delta(ra, reader_at(run.checkpoints[0].prefix), "conv/kernel", "dense/kernel")
+
+
+def test_a_corrupt_tensor_is_an_unreadable_row(tmp_path, edits):
+    pa, pb, _a, _b = edits
+    import shutil
+    for ext in (".index", ".data-00000-of-00001"):
+        shutil.copy(pb + ext, tmp_path / ("b" + ext))
+    reader = reader_at(tmp_path / "b")
+    info = reader.tensors["moved"]
+    entry = reader._extents["moved"][0].entry
+    reader.close()
+    data = tmp_path / "b.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[entry.offset + info.nbytes // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(tmp_path / "b"))}
+    assert rows["moved"].status == "unreadable" and "crc32c" in rows["moved"].problem
+    assert rows["moved"].rel_l2 is None
+    assert rows["same"].status == "unchanged"
+
+
+def test_progress_cancel_and_cache(run):
+    a, b = reader_at(run.checkpoints[0].prefix), reader_at(run.checkpoints[-1].prefix)
+    seen = []
+    rows = compare.diff(a, b, progress=seen.append, chunk_bytes=64)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(stats.Cancelled):
+        compare.diff(a, b, cancelled=lambda: True)
+    readers = run_readers(run.dir)
+    with pytest.raises(stats.Cancelled):
+        compare.trend(readers, "conv/kernel", cancelled=lambda: True)
+    calls = iter(range(1000))  # cancelled half-way through
+    with pytest.raises(stats.Cancelled):
+        compare.diff(a, b, chunk_bytes=64, cancelled=lambda: next(calls) > 5)
+
+    cache = compare.ResultCache(maxsize=64)
+    first = compare.diff(a, b, cache=cache)
+    assert len(cache) == len(rows)
+    original = compare._compare
+    try:
+        compare._compare = None  # any computation would now fail
+        again = compare.diff(a, b, cache=cache)
+        assert again == first and again[0] is not first[0]
+    finally:
+        compare._compare = original
+    t1 = compare.trend(readers, "conv/kernel", bins=5, cache=cache)
+    original = compare._summarise
+    try:
+        compare._summarise = None
+        assert compare.trend(readers, "conv/kernel", bins=5, cache=cache) == t1
+    finally:
+        compare._summarise = original
+    small = compare.ResultCache(maxsize=2)
+    for i in range(3):
+        small.put(i, i)
+    assert small.get(0) is None and small.get(2) == 2
+
+
+# -- trend --------------------------------------------------------------------------------
+
+def _check_trend(result, values_by_step: list[np.ndarray], bins: int):
+    assert len(result.points) == len(values_by_step)
+    edges = np.array(result.edges)
+    lo = min(v.min() for v in values_by_step)
+    hi = max(v.max() for v in values_by_step)
+    assert len(edges) == bins + 1 and edges[0] == lo and edges[-1] == hi
+    x0 = values_by_step[0].astype(np.float64)
+    for i, (p, x) in enumerate(zip(result.points, values_by_step)):
+        x64 = x.astype(np.float64)
+        assert p.counts == np.histogram(x, bins=edges)[0].tolist()
+        assert p.min == x.min() and p.max == x.max()
+        assert p.mean == pytest.approx(x64.mean(), rel=REL, abs=1e-15)
+        assert p.std == pytest.approx(x64.std(), rel=REL, abs=1e-15)
+        assert p.norm == pytest.approx(np.sqrt(np.sum(x64 * x64)), rel=REL)
+        first = np.sqrt(np.sum((x64 - x0) ** 2)) / np.sqrt(np.sum(x0 * x0))
+        assert p.rel_change_first == pytest.approx(first, rel=REL, abs=1e-300)
+        if i == 0:
+            assert p.rel_change_prev is None and p.rel_change_first == 0
+        else:
+            prev = values_by_step[i - 1].astype(np.float64)
+            want = np.sqrt(np.sum((x64 - prev) ** 2)) / np.sqrt(np.sum(prev * prev))
+            assert p.rel_change_prev == pytest.approx(want, rel=REL)
+
+
+@pytest.mark.parametrize("key", ["conv/kernel", "dense/kernel"])
+def test_trend_over_epochs_matches_numpy(run, key):
+    readers = run_readers(run.dir)
+    assert [s for s, _r in readers] == run.epochs
+    values = [tf.train.load_checkpoint(str(c.prefix)).get_tensor(key) for c in run.checkpoints]
+    once = compare.trend(readers, key, bins=13)
+    assert once.reads_per_checkpoint == 1
+    _check_trend(once, values, 13)
+    # the two-pass path, in lockstep chunks of a few bytes: the same numbers
+    twice = compare.trend(readers, key, bins=13, keep_bytes=0, stream_bytes=64)
+    assert twice.reads_per_checkpoint == 2
+    _check_trend(twice, values, 13)
+    assert twice.edges == once.edges and [p.counts for p in twice.points] == [p.counts for p in once.points]
+    doc = once.to_json()
+    assert all(s["histogram"]["edges"] == doc["steps"][0]["histogram"]["edges"] for s in doc["steps"])
+
+
+def test_trend_of_tf2_checkpoints_by_readable_name(keras):
+    readers = run_readers(keras.dir)
+    assert [s for s, _r in readers] == [1, 2, 3]
+    key = keras.weight_keys["sequential/hidden/kernel"]
+    values = [c.values[key] for c in keras.checkpoints]
+    result = compare.trend(readers, "sequential/hidden/kernel", bins=6)
+    assert result.name == "sequential/hidden/kernel"
+    assert [p.key for p in result.points] == [key] * 3
+    _check_trend(result, values, 6)
+
+
+def test_trend_with_a_checkpoint_lacking_the_variable(tmp_path, tf):
+    rng = np.random.RandomState(2)
+    xs = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(3)]
+    save_v2(tmp_path / "model.ckpt-1", {"v": xs[0], "other": xs[0]})
+    save_v2(tmp_path / "model.ckpt-2", {"other": xs[1]})
+    save_v2(tmp_path / "model.ckpt-3", {"v": xs[2], "other": xs[2]})
+    result = compare.trend(run_readers(tmp_path), "v", bins=4)
+    assert [p.step for p in result.points] == [1, 2, 3]
+    assert result.points[1].problem == "not in this checkpoint" and result.points[1].counts == []
+    kept = [result.points[0], result.points[2]]
+    assert kept[1].rel_change_prev == pytest.approx(
+        np.linalg.norm(xs[2].astype(np.float64) - xs[0]) / np.linalg.norm(xs[0].astype(np.float64)),
+        rel=REL)
+    edges = np.array(result.edges)
+    for p, x in zip(kept, (xs[0], xs[2])):
+        assert p.counts == np.histogram(x, bins=edges)[0].tolist()
+
+
+def test_trend_with_nan_inf_and_integers(tmp_path, tf):
+    rng = np.random.RandomState(4)
+    xs = [rng.standard_normal(50).astype(np.float32) for _ in range(3)]
+    xs[1][[3, 7]] = [np.nan, np.inf]
+    ints = [rng.randint(-5, 9, size=(4, 5)).astype(np.int32) for _ in range(3)]
+    for i, (x, k) in enumerate(zip(xs, ints)):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": x, "k": k})
+    readers = run_readers(tmp_path)
+    result = compare.trend(readers, "x", bins=8)
+    finite = [x[np.isfinite(x)] for x in xs]
+    edges = np.array(result.edges)
+    assert edges[0] == min(f.min() for f in finite) and edges[-1] == max(f.max() for f in finite)
+    for p, f in zip(result.points, finite):
+        assert p.counts == np.histogram(f, bins=edges)[0].tolist()
+        assert p.mean == pytest.approx(f.astype(np.float64).mean(), rel=REL)
+    assert (result.points[1].nan, result.points[1].inf) == (1, 1)
+    assert math.isnan(result.points[1].rel_change_first)
+    assert math.isnan(result.points[1].rel_change_prev) and math.isnan(result.points[2].rel_change_prev)
+    x0, x2 = xs[0].astype(np.float64), xs[2].astype(np.float64)
+    assert result.points[2].rel_change_first == pytest.approx(
+        np.linalg.norm(x2 - x0) / np.linalg.norm(x0), rel=REL)
+    result = compare.trend(readers, "k", bins=5)
+    edges = np.array(result.edges)
+    for p, k in zip(result.points, ints):
+        assert p.counts == np.histogram(k, bins=edges)[0].tolist() and p.min == k.min()
+        assert p.rel_change_first == pytest.approx(
+            np.linalg.norm((k - ints[0]).astype(np.float64)) / np.linalg.norm(ints[0].astype(np.float64)),
+            rel=REL)
+
+
+def test_fused_lockstep_agrees_with_the_general_path():
+    rng = np.random.RandomState(6)
+    n = 3 * compare._BLOCK + 17   # several blocks, the last one short
+    walk = [rng.standard_normal(n).astype(np.float32)]
+    for _ in range(4):
+        walk.append(walk[-1] + rng.standard_normal(n).astype(np.float32) * np.float32(0.01))
+    fused, general = compare._lockstep(walk), compare._lockstep_general(walk)
+    for a, b in zip(fused[0], general[0]):
+        assert (a.size, a.n, a.lo, a.hi, a.zeros) == (b.size, b.n, b.lo, b.hi, b.zeros)
+        for k in ("mean", "m2", "sumsq"):
+            assert getattr(a, k) == pytest.approx(getattr(b, k), rel=1e-12)
+    assert fused[1] == pytest.approx(general[1], rel=1e-12)
+    assert fused[2] == pytest.approx(general[2], rel=1e-12)
+
+
+# -- command line -------------------------------------------------------------------------
+
+def test_cli_diff_json_as_a_process(run):
+    a, b = run.checkpoints[0].prefix, run.checkpoints[-1].prefix
+    proc = cli_process("diff", a, b, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    va, vb = tf_values(tf, str(a)), tf_values(tf, str(b))
+    assert {v["name"] for v in doc["variables"]} == set(va)
+    for v in doc["variables"]:
+        assert {"name", "status", "rel_l2", "max_abs_delta", "mean_abs_delta",
+                "shape_a", "shape_b"} <= set(v)
+        assert v["status"] in ("changed", "unchanged")
+        want = expected(va[v["name"]], vb[v["name"]])
+        assert v["max_abs_delta"] == want["max_abs_delta"]
+        rel = want["rel_l2"]
+        assert (v["rel_l2"] == "inf") if math.isinf(rel) else v["rel_l2"] == pytest.approx(rel, rel=REL)
+        assert v["shape_a"] == v["shape_b"] == list(va[v["name"]].shape)
+
+
+def test_cli_trend_json_as_a_process(run):
+    proc = cli_process("trend", run.dir, "dense/kernel", "--bins", "9", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [s["step"] for s in doc["steps"]] == run.epochs
+    for s in doc["steps"]:
+        assert {"step", "mean", "std", "norm", "min", "max", "rel_change_first",
+                "rel_change_prev", "histogram"} <= set(s)
+        assert set(s["histogram"]) == {"edges", "counts"} and len(s["histogram"]["counts"]) == 9
+        assert s["histogram"]["edges"] == doc["steps"][0]["histogram"]["edges"]
+    assert doc["steps"][0]["rel_change_prev"] is None
+
+
+def test_cli_diff_accepts_every_form_of_a_and_b(run, monkeypatch, capsys):
+    ck = run.checkpoints
+    reference = None
+    forms = [(ck[0].prefix, ck[-1].prefix),
+             (f"{run.dir}@0", f"{run.dir}@{run.epochs[-1]}"),
+             (ck[0].index, run.dir),                        # a file of it; a folder: the latest
+             (ck[0].data_files[0], f"{run.dir}@{ck[-1].prefix.name}")]
+    for a, b in forms:
+        assert cli_main(monkeypatch, "diff", a, b, "--json") == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["a"] == str(ck[0].prefix) and doc["b"] == str(ck[-1].prefix)
+        reference = reference or doc["variables"]
+        assert doc["variables"] == reference
+    assert cli_main(monkeypatch, "diff", ck[0].prefix, f"{run.dir}@99") == 2
+    assert "99" in capsys.readouterr().err
+    assert cli_main(monkeypatch, "diff", ck[0].prefix, run.dir / "nowhere") == 2
+
+
+def test_cli_diff_human_readable(edits, monkeypatch, capsys):
+    pa, pb, _a, _b = edits
+    assert cli_main(monkeypatch, "diff", pa, pb) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    table = lines[lines.index(next(l for l in lines if l.strip().startswith("rel_l2"))) + 1:]
+    table = table[:table.index("")]
+    rels = [float(l.split()[0]) for l in table if l.split()[0] != "-"]
+    assert rels == sorted(rels, reverse=True) and len(rels) >= 5
+    assert "int32 -> float32" in out and "(identical)" in out
+    assert "reshaped:" in out and "[2, 3] float32 -> [3, 2] float32" in out
+    assert "added (only in B):\n  new  [4] float32" in out
+    assert "removed (only in A):\n  gone  [1] float32" in out
+    assert lines[-1].startswith("11 variables: ") and "1 reshaped" in lines[-1]
+    assert "1 added" in lines[-1] and "1 removed" in lines[-1]
+
+
+def test_cli_trend_human_readable_and_problems(run, tmp_path, monkeypatch, capsys):
+    assert cli_main(monkeypatch, "trend", run.dir, "conv/bias", "--bins", "5") == 0
+    out = capsys.readouterr().out
+    assert "conv/bias  float32 [4]  over 4 checkpoint(s)" in out
+    assert "histograms: 5 bins shared by every step" in out
+    assert cli_main(monkeypatch, "trend", run.dir, "no/such") == 2
+    assert "no tensor" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_bins:
+        cli_main(monkeypatch, "trend", run.dir, "conv/bias", "--bins", "0")
+    assert bad_bins.value.code == 2
+    capsys.readouterr()
+    save_v2(tmp_path / "model.ckpt-1", {"v": np.ones(3, np.float32)})
+    save_v2(tmp_path / "model.ckpt-2", {"u": np.ones(3, np.float32)})
+    assert cli_main(monkeypatch, "trend", tmp_path, "v", "--json") == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["steps"][1]["problem"] == "not in this checkpoint"
+    assert "note: model.ckpt-2: v is not in this checkpoint" in captured.err
