@@ -33,6 +33,8 @@ def _json_safe(value):
     """Values as nested lists for JSON: bytes as text, non-finite floats as strings."""
     if isinstance(value, np.ndarray):
         return _json_safe(value.tolist())
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     if isinstance(value, bytes):

@@ -80,12 +80,14 @@ class _Part:
     inf: int = 0
 
 
-def _finite(x: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """(finite values, NaN count, Inf count). Cheap when all are finite: min and max are
-    finite exactly when no NaN or Inf is present."""
+def _finite(x: np.ndarray, lo=None, hi=None) -> tuple[np.ndarray, int, int]:
+    """(finite values, NaN count, Inf count). Cheap when all are finite: min and max (pass
+    them if known) are finite exactly when no NaN or Inf is present."""
     if x.dtype.kind != "f" or not x.size:
         return x, 0, 0
-    if np.isfinite(x.min()) and np.isfinite(x.max()):
+    lo = x.min() if lo is None else lo
+    hi = x.max() if hi is None else hi
+    if np.isfinite(lo) and np.isfinite(hi):
         return x, 0, 0
     ok = np.isfinite(x)
     nans = int(np.count_nonzero(np.isnan(x)))
@@ -93,11 +95,15 @@ def _finite(x: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 
 def _summarise(raw: np.ndarray) -> _Part:
-    x, nans, infs = _finite(_prepare(raw))
-    part = _Part(size=raw.size, n=x.size, nan=nans, inf=infs)
-    if not x.size:
+    x = _prepare(raw)
+    lo, hi = (x.min(), x.max()) if x.size else (None, None)
+    finite, nans, infs = _finite(x, lo, hi)
+    part = _Part(size=raw.size, n=finite.size, nan=nans, inf=infs)
+    if not finite.size:
         return part
-    part.lo, part.hi = x.min(), x.max()
+    x = finite
+    # all finite: the min and max already taken are the ones
+    part.lo, part.hi = (lo, hi) if not (nans or infs) else (x.min(), x.max())
     part.zeros = x.size - int(np.count_nonzero(x))
     shift = float(x[0])
     s = ss = sumsq = 0.0
