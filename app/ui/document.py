@@ -83,6 +83,8 @@ class ModelView(QWidget):
         self.stats_lane = Lane("stats", self)
         self.verify_lane = Lane("verify", self)
         self.compare_lane = Lane("compare", self)
+        self.trend_lane = Lane("trend", self)
+        self._trend_bins = stats_mod.DEFAULT_BINS
         self._compare_choices: list = []      # [(label, Checkpoint)] offered as A and B
         self._compare_readers = None          # (reader A, reader B) of the table shown
         self._diff_cache = None
@@ -253,7 +255,23 @@ class ModelView(QWidget):
         self.value_placeholder.setWordWrap(True)
         self.value_placeholder.setEnabled(False)
         self.value_slot.addWidget(self.value_placeholder)
-        xl.addWidget(self.value_slot)
+        # "Value" shows the selected tensor; "Across the run" follows it over the
+        # checkpoints (built when first shown).
+        self.value_tabs = QTabWidget()
+        self.value_tabs.setDocumentMode(True)
+        self.value_tabs.addTab(self.value_slot, "Value")
+        self._trend_view = None
+        self._trend_shown = None               # (key, bins, checkpoint prefixes) on screen
+        self.trend_slot = QStackedWidget()
+        self.trend_placeholder = QLabel("Select a variable to follow it across the run.")
+        self.trend_placeholder.setAlignment(Qt.AlignCenter)
+        self.trend_placeholder.setEnabled(False)
+        self.trend_slot.addWidget(self.trend_placeholder)
+        self.value_tabs.addTab(self.trend_slot, "Across the run")
+        self.value_tabs.setTabToolTip(1, "The selected variable at every checkpoint: histograms, "
+                                         "statistics and relative change against step")
+        self.value_tabs.currentChanged.connect(lambda _i: self._refresh_trend())
+        xl.addWidget(self.value_tabs)
         arow = QHBoxLayout()
         arow.addStretch(1)
         self.btn_copy_name = QPushButton("Copy name")
@@ -291,7 +309,7 @@ class ModelView(QWidget):
     @property
     def lanes(self) -> tuple[Lane, ...]:
         return (self.load_lane, self.value_lane, self.stats_lane, self.verify_lane,
-                self.compare_lane)
+                self.compare_lane, self.trend_lane)
 
     @property
     def values(self):
@@ -641,6 +659,7 @@ class ModelView(QWidget):
             return
         self._current_tensor = key
         self._set_actions(key)
+        self._refresh_trend()
         title = info.display_name if info.display_name == key else f"{info.display_name}   ({key})"
         if info.problem:
             self.values.show_message(f"{key} cannot be read: {info.problem}")
@@ -799,6 +818,59 @@ class ModelView(QWidget):
         self.verify_lane.submit(
             lambda job: verify(checkpoints, progress=job.progress, cancelled=job.cancelled),
             done, lambda m, d: self.banner.show_message(m, d))
+
+    # -- across the run -----------------------------------------------------------------
+
+    @property
+    def trend_view(self):
+        if self._trend_view is None:
+            from .trend_view import TrendView
+            self._trend_view = TrendView()
+            self._trend_view.binsChanged.connect(self._trend_bins_changed)
+            self.trend_slot.addWidget(self._trend_view)
+            self.trend_slot.setCurrentWidget(self._trend_view)
+        return self._trend_view
+
+    def _trend_bins_changed(self, bins: int) -> None:
+        self._trend_bins = bins
+        self._refresh_trend()
+
+    def _refresh_trend(self) -> None:
+        """Follow the selected variable over the run, if that tab is on screen."""
+        if self.value_tabs.currentIndex() != 1 or self.loaded is None:
+            return
+        key = self._current_tensor
+        checkpoints = [c for c in self.loaded.model.checkpoints if c.on_disk]
+        if key is None:
+            (self.trend_view.show_message if self._trend_view else self.trend_placeholder.setText)(
+                "Select a variable to follow it across the run.")
+            return
+        if len(checkpoints) < 2:
+            self.trend_view.show_message("This model has a single checkpoint: nothing to follow "
+                                         "across a run.")
+            return
+        wanted = (key, self._trend_bins, tuple(c.prefix for c in checkpoints))
+        if wanted == self._trend_shown:
+            return
+        from ..analysis import compare as compare_mod
+        from ..formats.model import open_checkpoint
+        if self._diff_cache is None:
+            self._diff_cache = compare_mod.ResultCache()
+        cache, bins = self._diff_cache, self._trend_bins
+        view = self.trend_view
+        view.show_message(f"Reading {key} in {len(checkpoints)} checkpoints…")
+
+        def task(job):
+            readers = [(c.step, open_checkpoint(c)) for c in checkpoints]
+            return compare_mod.trend(readers, key, bins,
+                                     progress=lambda f: job.progress(f, "across the run"),
+                                     cancelled=job.cancelled, cache=cache)
+
+        def done(result):
+            self._trend_shown = wanted
+            view.show_trend(result)
+
+        self.trend_lane.submit(task, done, lambda m, d: view.show_message(m))
 
     # -- comparing ----------------------------------------------------------------------
 

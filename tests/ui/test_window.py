@@ -195,3 +195,25 @@ def test_compare_ranks_variables_and_shows_the_delta(qtbot, qtmodeltester, windo
     view.compare.table.setCurrentIndex(view.compare.proxy.index(0, 0))
     idle(qtbot, view)
     assert np.array_equal(view.values.array(), b - a)
+
+
+def test_across_the_run_follows_the_selected_variable(qtbot, window):
+    import numpy as np
+    view = opened(qtbot, window, SAMPLE)
+    view.show_tensor("conv/kernel")
+    idle(qtbot, view)
+    view.value_tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: view._trend_shown is not None, timeout=TIMEOUT)
+    trend = view.trend_view.trend()
+    assert [p.step for p in trend.points] == [0, 1, 2, 3, 4, 5]
+    values = [np.asarray(open_reader_for(view, c).read("conv/kernel"), np.float64)
+              for c in view.loaded.model.checkpoints]
+    assert [p.mean for p in trend.points] == pytest.approx([v.mean() for v in values], rel=1e-12)
+    for point, v in zip(trend.points, values):
+        counts, _ = np.histogram(v.astype(np.float32), bins=np.asarray(trend.edges, np.float32))
+        assert point.counts == counts.tolist()
+
+
+def open_reader_for(view, ckpt):
+    from app.formats.model import open_checkpoint
+    return open_checkpoint(ckpt)
