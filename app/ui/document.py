@@ -725,9 +725,11 @@ class ModelView(QWidget):
             self._compute_stats(self._current_tensor)
 
     def cancel_work(self) -> None:
-        self.value_lane.cancel()
-        self.stats_lane.cancel()
-        self.verify_lane.cancel()
+        """Stop whatever runs in the background, except opening (cancel_load does that)."""
+        for lane in self.lanes:
+            if lane is not self.load_lane:
+                lane.cancel()
+        self._trend_shown = None
 
     # -- actions ------------------------------------------------------------------------
 
