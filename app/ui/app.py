@@ -6,11 +6,12 @@ import os
 import sys
 import threading
 
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QCoreApplication, QSettings, QSize
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .main_window import APP_NAME, MainWindow
+from .single_instance import InstanceServer, install_file_open_handler, serve, try_hand_over
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_RUN = os.path.join(ROOT, "resources", "sample_run")
@@ -25,11 +26,24 @@ def create_app(argv: list[str]) -> QApplication:
     QCoreApplication.setApplicationName(APP_NAME)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setStyle("Fusion")  # follows the system's light or dark colour scheme
-    icon = os.path.join(ROOT, "resources", "icons", "checkpoint-browser.svg")
-    if os.path.exists(icon):
-        app.setWindowIcon(QIcon(icon))
+    app.setWindowIcon(app_icon())
     app.setDesktopFileName("checkpoint-browser")
     return app
+
+
+def app_icon() -> QIcon:
+    """The PNGs, hand-tuned at 16 and 24 px (Qt would render the SVG blurred there); the
+    SVG if they are missing."""
+    icons = os.path.join(ROOT, "resources", "icons")
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        png = os.path.join(icons, "png", f"checkpoint-browser-{size}.png")
+        if os.path.exists(png):
+            icon.addFile(png, QSize(size, size))
+    svg = os.path.join(icons, "checkpoint-browser.svg")
+    if icon.isNull() and os.path.exists(svg):
+        icon = QIcon(svg)
+    return icon
 
 
 def prewarm() -> None:
@@ -46,10 +60,27 @@ def prewarm() -> None:
 def main(argv: list[str]) -> int:
     paths = [a for a in argv if not a.startswith("-")]
     if any(a in ("-h", "--help") for a in argv):
-        print("usage: main.py [PATH …]   (or: main.py inspect|dump|stats|verify … — see --help)")
+        print("usage: main.py [--new-instance] [PATH …]   "
+              "(or: main.py inspect|dump|stats|verify|diff|trend … — see --help)\n"
+              "  PATHs open in the running window, if there is one; --new-instance opens a "
+              "window of its own")
+        return 0
+    new_instance = "--new-instance" in argv
+    # Another double-click: the running window opens the paths, and this process ends.
+    if not new_instance and try_hand_over(paths):
         return 0
     app = create_app(argv)
+    server = None
+    if not new_instance:
+        server = InstanceServer(parent=app)
+        # Started before the window, so that a launch racing this one finds it; if that
+        # launch won the race, hand the paths to it instead.
+        if not server.start() and try_hand_over(paths):
+            return 0
     window = MainWindow(QSettings())
+    if server is not None:
+        serve(window, server)            # later launches' paths: opened here, window raised
+    install_file_open_handler(app, window.open_path)   # macOS: Finder, the Dock
     window.show()
     prewarm()
     for p in paths or ([SAMPLE_RUN] if os.path.isdir(SAMPLE_RUN) else []):

@@ -25,7 +25,7 @@ import time
 from typing import Callable, Iterable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 
 APP_ID = "checkpoint-browser"
 # Overrides the server name (a path on Unix, a pipe name on Windows): tests, or two
@@ -167,7 +167,7 @@ class InstanceServer(QObject):
             return False
         if self._server.listen(self.name):
             return True
-        if self._server.serverError() != QLocalServer.SocketError.AddressInUseError:
+        if self._server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
             return False
         # In use by no one we can reach: a stale socket file. (Checked again: another
         # instance may have started since.)
@@ -188,7 +188,7 @@ class InstanceServer(QObject):
             sock.disconnected.connect(lambda s=sock: self._drop(s))
             timer = QTimer(sock)
             timer.setSingleShot(True)
-            timer.timeout.connect(sock.abort)
+            timer.timeout.connect(lambda s=sock: s.abort())
             timer.start(IDLE_TIMEOUT_MS)
             if sock.bytesAvailable():
                 self._read(sock)
