@@ -65,6 +65,9 @@ class Table:
         index_off, pos = read_varint(footer, pos, 40, path)
         index_size, pos = read_varint(footer, pos, 40, path)
         self._index_handle = (index_off, index_size)
+        # Nothing in the metaindex is used, but its bytes are part of the file: a flip
+        # there is corruption all the same.
+        self._block(_meta_off, _meta_size)
 
     def _block(self, offset: int, size: int) -> memoryview:
         end = offset + size
