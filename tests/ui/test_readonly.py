@@ -1,4 +1,5 @@
-"""Opening, browsing, computing and verifying never write into the opened folder."""
+"""Opening, browsing, comparing, following a variable and verifying never write into the
+opened folder."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def test_a_read_only_run_is_left_exactly_as_it_was(qtbot, tmp_path):
         assert cli_main(["stats", str(run), "conv/kernel", "--json"]) == 0
         assert cli_main(["verify", str(run)]) == 0
         assert cli_main(["dump", str(run), "-o", str(tmp_path / "all")]) == 0
+        assert cli_main(["diff", f"{run}@0", f"{run}@5", "--json"]) == 0
+        assert cli_main(["trend", str(run), "conv/kernel", "--json"]) == 0
 
         window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
         qtbot.addWidget(window)
@@ -40,6 +43,10 @@ def test_a_read_only_run_is_left_exactly_as_it_was(qtbot, tmp_path):
         view.select_op("conv/kernel")
         view.checkpoints.setCurrentItem(view.checkpoints.topLevelItem(0))
         qtbot.waitUntil(lambda: view.loaded.checkpoint.step == 0, timeout=20000)
+        view.compare.run_button.click()
+        qtbot.waitUntil(lambda: view.compare.model.rowCount() > 0, timeout=20000)
+        view.value_tabs.setCurrentIndex(1)
+        qtbot.waitUntil(lambda: view._trend_shown is not None, timeout=20000)
         view.verify()
         qtbot.waitUntil(lambda: not any(lane.busy for lane in view.lanes), timeout=20000)
         window.close()
