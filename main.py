@@ -12,6 +12,8 @@ COMMANDS = {"inspect", "dump", "stats", "verify", "run", "diff", "trend"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+    multiprocessing.freeze_support()  # a frozen app's spawned runner process starts here
     argv = sys.argv[1:] if argv is None else argv
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         from app.cli import main as cli_main

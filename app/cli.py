@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import cli_compare  # here, not at the top: it imports this module's helpers
     cli_compare.add_parsers(sub)
+    from . import cli_run  # `run`: TensorFlow is imported only once a run starts
+    cli_run.add_parsers(sub)
     return p
 
 

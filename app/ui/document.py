@@ -241,6 +241,11 @@ class ModelView(QWidget):
         self.compare.other_model_requested.connect(self._compare_other)
         self.compare.row_chosen.connect(self._show_diff_row)
         self.side_tabs.addTab(self.compare, "Compare")
+        from .run_panel import RunPanel
+        self.run_panel = RunPanel()
+        self.run_panel.show_value.connect(self._show_run_value)
+        self.run_panel.status_changed.connect(lambda t: self.status_changed.emit(f"Run: {t}"))
+        self.side_tabs.addTab(self.run_panel, "Run")
         right.addWidget(self.side_tabs)
 
         value_box = QWidget()
@@ -372,6 +377,7 @@ class ModelView(QWidget):
         self._fill_tree()
         self._fill_variables()
         self._show_overview()
+        self._update_run_panel()
         self._value_hint("Select a variable, or an op in the graph, to see its value."
                          if loaded.tensors else
                          "This graph has no saved values: select an op to see its details.")
@@ -481,7 +487,8 @@ class ModelView(QWidget):
             l.graph.collections()
             return l
 
-        self.load_lane.submit(task, lambda _l: (self._fill_tree(), self._show_overview()),
+        self.load_lane.submit(task, lambda _l: (self._fill_tree(), self._show_overview(),
+                                                self._update_run_panel()),
                               lambda m, d: self.banner.show_message(m, d))
 
     def _checkpoint_chosen(self) -> None:
@@ -508,6 +515,7 @@ class ModelView(QWidget):
         current = self._current_tensor
         self._fill_tree(keep_filter=True)
         self._fill_variables()
+        self._update_run_panel()
         if loaded.problems:
             self.banner.show_message(loaded.problems[0], "\n".join(loaded.problems), error=False)
         if current and current in loaded.tensors:
@@ -575,6 +583,8 @@ class ModelView(QWidget):
         l = self.loaded
         if scope is None or l is None:
             return
+        self.run_panel.set_selected_op(
+            l.tree_names[scope.op] if scope.op is not None and l.tree_kind == "graph" else None)
         if scope.op is None:
             self.details.setHtml(details.scope_html(scope, l.tree_kind))
             self.side_tabs.setCurrentWidget(self.details)
@@ -972,7 +982,29 @@ class ModelView(QWidget):
         self._set_actions(None)
         self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
 
+    def _update_run_panel(self) -> None:
+        """The Run tab follows the model, the meta graph and the checkpoint shown."""
+        l = self.loaded
+        self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run_panel), l.graph is not None)
+        if l.graph is not None:
+            self.run_panel.set_model(l.model, l.graph, l.checkpoint)
+
+    def _show_run_value(self, title: str, array) -> None:
+        """A result of the Run tab in the value panel, with its statistics."""
+        self._current_tensor = None
+        self._set_actions(None)
+        self.value_tabs.setCurrentIndex(0)
+        dtype = "string" if array.dtype == object else str(array.dtype)
+        self.values.show_tensor(title, dtype, array.shape, array)
+        if array.dtype != object and (array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16"):
+            flat = array.ravel()
+            self.stats_lane.submit(
+                lambda job: stats_mod.compute(lambda: iter([flat]), array.nbytes, self._bins,
+                                              cancelled=job.cancelled),
+                self.values.show_stats)
+
     def shutdown(self) -> None:
+        self.run_panel.shutdown()
         for lane in self.lanes:
             lane.shutdown()
         if self.loaded is not None and self.loaded.reader is not None:

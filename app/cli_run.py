@@ -1,0 +1,291 @@
+"""The `run` command: evaluate tensors of a model on given feeds, for one checkpoint or
+every checkpoint of a run.
+
+    python main.py run PATH --fetch NAME [--fetch NAME …] [--feed NAME=VALUE | NAME=@FILE.npy …]
+        [--checkpoint STEP|PREFIX | --all-checkpoints] [--signature KEY]
+        [--allow-unsafe-ops] [--json]
+
+Registered into app.cli's parser by `add_parsers(sub)`. Exit codes: 0 every run gave its
+values; 1 some checkpoint failed to restore or an op failed (said on stderr, the other
+results are still printed); 2 bad usage, a feed that does not fit, a name not in the
+graph, a model that cannot be read, or ops on the path that reach outside the session
+(refused unless --allow-unsafe-ops).
+
+The session runs in this process, not in the runner's worker process: a command line
+needs no second interpreter (one TensorFlow import, results never pickled across a
+pipe), and the process is already what the user can stop — while TensorFlow works,
+Ctrl+C has its default effect and ends the process at once, even inside a long op.
+The checks that need no TensorFlow (names, feeds against their placeholders, unsafe
+ops) run first, so a mistake is reported before TensorFlow is even imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import signal
+import sys
+import threading
+
+import numpy as np
+
+from .cli import UsageError, _json_safe
+from .runner import graphwalk
+from .runner.feeds import FeedError, coerce, parse_feed, split_assignment
+from .runner.session import Plan, RunError, Session, plan, signature_io
+
+# Errors that concern every checkpoint alike: stop at the first.
+_FATAL = {"feed", "fetch", "unsafe", "graph", "worker"}
+
+
+# -- checks before TensorFlow ----------------------------------------------------------
+
+def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
+    feeds: dict[str, np.ndarray] = {}
+    seen: dict[str, str] = {}
+    for item in items:
+        try:
+            name, text = split_assignment(item)
+            canonical = graphwalk.tensor_name(name)
+            if canonical in seen:
+                raise UsageError(f"{name} is fed twice (also as {seen[canonical]})")
+            seen[canonical] = name
+            feeds[name] = parse_feed(text)
+        except FeedError as e:
+            raise UsageError(f"feed {item.partition('=')[0]}: {e.problem}") from None
+    return feeds
+
+
+def _no_such(what: str, name: str, graph) -> UsageError:
+    op = graphwalk.split_tensor(name)[0]
+    close = difflib.get_close_matches(op, list(graph.index), n=3)
+    hint = f"; similar: {', '.join(close)}" if close else ""
+    return UsageError(f"no {what} {name!r} in the graph{hint}")
+
+
+def _preflight(pl: Plan, fetches: list[str], feeds: dict, signature: str | None):
+    """Check names and feeds against the graph, and walk the fetch path. Returns
+    (fetch tensors, the FetchPath, feed label by tensor name)."""
+    graph = pl.graph
+    if signature is not None:
+        try:
+            inputs, outputs = signature_io(graph, signature)
+        except RunError as e:
+            raise UsageError(str(e)) from None
+        for f in fetches:
+            if f not in outputs:
+                raise UsageError(f"signature {signature} has no output {f!r} "
+                                 f"(outputs: {', '.join(sorted(outputs))})")
+        for label in feeds:
+            if label not in inputs:
+                raise UsageError(f"signature {signature} has no input {label!r} "
+                                 f"(inputs: {', '.join(sorted(inputs))})")
+        fetch_tensors = [outputs[f] for f in (fetches or outputs)]
+        labels = {graphwalk.tensor_name(inputs[k]): k for k in inputs}
+    else:
+        for f in fetches:
+            if graphwalk.split_tensor(f)[0] not in graph.index:
+                raise _no_such("op", f, graph)
+        for label in feeds:
+            if graphwalk.split_tensor(label)[0] not in graph.index:
+                raise _no_such("placeholder or tensor", label, graph)
+        fetch_tensors = list(fetches)
+        labels = {graphwalk.tensor_name(k): k for k in feeds}
+    fed = [t for t, label in labels.items() if label in feeds]
+    path = graphwalk.analyze(graph, fetch_tensors, fed)
+    # Feeds for placeholders are checked here, before TensorFlow is imported.
+    for t, label in labels.items():
+        if label not in feeds:
+            continue
+        op, index = graphwalk.split_tensor(t)
+        node = graph.node(op)
+        if index == 0 and node.op in graphwalk.PLACEHOLDER_OPS:
+            ph = graphwalk.placeholder_of(node)
+            try:
+                coerce(feeds[label], ph.dtype, ph.shape, label)
+            except FeedError as e:
+                raise UsageError(str(e)) from None
+    if path.required:
+        p = path.required[0]
+        label = labels.get(p.tensor, p.name)
+        who = f"input {label!r} of signature {signature}" if signature else \
+            f"placeholder {p.describe()}"
+        raise UsageError(f"missing feed for {who}; give --feed {label}=VALUE")
+    return fetch_tensors, path
+
+
+def _unsafe_ops(pl: Plan, path) -> list:
+    ops = list(path.unsafe)
+    if pl.kind == "meta" and any(prefix for prefix, _s, _g in pl.checkpoints):
+        ops += graphwalk.restore_problems(pl.graph)
+    elif pl.kind == "savedmodel":
+        ops += graphwalk.loader_problems(pl.graph)
+    return ops
+
+
+# -- output ----------------------------------------------------------------------------
+
+def _json_value(value):
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype.kind == "V" or arr.dtype.name in ("bfloat16",) or \
+            arr.dtype.name.startswith(("float8", "float4", "int4", "uint4", "int2", "uint2")):
+        arr = arr.astype(np.float32 if arr.dtype.name.startswith(("b", "f")) else np.int32)
+    return _json_safe(arr.tolist())
+
+
+def _print_value(name: str, value) -> None:
+    if value is None:
+        print(f"  {name}  (an op without outputs: ran)")
+        return
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        item = arr.item()
+        if isinstance(item, bytes):
+            item = item.decode("utf-8", "backslashreplace")
+        print(f"  {name} = {item!r}  ({arr.dtype if arr.dtype != object else 'string'})")
+        return
+    dtype = "string" if arr.dtype == object else arr.dtype
+    print(f"  {name}  {dtype} {list(arr.shape)}")
+    text = np.array2string(arr, threshold=200, edgeitems=3, max_line_width=100)
+    for line in text.splitlines():
+        print(f"    {line}")
+
+
+class _Status:
+    """Status texts as one transient line on an interactive stderr; silent otherwise."""
+
+    def __init__(self):
+        self.on = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.on:
+            sys.stderr.write(f"\r\x1b[K{text}…")
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """While TensorFlow works, Ctrl+C ends the process (Python's handler would wait for
+    the C++ op to return)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- the command -----------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    fetches = list(args.fetch or [])
+    if not fetches and not args.signature:
+        raise UsageError("nothing to run: give --fetch NAME (or --signature KEY)")
+    if len(set(fetches)) != len(fetches):
+        raise UsageError("a fetch is named twice")
+    feeds = _parse_feeds(args.feed or [])
+    try:
+        pl = plan(args.path, args.checkpoint, args.all_checkpoints, args.signature)
+    except RunError as e:
+        raise UsageError(str(e)) from None
+    _tensors, path = _preflight(pl, fetches, feeds, args.signature)
+    unsafe = _unsafe_ops(pl, path)
+    if unsafe and not args.allow_unsafe_ops:
+        print("error: refusing to run: these ops reach outside the session "
+              "(files, processes or the network):", file=sys.stderr)
+        for u in unsafe:
+            print(f"  {u}", file=sys.stderr)
+        print("run them anyway with --allow-unsafe-ops, if you trust this graph",
+              file=sys.stderr)
+        return 2
+
+    status = _Status()
+    session = Session(status=status)
+    out, failed = [], 0
+    requests = pl.requests(fetches, feeds, args.signature, args.allow_unsafe_ops)
+    try:
+        with _interruptible():
+            for req in requests:
+                try:
+                    result = session.run(req)
+                except RunError as e:
+                    status.clear()
+                    where = f"{os.path.basename(req.checkpoint)}: " if req.checkpoint and \
+                        len(requests) > 1 else ""
+                    print(f"error: {where}{e}", file=sys.stderr)
+                    if e.kind in _FATAL:
+                        return 2
+                    failed += 1
+                    out.append({"checkpoint": req.checkpoint, "step": req.step,
+                                "fetches": None, "error": str(e)})
+                    continue
+                status.clear()
+                out.append({"checkpoint": req.checkpoint, "step": req.step,
+                            "fetches": result.fetches, "seconds": result.seconds})
+                if not args.json:
+                    _print_result(out[-1], len(requests))
+    finally:
+        status.clear()
+        session.close()
+    if args.json:
+        for entry in out:
+            if entry["fetches"] is not None:
+                entry["fetches"] = {k: _json_value(v) for k, v in entry["fetches"].items()}
+        json.dump({"results": out}, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    return 1 if failed else 0
+
+
+def _print_result(entry: dict, count: int) -> None:
+    if entry["checkpoint"]:
+        name = os.path.basename(entry["checkpoint"])
+        step = f" (step {entry['step']})" if entry["step"] is not None else ""
+        print(f"{name}{step}  {entry['seconds']:.3f} s")
+    else:
+        print(f"{entry['seconds']:.3f} s")
+    for key, value in entry["fetches"].items():
+        _print_value(key, value)
+
+
+# -- registration ----------------------------------------------------------------------
+
+def add_parsers(sub) -> None:
+    """Add `run` to app.cli's subparsers."""
+    sp = sub.add_parser("run", help="run tensors of a model on values given as feeds",
+                        description="Restore a checkpoint into its graph and evaluate "
+                                    "tensors, as a script with import_meta_graph, "
+                                    "restore and sess.run would.")
+    sp.add_argument("path", help="a run folder, a checkpoint, a SavedModel or a graph file")
+    sp.add_argument("--fetch", action="append", metavar="NAME",
+                    help="a tensor (name:0) or op (its output 0) to evaluate; repeatable")
+    sp.add_argument("--feed", action="append", metavar="NAME=VALUE",
+                    help="a placeholder's value: a literal (13, [[1, 2], [3, 4]], \"text\"), "
+                         "a constructor (zeros(2, 3), random(4, seed=1), …) or @FILE "
+                         "(.npy, .npz[:key], .csv); repeatable")
+    which = sp.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", metavar="STEP|PREFIX",
+                       help="which checkpoint of a run (default: the latest)")
+    which.add_argument("--all-checkpoints", action="store_true",
+                       help="run on every checkpoint of the run, importing the graph once")
+    sp.add_argument("--signature", metavar="KEY",
+                    help="SavedModel: run this signature; --feed names its inputs, and "
+                         "every output is fetched")
+    sp.add_argument("--allow-unsafe-ops", action="store_true",
+                    help="run even if ops on the way read or write files, run Python code "
+                         "or talk to the network")
+    sp.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    sp.set_defaults(func=cmd_run)

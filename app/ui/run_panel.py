@@ -1,0 +1,1052 @@
+"""The "Run" tab of a model view: choose fetches, fill in the placeholders they need, run
+them in the runner's worker process (app.runner.worker) on one checkpoint or on every
+checkpoint of the run, and look at the results.
+
+Nothing here blocks the UI thread on TensorFlow: the feeds form is recomputed on a lane
+(a pure graph walk), and runs go through a `RunnerClient` (a separate process) called from
+another lane's thread. Cancelling kills the worker process; the next run starts a new one.
+
+The panel does not import TensorFlow, and builds its plot (pyqtgraph) on first use.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame, QGridLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton,
+                               QScrollArea, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from ..runner import feeds as feeds_mod
+from ..runner import graphwalk
+from ..runner.session import RunError, plan
+from .workers import Lane
+
+# Errors that concern every checkpoint alike: an "every checkpoint" run stops at the first
+# (the same split as the command line makes).
+_FATAL = {"feed", "fetch", "unsafe", "graph", "worker", "cancelled"}
+_ERROR_STYLE = "color: #c0392b;"
+_OK_STYLE = "color: palette(mid);"
+
+
+# -- what the panel works on -------------------------------------------------------------
+
+@dataclass
+class FeedSpec:
+    """One row of the feeds form."""
+    label: str                  # what RunRequest.feeds is keyed by ("w1:0", or a signature key)
+    tensor: str                 # the graph tensor behind it
+    dtype: str
+    shape: tuple | None
+    optional: bool = False
+
+
+@dataclass
+class Analysis:
+    """What the fetches need: the feeds form and the ops to confirm."""
+    feeds: list[FeedSpec]
+    unsafe: list[str]           # one line per op, fetch path + restore/loader problems
+    missing: list[str]          # fetch names that are not in the graph
+
+
+@dataclass
+class CheckpointRun:
+    step: int | None
+    checkpoint: str | None
+    fetches: dict | None        # name → numpy value, or None when it failed
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class RunRecord:
+    """One entry of the run history."""
+    fetches: list[str]
+    feeds: dict[str, str]       # label → the text typed
+    checkpoint: str             # what was chosen, for display
+    every: bool
+    runs: list[CheckpointRun] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None    # a run that gave nothing
+    cancelled: bool = False
+    when: float = field(default_factory=time.time)
+
+    def title(self) -> str:
+        feeds = ", ".join(f"{k.removesuffix(':0')}={_short(v, 24)}" for k, v in self.feeds.items())
+        what = ", ".join(self.fetches) or "(signature outputs)"
+        head = f"{time.strftime('%H:%M:%S', time.localtime(self.when))}  {what}"
+        if feeds:
+            head += f"  ←  {feeds}"
+        tail = "cancelled" if self.cancelled else ("failed" if self.error else f"{self.seconds:.2f} s")
+        return f"{head}   @ {self.checkpoint}   {tail}"
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def dtype_text(arr) -> str:
+    if arr is None:
+        return ""
+    arr = np.asarray(arr)
+    return "string" if arr.dtype == object else str(arr.dtype)
+
+
+def summary(value) -> str:
+    """A value in one line: scalars in full, arrays by their first values."""
+    if value is None:
+        return "(an op without outputs: ran)"
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        item = arr.item()
+        if isinstance(item, bytes):
+            return repr(item.decode("utf-8", "backslashreplace"))
+        if isinstance(item, float):
+            return f"{item:.7g}"
+        return str(item)
+    if arr.dtype == object:
+        flat = [x.decode("utf-8", "backslashreplace") if isinstance(x, bytes) else str(x)
+                for x in arr.ravel()[:4]]
+        return _short(", ".join(repr(x) for x in flat), 80)
+    text = np.array2string(arr, threshold=8, edgeitems=2, precision=5, max_line_width=10_000)
+    text = _short(text, 90)
+    if arr.size and arr.dtype.kind in "fiu" and arr.size > 1:
+        with np.errstate(all="ignore"):
+            text += f"   (min {arr.min():.4g}, max {arr.max():.4g})"
+    return text
+
+
+def output_count(graph, op_name: str) -> int | None:
+    """How many outputs an op has, when the graph says (`_output_shapes`), else None."""
+    try:
+        node = graph.node(op_name)
+    except (KeyError, AttributeError):
+        return None
+    if "_output_shapes" in node.attr:
+        return len(node.attr["_output_shapes"].list.shape)
+    return None
+
+
+def _scalar(value) -> float | None:
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "biuf":
+        return None
+    return float(arr.reshape(()))
+
+
+# -- one row of the feeds form ------------------------------------------------------------
+
+class FeedRow(QFrame):
+    """Name, dtype and shape, the value's text, a file button, and what is wrong with it.
+    A file dropped on the row becomes `@path`."""
+
+    changed = Signal()
+
+    def __init__(self, spec: FeedSpec, text: str = "", base_dir: str | None = None, parent=None):
+        super().__init__(parent)
+        self.spec = spec
+        self.base_dir = base_dir
+        self.setAcceptDrops(True)
+        self.setObjectName("feedRow")
+        lay = QGridLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setHorizontalSpacing(8)
+        lay.setVerticalSpacing(0)
+        name = spec.label.removesuffix(":0") if spec.label == spec.tensor else spec.label
+        self.name_label = QLabel(f"<b>{html.escape(name)}</b>")
+        self.name_label.setToolTip(spec.tensor)
+        opt = "  optional" if spec.optional else ""
+        self.type_label = QLabel(f"{spec.dtype} {feeds_mod.shape_text(spec.shape)}{opt}")
+        self.type_label.setStyleSheet(_OK_STYLE)
+        self.edit = QLineEdit(text)
+        self.edit.setPlaceholderText(
+            "default value" if spec.optional else "13, [[1, 2], [3, 4]], zeros(2, 3), @file.npy")
+        self.edit.setToolTip("A literal (13, [1, 2], True, \"text\"), a constructor (zeros(2, 3), "
+                             "ones(…), full(…, v), arange(…), linspace(…), random(…, seed=0)) "
+                             "or @FILE (.npy, .npz[:key], .csv). Drop a file here to load it.")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("Load the value from a .npy, .npz or .csv file")
+        self.browse.setFixedWidth(32)
+        self.browse.clicked.connect(self._pick_file)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(_ERROR_STYLE)
+        self.message.hide()
+        lay.addWidget(self.name_label, 0, 0)
+        lay.addWidget(self.type_label, 0, 1)
+        lay.addWidget(self.edit, 0, 2)
+        lay.addWidget(self.browse, 0, 3)
+        lay.addWidget(self.message, 1, 2, 1, 2)
+        lay.setColumnStretch(2, 1)
+        self.edit.textChanged.connect(self._edited)
+        self.validate()
+
+    @property
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def set_text(self, text: str) -> None:
+        self.edit.setText(text)
+
+    def _edited(self, _text: str) -> None:
+        self.validate()
+        self.changed.emit()
+
+    def set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def validate(self, load_files: bool = False):
+        """The value as an array fit for the placeholder, or None (the message says why;
+        also None for an empty optional row). Files are only checked for existence unless
+        `load_files` (loading a big file is the run's work, not the form's)."""
+        text = self.text
+        if not text:
+            self.set_message("" if self.spec.optional else "")
+            return None
+        try:
+            if text.startswith("@") and not load_files:
+                spec = text[1:].strip()
+                path = spec
+                if ".npz:" in spec.lower() and not os.path.exists(
+                        feeds_mod._resolve(spec, self.base_dir)):
+                    path = spec[: spec.lower().rindex(".npz:") + 4]
+                full = feeds_mod._resolve(path, self.base_dir) if path else ""
+                if not path or not os.path.isfile(full):
+                    raise feeds_mod.FeedError(f"no such file: {full or '(none given)'}")
+                self.set_message("")
+                return None
+            value = feeds_mod.parse_feed(text, self.base_dir)
+            out = feeds_mod.coerce(value, self.spec.dtype, self.spec.shape)
+        except feeds_mod.FeedError as e:
+            self.set_message(e.problem)
+            return None
+        self.set_message("")
+        return out
+
+    def _pick_file(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(self, f"Value of {self.spec.label}",
+                                               self.base_dir or "",
+                                               "Arrays (*.npy *.npz *.csv);;All files (*)")
+        if path:
+            self.set_text("@" + path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt)
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.set_text("@" + files[0])
+            event.acceptProposedAction()
+
+
+# -- the panel ----------------------------------------------------------------------------
+
+class RunPanel(QWidget):
+    """Run tensors of the model a ModelView shows.
+
+    Set up with `set_model(model, graph, checkpoint)` (again whenever the view's checkpoint
+    or meta graph changes); `set_selected_op(name)` keeps "Add selected op" in step with
+    the graph tree, and `add_fetch(name)` adds an op's outputs (or a tensor) to the fetches.
+    `show_value(title, array)` asks the view to show a result in its value panel;
+    `status_changed(text)` says what the worker does. Call `shutdown()` when closing."""
+
+    show_value = Signal(str, object)
+    status_changed = Signal(str)
+    run_finished = Signal(object)         # the RunRecord (for tests and the status bar)
+    _worker_status = Signal(str)          # from the run thread
+    _partial = Signal(object)             # a CheckpointRun, from the run thread
+
+    def __init__(self, client=None, parent=None):
+        super().__init__(parent)
+        self._client = client              # a RunnerClient; made on the first run if None
+        self._own_client = client is None
+        self.model = None
+        self.graph = None
+        self.checkpoint = None
+        self._selected_op: str | None = None
+        self._signatures_on = False
+        self._feed_texts: dict[str, str] = {}
+        self._rows: list[FeedRow] = []
+        self.analysis: Analysis | None = None
+        self.history: list[RunRecord] = []
+        self._shown: RunRecord | None = None
+        self._running: RunRecord | None = None
+        self._stop = threading.Event()
+        self._plot = None
+        self.analyze_lane = Lane("run-form", self)
+        self.run_lane = Lane("run", self)
+        self._worker_status.connect(self._show_status)
+        self._partial.connect(self._add_partial)
+        self._analyze_timer = QTimer(self)
+        self._analyze_timer.setSingleShot(True)
+        self._analyze_timer.setInterval(0)
+        self._analyze_timer.timeout.connect(self._analyze)
+        self._build()
+        self._update_buttons()
+
+    # -- layout ------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        split = QSplitter(Qt.Vertical)
+        split.setChildrenCollapsible(False)
+        outer.addWidget(split)
+        self.splitter = split
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+
+        # fetches
+        fbox = QGroupBox("Fetch")
+        fl = QVBoxLayout(fbox)
+        frow = QHBoxLayout()
+        self.fetch_edit = QLineEdit()
+        self.fetch_edit.setPlaceholderText("tensor name, e.g. accuracy:0")
+        self.fetch_edit.returnPressed.connect(self._add_typed)
+        self.btn_add = QPushButton("Add")
+        self.btn_add.clicked.connect(self._add_typed)
+        self.btn_add_selected = QPushButton("Add selected op")
+        self.btn_add_selected.setToolTip("Add the outputs of the op selected in the graph tree")
+        self.btn_add_selected.clicked.connect(lambda: self.add_fetch(self._selected_op))
+        self.btn_remove = QPushButton("Remove")
+        self.btn_remove.clicked.connect(self.remove_selected_fetches)
+        frow.addWidget(self.fetch_edit, 1)
+        frow.addWidget(self.btn_add)
+        frow.addWidget(self.btn_add_selected)
+        frow.addWidget(self.btn_remove)
+        fl.addLayout(frow)
+        self.fetch_list = QListWidget()
+        self.fetch_list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.fetch_list.setMaximumHeight(76)
+        self.fetch_list.itemSelectionChanged.connect(self._update_buttons)
+        fl.addWidget(self.fetch_list)
+        self.fetch_message = QLabel()
+        self.fetch_message.setWordWrap(True)
+        self.fetch_message.setStyleSheet(_ERROR_STYLE)
+        self.fetch_message.hide()
+        fl.addWidget(self.fetch_message)
+        # SavedModels: a signature instead of fetches
+        srow = QHBoxLayout()
+        self.signature_label = QLabel("Signature")
+        self.signature = QComboBox()
+        self.signature.currentIndexChanged.connect(self._signature_chosen)
+        self.signature_io = QLabel()
+        self.signature_io.setWordWrap(True)
+        self.signature_io.setStyleSheet(_OK_STYLE)
+        srow.addWidget(self.signature_label)
+        srow.addWidget(self.signature)
+        srow.addWidget(self.signature_io, 1)
+        fl.addLayout(srow)
+        for w in (self.signature_label, self.signature, self.signature_io):
+            w.hide()
+        tl.addWidget(fbox)
+
+        # feeds
+        self.feeds_box = QGroupBox("Feeds")
+        vb = QVBoxLayout(self.feeds_box)
+        vb.setContentsMargins(4, 4, 4, 4)
+        self.feeds_note = QLabel("Add a fetch to see the placeholders it needs.")
+        self.feeds_note.setStyleSheet(_OK_STYLE)
+        vb.addWidget(self.feeds_note)
+        self.feeds_scroll = QScrollArea()
+        self.feeds_scroll.setWidgetResizable(True)
+        self.feeds_scroll.setFrameShape(QFrame.NoFrame)
+        self.feeds_inner = QWidget()
+        self.feeds_layout = QVBoxLayout(self.feeds_inner)
+        self.feeds_layout.setContentsMargins(0, 0, 0, 0)
+        self.feeds_layout.setSpacing(2)
+        self.feeds_layout.addStretch(1)
+        self.feeds_scroll.setWidget(self.feeds_inner)
+        self.feeds_scroll.hide()
+        vb.addWidget(self.feeds_scroll)
+        tl.addWidget(self.feeds_box, 1)
+
+        # checkpoint, run, cancel, status
+        rrow = QHBoxLayout()
+        self.checkpoint_label = QLabel("Checkpoint")
+        self.checkpoint_choice = QComboBox()
+        self.checkpoint_choice.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.btn_run = QPushButton("Run")
+        self.btn_run.setDefault(True)
+        self.btn_run.clicked.connect(self.run)
+        self.btn_cancel = QPushButton("Cancel")
+        self.btn_cancel.clicked.connect(self.cancel)
+        self.status = QLabel()
+        self.status.setStyleSheet(_OK_STYLE)
+        rrow.addWidget(self.checkpoint_label)
+        rrow.addWidget(self.checkpoint_choice)
+        self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        rrow.addWidget(self.status, 1)
+        rrow.addWidget(self.btn_run)
+        rrow.addWidget(self.btn_cancel)
+        tl.addLayout(rrow)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.error.setStyleSheet("QLabel { background: rgba(192,57,43,0.15); border-radius: 4px;"
+                                 " padding: 4px 6px; }")
+        self.error.hide()
+        tl.addWidget(self.error)
+        split.addWidget(top)
+
+        # results and history
+        self.result_tabs = QTabWidget()
+        self.result_tabs.setDocumentMode(True)
+        self.results = QTableWidget(0, 4)
+        self.results.setHorizontalHeaderLabels(["Fetch", "Type", "Shape", "Value"])
+        self._table_style(self.results)
+        self.results.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
+        self.results.cellClicked.connect(self._result_clicked)
+        self.results.currentCellChanged.connect(lambda r, _c, _pr, _pc: self._result_clicked(r, 0))
+        self.result_tabs.addTab(self.results, "Results")
+        self.epochs_box = QSplitter(Qt.Horizontal)
+        self.epochs_box.setChildrenCollapsible(False)
+        self.plot_slot = QStackedWidget()
+        self.plot_note = QLabel("No scalar fetch to plot.")
+        self.plot_note.setAlignment(Qt.AlignCenter)
+        self.plot_note.setEnabled(False)
+        self.plot_slot.addWidget(self.plot_note)
+        self.epoch_table = QTableWidget(0, 1)
+        self._table_style(self.epoch_table)
+        self.epoch_table.cellClicked.connect(self._epoch_cell_clicked)
+        self.epochs_box.addWidget(self.plot_slot)
+        self.epochs_box.addWidget(self.epoch_table)
+        self.epochs_box.setSizes([400, 300])
+        self.result_tabs.addTab(self.epochs_box, "Across checkpoints")
+        self.result_tabs.setTabEnabled(1, False)
+        self.history_list = QListWidget()
+        self.history_list.currentRowChanged.connect(self._history_chosen)
+        self.result_tabs.addTab(self.history_list, "History")
+        split.addWidget(self.result_tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+
+    @staticmethod
+    def _table_style(table: QTableWidget) -> None:
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.setAlternatingRowColors(True)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(22)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+
+    # -- the model -------------------------------------------------------------------
+
+    def set_model(self, model, graph, checkpoint=None) -> None:
+        """The model (app.formats.model.Model), the graph shown (app.formats.graph.Graph)
+        and the checkpoint selected in the view. Fetches and typed values are kept while
+        the graph stays the same."""
+        same_graph = graph is self.graph
+        self.model, self.graph, self.checkpoint = model, graph, checkpoint
+        self._fill_checkpoints()
+        if not same_graph:
+            self._fill_signatures()
+            self.analysis = None
+            self._schedule_analysis()
+        self._update_buttons()
+
+    @property
+    def kind(self) -> str | None:
+        return self.model.kind if self.model is not None else None
+
+    def _fill_checkpoints(self) -> None:
+        combo = self.checkpoint_choice
+        keep = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        model = self.model
+        if model is None:
+            combo.blockSignals(False)
+            return
+        on_disk = [c for c in model.checkpoints if c.on_disk]
+        if model.kind == "graph":
+            combo.addItem("none: a frozen graph runs with its constants", ("none", None))
+        elif model.kind == "savedmodel":
+            combo.addItem("the SavedModel's variables", ("current", None))
+        else:
+            current = self.checkpoint or model.selected
+            name = current.name if current is not None else "none"
+            combo.addItem(f"current: {name}", ("current", None))
+            if len(on_disk) > 1:
+                combo.addItem(f"every checkpoint ({len(on_disk)})", ("every", None))
+                for c in on_disk:
+                    step = f"  (step {c.step})" if c.step is not None else ""
+                    combo.addItem(f"{c.name}{step}", ("one", c.prefix))
+        index = combo.findData(keep) if keep is not None else -1
+        combo.setCurrentIndex(max(index, 0))
+        combo.setEnabled(combo.count() > 1)
+        combo.blockSignals(False)
+
+    def choose_checkpoint(self, which: str) -> None:
+        """"current", "every", or a checkpoint prefix."""
+        for i in range(self.checkpoint_choice.count()):
+            mode, prefix = self.checkpoint_choice.itemData(i)
+            if which == mode or (prefix is not None and which == prefix):
+                self.checkpoint_choice.setCurrentIndex(i)
+                return
+        raise KeyError(which)
+
+    def _fill_signatures(self) -> None:
+        sigs = self.graph.signatures() if self.graph is not None else {}
+        combo = self.signature
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("(none: fetch tensors)", None)
+        for key in sorted(sigs):
+            combo.addItem(key, key)
+        if "serving_default" in sigs:
+            combo.setCurrentIndex(combo.findData("serving_default"))
+        combo.blockSignals(False)
+        show = self._signatures_on = self.kind == "savedmodel" and bool(sigs)
+        for w in (self.signature_label, self.signature, self.signature_io):
+            w.setVisible(show)
+        self._signature_chosen()
+
+    @property
+    def signature_key(self) -> str | None:
+        return self.signature.currentData() if self._signatures_on else None
+
+    def _signature_chosen(self, _index: int = 0) -> None:
+        key = self.signature_key
+        if key is None:
+            self.signature_io.setText("")
+        else:
+            sig = self.graph.signatures()[key]
+            ins = ", ".join(f"{k} ({v.name})" for k, v in sorted(sig.inputs.items()))
+            outs = ", ".join(f"{k} ({v.name})" for k, v in sorted(sig.outputs.items()))
+            self.signature_io.setText(f"inputs: {ins or 'none'}<br>outputs: {outs or 'none'}")
+        using = key is not None
+        for w in (self.fetch_edit, self.btn_add, self.btn_add_selected, self.fetch_list):
+            w.setEnabled(not using)
+        self._schedule_analysis()
+        self._update_buttons()
+
+    # -- fetches -----------------------------------------------------------------------
+
+    @property
+    def fetches(self) -> list[str]:
+        return [self.fetch_list.item(i).text() for i in range(self.fetch_list.count())]
+
+    def set_selected_op(self, op_name: str | None) -> None:
+        """The op selected in the graph tree (None: none), for "Add selected op"."""
+        self._selected_op = op_name
+        self._update_buttons()
+
+    def add_fetch(self, name: str | None) -> list[str]:
+        """Add an op's outputs (`name:0`, `name:1`, … when the graph says how many, else
+        `name:0`) or one tensor (`name:K`). Returns the names added."""
+        if not name:
+            return []
+        name = name.strip()
+        if name.rpartition(":")[2].isdigit() and ":" in name:
+            names = [name]
+        else:
+            count = output_count(self.graph, name) if self.graph is not None else None
+            if count == 0:
+                names = [name]           # an op without outputs: run it
+            else:
+                names = [f"{name}:{i}" for i in range(count or 1)]
+        have = set(self.fetches)
+        added = [n for n in names if n not in have]
+        for n in added:
+            self.fetch_list.addItem(n)
+        if added:
+            self._schedule_analysis()
+        self._update_buttons()
+        return added
+
+    def remove_fetch(self, name: str) -> None:
+        for i in range(self.fetch_list.count() - 1, -1, -1):
+            if self.fetch_list.item(i).text() == name:
+                self.fetch_list.takeItem(i)
+        self._schedule_analysis()
+        self._update_buttons()
+
+    def remove_selected_fetches(self) -> None:
+        for item in self.fetch_list.selectedItems():
+            self.fetch_list.takeItem(self.fetch_list.row(item))
+        self._schedule_analysis()
+        self._update_buttons()
+
+    def _add_typed(self) -> None:
+        if self.add_fetch(self.fetch_edit.text()):
+            self.fetch_edit.clear()
+
+    # -- the feeds form ------------------------------------------------------------------
+
+    def _schedule_analysis(self) -> None:
+        self.analysis = None
+        self._update_buttons()
+        self._analyze_timer.start()
+
+    @property
+    def analyzing(self) -> bool:
+        return self._analyze_timer.isActive() or self.analyze_lane.busy
+
+    def _analyze(self) -> None:
+        graph, kind, key = self.graph, self.kind, self.signature_key
+        fetches = self.fetches
+        if graph is None:
+            return
+        with_restore = kind in ("run", "checkpoint") or (
+            kind not in ("graph", "savedmodel") and bool(self.model.checkpoints))
+
+        def task(job):
+            if key is not None:
+                sig = graph.signatures()[key]
+                from ..formats import tensors
+                from ..formats.dtypes import enum_name
+                specs = [FeedSpec(k, graphwalk.tensor_name(v.name), enum_name(v.dtype),
+                                  tensors.shape_of(v.tensor_shape)) for k, v in sorted(sig.inputs.items())]
+                targets = [v.name for v in sig.outputs.values()]
+                path = graphwalk.analyze(graph, targets, [s.tensor for s in specs])
+            else:
+                path = graphwalk.analyze(graph, fetches)
+                specs = [FeedSpec(p.tensor, p.tensor, p.dtype, p.shape, p.optional)
+                         for p in path.placeholders]
+            unsafe = [str(u) for u in path.unsafe]
+            if kind == "savedmodel":
+                unsafe += [str(u) for u in graphwalk.loader_problems(graph)]
+            elif with_restore:
+                unsafe += [str(u) for u in graphwalk.restore_problems(graph)]
+            return Analysis(specs, unsafe, list(path.missing))
+
+        self.analyze_lane.submit(task, self._analyzed,
+                                 lambda m, _d: self._show_error(f"The fetches cannot be followed: {m}"))
+
+    def _analyzed(self, analysis: Analysis) -> None:
+        for row in self._rows:
+            self._feed_texts[row.spec.label] = row.text
+            row.setParent(None)
+            row.deleteLater()
+        self._rows = []
+        self.analysis = analysis
+        base = self._base_dir()
+        for spec in analysis.feeds:
+            row = FeedRow(spec, self._feed_texts.get(spec.label, ""), base)
+            row.changed.connect(self._update_buttons)
+            self.feeds_layout.insertWidget(self.feeds_layout.count() - 1, row)
+            self._rows.append(row)
+        if self._rows:  # line the value boxes up: the name and type columns share a width
+            for attr in ("name_label", "type_label"):
+                width = max(getattr(r, attr).sizeHint().width() for r in self._rows)
+                for r in self._rows:
+                    getattr(r, attr).setFixedWidth(width)
+        self.feeds_scroll.setVisible(bool(self._rows))
+        if not self.fetches and self.signature_key is None:
+            note = "Add a fetch to see the placeholders it needs."
+        elif not self._rows:
+            note = "Nothing to feed: the fetches need no placeholder."
+        else:
+            n = sum(1 for s in analysis.feeds if not s.optional)
+            note = (f"{n} placeholder{'s' if n != 1 else ''} to feed"
+                    + (f", {len(analysis.feeds) - n} optional" if n < len(analysis.feeds) else "")
+                    + ". Type a value, or drop a .npy/.npz/.csv file on a row.")
+        self.feeds_note.setText(note)
+        if analysis.missing:
+            self.fetch_message.setText("Not in the graph: " + ", ".join(analysis.missing))
+        self.fetch_message.setVisible(bool(analysis.missing))
+        self._update_buttons()
+
+    def feed_row(self, name: str) -> FeedRow:
+        """The row of a placeholder (with or without ":0") or signature input."""
+        for row in self._rows:
+            if name in (row.spec.label, row.spec.tensor, row.spec.tensor.removesuffix(":0")):
+                return row
+        raise KeyError(name)
+
+    def set_feed(self, name: str, text: str) -> None:
+        """Type `text` as the value of a feed (its row if shown; kept for later if not)."""
+        try:
+            self.feed_row(name).set_text(text)
+        except KeyError:
+            self._feed_texts[graphwalk.tensor_name(name) if ":" not in name and
+                             self.signature_key is None else name] = text
+
+    def _base_dir(self) -> str | None:
+        return self.model.folder if self.model is not None else None
+
+    # -- running -----------------------------------------------------------------------
+
+    @property
+    def client(self):
+        if self._client is None:
+            from ..runner.worker import RunnerClient
+            self._client = RunnerClient()
+            self._own_client = True
+        return self._client
+
+    def warm_up(self) -> None:
+        """Start the worker now (it imports TensorFlow in its own process)."""
+        self.client.start()
+
+    @property
+    def running(self) -> bool:
+        return self._running is not None
+
+    def _update_buttons(self) -> None:
+        running = self.running
+        ready = (self.model is not None and self.analysis is not None and not running
+                 and (bool(self.fetches) or self.signature_key is not None))
+        self.btn_run.setEnabled(ready)
+        self.btn_cancel.setEnabled(running)
+        self.btn_add_selected.setEnabled(bool(self._selected_op) and self.signature_key is None)
+        self.btn_remove.setEnabled(bool(self.fetch_list.selectedItems()))
+
+    def run(self) -> bool:
+        """Check the form, confirm unsafe ops, and start the run. Returns whether it started."""
+        if self.running or self.model is None:
+            return False
+        if self.analysis is None:
+            self._show_error("The feeds are still being worked out; try again in a moment.")
+            return False
+        self.error.hide()
+        key = self.signature_key
+        fetches = [] if key is not None else self.fetches
+        if not fetches and key is None:
+            self._show_error("Nothing to run: add a fetch first.")
+            return False
+        if self.analysis.missing:
+            self._show_error("Not in the graph: " + ", ".join(self.analysis.missing))
+            return False
+        feeds_text: dict[str, str] = {}
+        feeds: dict[str, object] = {}
+        problems = []
+        files = []
+        for row in self._rows:
+            text = row.text
+            if not text:
+                if not row.spec.optional:
+                    row.set_message("a value is needed")
+                    problems.append(f"missing feed for placeholder {row.spec.tensor} "
+                                    f"({row.spec.dtype}, {feeds_mod.shape_text(row.spec.shape)})"
+                                    if key is None else f"missing feed for input {row.spec.label}")
+                continue
+            feeds_text[row.spec.label] = text
+            if text.startswith("@"):
+                row.validate()
+                if row.message.text():
+                    problems.append(f"{row.spec.label}: {row.message.text()}")
+                files.append(row.spec)
+                continue
+            value = row.validate()
+            if value is None:
+                problems.append(f"{row.spec.label}: {row.message.text()}")
+            else:
+                feeds[row.spec.label] = value
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self._show_error(problems[0] + more)
+            return False
+        if self.analysis.unsafe and not self._confirm_unsafe(self.analysis.unsafe):
+            self._show_status("not run: unsafe ops were refused")
+            return False
+        allow_unsafe = bool(self.analysis.unsafe)
+
+        mode, prefix = self.checkpoint_choice.currentData() or ("none", None)
+        every = mode == "every"
+        if mode == "current":
+            current = self.checkpoint or self.model.selected
+            which = current.prefix if current is not None and self.kind not in ("graph", "savedmodel") else None
+            label = current.name if current is not None and which else self.checkpoint_choice.currentText()
+        elif mode == "one":
+            which, label = prefix, os.path.basename(prefix)
+        elif every:
+            which, label = None, "every checkpoint"
+        else:
+            which, label = None, "no checkpoint"
+        record = RunRecord(list(fetches) if key is None else [f"signature {key}"], feeds_text,
+                           label, every)
+        path, client, base = self.model.path, self.client, self._base_dir()
+        stop = self._stop = threading.Event()
+        say, partial = self._worker_status.emit, self._partial.emit
+
+        def emit(signal, value):
+            try:
+                signal(value)
+            except RuntimeError:  # the panel was deleted while this ran
+                pass
+
+        def task(job):
+            from ..runner.worker import Cancelled
+            t0 = time.perf_counter()
+            try:
+                values = dict(feeds)
+                for spec in files:  # loading files is run work, not UI work
+                    try:
+                        arr = feeds_mod.parse_feed(feeds_text[spec.label], base)
+                        values[spec.label] = feeds_mod.coerce(arr, spec.dtype, spec.shape,
+                                                              spec.label)
+                    except feeds_mod.FeedError as e:
+                        raise RunError(str(e), "feed", spec.label) from None
+                pl = plan(path, checkpoint=which, all_checkpoints=every, signature=key)
+                requests = pl.requests(fetches, values, key, allow_unsafe)
+                for i, req in enumerate(requests):
+                    if stop.is_set():
+                        record.cancelled = True
+                        break
+                    try:
+                        result = client.run(req, on_status=lambda t: emit(say, t))
+                        run = CheckpointRun(req.step, req.checkpoint, result.fetches,
+                                            None, result.seconds)
+                    except Cancelled:
+                        record.cancelled = True
+                        break
+                    except RunError as e:
+                        if e.kind in _FATAL or len(requests) == 1:
+                            raise
+                        run = CheckpointRun(req.step, req.checkpoint, None, str(e))
+                    record.runs.append(run)
+                    emit(partial, (record, run, i + 1, len(requests)))
+            except RunError as e:
+                record.error = str(e)
+            record.seconds = time.perf_counter() - t0
+            return record
+
+        self._running = record
+        self._show_status("starting")
+        self._update_buttons()
+        self.run_lane.submit(task, self._finished, self._failed)
+        return True
+
+    def _confirm_unsafe(self, ops: list[str]) -> bool:
+        shown = "\n".join(f"• {op}" for op in ops[:12])
+        if len(ops) > 12:
+            shown += f"\n… and {len(ops) - 12} more"
+        answer = QMessageBox.warning(
+            self, "Run ops that reach outside the session?",
+            "Running these fetches would run ops that touch files, processes or the network:\n\n"
+            f"{shown}\n\nA graph from elsewhere is a program. Run them only if you trust "
+            "this model.",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def cancel(self) -> None:
+        """Stop the run in progress (the worker process is ended; the next run starts a
+        new one)."""
+        if not self.running:
+            return
+        self._stop.set()
+        if self._client is not None:
+            self._client.cancel()
+        self._show_status("cancelling…")
+
+    def _add_partial(self, payload) -> None:
+        record, run, done, total = payload
+        if record is not self._running:
+            return
+        if total > 1:
+            self._show_status(f"ran {done} of {total} checkpoints")
+            self._show_record(record, final=False)
+
+    def _finished(self, record: RunRecord) -> None:
+        self._running = None
+        self.history.append(record)
+        item = QListWidgetItem(record.title())
+        item.setToolTip(record.title())
+        self.history_list.blockSignals(True)
+        self.history_list.addItem(item)
+        self.history_list.setCurrentRow(self.history_list.count() - 1)
+        self.history_list.blockSignals(False)
+        if record.cancelled:
+            self._show_status("cancelled")
+        elif record.error:
+            self._show_status("failed")
+        else:
+            self._show_status(f"done in {record.seconds:.2f} s")
+        self._show_record(record)
+        self._update_buttons()
+        self.run_finished.emit(record)
+
+    def _failed(self, message: str, _details: str) -> None:
+        record, self._running = self._running, None
+        if record is not None:
+            record.error = message
+            self.history.append(record)
+            self.history_list.addItem(record.title())
+        self._show_error(message)
+        self._show_status("failed")
+        self._update_buttons()
+        if record is not None:
+            self.run_finished.emit(record)
+
+    def _show_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status_changed.emit(text)
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    # -- results -----------------------------------------------------------------------
+
+    def _show_record(self, record: RunRecord, final: bool = True) -> None:
+        self._shown = record
+        if final:
+            if record.error:
+                self._show_error(record.error)
+            else:
+                failed = [r for r in record.runs if r.error]
+                if failed:
+                    first = failed[0]
+                    self._show_error(f"{os.path.basename(first.checkpoint or '')}: {first.error}"
+                                     + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+                else:
+                    self.error.hide()
+        last = next((r for r in reversed(record.runs) if r.fetches is not None), None)
+        self.results.setRowCount(0)
+        if last is not None:
+            items = list(last.fetches.items())
+            self.results.setRowCount(len(items))
+            for i, (name, value) in enumerate(items):
+                arr = None if value is None else np.asarray(value)
+                cells = [name, dtype_text(arr), "" if arr is None else feeds_mod.shape_text(arr.shape),
+                         summary(value)]
+                for c, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setToolTip(text)
+                    if c == 3 and arr is not None and arr.ndim == 0:
+                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    self.results.setItem(i, c, item)
+            where = f" at step {last.step}" if record.every and last.step is not None else ""
+            self.result_tabs.setTabText(0, f"Results{where}")
+        else:
+            self.result_tabs.setTabText(0, "Results")
+        self.result_tabs.setTabEnabled(1, record.every)
+        if record.every:
+            self._show_epochs(record)
+            if final and record.runs:
+                self.result_tabs.setCurrentIndex(1)
+        elif final:
+            self.result_tabs.setCurrentIndex(0)
+
+    def _show_epochs(self, record: RunRecord) -> None:
+        names: list[str] = []
+        for r in record.runs:
+            for n in (r.fetches or {}):
+                if n not in names:
+                    names.append(n)
+        t = self.epoch_table
+        t.clear()
+        t.setColumnCount(2 + len(names))
+        t.setHorizontalHeaderLabels(["Step", "Checkpoint"] + names)
+        t.setRowCount(len(record.runs))
+        for i, r in enumerate(record.runs):
+            step = QTableWidgetItem("" if r.step is None else str(r.step))
+            step.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            t.setItem(i, 0, step)
+            t.setItem(i, 1, QTableWidgetItem(os.path.basename(r.checkpoint or "")))
+            for j, n in enumerate(names):
+                if r.fetches is None:
+                    text = "failed" if j == 0 else ""
+                    item = QTableWidgetItem(text)
+                    item.setToolTip(r.error or "")
+                else:
+                    item = QTableWidgetItem(summary(r.fetches.get(n)))
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                t.setItem(i, 2 + j, item)
+        scalars = [n for n in names
+                   if all(r.fetches is None or _scalar(r.fetches.get(n)) is not None
+                          for r in record.runs)]
+        self.plotted = scalars
+        if not scalars:
+            self.plot_slot.setCurrentWidget(self.plot_note)
+            return
+        plot = self._plot_widget()
+        plot.clear()
+        if plot.plotItem.legend is not None:
+            plot.plotItem.legend.clear()
+        import pyqtgraph as pg
+        colors = ["#2e86de", "#e67e22", "#27ae60", "#c0392b", "#8e44ad", "#16a085"]
+        xs_all = [r.step if r.step is not None else i for i, r in enumerate(record.runs)]
+        for k, n in enumerate(scalars):
+            pts = [(x, _scalar(r.fetches.get(n))) for x, r in zip(xs_all, record.runs)
+                   if r.fetches is not None]
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            color = colors[k % len(colors)]
+            plot.plot(list(xs), list(ys), pen=pg.mkPen(color, width=2), symbol="o",
+                      symbolSize=7, symbolBrush=color, symbolPen=None, name=n)
+        steps = sorted(set(xs_all))
+        plot.getAxis("bottom").setTicks([[(x, str(x)) for x in steps]] if len(steps) <= 12 else None)
+        self.plot_slot.setCurrentWidget(plot)
+
+    def _plot_widget(self):
+        if self._plot is None:
+            import pyqtgraph as pg
+            self._plot = pg.PlotWidget(background=self.palette().base().color())
+            self._plot.showGrid(x=True, y=True, alpha=0.25)
+            self._plot.setLabel("bottom", "step")
+            self._plot.addLegend(offset=(10, -10), brush=(255, 255, 255, 210),
+                                 labelTextColor=(40, 40, 40))
+            self._plot.setMinimumWidth(240)
+            self.plot_slot.addWidget(self._plot)
+        return self._plot
+
+    def _result_clicked(self, row: int, _col: int) -> None:
+        record = self._shown
+        if record is None or row < 0:
+            return
+        last = next((r for r in reversed(record.runs) if r.fetches is not None), None)
+        if last is None or row >= len(last.fetches):
+            return
+        name = list(last.fetches)[row]
+        self._emit_value(name, last, record)
+
+    def _epoch_cell_clicked(self, row: int, col: int) -> None:
+        record = self._shown
+        if record is None or not 0 <= row < len(record.runs):
+            return
+        run = record.runs[row]
+        names = [self.epoch_table.horizontalHeaderItem(c).text()
+                 for c in range(2, self.epoch_table.columnCount())]
+        if run.fetches is None or not names:
+            return
+        name = names[col - 2] if col >= 2 else names[0]
+        self._emit_value(name, run, record)
+
+    def _emit_value(self, name: str, run: CheckpointRun, record: RunRecord) -> None:
+        value = run.fetches.get(name)
+        if value is None:
+            return
+        where = f" at step {run.step}" if run.step is not None else (
+            f" in {os.path.basename(run.checkpoint)}" if run.checkpoint else "")
+        self.show_value.emit(f"{name}{where}   (run)", np.asarray(value))
+
+    def _history_chosen(self, row: int) -> None:
+        if 0 <= row < len(self.history):
+            self._show_record(self.history[row])
+
+    # -- closing -------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop a run in progress, end the worker (when the panel made it) and the lanes."""
+        self._stop.set()
+        if self._client is not None:
+            if self._own_client:
+                self._client.close()
+            else:
+                self._client.cancel()
+        self.analyze_lane.shutdown()
+        self.run_lane.shutdown()
