@@ -108,6 +108,16 @@ def tensor_proto(data: bytes) -> None:
             raise
 
 
+def feed_text(data: bytes) -> None:
+    """Arbitrary text typed into a feed box: parsed (never evaluated) or refused."""
+    from app.runner import feeds
+    text = data.decode("utf-8", "replace")
+    try:
+        feeds.parse_feed(text, base_dir=tempfile.gettempdir())
+    except ValueError:
+        pass
+
+
 def _read_all(bundle: Bundle) -> None:
     for name in list(bundle.tensors):
         try:
@@ -118,4 +128,4 @@ def _read_all(bundle: Bundle) -> None:
 
 
 TARGETS = {f.__name__: f for f in (index_bytes, bundle_entry, entry_fields, state_file,
-                                   meta_graph, object_graph, tensor_proto)}
+                                   meta_graph, object_graph, tensor_proto, feed_text)}

@@ -1,5 +1,5 @@
-"""Opening, browsing, comparing, following a variable and verifying never write into the
-opened folder."""
+"""Opening, browsing, comparing, following a variable, running and verifying never write
+into the opened folder."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def test_a_read_only_run_is_left_exactly_as_it_was(qtbot, tmp_path):
         assert cli_main(["dump", str(run), "-o", str(tmp_path / "all")]) == 0
         assert cli_main(["diff", f"{run}@0", f"{run}@5", "--json"]) == 0
         assert cli_main(["trend", str(run), "conv/kernel", "--json"]) == 0
+        eval_x = ROOT / "resources" / "sample_eval" / "eval_x.npy"
+        eval_y = ROOT / "resources" / "sample_eval" / "eval_y.npy"
+        assert cli_main(["run", str(run), "--fetch", "accuracy", "--all-checkpoints",
+                         "--feed", f"x=@{eval_x}", "--feed", f"y=@{eval_y}", "--json"]) == 0
 
         window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
         qtbot.addWidget(window)
