@@ -246,6 +246,8 @@ class ModelView(QWidget):
         self.run_panel.show_value.connect(self._show_run_value)
         self.run_panel.status_changed.connect(lambda t: self.status_changed.emit(f"Run: {t}"))
         self.side_tabs.addTab(self.run_panel, "Run")
+        self._sizes_before_run = None
+        self.side_tabs.currentChanged.connect(self._side_tab_changed)
         right.addWidget(self.side_tabs)
 
         value_box = QWidget()
@@ -981,6 +983,19 @@ class ModelView(QWidget):
         self._current_tensor = None
         self._set_actions(None)
         self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
+
+    def _side_tab_changed(self, index: int) -> None:
+        """The Run tab needs height (fetches, feeds, results): give it most of the column
+        while it is shown, and the previous split back after."""
+        right = self.splitters["right"]
+        if self.side_tabs.widget(index) is self.run_panel:
+            if self._sizes_before_run is None:
+                self._sizes_before_run = right.sizes()
+                total = sum(self._sizes_before_run)
+                right.setSizes([int(total * 0.72), total - int(total * 0.72)])
+        elif self._sizes_before_run is not None:
+            right.setSizes(self._sizes_before_run)
+            self._sizes_before_run = None
 
     def _update_run_panel(self) -> None:
         """The Run tab follows the model, the meta graph and the checkpoint shown."""
