@@ -3,7 +3,6 @@ checked against TensorFlow's reader with the metrics recomputed in float64 numpy
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -16,7 +15,7 @@ from .conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
 
-from app import cli, cli_compare  # noqa: E402
+from app import cli  # noqa: E402
 from app.analysis import compare, stats  # noqa: E402
 from app.formats.bundle import Bundle  # noqa: E402
 from app.formats.model import open_checkpoint, open_path  # noqa: E402
@@ -81,40 +80,12 @@ def assert_row_matches(row, a: np.ndarray, b: np.ndarray) -> None:
 
 
 def cli_main(monkeypatch, *argv) -> int:
-    """app.cli.main with `diff`/`trend` registered (a no-op once app/cli.py does it)."""
-    original = cli.build_parser
-
-    def build():
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "diff" not in sub.choices:
-            cli_compare.add_parsers(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build)
+    """app.cli.main in this process (fast); `monkeypatch` keeps call sites uniform."""
     return cli.main([str(a) for a in argv])
 
 
-# The same, as a whole process: `python main.py …`, registering the commands first if
-# app/cli.py does not yet.
-_PROCESS = r"""
-import argparse, sys
-sys.path.insert(0, sys.argv[1])
-import app.cli, app.cli_compare, main
-original = app.cli.build_parser
-def build():
-    parser = original()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "diff" not in sub.choices:
-        app.cli_compare.add_parsers(sub)
-    return parser
-app.cli.build_parser = build
-sys.exit(main.main(sys.argv[2:]))
-"""
-
-
 def cli_process(*args):
-    return subprocess.run([sys.executable, "-c", _PROCESS, str(ROOT), *map(str, args)],
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 

@@ -139,40 +139,13 @@ def request(path, fetches, feeds=None, **kw) -> RunRequest:
 # -- the command line ------------------------------------------------------------------
 
 def cli_main(monkeypatch, *argv) -> int:
-    """app.cli.main with `run` registered (a no-op once app/cli.py does it)."""
-    original = cli.build_parser
-
-    def build():
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "run" not in sub.choices:
-            cli_run.add_parsers(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build)
+    """app.cli.main in this process (fast); `monkeypatch` keeps call sites uniform."""
     return cli.main([str(a) for a in argv])
 
 
-_PROCESS = r"""
-import argparse, sys
-sys.path.insert(0, sys.argv[1])
-import app.cli, app.cli_run, main
-original = app.cli.build_parser
-def build():
-    parser = original()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "run" not in sub.choices:
-        app.cli_run.add_parsers(sub)
-    return parser
-app.cli.build_parser = build
-sys.exit(main.main(sys.argv[2:]))
-"""
-
-
 def cli_process(*args, cwd=ROOT):
-    """`python main.py ARGS` as a whole process (with `run` registered until app/cli.py
-    does it)."""
-    return subprocess.run([sys.executable, "-c", _PROCESS, str(ROOT), *map(str, args)],
+    """`python main.py ARGS` as a whole process."""
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 

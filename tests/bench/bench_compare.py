@@ -31,8 +31,7 @@ trend_small  the same for ``small/kernel``.
 Both sides' results are compared (rel_l2 and means to 1e-9 relative, max |Δ|, min, max
 and histogram counts exactly); a disagreement makes the script exit with status 1.
 
-Until app/cli.py registers `diff` and `trend` itself, our side runs main.py through a
-small `-c` wrapper that adds them to the parser first (see `OURS`).
+Our side runs `main.py` as a user would.
 """
 
 from __future__ import annotations
@@ -58,29 +57,8 @@ TREND_SHAPES = {"big/kernel": (4096, 4096), "small/kernel": (512, 512), "big/bia
 
 # -- child scripts ------------------------------------------------------------------------
 
-# Our CLI, as `python main.py ARGS`, with diff/trend registered if app/cli.py does not yet.
-OURS = r"""
-import argparse, os, sys, time
-sys.path.insert(0, os.getcwd())
-t0 = time.perf_counter()
-import app.cli, app.cli_compare, main
-original = app.cli.build_parser
-def build():
-    parser = original()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "diff" not in sub.choices:
-        app.cli_compare.add_parsers(sub)
-    return parser
-app.cli.build_parser = build
-import numpy, app.analysis.compare
-t1 = time.perf_counter()
-code = main.main(sys.argv[1:])
-t2 = time.perf_counter()
-sys.stdout.flush()
-import json
-sys.stderr.write("BENCH_TIMING " + json.dumps({"import": t1 - t0, "work": t2 - t1}) + "\n")
-sys.exit(code)
-"""
+# Our CLI, as a user runs it.
+OURS = os.path.join(REPO, "main.py")
 
 TF_DIFF = r"""
 import json, sys, time
@@ -327,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Measuring (median wall time, median peak RSS):", file=sys.stderr)
     baseline = measure("python -c pass", [py, "-c", "pass"], env, rep, warm)
     if "diff" in wanted:
-        o = measure("ours: diff vgg16 vgg16_b", [py, "-c", OURS, "diff", vgg_a, vgg_b, "--json"],
+        o = measure("ours: diff vgg16 vgg16_b", [py, OURS, "diff", vgg_a, vgg_b, "--json"],
                     env, rep, warm)
         t = measure("TF: load_checkpoint x2 + numpy", [py, "-c", TF_DIFF, vgg_a, vgg_b],
                     env, rep, warm)
@@ -335,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     for case, name in (("trend", "big/kernel"), ("trend_small", "small/kernel")):
         if case not in wanted:
             continue
-        o = measure(f"ours: trend {name}", [py, "-c", OURS, "trend", run, name, "--bins", "100",
+        o = measure(f"ours: trend {name}", [py, OURS, "trend", run, name, "--bins", "100",
                                             "--json"], env, rep, warm)
         t = measure(f"TF: get_tensor x10 + numpy {name}", [py, "-c", TF_TREND, prefixes, name, "100"],
                     env, rep, warm)

@@ -59,21 +59,8 @@ EPOCHS = 10
 
 # -- child scripts ------------------------------------------------------------------------
 
-# Our CLI, as `python main.py ARGS`, registering `run` if app/cli.py does not yet.
-OURS_CLI = r"""
-import argparse, os, sys
-sys.path.insert(0, os.getcwd())
-import app.cli, app.cli_run, main
-original = app.cli.build_parser
-def build():
-    parser = original()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "run" not in sub.choices:
-        app.cli_run.add_parsers(sub)
-    return parser
-app.cli.build_parser = build
-sys.exit(main.main(sys.argv[1:]))
-"""
+# Our CLI, as a user runs it.
+OURS_CLI = os.path.join(REPO, "main.py")
 
 # The same steps by hand, as a user's script would take them.
 HAND_COLD = r"""
@@ -277,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if "cold" in only:
         print("cold: run-to-result on VGG-16, whole process", file=sys.stderr)
         ours, hand = alternate([
-            ("ours", [py, "-c", OURS_CLI, "run", vgg, "--fetch", "predictions",
+            ("ours", [py, OURS_CLI, "run", vgg, "--fetch", "predictions",
                       "--feed", f"input=@{image}", "--json"]),
             ("by hand", [py, "-c", HAND_COLD, meta, prefix, "predictions:0", "input:0", image]),
         ], env, args.repeat, args.warmup)
@@ -329,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print("epochs: ten checkpoints of a small CNN, whole process", file=sys.stderr)
         eval_dir = cnn + "_eval"
         ours, hand = alternate([
-            ("ours", [py, "-c", OURS_CLI, "run", cnn, "--all-checkpoints", "--fetch",
+            ("ours", [py, OURS_CLI, "run", cnn, "--all-checkpoints", "--fetch",
                       "accuracy", "--fetch", "loss", "--feed",
                       f"x=@{os.path.join(eval_dir, 'eval_x.npy')}", "--feed",
                       f"y=@{os.path.join(eval_dir, 'eval_y.npy')}", "--json"]),
