@@ -243,7 +243,14 @@ def _plausible(graph_def) -> bool:
     return True
 
 
-def _parse(cls, data: bytes, text: bool):
+def looks_like_text(path: str, data: bytes) -> bool:
+    """A text proto: by its name, or by its start (a text proto behind a binary name)."""
+    return path.endswith((".pbtxt", ".txt")) or (
+        data[:1].isalpha() and b"{" in data[:4096] and b"\x00" not in data[:4096])
+
+
+def parse_proto(cls, data: bytes, text: bool):
+    """The message, or None when the bytes are not one."""
     msg = cls()
     try:
         if text:
@@ -258,7 +265,7 @@ def _parse(cls, data: bytes, text: bool):
 def load_saved_model(path: str) -> list[Graph]:
     """Every meta graph of a `saved_model.pb` / `saved_model.pbtxt`."""
     data = read_small_file(path)
-    sm = _parse(protos.SavedModel, data, path.endswith(".pbtxt"))
+    sm = parse_proto(protos.SavedModel, data, path.endswith(".pbtxt"))
     if sm is None or not len(sm.meta_graphs):
         raise FormatError(path, "does not parse as a SavedModel (corrupt or not a SavedModel)")
     return [Graph(mg.graph_def, mg, path, "savedmodel") for mg in sm.meta_graphs]
@@ -270,21 +277,19 @@ def load_graph(path: str) -> Graph:
     The extension says which form is tried first; a file that parses as neither is an error.
     """
     data = read_small_file(path)
-    text = path.endswith((".pbtxt", ".txt", ".meta.txt"))
-    if not text and data[:1].isalpha() and b"{" in data[:4096] and b"\x00" not in data[:4096]:
-        text = True  # a text proto behind a binary-sounding name
+    text = looks_like_text(path, data)
     first_meta = path.endswith(".meta")
     order = ("meta", "graph") if first_meta else ("graph", "meta")
     for kind in order:
         if kind == "meta":
-            mg = _parse(protos.MetaGraphDef, data, text)
+            mg = parse_proto(protos.MetaGraphDef, data, text)
             if mg is not None and _plausible(mg.graph_def):
                 return Graph(mg.graph_def, mg, path, "metagraph")
         else:
-            gd = _parse(protos.GraphDef, data, text)
+            gd = parse_proto(protos.GraphDef, data, text)
             if gd is not None and _plausible(gd):
                 return Graph(gd, None, path, "graphdef")
-    sm = _parse(protos.SavedModel, data, text)
+    sm = parse_proto(protos.SavedModel, data, text)
     if sm is not None and len(sm.meta_graphs) and _plausible(sm.meta_graphs[0].graph_def):
         mg = sm.meta_graphs[0]
         return Graph(mg.graph_def, mg, path, "savedmodel")

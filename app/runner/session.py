@@ -540,23 +540,16 @@ def _saved_model_file(folder: str) -> str:
 
 
 def _read_proto(cls, path: str):
-    """A binary or text proto, the way app.formats.graph tells them apart."""
-    from google.protobuf import text_format
+    """A binary or text proto, told apart as app.formats.graph does."""
+    from ..formats.graph import looks_like_text, parse_proto
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise RunError(f"{path}: cannot read: {e.strerror or e}", "graph") from None
-    text = path.endswith((".pbtxt", ".txt")) or (
-        data[:1].isalpha() and b"{" in data[:4096] and b"\x00" not in data[:4096])
-    msg = cls()
-    try:
-        if text:
-            text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=True)
-        else:
-            msg.ParseFromString(data)
-    except Exception:
-        raise RunError(f"{path}: does not parse as a {cls.__name__}", "graph") from None
+    msg = parse_proto(cls, data, looks_like_text(path, data))
+    if msg is None:
+        raise RunError(f"{path}: does not parse as a {cls.__name__}", "graph")
     return msg
 
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from ..analysis.compare import DiffRow
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
+from .variables_model import shape_text
 
 COLUMNS = ("Variable", "Status", "‖B−A‖ / ‖A‖", "max |B−A|", "mean |B−A|", "Shape A", "Shape B")
 SORT = USER + 1
@@ -29,7 +30,7 @@ def _num(v: float | None) -> str:
 
 
 def _shape(s) -> str:
-    return "" if s is None else "[" + ", ".join(map(str, s)) + "]"
+    return "" if s is None else shape_text(s)
 
 
 class DiffModel(QAbstractTableModel):
