@@ -76,7 +76,7 @@ def cmd_diff(args) -> int:
     label_b, reader_b = open_side(args.b, problems)
     args.path = f"{args.a} vs {args.b}"
     rows = compare.diff(reader_a, reader_b)
-    problems += [f"{r.name}: {r.problem}" for r in rows if r.status == "unreadable"]
+    problems += [f"{r.name}: {r.problem}" for r in rows if r.problem]
     summary = {s: sum(r.status == s for r in rows) for s in compare.STATUSES}
     summary["dtype_changed"] = sum(r.dtype_changed for r in rows)
     if args.json:

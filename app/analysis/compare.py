@@ -501,6 +501,10 @@ def diff(reader_a, reader_b, progress=None, cancelled=None, chunk_bytes: int = C
     ta, tb = reader_a.tensors, reader_b.tensors
     rows = [_row(ta[k].display_name, "removed", info_a=ta[k]) for k in m.only_a]
     rows += [_row(tb[k].display_name, "added", info_b=tb[k]) for k in m.only_b]
+    for row in rows:  # one side only, but its index already says it cannot be read
+        reader, info = (reader_a, ta[row.key_a]) if row.key_a else (reader_b, tb[row.key_b])
+        if info.problem:
+            row.problem = f"{reader.index_path}: {info.problem}"
     todo: list[DiffRow] = []
     ident = (_identity(reader_a), _identity(reader_b)) if cache is not None else None
     for ka, kb in m.pairs:
@@ -537,7 +541,7 @@ def diff(reader_a, reader_b, progress=None, cancelled=None, chunk_bytes: int = C
                 _compare(pool, row, reader_a, reader_b, chunk_bytes, tick)
             except (FormatError, MemoryError, ValueError) as e:
                 row.status = "unreadable"
-                row.problem = getattr(e, "problem", None) or str(e) or type(e).__name__
+                row.problem = str(e) or type(e).__name__  # FormatError's text names the file
                 continue
             if cache is not None:
                 cache.put(("diff", ident, row.key_a, row.key_b), _copy_row(row))

@@ -2,9 +2,11 @@
 
     .venv/bin/python tests/bench/fuzz_parsers.py [--examples 20000] [--target NAME]
 
-Hypothesis explores inputs with coverage feedback from its own engine; any input that
-makes a parser raise something other than its clean error is printed with the target's
-name — add it to tests/corpus/generate.py as a case.
+Hypothesis generates and mutates the inputs (raw bytes, and field-structured bundle
+entries so that lying shapes, offsets and slices come up often) and shrinks any failure to
+a minimal example, printed with the target's name — add it to tests/corpus/generate.py as
+a case. (Hypothesis is not coverage-guided the way atheris/libFuzzer are; the structured
+targets are what reach the deep paths.)
 """
 
 from __future__ import annotations
