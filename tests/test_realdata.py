@@ -111,3 +111,9 @@ def test_files_that_are_not_models_fail_cleanly(realdata, rel):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and rel.split("/")[-1] in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) <= 2
+
+
+def test_a_folder_of_several_graphs_says_to_pick_one(realdata):
+    proc = subprocess.run([sys.executable, "main.py", "inspect", str(realdata / "tfnet/graph")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "graph files" in proc.stderr and "open one" in proc.stderr

@@ -78,6 +78,10 @@ def _run(folder: str, path: str, pick: str | None = None) -> Model:
         if len(metas) == 1:
             return Model(path, "graph", folder, graph_path=os.path.join(folder, metas[0]),
                          problems=run.problems)
+        if len(metas) > 1:
+            shown = ", ".join(metas[:4]) + (", …" if len(metas) > 4 else "")
+            raise FormatError(folder, f"holds {len(metas)} graph files and no checkpoint "
+                                      f"({shown}): open one of them")
         detail = "; ".join(run.problems + run.notes) if run.problems or run.notes else (
             "the folder is empty" if not run.names else "no checkpoint, SavedModel or graph in it")
         raise FormatError(folder, f"no TensorFlow model found: {detail}")

@@ -53,14 +53,18 @@ class Lane(QObject):
         self._callbacks: dict[int, tuple] = {}
         self._done.connect(self._deliver)
         self._progress.connect(self._forward_progress)
+        self._closed = False
 
     @property
     def busy(self) -> bool:
         return self._current is not None
 
-    def submit(self, task, on_done, on_error=None) -> Job:
+    def submit(self, task, on_done, on_error=None) -> Job | None:
         """Run `task(job)` in the worker; call `on_done(result)` or `on_error(message,
-        details)` on the GUI thread unless a newer request came first."""
+        details)` on the GUI thread unless a newer request came first. After shutdown
+        (its view closed while a timer or signal was still on its way) nothing runs."""
+        if self._closed:
+            return None
         self.cancel()
         job = Job(self, next(self._tokens))
         self._current = job
@@ -113,5 +117,6 @@ class Lane(QObject):
             self.busy_changed.emit(False)
 
     def shutdown(self) -> None:
+        self._closed = True
         self.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
