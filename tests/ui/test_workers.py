@@ -31,7 +31,7 @@ def test_errors_arrive_as_messages(qtbot):
         raise FormatError("/x/model.index", "truncated")
 
     lane.submit(fail, lambda r: None, lambda msg, more: errors.append(msg))
-    qtbot.waitUntil(lambda: errors, timeout=5000)
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
     assert errors == ["/x/model.index: truncated"]
     lane.shutdown()
 
