@@ -10,7 +10,6 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from app.formats import protos  # noqa: E402
 from app.formats.bundle import OBJECT_GRAPH_KEY, Bundle  # noqa: E402
 from app.formats.errors import CorruptDataError, FormatError  # noqa: E402
 from app.formats.graph import load_graph  # noqa: E402

@@ -55,7 +55,6 @@ class Banner(QFrame):
         self.hide()
 
     def show_message(self, text: str, more: str = "", error: bool = True) -> None:
-        self.setProperty("level", "error" if error else "warning")
         self.setStyleSheet("#banner { background: %s; border-radius: 4px; }"
                            % ("rgba(192,57,43,0.18)" if error else "rgba(241,196,15,0.20)"))
         self.text.setText(text)
@@ -903,7 +902,7 @@ class ModelView(QWidget):
     def _compare(self, a: int, b: int) -> None:
         if not (0 <= a < len(self._compare_choices) and 0 <= b < len(self._compare_choices)):
             return
-        (name_a, ca), (name_b, cb) = self._compare_choices[a], self._compare_choices[b]
+        ca, cb = self._compare_choices[a][1], self._compare_choices[b][1]
         from ..analysis import compare as compare_mod
         from ..formats.model import open_checkpoint
         if self._diff_cache is None:
