@@ -36,7 +36,7 @@ from ..analysis.compare import Trend, TrendPoint
 from ..analysis.stats import DEFAULT_BINS
 from .array_model import SPECIAL_COLOR, format_float
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
-from .values import MARGIN, MAX_BINS, SPACING, _html_escape, _Label, fixed_font, is_dark, \
+from .values import MAX_BINS, SPACING, MessagePanel, _html_escape, _Label, fixed_font, is_dark, \
     sequential_map, shape_text
 
 TAB_RIDGE, TAB_HEATMAP, TAB_CURVES, TAB_TABLE = range(4)
@@ -425,7 +425,7 @@ class _TrendTable(QTableView):
 
 # --------------------------------------------------------------------------- the panel
 
-class TrendView(QWidget):
+class TrendView(MessagePanel):
     """One variable across the checkpoints of a run.
 
     show_trend(trend)    draw an app.analysis.compare.Trend (computed elsewhere)
@@ -454,26 +454,7 @@ class TrendView(QWidget):
         self.ridge_height = RIDGE_OVERLAP
         self.curve_items: dict[str, pg.PlotDataItem] = {}
 
-        self._stack = QStackedWidget(self)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
-
-        self._message = QLabel(self.EMPTY_TEXT)
-        self._message.setAlignment(Qt.AlignCenter)
-        self._message.setWordWrap(True)
-        self._message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self._message.setContentsMargins(24, 24, 24, 24)
-        mfont = self._message.font()
-        mfont.setPointSizeF(mfont.pointSizeF() * 1.1)
-        self._message.setFont(mfont)
-        self._stack.addWidget(self._message)
-
-        self._content = QWidget()
-        self._stack.addWidget(self._content)
-        lay = QVBoxLayout(self._content)
-        lay.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
-        lay.setSpacing(SPACING)
+        lay = self._build_pages()
         lay.addLayout(self._build_header())
 
         self.note = _Label()
@@ -797,11 +778,6 @@ class TrendView(QWidget):
         self._draw_heatmap()
         self._draw_curves()
         self._stack.setCurrentWidget(self._content)
-
-    def show_message(self, text: str) -> None:
-        """A centred message (nothing chosen, computing, an error) in place of the trend."""
-        self._message.setText(text)
-        self._stack.setCurrentWidget(self._message)
 
     def clear(self) -> None:
         self._trend = None

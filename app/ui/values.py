@@ -155,7 +155,43 @@ class _ArrayTable(QTableView):
 
 # --------------------------------------------------------------------------- the panel
 
-class ValueView(QWidget):
+class MessagePanel(QWidget):
+    """A panel whose content gives way to a centred message (nothing chosen, computing,
+    an error). Subclasses set EMPTY_TEXT and lay their content out in `_build_pages()`."""
+
+    EMPTY_TEXT = ""
+
+    def _build_pages(self) -> QVBoxLayout:
+        """The message page and the content page; returns the content's layout."""
+        self._stack = QStackedWidget(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._stack)
+
+        self._message = QLabel(self.EMPTY_TEXT)
+        self._message.setAlignment(Qt.AlignCenter)
+        self._message.setWordWrap(True)
+        self._message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._message.setContentsMargins(24, 24, 24, 24)
+        mfont = self._message.font()
+        mfont.setPointSizeF(mfont.pointSizeF() * 1.1)
+        self._message.setFont(mfont)
+        self._stack.addWidget(self._message)
+
+        self._content = QWidget()
+        self._stack.addWidget(self._content)
+        lay = QVBoxLayout(self._content)
+        lay.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        lay.setSpacing(SPACING)
+        return lay
+
+    def show_message(self, text: str) -> None:
+        """A centred message in place of the content."""
+        self._message.setText(text)
+        self._stack.setCurrentWidget(self._message)
+
+
+class ValueView(MessagePanel):
     """Values of one tensor.
 
     show_tensor(title, dtype_name, shape, array)  header, table and heatmap at once
@@ -186,26 +222,7 @@ class ValueView(QWidget):
 
         self.model = ArrayTableModel(self)
 
-        self._stack = QStackedWidget(self)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
-
-        self._message = QLabel(self.EMPTY_TEXT)
-        self._message.setAlignment(Qt.AlignCenter)
-        self._message.setWordWrap(True)
-        self._message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self._message.setContentsMargins(24, 24, 24, 24)
-        mfont = self._message.font()
-        mfont.setPointSizeF(mfont.pointSizeF() * 1.1)
-        self._message.setFont(mfont)
-        self._stack.addWidget(self._message)
-
-        self._content = QWidget()
-        self._stack.addWidget(self._content)
-        lay = QVBoxLayout(self._content)
-        lay.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
-        lay.setSpacing(SPACING)
+        lay = self._build_pages()
 
         lay.addLayout(self._build_header())
         self._stats_label = _Label()
@@ -532,11 +549,6 @@ class ValueView(QWidget):
             self.bins_spin.setValue(min(len(stats.counts), MAX_BINS))
             self.bins_spin.blockSignals(False)
         self._draw_histogram()
-
-    def show_message(self, text: str) -> None:
-        """A centred message (nothing selected, an error) in place of the values."""
-        self._message.setText(text)
-        self._stack.setCurrentWidget(self._message)
 
     def clear(self) -> None:
         self._array = None
