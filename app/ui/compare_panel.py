@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from ..analysis.compare import DiffRow
-from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
-from .variables_model import shape_text
+from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP
+from .variables_model import SORT_ROLE, SortProxy, shape_text
 
 COLUMNS = ("Variable", "Status", "‖B−A‖ / ‖A‖", "max |B−A|", "mean |B−A|", "Shape A", "Shape B")
-SORT = USER + 1
 _STATUS_COLOR = {"added": "#2e8b57", "removed": "#c0392b", "reshaped": "#d35400",
                  "unreadable": "#c0392b", "unchanged": None, "changed": None}
 
@@ -74,7 +73,7 @@ class DiffModel(QAbstractTableModel):
             status = r.status + (" (dtype)" if r.dtype_changed else "")
             return (r.name, status, _num(r.rel_l2), _num(r.max_abs_delta),
                     _num(r.mean_abs_delta), _shape(r.shape_a), _shape(r.shape_b))[col]
-        if role == SORT:
+        if role == SORT_ROLE:
             def key(v):  # None last; NaN first among numbers (something broke)
                 if v is None:
                     return (2, 0.0)
@@ -93,21 +92,6 @@ class DiffModel(QAbstractTableModel):
                 lines.append(r.problem)
             return "\n".join(lines)
         return None
-
-
-class _Proxy(QSortFilterProxyModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setSortRole(SORT)
-        self.setFilterCaseSensitivity(Qt.CaseInsensitive)
-        self.setFilterKeyColumn(0)
-
-    def lessThan(self, left, right) -> bool:
-        a, b = left.data(SORT), right.data(SORT)
-        try:
-            return a < b
-        except TypeError:
-            return str(a) < str(b)
 
 
 class ComparePanel(QWidget):
@@ -150,7 +134,7 @@ class ComparePanel(QWidget):
         row.addWidget(self.summary)
         lay.addLayout(row)
         self.model = DiffModel(self)
-        self.proxy = _Proxy(self)
+        self.proxy = SortProxy(self, filter_column=0)
         self.proxy.setSourceModel(self.model)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.table = QTableView()

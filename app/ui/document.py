@@ -20,7 +20,7 @@ from ..analysis.loading import Loaded, build_tree, load, open_reader
 from . import details
 from .compare_panel import ComparePanel
 from .tree_model import ScopeTreeModel
-from .variables_model import VariablesModel, VariablesProxy, human_bytes
+from .variables_model import SortProxy, VariablesModel, human_bytes
 from .workers import Lane
 
 
@@ -213,7 +213,7 @@ class ModelView(QWidget):
         vrow.addWidget(self.var_totals)
         vl.addLayout(vrow)
         self.var_model = VariablesModel(self)
-        self.var_proxy = VariablesProxy(self)
+        self.var_proxy = SortProxy(self)
         self.var_proxy.setSourceModel(self.var_model)
         self.var_filter.textChanged.connect(self.var_proxy.setFilterFixedString)
         self.var_filter.textChanged.connect(lambda _t: self._update_totals())

@@ -74,14 +74,15 @@ class VariablesModel(QAbstractTableModel):
         return None
 
 
-class VariablesProxy(QSortFilterProxyModel):
-    """Sorting by real values (shapes, sizes), filtering on name and key."""
+class SortProxy(QSortFilterProxyModel):
+    """Sorting by the real values a model gives under SORT_ROLE (shapes, sizes, numbers),
+    case-insensitive filtering on `filter_column` (-1: every column)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, filter_column: int = -1):
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
         self.setFilterCaseSensitivity(Qt.CaseInsensitive)
-        self.setFilterKeyColumn(-1)
+        self.setFilterKeyColumn(filter_column)
 
     def lessThan(self, left, right) -> bool:
         a = left.data(SORT_ROLE)

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 from app.formats.graph import scope_tree  # noqa: E402
 from app.ui.tree_model import ScopeTreeModel  # noqa: E402
-from app.ui.variables_model import VariablesModel, VariablesProxy  # noqa: E402
+from app.ui.variables_model import SortProxy, VariablesModel  # noqa: E402
 from app.formats.bundle import TensorInfo  # noqa: E402
 from app.formats import dtypes  # noqa: E402
 
@@ -77,7 +77,7 @@ def test_variables_model(qtmodeltester, qtbot):
     m.set_tensors([TensorInfo("b", f32, 1, (10,), 40), TensorInfo("a", f32, 1, (2, 3), 24,
                                                                  display_name="readable/a")])
     qtmodeltester.check(m)
-    proxy = VariablesProxy()
+    proxy = SortProxy()
     proxy.setSourceModel(m)
     proxy.sort(3)
     assert [proxy.index(r, 0).data() for r in range(2)] == ["readable/a", "b"]
