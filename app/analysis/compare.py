@@ -47,7 +47,7 @@ import numpy as np
 
 from ..formats.bundle import CHUNK_BYTES, Bundle
 from ..formats.errors import FormatError
-from .stats import (_BLOCK, _THREADS, DEFAULT_BINS, Cancelled, _finite, _merge, _Part,
+from .stats import (_BLOCK, _THREADS, DEFAULT_BINS, Cancelled, Ticker, _finite, _merge, _Part,
                     _pipeline, _prepare, _summarise)
 
 __all__ = ["Cancelled", "DiffRow", "Matching", "ResultCache", "Trend", "TrendPoint",
@@ -524,15 +524,7 @@ def diff(reader_a, reader_b, progress=None, cancelled=None, chunk_bytes: int = C
         rows.append(row)
 
     total_bytes = sum(ta[r.key_a].nbytes + tb[r.key_b].nbytes for r in todo)
-    done = 0
-
-    def tick(n_bytes: int) -> None:
-        nonlocal done
-        if cancelled is not None and cancelled():
-            raise Cancelled()
-        done += n_bytes
-        if progress is not None and total_bytes:
-            progress(min(1.0, done / total_bytes))
+    tick = Ticker(total_bytes, progress, cancelled)
 
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="compare") as pool:
         for row in todo:
@@ -727,15 +719,7 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
     else:
         chunk_bytes = max(1, stream_bytes // len(group))
     total_bytes = data_bytes * result.reads_per_checkpoint
-    done = 0
-
-    def tick(n_bytes: int) -> None:
-        nonlocal done
-        if cancelled is not None and cancelled():
-            raise Cancelled()
-        done += n_bytes
-        if progress is not None and total_bytes:
-            progress(min(1.0, done / total_bytes))
+    tick = Ticker(total_bytes, progress, cancelled)
 
     parts = {id(p): _Part() for p, _r, _i in present}
     kept: dict[int, list[np.ndarray]] = {id(p): [] for p, _r, _i in present}

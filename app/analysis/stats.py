@@ -30,6 +30,25 @@ class Cancelled(Exception):
     """The caller asked to stop."""
 
 
+class Ticker:
+    """Counts the bytes a job has read against its total: reports the fraction done to
+    `progress(fraction)` and stops the job with Cancelled once `cancelled()` says so.
+    Call it with the bytes just read (0 to only check for cancellation)."""
+
+    def __init__(self, total_bytes: int, progress=None, cancelled=None):
+        self.total = total_bytes
+        self.done = 0
+        self._progress = progress
+        self._cancelled = cancelled
+
+    def __call__(self, n_bytes: int) -> None:
+        if self._cancelled is not None and self._cancelled():
+            raise Cancelled()
+        self.done += n_bytes
+        if self._progress is not None and self.total:
+            self._progress(min(1.0, self.done / self.total))
+
+
 @dataclass
 class Stats:
     size: int = 0
@@ -162,16 +181,7 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
     total = _Part()
     first: list[np.ndarray] = []
     count = 0
-    passes = 1
-    done = 0
-
-    def tick(n_bytes: int) -> None:
-        nonlocal done
-        if cancelled is not None and cancelled():
-            raise Cancelled()
-        done += n_bytes
-        if progress is not None and total_bytes:
-            progress(min(1.0, done / (total_bytes * passes)))
+    tick = Ticker(total_bytes, progress, cancelled)
 
     def counted(iterator):
         nonlocal count
@@ -209,7 +219,7 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
 
             results = []
             if count > 1:
-                passes = 2
+                tick.total = 2 * total_bytes  # the histogram reads everything again
                 _pipeline(pool, chunks(), histogram, results.append, tick)
             else:
                 results = [histogram(first[0])]
