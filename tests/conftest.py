@@ -3,8 +3,10 @@ TensorFlow (the oracle) imported only by the tests that ask for it."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -26,3 +28,16 @@ def realdata() -> pathlib.Path:
 def tf():
     """TensorFlow, for writing fixtures and reading them back as the oracle."""
     return pytest.importorskip("tensorflow")
+
+
+def load_filetypes():
+    """packaging/filetypes.py (not a package), under the name the PyInstaller spec uses."""
+    path = ROOT / "packaging" / "filetypes.py"
+    module = sys.modules.get("filetypes")
+    if module is not None and getattr(module, "__file__", None) == str(path):
+        return module
+    spec = importlib.util.spec_from_file_location("filetypes", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["filetypes"] = module
+    spec.loader.exec_module(module)
+    return module

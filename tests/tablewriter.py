@@ -7,6 +7,7 @@ import struct
 
 import crc32c
 
+from app.formats import protos
 from app.formats.table import MAGIC, mask_crc
 
 
@@ -50,3 +51,25 @@ def table_bytes(entries: list[tuple[bytes, bytes]]) -> bytes:
     handles = varint(meta_off) + varint(len(meta)) + varint(index_off) + varint(len(index))
     out += handles + b"\x00" * (40 - len(handles)) + MAGIC
     return bytes(out)
+
+
+def bundle_entry(**fields) -> bytes:
+    """A serialized BundleEntryProto; `shape` is a list of dims, the rest its fields."""
+    shape = fields.pop("shape", [2])
+    e = protos.BundleEntryProto(**fields)
+    for d in shape:
+        e.shape.dim.add(size=d)
+    return e.SerializeToString()
+
+
+# Index entries that lie about their tensor, each in its own way.
+LYING_ENTRIES = {
+    "shape-2^40x2^40": dict(dtype=1, shape=[1 << 40, 1 << 40], size=8),
+    "negative-dim": dict(dtype=1, shape=[-3], size=8),
+    "unknown-dtype": dict(dtype=77, shape=[2], size=8),
+    "shard-out-of-range": dict(dtype=1, shape=[2], size=8, shard_id=9),
+    "size-mismatch": dict(dtype=1, shape=[2], size=12),
+    "offset-past-eof": dict(dtype=1, shape=[2], size=8, offset=1 << 40),
+    "string-length-overflow": dict(dtype=7, shape=[3], size=20),  # only the data shows it
+    "negative-offset": dict(dtype=1, shape=[2], size=8, offset=-5),
+}

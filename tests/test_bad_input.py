@@ -15,7 +15,8 @@ from app.formats.errors import FormatError
 from app.formats.model import open_path
 
 from .conftest import ROOT
-from .tablewriter import table_bytes, varint
+from .tablewriter import LYING_ENTRIES, table_bytes, varint
+from .tablewriter import bundle_entry as entry
 
 
 def cli(*args):
@@ -25,14 +26,6 @@ def cli(*args):
 
 def header(num_shards=1) -> bytes:
     return protos.BundleHeaderProto(num_shards=num_shards).SerializeToString()
-
-
-def entry(**kw) -> bytes:
-    shape = kw.pop("shape", [2])
-    e = protos.BundleEntryProto(**kw)
-    for d in shape:
-        e.shape.dim.add(size=d)
-    return e.SerializeToString()
 
 
 def make_bundle(folder, entries, data=b"\x00" * 64, num_shards=1):
@@ -47,20 +40,9 @@ def snapshot(folder):
             for p in folder.rglob("*")}
 
 
-LIES = {
-    "huge shape": dict(dtype=1, shape=[1 << 40, 1 << 40], size=8),
-    "negative dim": dict(dtype=1, shape=[-3], size=8),
-    "unknown dtype": dict(dtype=77, shape=[2], size=8),
-    "shard out of range": dict(dtype=1, shape=[2], size=8, shard_id=5),
-    "size mismatch": dict(dtype=1, shape=[2], size=12),
-    "past end of file": dict(dtype=1, shape=[2], size=8, offset=1 << 40),
-    "string lengths overflow": dict(dtype=7, shape=[2], size=20),
-}
-
-
-@pytest.mark.parametrize("lie", list(LIES))
+@pytest.mark.parametrize("lie", list(LYING_ENTRIES))
 def test_lying_entries(tmp_path, lie):
-    prefix = make_bundle(tmp_path, [(b"bad", entry(**LIES[lie])),
+    prefix = make_bundle(tmp_path, [(b"bad", entry(**LYING_ENTRIES[lie])),
                                     (b"good", entry(dtype=1, shape=[2], size=8, offset=0,
                                                     crc32c=0))])
     before = snapshot(tmp_path)
@@ -68,12 +50,12 @@ def test_lying_entries(tmp_path, lie):
     with pytest.raises(FormatError) as err:
         bundle.read("bad")
     assert "bad" in str(err.value)
-    proc = cli("dump", prefix, "bad", "-o", tmp_path.parent / f"out_{lie.replace(' ', '_')}")
+    proc = cli("dump", prefix, "bad", "-o", tmp_path.parent / f"out_{lie}")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "m." in proc.stderr and len(proc.stderr.splitlines()) <= 2
     proc = cli("inspect", prefix)
     # inspect reads only the index: a lie that only the data bytes reveal passes it
-    index_level = lie != "string lengths overflow"
+    index_level = lie != "string-length-overflow"
     assert proc.returncode in ((1, 2) if index_level else (0,)) and "Traceback" not in proc.stderr
     assert snapshot(tmp_path) == before
 

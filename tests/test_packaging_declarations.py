@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import configparser
 import fnmatch
-import importlib.util
 import plistlib
 import re
 import struct
@@ -17,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, load_filetypes
 
 PACKAGING = ROOT / "packaging"
 MIME_XML = PACKAGING / "linux" / "checkpoint-browser-mime.xml"
@@ -29,20 +28,7 @@ ICONS = ROOT / "resources" / "icons"
 NS = {"m": "http://www.freedesktop.org/standards/shared-mime-info"}
 
 
-def _filetypes():
-    """packaging/filetypes.py (not a package), under the name the PyInstaller spec uses."""
-    path = PACKAGING / "filetypes.py"
-    module = sys.modules.get("filetypes")
-    if module is not None and getattr(module, "__file__", None) == str(path):
-        return module
-    spec = importlib.util.spec_from_file_location("filetypes", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["filetypes"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FT = _filetypes()
+FT = load_filetypes()
 WITH_EXTENSION = [t for t in FT.FILE_TYPES if t.extension]
 
 

@@ -3,7 +3,6 @@ folders only list it, and --uninstall leaves the home as it found it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, load_filetypes
 
 LINUX = ROOT / "packaging" / "linux"
 INSTALL = LINUX / "install.sh"
@@ -28,20 +27,7 @@ pytestmark = [
 ]
 
 
-def _filetypes():
-    """packaging/filetypes.py (not a package), under the name the PyInstaller spec uses."""
-    path = ROOT / "packaging" / "filetypes.py"
-    module = sys.modules.get("filetypes")
-    if module is not None and getattr(module, "__file__", None) == str(path):
-        return module
-    spec = importlib.util.spec_from_file_location("filetypes", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["filetypes"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FT = _filetypes()
+FT = load_filetypes()
 
 # How `xdg-mime query filetype` finds a type: on no known desktop, with `mimetype` (Perl's
 # File::MimeInfo; without it xdg-mime falls back to file(1), which knows nothing of the

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app.formats import protos
 
-from ..tablewriter import table_bytes
+from ..tablewriter import LYING_ENTRIES, bundle_entry, table_bytes
 
 
 @dataclass
@@ -107,21 +107,11 @@ def generate(src: Path, out: Path, seed: int = 7, flips: int = 40, cuts: int = 2
         1 << 40, 10, 1 << 41, 1 << 30) + bytes(b[-8:])))
 
     # lying index entries, written as well-formed tables
-    lies = {
-        "shape-2^40x2^40": dict(dtype=1, shape=[1 << 40, 1 << 40], size=8),
-        "negative-dim": dict(dtype=1, shape=[-3], size=8),
-        "unknown-dtype": dict(dtype=77, shape=[2], size=8),
-        "shard-out-of-range": dict(dtype=1, shape=[2], size=8, shard_id=9),
-        "size-mismatch": dict(dtype=1, shape=[2], size=12),
-        "offset-past-eof": dict(dtype=1, shape=[2], size=8, offset=1 << 40),
-        "string-length-overflow": dict(dtype=7, shape=[3], size=20),
-        "negative-offset": dict(dtype=1, shape=[2], size=8, offset=-5),
-    }
-    for name, entry in lies.items():
+    for name, entry in LYING_ENTRIES.items():
         variant(f"lie-{name}", True, rewrite(index.name, lambda b, entry=entry: _lying_index(entry)))
     variant("lie-nonutf8-name", True, rewrite(index.name, lambda b: table_bytes([
         (b"", protos.BundleHeaderProto(num_shards=1).SerializeToString()),
-        (b"w\xff\xfe", _entry(dtype=1, shape=[2], size=8, crc32c=1))])))
+        (b"w\xff\xfe", bundle_entry(dtype=1, shape=[2], size=8, crc32c=1))])))
     variant("lie-num-shards-huge", True, rewrite(index.name, lambda b: table_bytes([
         (b"", protos.BundleHeaderProto(num_shards=1 << 30).SerializeToString())])))
 
@@ -187,17 +177,9 @@ def _handles(a: int, b: int, c: int, d: int) -> bytes:
     return h + b"\x00" * (40 - len(h))
 
 
-def _entry(**kw) -> bytes:
-    shape = kw.pop("shape", [2])
-    e = protos.BundleEntryProto(**kw)
-    for d in shape:
-        e.shape.dim.add(size=d)
-    return e.SerializeToString()
-
-
 def _lying_index(entry: dict) -> bytes:
     return table_bytes([(b"", protos.BundleHeaderProto(num_shards=1).SerializeToString()),
-                        (b"lying/tensor", _entry(**dict(entry)))])
+                        (b"lying/tensor", bundle_entry(**dict(entry)))])
 
 
 def _cycle_meta() -> bytes:
