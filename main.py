@@ -12,8 +12,9 @@ COMMANDS = {"inspect", "dump", "stats", "verify", "run", "diff", "trend"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    import multiprocessing
-    multiprocessing.freeze_support()  # a frozen app's spawned runner process starts here
+    if getattr(sys, "frozen", False):  # a frozen app's spawned runner process starts here
+        import multiprocessing
+        multiprocessing.freeze_support()
     argv = sys.argv[1:] if argv is None else argv
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         from app.cli import main as cli_main
