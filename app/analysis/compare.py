@@ -47,7 +47,8 @@ import numpy as np
 
 from ..formats.bundle import CHUNK_BYTES, Bundle
 from ..formats.errors import FormatError
-from .stats import (_BLOCK, _THREADS, DEFAULT_BINS, Cancelled, Ticker, _finite, _merge, _Part,
+from .progress import Cancelled, Ticker
+from .stats import (_BLOCK, _THREADS, DEFAULT_BINS, _finite, _merge, _Part,
                     _pipeline, _prepare, _summarise)
 
 __all__ = ["Cancelled", "DiffRow", "Matching", "ResultCache", "Trend", "TrendPoint",

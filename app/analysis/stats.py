@@ -20,33 +20,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .progress import Cancelled, Ticker  # noqa: F401  (re-exported)
+
 DEFAULT_BINS = 100
 _BLOCK = 1 << 17       # elements per float64 block: stays in the CPU cache
 _THREADS = 1          # one worker beside the reader: the histogram holds the GIL too often
 _IN_FLIGHT = 3         # for a second thread to gain anything (measured: it loses)
-
-
-class Cancelled(Exception):
-    """The caller asked to stop."""
-
-
-class Ticker:
-    """Counts the bytes a job has read against its total: reports the fraction done to
-    `progress(fraction)` and stops the job with Cancelled once `cancelled()` says so.
-    Call it with the bytes just read (0 to only check for cancellation)."""
-
-    def __init__(self, total_bytes: int, progress=None, cancelled=None):
-        self.total = total_bytes
-        self.done = 0
-        self._progress = progress
-        self._cancelled = cancelled
-
-    def __call__(self, n_bytes: int) -> None:
-        if self._cancelled is not None and self._cancelled():
-            raise Cancelled()
-        self.done += n_bytes
-        if self._progress is not None and self.total:
-            self._progress(min(1.0, self.done / self.total))
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..formats.errors import FormatError
 from ..formats.model import open_checkpoint
-from .stats import Cancelled
+from .progress import Cancelled
 
 
 @dataclass

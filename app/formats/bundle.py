@@ -12,8 +12,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import crc32c
-import numpy as np
 
 from . import dtypes, protos
 from .dtypes import DType
@@ -21,6 +22,9 @@ from .errors import CorruptDataError, FormatError
 from .files import regular_file_size
 from .ordered_code import slice_key
 from .table import Table, mask_crc, read_varint
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where values are read: listing needs none
 
 HEADER_KEY = b""
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -151,7 +155,7 @@ class Bundle:
                           display_name=name, partitioned=len(entry.slices) > 0)
         try:
             info.shape = _shape(entry.shape)
-            if dtype is None or dtype.numpy is None:
+            if dtype is None or not dtype.is_array:
                 raise ValueError(f"tensors of dtype {info.dtype_name} cannot be read")
             extents = self._plan(key, entry, info.shape)
             info.nbytes = sum(e.entry.size for e in extents)
@@ -264,6 +268,7 @@ class Bundle:
         for start in range(0, len(raw), CHUNK_BYTES):
             crc = crc32c.crc32c(raw[start:start + CHUNK_BYTES], crc)
         self._verify(name, entry, crc)
+        import numpy as np
         arr = np.frombuffer(raw, dtype=dtype.numpy).reshape(shape)
         if self.big_endian and dtype.itemsize > 1:
             arr = arr.byteswap()  # a copy in native order
@@ -287,6 +292,7 @@ class Bundle:
             raise CorruptDataError(path, f"tensor {name!r}: string lengths are corrupt")
         crc = crc32c.crc32c(raw[pos:pos + 4], crc)
         pos += 4
+        import numpy as np
         out = np.empty(n, dtype=object)
         for i, length in enumerate(lengths):
             out[i] = bytes(raw[pos:pos + length])
@@ -303,6 +309,7 @@ class Bundle:
             lambda n, e, s: self._fixed(n, e, info.dtype, s))
         if not info.partitioned:
             return reader(name, extents[0].entry, info.shape)
+        import numpy as np
         out = np.empty(info.shape, dtype=info.dtype.numpy)
         for ext in extents:
             region = tuple(slice(s, s + n) for s, n in zip(ext.starts, ext.lengths))
@@ -322,6 +329,7 @@ class Bundle:
         dtype = info.dtype
         if dtype.is_string:
             raise FormatError(self.index_path, f"{name}: string tensors have no numeric chunks")
+        import numpy as np
         step = max(dtype.itemsize, chunk_bytes - chunk_bytes % dtype.itemsize)
         for ext in extents:
             entry, crc = ext.entry, 0

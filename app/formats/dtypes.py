@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import ml_dtypes
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy (and ml_dtypes) are imported on first use of `DType.numpy`: listing a checkpoint
+# needs only names and item sizes, and the window shows sooner without numpy's import.
 
 
 @dataclass(frozen=True)
 class DType:
     enum: int          # the DataType value stored in protos
     name: str          # TensorFlow's name: "float32", "bfloat16", "string", ...
-    numpy: np.dtype | None  # element type of the stored bytes; None for non-array types
+    numpy_type: str | None  # numpy (or ml_dtypes) type of the stored elements; None for
+    #                         resource and variant, which have no array form
+    width: int         # bytes per stored element (0 for strings and non-array types)
+
+    @cached_property
+    def numpy(self) -> np.dtype | None:
+        """The numpy dtype of the stored bytes (imports numpy on first use)."""
+        if self.numpy_type is None:
+            return None
+        import numpy as np
+        if self.numpy_type == "object" or hasattr(np, self.numpy_type):
+            return np.dtype(self.numpy_type)
+        import ml_dtypes
+        return np.dtype(getattr(ml_dtypes, self.numpy_type))
+
+    @property
+    def is_array(self) -> bool:
+        """Stored as an array of values (everything but resource and variant)."""
+        return self.numpy_type is not None
 
     @property
     def itemsize(self) -> int | None:
-        return None if self.numpy is None or self.is_string else self.numpy.itemsize
+        return self.width or None
 
     @property
     def is_string(self) -> bool:
@@ -33,54 +56,54 @@ class DType:
     @property
     def is_numeric(self) -> bool:
         """Has an order and an arithmetic: statistics and histograms make sense."""
-        return self.numpy is not None and not self.is_string and not self.is_complex
+        return self.is_array and not self.is_string and not self.is_complex
 
 
 _FLOATS = {"float16", "bfloat16", "float32", "float64",
            "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
            "float4_e2m1fn"}
 
-# Values from tensorflow/core/framework/types.proto. Quantized types are stored as their
-# plain integer counterparts.
+# Values from tensorflow/core/framework/types.proto: (enum, TensorFlow's name, numpy type,
+# bytes per element). Quantized types are stored as their plain integer counterparts; the
+# sub-byte types of ml_dtypes (int4, int2, float4) take a byte each, as TensorFlow stores
+# them. A test checks every width against numpy's itemsize.
 _TABLE = [
-    (1, "float32", np.float32),
-    (2, "float64", np.float64),
-    (3, "int32", np.int32),
-    (4, "uint8", np.uint8),
-    (5, "int16", np.int16),
-    (6, "int8", np.int8),
-    (7, "string", np.object_),
-    (8, "complex64", np.complex64),
-    (9, "int64", np.int64),
-    (10, "bool", np.bool_),
-    (11, "qint8", np.int8),
-    (12, "quint8", np.uint8),
-    (13, "qint32", np.int32),
-    (14, "bfloat16", ml_dtypes.bfloat16),
-    (15, "qint16", np.int16),
-    (16, "quint16", np.uint16),
-    (17, "uint16", np.uint16),
-    (18, "complex128", np.complex128),
-    (19, "float16", np.float16),
-    (20, "resource", None),
-    (21, "variant", None),
-    (22, "uint32", np.uint32),
-    (23, "uint64", np.uint64),
-    (24, "float8_e5m2", ml_dtypes.float8_e5m2),
-    (25, "float8_e4m3fn", ml_dtypes.float8_e4m3fn),
-    (26, "float8_e4m3fnuz", ml_dtypes.float8_e4m3fnuz),
-    (27, "float8_e4m3b11fnuz", ml_dtypes.float8_e4m3b11fnuz),
-    (28, "float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz),
-    (29, "int4", ml_dtypes.int4),
-    (30, "uint4", ml_dtypes.uint4),
-    (31, "int2", ml_dtypes.int2),
-    (32, "uint2", ml_dtypes.uint2),
-    (33, "float4_e2m1fn", ml_dtypes.float4_e2m1fn),
+    (1, "float32", "float32", 4),
+    (2, "float64", "float64", 8),
+    (3, "int32", "int32", 4),
+    (4, "uint8", "uint8", 1),
+    (5, "int16", "int16", 2),
+    (6, "int8", "int8", 1),
+    (7, "string", "object", 0),
+    (8, "complex64", "complex64", 8),
+    (9, "int64", "int64", 8),
+    (10, "bool", "bool", 1),
+    (11, "qint8", "int8", 1),
+    (12, "quint8", "uint8", 1),
+    (13, "qint32", "int32", 4),
+    (14, "bfloat16", "bfloat16", 2),
+    (15, "qint16", "int16", 2),
+    (16, "quint16", "uint16", 2),
+    (17, "uint16", "uint16", 2),
+    (18, "complex128", "complex128", 16),
+    (19, "float16", "float16", 2),
+    (20, "resource", None, 0),
+    (21, "variant", None, 0),
+    (22, "uint32", "uint32", 4),
+    (23, "uint64", "uint64", 8),
+    (24, "float8_e5m2", "float8_e5m2", 1),
+    (25, "float8_e4m3fn", "float8_e4m3fn", 1),
+    (26, "float8_e4m3fnuz", "float8_e4m3fnuz", 1),
+    (27, "float8_e4m3b11fnuz", "float8_e4m3b11fnuz", 1),
+    (28, "float8_e5m2fnuz", "float8_e5m2fnuz", 1),
+    (29, "int4", "int4", 1),
+    (30, "uint4", "uint4", 1),
+    (31, "int2", "int2", 1),
+    (32, "uint2", "uint2", 1),
+    (33, "float4_e2m1fn", "float4_e2m1fn", 1),
 ]
 
-BY_ENUM: dict[int, DType] = {
-    enum: DType(enum, name, None if t is None else np.dtype(t)) for enum, name, t in _TABLE
-}
+BY_ENUM: dict[int, DType] = {enum: DType(enum, name, t, width) for enum, name, t, width in _TABLE}
 BY_NAME: dict[str, DType] = {d.name: d for d in BY_ENUM.values()}
 
 

@@ -110,10 +110,10 @@ class Graph:
                 if node.op not in SAVE_OPS or len(node.input) < 3:
                     continue
                 try:
-                    names_node = self.node(input_node(node.input[1]))
-                    key_names = tensors.to_array(names_node.attr["value"].tensor).ravel()
-                except (KeyError, ValueError):
+                    names = self.node(input_node(node.input[1])).attr["value"].tensor
+                except KeyError:
                     continue
+                key_names = list(names.string_val)  # a Const of strings: never tensor_content
                 first = 3 if node.op in ("SaveV2", "SaveSlices") else 2
                 for key, inp in zip(key_names, node.input[first:]):
                     var = self._variable_behind(input_node(inp))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import objectgraph, tensors
 from .bundle import OBJECT_GRAPH_KEY, Bundle, TensorInfo, prefix_of
@@ -16,6 +16,9 @@ from .graph import Graph, load_graph, load_saved_model
 from .run import STATE_FILE, Checkpoint, RunFolder
 from .table import has_table_magic
 from .v1 import V1Checkpoint, is_v1_file
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 GRAPH_EXTENSIONS = (".meta", ".pb", ".pbtxt")

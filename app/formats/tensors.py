@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import dtypes
+
+if TYPE_CHECKING:
+    import numpy as np  # imported on first decode: the scope tree needs no values
 
 # Refuse to expand a proto into more elements than this: a Const may legally declare a huge
 # shape filled by one repeated value, but a viewer has no business allocating it.
@@ -37,7 +40,7 @@ def to_array(tp, dtype_enum: int | None = None, shape=None) -> np.ndarray:
     passed in."""
     dtype_enum = tp.dtype if dtype_enum is None else dtype_enum
     dtype = dtypes.from_enum(dtype_enum)
-    if dtype is None or dtype.numpy is None:
+    if dtype is None or not dtype.is_array:
         raise ValueError(f"cannot decode a tensor of dtype {dtypes.enum_name(dtype_enum)}")
     shape = shape_of(tp.tensor_shape) if shape is None else tuple(shape)
     if shape is None or any(d is None for d in shape):
@@ -45,6 +48,7 @@ def to_array(tp, dtype_enum: int | None = None, shape=None) -> np.ndarray:
     n = 1
     for d in shape:
         n *= d
+    import numpy as np
     if n > MAX_ELEMENTS:
         raise ValueError(f"tensor declares {n} elements, more than this viewer expands")
     if tp.tensor_content and not dtype.is_string:

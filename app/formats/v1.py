@@ -3,7 +3,7 @@ tensors and each slice's key to a SavedSlice holding its values as a TensorProto
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import dtypes, protos, tensors
 from .bundle import TensorInfo
@@ -11,6 +11,9 @@ from .errors import FormatError
 from .files import read_tail
 from .ordered_code import slice_key
 from .table import Table, has_table_magic
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def is_v1_file(path: str) -> bool:
@@ -57,7 +60,7 @@ class V1Checkpoint:
                               partitioned=len(sm.slice) > 1)
             if shape is None or any(d is None for d in shape):
                 info.problem = "unknown shape"
-            elif dtype is None or dtype.numpy is None:
+            elif dtype is None or not dtype.is_array:
                 info.problem = f"tensors of dtype {info.dtype_name} cannot be read"
             elif dtype.itemsize:
                 info.nbytes = info.size * dtype.itemsize
@@ -101,6 +104,7 @@ class V1Checkpoint:
             if len(self._metas[name]) == 1 and lengths == list(shape):
                 return value
             if out is None:
+                import numpy as np
                 out = np.zeros(shape, dtype=info.dtype.numpy)
             out[tuple(region)] = value
         if out is None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from ..analysis.compare import DiffRow
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP
 from .variables_model import SORT_ROLE, SortProxy, shape_text
+
+if TYPE_CHECKING:
+    from ..analysis.compare import DiffRow  # numpy: imported when comparing
 
 COLUMNS = ("Variable", "Status", "‖B−A‖ / ‖A‖", "max |B−A|", "mean |B−A|", "Shape A", "Shape B")
 _STATUS_COLOR = {"added": "#2e8b57", "removed": "#c0392b", "reshaped": "#d35400",

@@ -15,13 +15,30 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QSplitter, QStackedWidget, QTabWidget, QTextBrowser, QTreeView,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget, QTableView)
 
-from ..analysis import stats as stats_mod
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from . import details
-from .compare_panel import ComparePanel
 from .tree_model import ScopeTreeModel
 from .variables_model import SortProxy, VariablesModel, human_bytes
 from .workers import Lane
+
+
+class _Page(QWidget):
+    """A tab's page whose panel is built when the tab is first shown."""
+
+    def __init__(self):
+        super().__init__()
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def set_content(self, widget: QWidget) -> None:
+        self._layout.addWidget(widget)
+
+
+def _stats():
+    """The statistics module, imported on first use: it needs numpy, which the window
+    does not wait for."""
+    from ..analysis import stats
+    return stats
 
 
 class Banner(QFrame):
@@ -76,14 +93,12 @@ class ModelView(QWidget):
         self.path = path
         self.loaded: Loaded | None = None
         self._current_tensor: str | None = None
-        self._bins = stats_mod.DEFAULT_BINS
         self.load_lane = Lane("load", self)
         self.value_lane = Lane("value", self)
         self.stats_lane = Lane("stats", self)
         self.verify_lane = Lane("verify", self)
         self.compare_lane = Lane("compare", self)
         self.trend_lane = Lane("trend", self)
-        self._trend_bins = stats_mod.DEFAULT_BINS
         self._compare_choices: list = []      # [(label, Checkpoint)] offered as A and B
         self._compare_readers = None          # (reader A, reader B) of the table shown
         self._diff_cache = None
@@ -235,16 +250,14 @@ class ModelView(QWidget):
         vl.addWidget(self.var_table)
         self.side_tabs.addTab(var_box, "Variables")
         self.side_tabs.addTab(self.details, "Details")
-        self.compare = ComparePanel()
-        self.compare.compare_requested.connect(self._compare)
-        self.compare.other_model_requested.connect(self._compare_other)
-        self.compare.row_chosen.connect(self._show_diff_row)
-        self.side_tabs.addTab(self.compare, "Compare")
-        from .run_panel import RunPanel
-        self.run_panel = RunPanel()
-        self.run_panel.show_value.connect(self._show_run_value)
-        self.run_panel.status_changed.connect(lambda t: self.status_changed.emit(f"Run: {t}"))
-        self.side_tabs.addTab(self.run_panel, "Run")
+        # The Compare and Run panels are built when their tab is first shown: the window
+        # shows the model sooner, and the Run panel's modules (numpy) load only if used.
+        self._compare = self._run_panel = None
+        self._compare_picks = (0, 0)           # A and B offered in the Compare panel
+        self._selected_op: str | None = None   # the graph op the Run panel may add
+        self.compare_page, self.run_page = _Page(), _Page()
+        self.side_tabs.addTab(self.compare_page, "Compare")
+        self.side_tabs.addTab(self.run_page, "Run")
         self._sizes_before_run = None
         self.side_tabs.currentChanged.connect(self._side_tab_changed)
         right.addWidget(self.side_tabs)
@@ -584,8 +597,10 @@ class ModelView(QWidget):
         l = self.loaded
         if scope is None or l is None:
             return
-        self.run_panel.set_selected_op(
-            l.tree_names[scope.op] if scope.op is not None and l.tree_kind == "graph" else None)
+        self._selected_op = (l.tree_names[scope.op]
+                             if scope.op is not None and l.tree_kind == "graph" else None)
+        if self._run_panel is not None:
+            self._run_panel.set_selected_op(self._selected_op)
         if scope.op is None:
             self.details.setHtml(details.scope_html(scope, l.tree_kind))
             self.side_tabs.setCurrentWidget(self.details)
@@ -705,10 +720,7 @@ class ModelView(QWidget):
             dtype = str(array.dtype) if array.dtype != object else "string"
             self.values.show_tensor(f"{name}   (Const)", dtype, array.shape, array)
             if array.dtype != object and array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16":
-                self.stats_lane.submit(
-                    lambda job: stats_mod.compute(lambda: iter([array.ravel()]), array.nbytes,
-                                                  self._bins, cancelled=job.cancelled),
-                    self.values.show_stats)
+                self._stats_of_array(array)
 
         self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
 
@@ -717,12 +729,12 @@ class ModelView(QWidget):
         info = l.tensors[key]
         if not info.dtype.is_numeric and not info.dtype.is_complex:
             return
-        reader, bins = l.reader, self._bins
+        reader, bins = l.reader, self.values.bins()
 
         def task(job):
-            return stats_mod.compute(lambda: reader.chunks(key), info.nbytes, bins,
-                                     progress=lambda f: job.progress(f, "statistics"),
-                                     cancelled=job.cancelled)
+            return _stats().compute(lambda: reader.chunks(key), info.nbytes, bins,
+                                    progress=lambda f: job.progress(f, "statistics"),
+                                    cancelled=job.cancelled)
 
         def failed(message, more):
             self.values.show_message(message)
@@ -730,8 +742,16 @@ class ModelView(QWidget):
 
         self.stats_lane.submit(task, self.values.show_stats, failed)
 
-    def _bins_changed(self, bins: int) -> None:
-        self._bins = bins
+    def _stats_of_array(self, array) -> None:
+        """Statistics and histogram of a value already in memory (a Const, a delta B − A,
+        a result of the Run tab)."""
+        flat, bins = array.ravel(), self.values.bins()
+        self.stats_lane.submit(
+            lambda job: _stats().compute(lambda: iter([flat]), array.nbytes, bins,
+                                         cancelled=job.cancelled),
+            self.values.show_stats)
+
+    def _bins_changed(self, _bins: int) -> None:
         if self._current_tensor:
             self._compute_stats(self._current_tensor)
 
@@ -844,8 +864,7 @@ class ModelView(QWidget):
             self.trend_slot.setCurrentWidget(self._trend_view)
         return self._trend_view
 
-    def _trend_bins_changed(self, bins: int) -> None:
-        self._trend_bins = bins
+    def _trend_bins_changed(self, _bins: int) -> None:
         self._refresh_trend()
 
     def _refresh_trend(self) -> None:
@@ -862,14 +881,14 @@ class ModelView(QWidget):
             self.trend_view.show_message("This model has a single checkpoint: nothing to follow "
                                          "across a run.")
             return
-        wanted = (key, self._trend_bins, tuple(c.prefix for c in checkpoints))
+        wanted = (key, self.trend_view.bins(), tuple(c.prefix for c in checkpoints))
         if wanted == self._trend_shown:
             return
         from ..analysis import compare as compare_mod
         from ..formats.model import open_checkpoint
         if self._diff_cache is None:
             self._diff_cache = compare_mod.ResultCache()
-        cache, bins = self._diff_cache, self._trend_bins
+        cache, bins = self._diff_cache, self.trend_view.bins()
         view = self.trend_view
         view.show_message(f"Reading {key} in {len(checkpoints)} checkpoints…")
 
@@ -896,10 +915,26 @@ class ModelView(QWidget):
         if not self._compare_choices:
             return
         latest = next((i for i, (_n, c) in enumerate(own) if c.latest), len(own) - 1)
-        self.compare.set_choices([n for n, _c in self._compare_choices], 0,
-                                 latest if pick_b is None else pick_b)
+        self._compare_picks = (0, latest if pick_b is None else pick_b)
+        if self._compare is not None:
+            self._compare.set_choices([n for n, _c in self._compare_choices], *self._compare_picks)
 
-    def _compare(self, a: int, b: int) -> None:
+    @property
+    def compare(self):
+        """The Compare panel, created when first needed."""
+        if self._compare is None:
+            from .compare_panel import ComparePanel
+            self._compare = ComparePanel()
+            self._compare.compare_requested.connect(self._compare_checkpoints)
+            self._compare.other_model_requested.connect(self._compare_other)
+            self._compare.row_chosen.connect(self._show_diff_row)
+            self.compare_page.set_content(self._compare)
+            if self._compare_choices:
+                self._compare.set_choices([n for n, _c in self._compare_choices],
+                                          *self._compare_picks)
+        return self._compare
+
+    def _compare_checkpoints(self, a: int, b: int) -> None:
         if not (0 <= a < len(self._compare_choices) and 0 <= b < len(self._compare_choices)):
             return
         ca, cb = self._compare_choices[a][1], self._compare_choices[b][1]
@@ -943,7 +978,7 @@ class ModelView(QWidget):
             self._compare_choices = [ch for ch in self._compare_choices if ch[0] != label]
             self._compare_choices.append((label, model.selected))
             self._fill_compare_choices(pick_b=len(self._compare_choices) - 1)
-            self.side_tabs.setCurrentWidget(self.compare)
+            self.side_tabs.setCurrentWidget(self.compare_page)
 
         self.compare_lane.submit(lambda job: open_path(path), done,
                                  lambda m, d: self.banner.show_message(m, d))
@@ -973,21 +1008,22 @@ class ModelView(QWidget):
             dtype = "string" if array.dtype == object else str(array.dtype)
             self.values.show_tensor(title, dtype, array.shape, array)
             if array.dtype != object:
-                flat = array.ravel()
-                self.stats_lane.submit(
-                    lambda job: stats_mod.compute(lambda: iter([flat]), array.nbytes, self._bins,
-                                                  cancelled=job.cancelled),
-                    self.values.show_stats)
+                self._stats_of_array(array)
 
         self._current_tensor = None
         self._set_actions(None)
         self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
 
     def _side_tab_changed(self, index: int) -> None:
-        """The Run tab needs height (fetches, feeds, results): give it most of the column
-        while it is shown, and the previous split back after."""
+        """Build the Compare and Run panels when first shown. The Run tab needs height
+        (fetches, feeds, results): give it most of the column while it is shown, and the
+        previous split back after."""
         right = self.splitters["right"]
-        if self.side_tabs.widget(index) is self.run_panel:
+        page = self.side_tabs.widget(index)
+        if page is self.compare_page:
+            _ = self.compare            # built when first shown
+        if page is self.run_page:
+            _ = self.run_panel
             if self._sizes_before_run is None:
                 self._sizes_before_run = right.sizes()
                 total = sum(self._sizes_before_run)
@@ -996,12 +1032,28 @@ class ModelView(QWidget):
             right.setSizes(self._sizes_before_run)
             self._sizes_before_run = None
 
+    @property
+    def run_panel(self):
+        """The Run panel, created when first needed."""
+        if self._run_panel is None:
+            from .run_panel import RunPanel
+            self._run_panel = RunPanel()
+            self._run_panel.show_value.connect(self._show_run_value)
+            self._run_panel.status_changed.connect(
+                lambda t: self.status_changed.emit(f"Run: {t}"))
+            self.run_page.set_content(self._run_panel)
+            self._run_panel.set_selected_op(self._selected_op)
+            l = self.loaded
+            if l is not None and l.graph is not None:
+                self._run_panel.set_model(l.model, l.graph, l.checkpoint)
+        return self._run_panel
+
     def _update_run_panel(self) -> None:
         """The Run tab follows the model, the meta graph and the checkpoint shown."""
         l = self.loaded
-        self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run_panel), l.graph is not None)
-        if l.graph is not None:
-            self.run_panel.set_model(l.model, l.graph, l.checkpoint)
+        self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run_page), l.graph is not None)
+        if l.graph is not None and self._run_panel is not None:
+            self._run_panel.set_model(l.model, l.graph, l.checkpoint)
 
     def _show_run_value(self, title: str, array) -> None:
         """A result of the Run tab in the value panel, with its statistics."""
@@ -1011,14 +1063,11 @@ class ModelView(QWidget):
         dtype = "string" if array.dtype == object else str(array.dtype)
         self.values.show_tensor(title, dtype, array.shape, array)
         if array.dtype != object and (array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16"):
-            flat = array.ravel()
-            self.stats_lane.submit(
-                lambda job: stats_mod.compute(lambda: iter([flat]), array.nbytes, self._bins,
-                                              cancelled=job.cancelled),
-                self.values.show_stats)
+            self._stats_of_array(array)
 
     def shutdown(self) -> None:
-        self.run_panel.shutdown()
+        if self._run_panel is not None:
+            self._run_panel.shutdown()
         for lane in self.lanes:
             lane.shutdown()
         if self.loaded is not None and self.loaded.reader is not None:

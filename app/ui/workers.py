@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..analysis.stats import Cancelled
+from ..analysis.progress import Cancelled
 from ..formats.errors import FormatError
 
 
