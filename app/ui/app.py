@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 
-from PySide6.QtCore import QCoreApplication, QSettings, QSize
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -47,14 +47,22 @@ def app_icon() -> QIcon:
 
 
 def prewarm() -> None:
-    """Import the plotting modules in the background while the first model loads: the
-    window shows without waiting for them, and they are ready by the first click."""
+    """Import the plotting modules in the background, so that they are ready by the first
+    click. Once only."""
+    global _prewarmed
+    if _prewarmed:
+        return
+    _prewarmed = True
+
     def work():
         try:
             from . import values  # noqa: F401  (pyqtgraph: most of the start-up time)
         except Exception:
             pass  # imported again, with its error, when first needed
     threading.Thread(target=work, name="prewarm", daemon=True).start()
+
+
+_prewarmed = False
 
 
 def main(argv: list[str]) -> int:
@@ -82,7 +90,13 @@ def main(argv: list[str]) -> int:
         serve(window, server)            # later launches' paths: opened here, window raised
     install_file_open_handler(app, window.open_path)   # macOS: Finder, the Dock
     window.show()
-    prewarm()
-    for p in paths or ([SAMPLE_RUN] if os.path.isdir(SAMPLE_RUN) else []):
-        window.open_path(p)
+    views = [window.open_path(p)
+             for p in paths or ([SAMPLE_RUN] if os.path.isdir(SAMPLE_RUN) else [])]
+    # The plotting modules load once the first model is on screen (the timer lets its
+    # paint go first): importing them alongside the opening held the interpreter from it
+    # and delayed the tree and the variables by a third.
+    for view in views:
+        view.loaded_changed.connect(lambda: QTimer.singleShot(0, prewarm))
+    if not views:
+        prewarm()
     return app.exec()

@@ -1,11 +1,17 @@
 """Child process for bench_gui.py: times the window on one model, prints one JSON line.
 
     python tests/bench/gui_probe.py qt-only
+    python tests/bench/gui_probe.py skeleton
     python tests/bench/gui_probe.py open PATH [TENSOR]
 
-`open` starts the app, opens PATH and exits once the tree and the variables are shown; with
-TENSOR it then selects it and records the longest event-loop gap (a 5 ms QTimer probe) until
-its histogram has been computed.
+`qt-only` is Python + Qt start-up alone: an empty main window shown. `skeleton` is what
+any window like ours costs before it reads a byte: a main window with menus, status bar,
+splitters, a tree, a table over a 33-row model and tabs, no data. `open` starts the app
+as a double-click does (`main.py PATH`: single-instance check, settings, window) and
+exits once the tree and the variables are shown; with TENSOR it then selects it and
+records the longest event-loop gap (a 5 ms QTimer probe) until its histogram has been
+computed. bench_gui.py points XDG_CONFIG_HOME and XDG_RUNTIME_DIR at a scratch folder,
+so neither the user's settings nor a running window are touched.
 """
 
 from __future__ import annotations
@@ -20,77 +26,121 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def qt_only() -> dict:
+def finish(result: dict) -> None:
+    print(json.dumps(result))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def qt_only() -> None:
     from PySide6.QtWidgets import QApplication, QMainWindow
     app = QApplication([])
     w = QMainWindow()
     w.show()
     app.processEvents()
-    return {"shown": time.perf_counter() - T0}
+    finish({"shown": time.perf_counter() - T0})
 
 
-def open_model(path: str, tensor: str | None) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
-    from app.ui.app import create_app
+def skeleton() -> None:
+    from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+    from PySide6.QtWidgets import (QApplication, QHeaderView, QLineEdit, QMainWindow, QSplitter,
+                                   QTableView, QTabWidget, QTextBrowser, QTreeView, QVBoxLayout,
+                                   QWidget)
+
+    class Rows(QAbstractTableModel):
+        def rowCount(self, parent=QModelIndex()):
+            return 0 if parent.isValid() else 33
+
+        def columnCount(self, parent=QModelIndex()):
+            return 5
+
+        def data(self, index, role=0):
+            return f"{index.row()}:{index.column()}" if role == 0 else None
+
+    app = QApplication([])
+    w = QMainWindow()
+    w.resize(1360, 860)
+    w.menuBar().addMenu("&File").addAction("&Open…")
+    w.statusBar().showMessage("ready")
+    split = QSplitter(Qt.Horizontal)
+    tree, table = QTreeView(), QTableView()
+    tree.setModel(Rows(tree))
+    table.setModel(Rows(table))
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.addWidget(QLineEdit())
+    lay.addWidget(table)
+    tabs = QTabWidget()
+    tabs.addTab(box, "Variables")
+    tabs.addTab(QTextBrowser(), "Details")
+    split.addWidget(tree)
+    split.addWidget(tabs)
+    w.setCentralWidget(split)
+    w.show()
+    app.processEvents()
+    finish({"shown": time.perf_counter() - T0})
+
+
+def open_model(path: str, tensor: str | None) -> None:
+    from PySide6.QtCore import Qt
+    from app.ui import app as app_mod
     from app.ui.main_window import MainWindow
 
-    app = create_app([])
-    settings = QSettings(os.path.join(os.environ.get("TMPDIR", "/tmp"), "ckpt_bench.ini"),
-                         QSettings.IniFormat)
-    window = MainWindow(settings)
-    window.show()
-    view = window.open_path(path)
-    loop = QEventLoop()
-    view.loaded_changed.connect(loop.quit)
-    loop.exec()
-    app.processEvents()
+    opened = MainWindow.open_path
+
+    def open_path(window, p):
+        view = opened(window, p)
+        view.loaded_changed.connect(lambda: shown(view), type=Qt.SingleShotConnection)
+        return view
+
+    MainWindow.open_path = open_path
+    app_mod.main([path])
+
+
+def shown(view) -> None:
+    from PySide6.QtWidgets import QApplication
+    QApplication.processEvents()     # the tree and the table painted
     out = {"shown": time.perf_counter() - T0,
            "tree_rows": view.tree_model.rowCount(), "variables": view.var_model.rowCount()}
-    if tensor:
-        # As the app does after showing its window: plotting modules load in the
-        # background; a user's first click comes after that.
-        from app.ui.app import prewarm
-        import threading
-        prewarm()
-        for t in threading.enumerate():
-            if t.name == "prewarm":
-                t.join()
-        view.values  # the panel exists once the user has looked at a first tensor
-        app.processEvents()
-        clock = QElapsedTimer()
-        gaps = []
-        probe = QTimer()
-        probe.setInterval(5)
+    if TENSOR:
+        out.update(stall(view, TENSOR))
+    view.window().close()
+    finish(out)
 
-        def tick():
-            gaps.append(clock.restart())
 
-        probe.timeout.connect(tick)
-        done = QEventLoop()
-
-        def finished(busy):
-            if not busy:
-                done.quit()
-
-        start = time.perf_counter()
-        clock.start()
-        probe.start()
-        view.show_tensor(tensor)
-        # the value read hands over to the stats lane; wait for the stats lane to finish
-        view.stats_lane.busy_changed.connect(finished)
-        done.exec()
-        probe.stop()
-        out.update({"stats_seconds": time.perf_counter() - start,
-                    "max_gap_ms": max(gaps) if gaps else None, "ticks": len(gaps)})
-    window.close()
-    return out
+def stall(view, tensor: str) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+    # As the app does once the model is shown: plotting modules load in the background;
+    # a user's first click comes after that.
+    import threading
+    from app.ui.app import prewarm
+    prewarm()
+    for t in threading.enumerate():
+        if t.name == "prewarm":
+            t.join()
+    view.values  # the panel exists once the user has looked at a first tensor
+    QApplication.processEvents()
+    clock = QElapsedTimer()
+    gaps = []
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(lambda: gaps.append(clock.restart()))
+    done = QEventLoop()
+    # the value read hands over to the stats lane; wait for the stats lane to finish
+    view.stats_lane.busy_changed.connect(lambda busy: None if busy else done.quit())
+    start = time.perf_counter()
+    clock.start()
+    probe.start()
+    view.show_tensor(tensor)
+    done.exec()
+    probe.stop()
+    return {"stats_seconds": time.perf_counter() - start,
+            "max_gap_ms": max(gaps) if gaps else None, "ticks": len(gaps)}
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "qt-only":
-        result = qt_only()
-    else:
-        result = open_model(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
-    print(json.dumps(result))
-    sys.stdout.flush()
-    os._exit(0)
+    TENSOR = sys.argv[3] if len(sys.argv) > 3 else None
+    {"qt-only": qt_only, "skeleton": skeleton}.get(
+        sys.argv[1], lambda: open_model(sys.argv[2], TENSOR))()
