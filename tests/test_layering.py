@@ -42,3 +42,32 @@ def test_pure_layers_and_cli_load_nothing_heavy_at_run_time():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_opening_a_model_in_the_window_waits_for_neither_numpy_nor_the_run_panel(tmp_path):
+    """The window shows a model's tree and variables without numpy, pyqtgraph or the Run
+    tab's modules (their imports would be most of the start-up time); they load when the
+    first value is shown."""
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtCore import QEventLoop, QSettings\n"
+        "from app.ui.app import create_app\n"
+        "from app.ui.main_window import MainWindow\n"
+        "app = create_app([])\n"
+        "w = MainWindow(QSettings(sys.argv[2], QSettings.IniFormat))\n"
+        "w.show()\n"
+        "view = w.open_path(sys.argv[1])\n"
+        "loop = QEventLoop(); view.loaded_changed.connect(loop.quit); loop.exec()\n"
+        "app.processEvents()\n"
+        "assert view.var_model.rowCount() > 0 and view.tree_model.rowCount() > 0\n"
+        "heavy = ('numpy', 'ml_dtypes', 'pyqtgraph', 'app.ui.run_panel', 'app.runner')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+        "sys.stdout.flush(); os._exit(0)\n"
+    )
+    sample = ROOT / "resources" / "sample_run"
+    settings = tmp_path / "settings.ini"
+    proc = subprocess.run([sys.executable, "-c", code, str(sample), str(settings)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

@@ -53,6 +53,29 @@ def test_dtype_names_are_tensorflows(built):
         assert bundle.tensors[key].dtype_name == tf.dtypes.as_dtype(name).name
 
 
+def test_dtype_table_widths_and_numpy_types_agree_with_tensorflow():
+    """The listing sizes tensors from the table's widths without numpy; each must be the
+    width of the numpy type values are read as, and of TensorFlow's own numpy type."""
+    from app.formats import dtypes
+    checked = 0
+    for enum, d in dtypes.BY_ENUM.items():
+        if not d.is_array:
+            assert d.numpy is None and d.itemsize is None
+            continue
+        if d.is_string:
+            assert d.numpy == np.dtype(object) and d.itemsize is None
+            continue
+        assert d.numpy.itemsize == d.width, d.name
+        try:
+            theirs = tf.dtypes.as_dtype(enum)
+        except TypeError:
+            continue  # a type this TensorFlow does not know (int2, uint2)
+        assert theirs.name == d.name
+        assert np.dtype(theirs.as_numpy_dtype).itemsize == d.width, d.name
+        checked += 1
+    assert checked >= 25
+
+
 def test_variant_tensor_is_listed_but_not_readable(built):
     d = built["dtypes"]
     bundle = Bundle(str(d.variant_prefix))
