@@ -97,9 +97,9 @@ def main(argv: list[str]) -> int:
              for p in paths or ([SAMPLE_RUN] if os.path.isdir(SAMPLE_RUN) else [])]
     # The plotting modules load once the first model is on screen (the timer lets its
     # paint go first): importing them alongside the opening held the interpreter from it
-    # and delayed the tree and the variables by a third.
+    # and delayed the tree and the variables by a third. If nothing opens (an error
+    # page), they load a few seconds after start-up all the same.
     for view in views:
         view.loaded_changed.connect(lambda: QTimer.singleShot(0, prewarm))
-    if not views:
-        prewarm()
+    QTimer.singleShot(3000 if views else 0, prewarm)
     return app.exec()
