@@ -29,15 +29,15 @@ from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPointF, QR
 from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QKeySequence, QPalette, \
     QTextDocument
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QFrame, QGridLayout, QHBoxLayout, \
-    QHeaderView, QLabel, QLineEdit, QMenu, QSizePolicy, QSpinBox, QStackedWidget, QTableView, \
-    QTabWidget, QVBoxLayout, QWidget
+    QHeaderView, QLabel, QMenu, QSizePolicy, QStackedWidget, QTableView, QTabWidget, QVBoxLayout, \
+    QWidget
 
 from ..analysis.compare import Trend, TrendPoint
-from ..analysis.stats import DEFAULT_BINS
 from .array_model import SPECIAL_COLOR, format_float
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
-from .values import MAX_BINS, SPACING, MessagePanel, _html_escape, _Label, fixed_font, is_dark, \
-    sequential_map, shape_text
+from .values import MAX_BINS, SPACING, MessagePanel, _html_escape, _Label, bins_spin_box, \
+    fixed_font, is_dark, plot_widget, sequential_map, tab_page, title_field
+from .variables_model import shape_text
 
 TAB_RIDGE, TAB_HEATMAP, TAB_CURVES, TAB_TABLE = range(4)
 
@@ -485,29 +485,14 @@ class TrendView(MessagePanel):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(2)
-        self._name = QLineEdit()
-        self._name.setReadOnly(True)
-        self._name.setFrame(False)
-        self._name.setTextMargins(0, 0, 0, 0)
-        font = self._name.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self._name.setFont(font)
-        self._name.setFocusPolicy(Qt.ClickFocus)
-        self._name.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self._name.setMinimumWidth(80)
+        self._name = title_field()
         grid.addWidget(self._name, 0, 0)
 
         bins = QHBoxLayout()
         bins.setSpacing(SPACING)
         bins.addWidget(QLabel("Bins"))
-        self.bins_spin = QSpinBox()
-        self.bins_spin.setRange(1, MAX_BINS)
-        self.bins_spin.setValue(DEFAULT_BINS)
-        self.bins_spin.setKeyboardTracking(False)
-        self.bins_spin.setAccelerated(True)
-        self.bins_spin.setToolTip("Number of histogram bins, shared by every checkpoint "
-                                  "(recomputed in the background)")
+        self.bins_spin = bins_spin_box("Number of histogram bins, shared by every checkpoint "
+                                       "(recomputed in the background)")
         self.bins_spin.valueChanged.connect(self.binsChanged)
         bins.addWidget(self.bins_spin)
         grid.addLayout(bins, 0, 1, Qt.AlignRight | Qt.AlignVCenter)
@@ -525,13 +510,6 @@ class TrendView(MessagePanel):
         grid.setColumnStretch(0, 1)
         return grid
 
-    def _plot_widget(self, **kwargs) -> pg.PlotWidget:
-        w = pg.PlotWidget(**kwargs)
-        w.setMenuEnabled(False)
-        w.getPlotItem().hideButtons()
-        w.setFrameShape(QFrame.NoFrame)
-        return w
-
     def _bar(self, lay: QVBoxLayout, caption: QLabel, readout: QLabel, *middle) -> None:
         """The caption (and `middle` controls) on a line, the hover readout below it: a
         readout is long, and on a line of its own it is never cut."""
@@ -546,13 +524,6 @@ class TrendView(MessagePanel):
         readout.setWordWrap(True)
         lay.addWidget(readout)
 
-    def _page(self) -> tuple[QWidget, QVBoxLayout]:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, SPACING, 0, 0)
-        lay.setSpacing(SPACING)
-        return page, lay
-
     def _note_page(self, plot: QWidget) -> tuple[QStackedWidget, QLabel]:
         """A plot, or a centred note saying why there is nothing to plot."""
         stack = QStackedWidget()
@@ -565,12 +536,12 @@ class TrendView(MessagePanel):
         return stack, note
 
     def _build_ridge_tab(self) -> QWidget:
-        page, lay = self._page()
+        page, lay = tab_page()
         self.ridge_caption = _Label()
         self.ridge_readout = _Label()
         self._bar(lay, self.ridge_caption, self.ridge_readout)
         self._ridge_axis = _RowAxis("left")
-        self.ridge_plot = self._plot_widget(axisItems={"left": self._ridge_axis,
+        self.ridge_plot = plot_widget(axisItems={"left": self._ridge_axis,
                                                        "bottom": _ValueAxis("bottom")})
         pi = self.ridge_plot.getPlotItem()
         pi.setLabel("bottom", "value")
@@ -583,7 +554,7 @@ class TrendView(MessagePanel):
         return page
 
     def _build_heatmap_tab(self) -> QWidget:
-        page, lay = self._page()
+        page, lay = tab_page()
         self.heat_caption = _Label()
         self.heat_readout = _Label()
         self.log_check = QCheckBox("Log colour")
@@ -618,7 +589,7 @@ class TrendView(MessagePanel):
         return page
 
     def _build_curves_tab(self) -> QWidget:
-        page, lay = self._page()
+        page, lay = tab_page()
         self.curves_caption = _Label()
         self.curves_readout = _Label()
         self._bar(lay, self.curves_caption, self.curves_readout)
@@ -714,7 +685,7 @@ class TrendView(MessagePanel):
         return page
 
     def _build_table_tab(self) -> QWidget:
-        page, lay = self._page()
+        page, lay = tab_page()
         self.table_model = TrendTableModel(self)
         self.table = _TrendTable()
         self.table.setModel(self.table_model)

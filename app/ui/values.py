@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QComboBox, QFrame, Q
 from ..analysis.stats import DEFAULT_BINS
 from .array_model import MAX_SECTIONS, SPECIAL_COLOR, ArrayTableModel, exact_text, format_float, \
     format_value, kind_of
+from .variables_model import shape_text
 
 pg.setConfigOptions(antialias=True)
 
@@ -49,6 +50,52 @@ def fixed_font() -> QFont:
     return font
 
 
+def title_field() -> QLineEdit:
+    """A panel's title line: bold, a little larger, frameless, selectable for copying."""
+    field = QLineEdit()
+    field.setReadOnly(True)
+    field.setFrame(False)
+    field.setTextMargins(0, 0, 0, 0)
+    font = field.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.15)
+    field.setFont(font)
+    field.setFocusPolicy(Qt.ClickFocus)
+    field.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+    field.setMinimumWidth(80)
+    return field
+
+
+def bins_spin_box(tooltip: str) -> QSpinBox:
+    """The number of histogram bins: changes only when the user commits one (no
+    recomputation per keystroke)."""
+    spin = QSpinBox()
+    spin.setRange(1, MAX_BINS)
+    spin.setValue(DEFAULT_BINS)
+    spin.setKeyboardTracking(False)
+    spin.setAccelerated(True)
+    spin.setToolTip(tooltip)
+    return spin
+
+
+def plot_widget(**kwargs) -> pg.PlotWidget:
+    """A frameless plot without pyqtgraph's context menu and "A" button."""
+    w = pg.PlotWidget(**kwargs)
+    w.setMenuEnabled(False)
+    w.getPlotItem().hideButtons()
+    w.setFrameShape(QFrame.NoFrame)
+    return w
+
+
+def tab_page() -> tuple[QWidget, QVBoxLayout]:
+    """A tab's page and its layout, spaced like every other tab of the value panels."""
+    page = QWidget()
+    lay = QVBoxLayout(page)
+    lay.setContentsMargins(0, SPACING, 0, 0)
+    lay.setSpacing(SPACING)
+    return page, lay
+
+
 def human_bytes(n: int) -> str:
     step = 1024.0
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
@@ -56,10 +103,6 @@ def human_bytes(n: int) -> str:
             return f"{n:,} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= step
     return f"{n:.1f} PiB"   # pragma: no cover
-
-
-def shape_text(shape) -> str:
-    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
 def is_dark(palette: QPalette) -> bool:
@@ -251,17 +294,7 @@ class ValueView(MessagePanel):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(2)
-        self._name = QLineEdit()
-        self._name.setReadOnly(True)
-        self._name.setFrame(False)
-        self._name.setTextMargins(0, 0, 0, 0)
-        font = self._name.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self._name.setFont(font)
-        self._name.setFocusPolicy(Qt.ClickFocus)
-        self._name.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self._name.setMinimumWidth(80)
+        self._name = title_field()
         grid.addWidget(self._name, 0, 0)
         self._details = _Label()
         self._details.setFont(self._mono)
@@ -288,10 +321,7 @@ class ValueView(MessagePanel):
             self._details.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
 
     def _build_table_tab(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, SPACING, 0, 0)
-        lay.setSpacing(SPACING)
+        page, lay = tab_page()
 
         self._axis_bar = QWidget()
         bar = QHBoxLayout(self._axis_bar)
@@ -365,28 +395,13 @@ class ValueView(MessagePanel):
         lay.addWidget(self.table, 1)
         return page
 
-    def _plot_widget(self) -> pg.PlotWidget:
-        w = pg.PlotWidget()
-        w.setMenuEnabled(False)
-        w.getPlotItem().hideButtons()
-        w.setFrameShape(QFrame.NoFrame)
-        return w
-
     def _build_histogram_tab(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, SPACING, 0, 0)
-        lay.setSpacing(SPACING)
+        page, lay = tab_page()
 
         bar = QHBoxLayout()
         bar.setSpacing(SPACING)
         bar.addWidget(QLabel("Bins"))
-        self.bins_spin = QSpinBox()
-        self.bins_spin.setRange(1, MAX_BINS)
-        self.bins_spin.setValue(DEFAULT_BINS)
-        self.bins_spin.setKeyboardTracking(False)
-        self.bins_spin.setAccelerated(True)
-        self.bins_spin.setToolTip("Number of histogram bins (recomputed in the background)")
+        self.bins_spin = bins_spin_box("Number of histogram bins (recomputed in the background)")
         self.bins_spin.valueChanged.connect(self.binsChanged)
         bar.addWidget(self.bins_spin)
         bar.addSpacing(12)
@@ -401,7 +416,7 @@ class ValueView(MessagePanel):
         bar.addWidget(self.hist_readout, 1)
         lay.addLayout(bar)
 
-        self.hist_plot = self._plot_widget()
+        self.hist_plot = plot_widget()
         pi = self.hist_plot.getPlotItem()
         pi.setLabel("left", "count")
         pi.getAxis("bottom").enableAutoSIPrefix(False)
@@ -414,10 +429,7 @@ class ValueView(MessagePanel):
         return page
 
     def _build_heatmap_tab(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, SPACING, 0, 0)
-        lay.setSpacing(SPACING)
+        page, lay = tab_page()
         bar = QHBoxLayout()
         bar.setSpacing(12)
         self.heat_caption = _Label()
@@ -457,10 +469,7 @@ class ValueView(MessagePanel):
         return page
 
     def _build_filters_tab(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, SPACING, 0, 0)
-        lay.setSpacing(SPACING)
+        page, lay = tab_page()
         bar = QHBoxLayout()
         bar.setSpacing(SPACING)
         bar.addWidget(QLabel("Input channel"))
