@@ -211,26 +211,35 @@ class _Delta:
         self.equal &= part.equal
 
 
-def _delta_part(base: np.ndarray, other: np.ndarray, check_bytes: bool) -> _Delta:
-    """What one aligned pair of pieces contributes to a comparison. Each cache-sized block
-    is converted to float64 (complex128) once per side; the difference is taken there, so
-    it is exact for float32 and smaller types."""
-    part = _Delta(n=base.size)
-    if not base.size:
-        return part
+def _block_differences(base: np.ndarray, other: np.ndarray):
+    """Yield (a, b − a) over cache-sized blocks of two aligned pieces. Each block is
+    converted to float64 (complex128 if either side is complex) once per side and the
+    difference is taken there, so it is exact for float32 and smaller types. The two
+    arrays are buffers reused from block to block."""
     a, b = _numeric(base), _numeric(other)
     cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
     m = min(_BLOCK, a.size)
     va = np.empty(m, dtype=np.complex128 if cplx else np.float64)
     vd = np.empty_like(va)
-    mag = np.empty(m, dtype=np.float64) if cplx else None
     for start in range(0, a.size, _BLOCK):
         stop = min(start + _BLOCK, a.size)
         xa, xd = va[:stop - start], vd[:stop - start]
         np.copyto(xa, a[start:stop], casting="unsafe")
         np.copyto(xd, b[start:stop], casting="unsafe")
         xd -= xa
-        if cplx:
+        yield xa, xd
+
+
+def _delta_part(base: np.ndarray, other: np.ndarray, check_bytes: bool) -> _Delta:
+    """What one aligned pair of pieces contributes to a comparison."""
+    part = _Delta(n=base.size)
+    if not base.size:
+        return part
+    mag = None  # |x| of a complex block
+    for xa, xd in _block_differences(base, other):
+        if xa.dtype.kind == "c":
+            if mag is None:
+                mag = np.empty(xa.size, dtype=np.float64)   # the first block is the largest
             ma = np.abs(xa, out=mag[:xa.size])
             part.sq_base += float(np.einsum("i,i->", ma, ma))
             md = np.abs(xd, out=mag[:xd.size])
@@ -251,21 +260,9 @@ def _delta_part(base: np.ndarray, other: np.ndarray, check_bytes: bool) -> _Delt
 
 def _sq_distance(base: np.ndarray, other: np.ndarray) -> float:
     """Σ|other − base|² in float64 (the part of `_delta_part` a trend needs)."""
-    a, b = _numeric(base), _numeric(other)
-    if not a.size:
-        return 0.0
-    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
-    m = min(_BLOCK, a.size)
-    va = np.empty(m, dtype=np.complex128 if cplx else np.float64)
-    vd = np.empty_like(va)
     total = 0.0
-    for start in range(0, a.size, _BLOCK):
-        stop = min(start + _BLOCK, a.size)
-        xa, xd = va[:stop - start], vd[:stop - start]
-        np.copyto(xa, a[start:stop], casting="unsafe")
-        np.copyto(xd, b[start:stop], casting="unsafe")
-        xd -= xa
-        if cplx:
+    for _xa, xd in _block_differences(base, other):
+        if xd.dtype.kind == "c":
             xd = np.abs(xd)
         total += float(np.einsum("i,i->", xd, xd))
     return total
