@@ -135,8 +135,8 @@ def test_the_window_matches_the_desktop_entry():
 def test_the_gui_entry_point_exists():
     import tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["gui-scripts"]["ckpt-browser-gui"] == "main:main"
-    assert project["scripts"]["ckpt-browser"] == "main:main"
+    assert project["gui-scripts"]["ckpt-browser-gui"] == "checkpoint_browser.launch:main"
+    assert project["scripts"]["ckpt-browser"] == "checkpoint_browser.launch:main"
 
 
 # -- macOS: the spec, run against stand-ins for PyInstaller ----------------------------------

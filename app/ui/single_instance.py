@@ -1,12 +1,10 @@
 """One running app per user: a second launch hands its paths to the first one and exits.
 
-The first instance listens on a local socket (`InstanceServer`): a Unix socket in a
-directory only the user can enter ($XDG_RUNTIME_DIR, else a private folder in the temp
-directory), a named pipe on Windows. A later launch (`try_hand_over`) connects, sends one
-line of JSON — `{"paths": [absolute paths…], "activation_token": …}` — and waits for the
-line `ok`. The server answers from the event loop, so a busy instance (a model loading in
-the worker threads) answers as soon as the UI thread is free; connecting already
-succeeds before that, as the kernel queues the connection.
+The first instance listens on a local socket (`InstanceServer`); the protocol, the
+socket's name and the client's half (`try_hand_over`, which needs no Qt on Unix) are in
+`app.handover`. The server answers from the event loop, so a busy instance (a model
+loading in the worker threads) answers as soon as the UI thread is free; connecting
+already succeeds before that, as the kernel queues the connection.
 
 macOS opens documents of a running app with a `QFileOpenEvent` instead of a second
 launch; `FileOpenFilter` turns those into a callback.
@@ -14,120 +12,18 @@ launch; `FileOpenFilter` turns those into a callback.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import re
-import stat
 import sys
-import tempfile
-import time
-from typing import Callable, Iterable
+from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 
-APP_ID = "checkpoint-browser"
-# Overrides the server name (a path on Unix, a pipe name on Windows): tests, or two
-# independent sets of instances.
-NAME_ENV = "CHECKPOINT_BROWSER_INSTANCE"
+from ..handover import NAME_ENV, default_server_name, server_alive, try_hand_over  # noqa: F401
 
-CONNECT_TIMEOUT_MS = 500
-# Once connected, an instance is alive; a busy one may take a while to answer.
-ACK_TIMEOUT_MS = 15000
 IDLE_TIMEOUT_MS = 10000      # the server drops a connection that sends no full message
 MAX_MESSAGE = 1 << 20
-PROTOCOL = 1
-
-
-def _user_tag() -> str:
-    if hasattr(os, "getuid"):
-        return str(os.getuid())
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = os.environ.get("USERNAME", "user")
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", user) or "user"
-
-
-def _private_dir(path: str) -> bool:
-    """Whether `path` is a directory owned by this user that no one else can enter
-    (creating it if need be). The socket in it is then the user's alone."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return False
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
-            and not st.st_mode & (stat.S_IRWXG | stat.S_IRWXO))
-
-
-def default_server_name() -> str | None:
-    """The per-user name of the running instance's server, or None when there is no safe
-    place for it (then every launch is a new instance)."""
-    override = os.environ.get(NAME_ENV)
-    if override:
-        return override
-    if sys.platform == "win32":
-        return f"{APP_ID}-{_user_tag()}"      # a named pipe; QLocalServer restricts it to the user
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK | os.X_OK):
-        return os.path.join(runtime, f"{APP_ID}.sock")
-    folder = os.path.join(tempfile.gettempdir(), f"{APP_ID}-{_user_tag()}")
-    return os.path.join(folder, "instance.sock") if _private_dir(folder) else None
-
-
-def _connect(name: str, timeout_ms: int) -> QLocalSocket | None:
-    sock = QLocalSocket()
-    sock.connectToServer(name)
-    if sock.waitForConnected(timeout_ms):
-        return sock
-    sock.abort()
-    return None
-
-
-def try_hand_over(paths: Iterable[str], name: str | None = None, *,
-                  connect_timeout_ms: int = CONNECT_TIMEOUT_MS,
-                  ack_timeout_ms: int = ACK_TIMEOUT_MS) -> bool:
-    """Give `paths` to the running instance. True if it took them (this launch should then
-    exit); False if none is running, or it did not answer in time.
-
-    Needs no QCoreApplication: call it before creating the window."""
-    name = name or default_server_name()
-    if not name:
-        return False
-    message = {
-        "protocol": PROTOCOL,
-        "paths": [os.path.abspath(p) for p in paths],
-        # Wayland: the launcher's token lets the running instance raise its window
-        "activation_token": os.environ.get("XDG_ACTIVATION_TOKEN", ""),
-    }
-    sock = _connect(name, connect_timeout_ms)
-    if sock is None:
-        return False
-    deadline = time.monotonic() + ack_timeout_ms / 1000
-
-    def left_ms() -> int:
-        return max(0, int((deadline - time.monotonic()) * 1000))
-
-    try:
-        sock.write(json.dumps(message).encode("utf-8") + b"\n")
-        while sock.bytesToWrite() > 0:
-            if not sock.waitForBytesWritten(left_ms()):
-                return False
-        while not sock.canReadLine():
-            if not sock.waitForReadyRead(left_ms()):     # timed out, or the server hung up
-                break
-        if not sock.canReadLine():
-            return False
-        return bytes(sock.readLine()).strip() == b"ok"
-    finally:
-        sock.abort()
 
 
 class InstanceServer(QObject):
@@ -163,7 +59,7 @@ class InstanceServer(QObject):
             return True
         if not self.name:
             return False
-        if _alive(self.name):
+        if server_alive(self.name):
             return False
         if self._server.listen(self.name):
             return True
@@ -171,7 +67,7 @@ class InstanceServer(QObject):
             return False
         # In use by no one we can reach: a stale socket file. (Checked again: another
         # instance may have started since.)
-        if _alive(self.name):
+        if server_alive(self.name):
             return False
         QLocalServer.removeServer(self.name)
         return self._server.listen(self.name)
@@ -224,15 +120,6 @@ class InstanceServer(QObject):
         token = message.get("activation_token")
         self.activation_token = token if isinstance(token, str) else ""
         self.paths_received.emit(paths)
-
-
-def _alive(name: str) -> bool:
-    """Whether a server answers under `name` (connecting is enough; nothing is sent)."""
-    sock = _connect(name, CONNECT_TIMEOUT_MS)
-    if sock is None:
-        return False
-    sock.abort()
-    return True
 
 
 def bring_to_front(window, activation_token: str = "") -> None:

@@ -28,14 +28,14 @@ SAMPLE = ROOT / "resources" / "sample_run"
 # A second launch in its own process: try_hand_over, reporting when it has connected.
 CLIENT = r"""
 import sys
-from app.ui import single_instance as si
-real_connect = si._connect
+from app import handover
+real_connect = handover._connect
 def connect(name, timeout_ms):
     sock = real_connect(name, timeout_ms)
     print("connected" if sock is not None else "no server", flush=True)
     return sock
-si._connect = connect
-ok = si.try_hand_over(sys.argv[2:], sys.argv[1])
+handover._connect = connect
+ok = handover.try_hand_over(sys.argv[2:], sys.argv[1])
 print("handed over" if ok else "not handed over", flush=True)
 sys.exit(0 if ok else 1)
 """
@@ -241,8 +241,6 @@ def test_the_server_name_is_private_to_the_user(tmp_path, monkeypatch):
     assert si.default_server_name() == "/elsewhere/x.sock"
 
 
-@pytest.mark.skipif("try_hand_over" not in (ROOT / "app" / "ui" / "app.py").read_text(),
-                    reason="app/ui/app.py main() does not hand over yet (the single-instance patch)")
 def test_main_py_hands_over_to_the_running_instance_and_exits(qtbot, server, name, tmp_path):
     """Another double-click: `python main.py PATH` with an instance running."""
     assert server.start()
@@ -254,3 +252,17 @@ def test_main_py_hands_over_to_the_running_instance_and_exits(qtbot, server, nam
     assert got.args == [[str(tmp_path / "my_run")]]
     finished(qtbot, proc)
     assert proc.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows hands over through QtNetwork")
+def test_a_hand_over_imports_neither_qt_nor_numpy(qtbot, server, name, tmp_path):
+    """What makes a second double-click fast: the launch ends before anything heavy loads."""
+    assert server.start()
+    code = ("import sys; from app.launch import main; rc = main(['my_run']); "
+            "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'shiboken6', 'numpy'}))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **{si.NAME_ENV: name})
+    with qtbot.waitSignal(server.paths_received, timeout=TIMEOUT) as got:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                text=True)
+    assert got.args == [[str(tmp_path / "my_run")]]
+    assert finished(qtbot, proc).strip() == "0 []"
