@@ -6,15 +6,18 @@ import os
 import sys
 import threading
 
-from PySide6.QtCore import QCoreApplication, QSettings, QSize, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from .. import qt_platform
+from ..handover import try_hand_over
+from ..paths import resource
 from .main_window import APP_NAME, MainWindow
-from .single_instance import InstanceServer, install_file_open_handler, serve, try_hand_over
+from .single_instance import InstanceServer, install_file_open_handler, serve
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SAMPLE_RUN = os.path.join(ROOT, "resources", "sample_run")
+SAMPLE_RUN = resource("sample_run")
+EXIT_NO_WINDOW = 2
 
 
 def create_app(argv: list[str]) -> QApplication:
@@ -28,16 +31,40 @@ def create_app(argv: list[str]) -> QApplication:
     if app is None:
         # Fusion follows the system's light or dark colour scheme. Asked for on Qt's
         # command line it costs 2 ms at start-up, against 9 for setStyle().
-        app = QApplication([sys.argv[0], "-style", "Fusion", *argv])
+        app = guarded_application([sys.argv[0], "-style", "Fusion", *argv])
     app.setWindowIcon(app_icon())
     app.setDesktopFileName("checkpoint-browser")
+    return app
+
+
+def guarded_application(args: list[str]) -> QApplication:
+    """QApplication(args) — or, where Qt cannot load its platform plug-in and would abort
+    with a generic message, one line naming the missing system libraries and how to
+    install them (on stderr, and as a desktop notification), then exit EXIT_NO_WINDOW."""
+    held: list[str] = []
+
+    def handler(kind, _context, text):
+        if kind == QtMsgType.QtFatalMsg:
+            platform = qt_platform.platform_name()
+            qt_platform.tell_user(qt_platform.explain(
+                platform, qt_platform.missing_libraries(platform)))
+            os._exit(EXIT_NO_WINDOW)
+        held.append(text)        # Qt's own warnings: shown below unless the start fails
+
+    qInstallMessageHandler(handler)
+    try:
+        app = QApplication(args)
+    finally:
+        qInstallMessageHandler(None)
+    for text in held:
+        sys.stderr.write(text + "\n")
     return app
 
 
 def app_icon() -> QIcon:
     """The PNGs, hand-tuned at 16 and 24 px (Qt would render the SVG blurred there); the
     SVG if they are missing."""
-    icons = os.path.join(ROOT, "resources", "icons")
+    icons = resource("icons")
     icon = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256, 512):
         png = os.path.join(icons, "png", f"checkpoint-browser-{size}.png")
@@ -77,9 +104,7 @@ def main(argv: list[str]) -> int:
               "window of its own")
         return 0
     new_instance = "--new-instance" in argv
-    # Another double-click: the running window opens the paths, and this process ends.
-    if not new_instance and try_hand_over(paths):
-        return 0
+    # (A running window was asked to take the paths before Qt was imported: app.launch.)
     app = create_app(argv)
     server = None
     if not new_instance:

@@ -355,6 +355,13 @@ class ModelView(QWidget):
         return self.loaded.model.title if self.loaded else os.path.basename(
             os.path.normpath(self.path)) or self.path
 
+    @property
+    def window_title(self) -> str:
+        """The title, and which checkpoint is shown: the window's title, so that the task
+        switcher tells two windows, or two steps, apart."""
+        ckpt = self.loaded.checkpoint if self.loaded else None
+        return f"{self.title} · {ckpt.name}" if ckpt is not None and ckpt.name else self.title
+
     def reload(self) -> None:
         keep = self.loaded.checkpoint.prefix if self.loaded and self.loaded.checkpoint else None
         self.value_lane.cancel()
@@ -537,6 +544,7 @@ class ModelView(QWidget):
         else:
             self._value_hint(f"{current} is not in {loaded.checkpoint.name}." if current else
                              "Select a variable, or an op in the graph, to see its value.")
+        self.title_changed.emit(self.title)
         self.status_changed.emit(self.status_text())
         self.loaded_changed.emit()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget)
 
@@ -37,11 +37,21 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.central)
         self._build_menus()
         self._build_status()
-        self.resize(1360, 860)
+        self.resize(self._first_size())
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._show_empty()
+
+    def _first_size(self) -> QSize:
+        """1360×860, or nine tenths of a smaller screen: a window larger than the screen
+        opens with its right side and status bar off it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        want = QSize(1360, 860)
+        if screen is None:
+            return want
+        room = screen.availableGeometry().size() * 0.9
+        return want.boundedTo(room)
 
     # -- chrome -------------------------------------------------------------------------
 
@@ -186,7 +196,7 @@ class MainWindow(QMainWindow):
         if i >= 0:
             self.tabs.setTabText(i, title)
         if view is self.current():
-            self.setWindowTitle(f"{title} — {APP_NAME}")
+            self.setWindowTitle(f"{view.window_title} — {APP_NAME}")
 
     def _status(self, view: ModelView, text: str) -> None:
         if view is self.current():
@@ -211,7 +221,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(APP_NAME)
             self._show_empty()
             return
-        self.setWindowTitle(f"{view.title} — {APP_NAME}")
+        self.setWindowTitle(f"{view.window_title} — {APP_NAME}")
         self.status_label.setText(view.status_text())
         self._busy(view)
 
