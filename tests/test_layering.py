@@ -7,7 +7,7 @@ import sys
 
 from .conftest import ROOT
 
-PURE = ["app/formats", "app/analysis"]
+PURE = ["app/formats", "app/analysis", "app/document"]
 BANNED = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "tensorflow", "keras", "tf_keras")
 
 
@@ -32,8 +32,8 @@ def test_pure_layers_import_no_qt_or_tensorflow_in_source():
 
 def test_pure_layers_and_cli_load_nothing_heavy_at_run_time():
     code = (
-        "import sys, pkgutil, importlib, app.formats, app.analysis\n"
-        "for pkg in (app.formats, app.analysis):\n"
+        "import sys, pkgutil, importlib, app.formats, app.analysis, app.document\n"
+        "for pkg in (app.formats, app.analysis, app.document):\n"
         "    for m in pkgutil.iter_modules(pkg.__path__):\n"
         "        importlib.import_module(f'{pkg.__name__}.{m.name}')\n"
         "import app.cli\n"
@@ -60,7 +60,7 @@ def test_opening_a_model_in_the_window_waits_for_neither_numpy_nor_the_run_panel
         "view = w.open_path(sys.argv[1])\n"
         "loop = QEventLoop(); view.loaded_changed.connect(loop.quit); loop.exec()\n"
         "app.processEvents()\n"
-        "assert view.var_model.rowCount() > 0 and view.tree_model.rowCount() > 0\n"
+        "assert view.variables.model.rowCount() > 0 and view.tree.model.rowCount() > 0\n"
         "heavy = ('numpy', 'ml_dtypes', 'pyqtgraph', 'app.ui.run_panel', 'app.runner')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
         "sys.stdout.flush(); os._exit(0)\n"

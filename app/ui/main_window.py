@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
         view = self.current()
         if view is not None:
             view.cancel_work()
-            if view.load_lane.busy:
+            if view.opening:
                 view.cancel_load()
 
     def _about(self) -> None:

@@ -102,7 +102,7 @@ def shown(view) -> None:
     from PySide6.QtWidgets import QApplication
     QApplication.processEvents()     # the tree and the table painted
     out = {"shown": time.perf_counter() - T0,
-           "tree_rows": view.tree_model.rowCount(), "variables": view.var_model.rowCount()}
+           "tree_rows": view.tree.model.rowCount(), "variables": view.variables.model.rowCount()}
     if TENSOR:
         out.update(stall(view, TENSOR))
     view.window().close()
@@ -120,7 +120,7 @@ def stall(view, tensor: str) -> dict:
     for t in threading.enumerate():
         if t.name == "prewarm":
             t.join()
-    view.values  # the panel exists once the user has looked at a first tensor
+    view.value.view  # the panel exists once the user has looked at a first tensor
     QApplication.processEvents()
     clock = QElapsedTimer()
     gaps = []
@@ -129,11 +129,11 @@ def stall(view, tensor: str) -> dict:
     probe.timeout.connect(lambda: gaps.append(clock.restart()))
     done = QEventLoop()
     # the value read hands over to the stats lane; wait for the stats lane to finish
-    view.stats_lane.busy_changed.connect(lambda busy: None if busy else done.quit())
+    view.doc.lanes["stats"].busy_changed.connect(lambda busy: None if busy else done.quit())
     start = time.perf_counter()
     clock.start()
     probe.start()
-    view.show_tensor(tensor)
+    view.doc.select_tensor(tensor)
     done.exec()
     probe.stop()
     return {"stats_seconds": time.perf_counter() - start,

@@ -32,14 +32,14 @@ def test_one_window_opens_the_whole_corpus(qtbot, tmp_path):
     said_wrong = 0
     for v in variants:
         view = window.open_path(str(v.folder))
-        qtbot.waitUntil(lambda: not view.load_lane.busy, timeout=20000)
+        qtbot.waitUntil(lambda: not view.opening, timeout=20000)
         page = view.stack.currentIndex()
         assert page in (1, 2), v.name
         if page == 1:
             assert view.failed_label.text(), v.name
         else:  # opened what is good: a tensor can be asked for without breaking anything
-            view.show_tensor("conv/kernel")
-            qtbot.waitUntil(lambda: not (view.value_lane.busy or view.stats_lane.busy),
+            view.doc.select_tensor("conv/kernel")
+            qtbot.waitUntil(lambda: not (view.doc.lanes["value"].busy or view.doc.lanes["stats"].busy),
                             timeout=20000)
         said_wrong += page == 1 or view.banner.isVisible()
         window.close_tab(window.tabs.indexOf(view))
@@ -47,4 +47,4 @@ def test_one_window_opens_the_whole_corpus(qtbot, tmp_path):
     # and the window still opens a good run
     good = window.open_path(str(SAMPLE))
     qtbot.waitUntil(lambda: good.loaded is not None, timeout=20000)
-    assert good.var_model.rowCount() == 15
+    assert good.variables.model.rowCount() == 15

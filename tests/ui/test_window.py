@@ -10,7 +10,7 @@ import weakref
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, QUrl  # noqa: E402
 
 from app.ui.main_window import MainWindow  # noqa: E402
 
@@ -37,73 +37,71 @@ def opened(qtbot, window, path):
 
 
 def idle(qtbot, view):
-    qtbot.waitUntil(lambda: not (view.load_lane.busy or view.value_lane.busy
-                                 or view.stats_lane.busy), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not any(view.doc.lanes[n].busy for n in ("load", "value", "stats")),
+                    timeout=TIMEOUT)
 
 
 def test_opens_a_run_with_checkpoints_tree_and_variables(qtbot, window):
     view = opened(qtbot, window, SAMPLE)
     assert view.stack.currentIndex() == 2
-    assert view.checkpoints.topLevelItemCount() == 6
+    assert view.checkpoints.list.topLevelItemCount() == 6
     assert view.loaded.checkpoint.step == 5
-    assert view.tree_model.rowCount() > 10
-    assert view.var_model.rowCount() == len(view.loaded.tensors) == 15
+    assert view.tree.model.rowCount() > 10
+    assert view.variables.model.rowCount() == len(view.loaded.tensors) == 15
     assert "sample_run" in window.windowTitle()
     assert "parameters" in window.status_label.text()
 
 
 def test_selecting_a_variable_shows_value_and_stats(qtbot, window):
     view = opened(qtbot, window, SAMPLE)
-    row = view.var_model.row_of("conv/kernel")
-    view.var_table.setCurrentIndex(view.var_proxy.mapFromSource(view.var_model.index(row, 0)))
+    view.variables.select_key("conv/kernel")
     idle(qtbot, view)
     expected = view.loaded.reader.read("conv/kernel")
-    assert view.values.array() is not None
-    assert view.values.array().tobytes() == expected.tobytes()
-    counts = view.values.histogram_item.getData()[1]
+    assert view.value.view.array() is not None
+    assert view.value.view.array().tobytes() == expected.tobytes()
+    counts = view.value.view.histogram_item.getData()[1]
     assert counts is not None and int(sum(counts)) == expected.size
-    assert view.btn_copy_code.isEnabled()
-    assert "import_meta_graph" in view.snippet() and "conv/kernel:0" in view.snippet()
+    assert view.value.copy_code_button.isEnabled()
+    assert "import_meta_graph" in view.value.snippet() and "conv/kernel:0" in view.value.snippet()
 
 
 def test_tree_selection_drives_details_and_value(qtbot, window):
     view = opened(qtbot, window, SAMPLE)
-    view.select_op("conv/kernel")
+    view.doc.select_op("conv/kernel")
     idle(qtbot, view)
     html = view.details.toPlainText()
     assert "VariableV2" in html and "Consumers" in html and "trainable_variables" in html
-    assert view.values.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
+    assert view.value.view.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
     # an input link navigates the tree
-    view.select_op("conv/Conv2D")
-    assert view.tree_model.scope(view.tree.currentIndex()).path == "conv/Conv2D"
+    view.doc.select_op("conv/Conv2D")
+    assert view.tree.model.scope(view.tree.tree.currentIndex()).path == "conv/Conv2D"
 
 
 def test_filter_keeps_matches_and_ancestors(qtbot, window):
     view = opened(qtbot, window, SAMPLE)
-    view.filter.setText("Conv2D")
-    view._apply_filter()
-    top = [view.tree_model.index(r, 0).data() for r in range(view.tree_model.rowCount())]
+    view.tree.filter.setText("Conv2D")
+    view.tree.apply_filter()
+    top = [view.tree.model.index(r, 0).data() for r in range(view.tree.model.rowCount())]
     assert "conv" in top and "loss" not in top
-    assert "match" in view.filter_note.text()
-    view.regex.setChecked(True)
-    view.filter.setText("(")
-    view._apply_filter()
-    assert "Invalid regular expression" in view.filter_note.text()
+    assert "match" in view.tree.filter_note.text()
+    view.tree.regex.setChecked(True)
+    view.tree.filter.setText("(")
+    view.tree.apply_filter()
+    assert "Invalid regular expression" in view.tree.filter_note.text()
 
 
 def test_switching_checkpoints_keeps_the_graph(qtbot, window):
     view = opened(qtbot, window, SAMPLE)
     graph = view.loaded.graph
-    view.show_tensor("conv/kernel")
+    view.doc.select_tensor("conv/kernel")
     idle(qtbot, view)
-    latest = view.values.array().copy()
-    view.checkpoints.topLevelItem(0).setSelected(True)
-    view.checkpoints.setCurrentItem(view.checkpoints.topLevelItem(0))
+    latest = view.value.view.array().copy()
+    view.checkpoints.select_row(0)
     qtbot.waitUntil(lambda: view.loaded.checkpoint.step == 0, timeout=TIMEOUT)
     idle(qtbot, view)
     assert view.loaded.graph is graph
-    assert view.values.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
-    assert view.values.array().tobytes() != latest.tobytes()
+    assert view.value.view.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
+    assert view.value.view.array().tobytes() != latest.tobytes()
 
 
 def test_broken_file_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path):
@@ -170,7 +168,7 @@ def test_verify_reports_a_corrupt_tensor_by_name(qtbot, window, tmp_path):
     data.write_bytes(bytes(raw))
     view = opened(qtbot, window, run)
     view.verify()
-    qtbot.waitUntil(lambda: not view.verify_lane.busy, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not view.doc.lanes["verify"].busy, timeout=TIMEOUT)
     assert view.banner.isVisible() and "1 of 90 tensors are corrupt" in view.banner.text.text()
     assert "epoch-3: conv/kernel" in view.banner.details.toPlainText()
 
@@ -178,33 +176,33 @@ def test_verify_reports_a_corrupt_tensor_by_name(qtbot, window, tmp_path):
 def test_compare_ranks_variables_and_shows_the_delta(qtbot, qtmodeltester, window):
     import numpy as np
     view = opened(qtbot, window, SAMPLE)
-    names = [view.compare.a.itemText(i) for i in range(view.compare.a.count())]
-    assert len(names) == 6 and view.compare.b.currentIndex() == 5
-    view.compare._compare_readers = None
-    view.compare.run_button.click()
-    qtbot.waitUntil(lambda: view.compare.model.rowCount() > 0, timeout=TIMEOUT)
-    qtmodeltester.check(view.compare.model)
-    rows = view.compare.model.rows()
+    names = [view.compare.panel.a.itemText(i) for i in range(view.compare.panel.a.count())]
+    assert len(names) == 6 and view.compare.panel.b.currentIndex() == 5
+    view.compare.readers = None
+    view.compare.panel.run_button.click()
+    qtbot.waitUntil(lambda: view.compare.panel.model.rowCount() > 0, timeout=TIMEOUT)
+    qtmodeltester.check(view.compare.panel.model)
+    rows = view.compare.panel.model.rows()
     rels = [r.rel_l2 for r in rows if r.rel_l2 is not None]
     assert rels == sorted(rels, reverse=True)
     top = rows[0]
-    ra, rb = view._compare_readers
+    ra, rb = view.compare.readers
     a = np.asarray(ra.read(top.key_a), dtype=np.float64)
     b = np.asarray(rb.read(top.key_b), dtype=np.float64)
     assert top.rel_l2 == pytest.approx(np.linalg.norm(b - a) / np.linalg.norm(a), rel=1e-12)
-    view.compare.table.setCurrentIndex(view.compare.proxy.index(0, 0))
+    view.compare.panel.table.setCurrentIndex(view.compare.panel.proxy.index(0, 0))
     idle(qtbot, view)
-    assert np.array_equal(view.values.array(), b - a)
+    assert np.array_equal(view.value.view.array(), b - a)
 
 
 def test_across_the_run_follows_the_selected_variable(qtbot, window):
     import numpy as np
     view = opened(qtbot, window, SAMPLE)
-    view.show_tensor("conv/kernel")
+    view.doc.select_tensor("conv/kernel")
     idle(qtbot, view)
     view.value_tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: view._trend_shown is not None, timeout=TIMEOUT)
-    trend = view.trend_view.trend()
+    qtbot.waitUntil(lambda: view.trend.shown is not None, timeout=TIMEOUT)
+    trend = view.trend.view.trend()
     assert [p.step for p in trend.points] == [0, 1, 2, 3, 4, 5]
     values = [np.asarray(open_reader_for(view, c).read("conv/kernel"), np.float64)
               for c in view.loaded.model.checkpoints]
@@ -217,3 +215,31 @@ def test_across_the_run_follows_the_selected_variable(qtbot, window):
 def open_reader_for(view, ckpt):
     from app.formats.model import open_checkpoint
     return open_checkpoint(ckpt)
+
+
+def test_one_selection_is_followed_by_every_panel(qtbot, window):
+    """A row of the table moves the tree and the details; a consumer link in the details
+    moves the tree and the table; a scope in the tree shows its details and keeps the value."""
+    view = opened(qtbot, window, SAMPLE)
+    tree = view.tree
+    view.variables.select_key("dense/kernel")
+    idle(qtbot, view)
+    assert tree.model.scope(tree.tree.currentIndex()).path == "dense/kernel"
+    assert "VariableV2" in view.details.toPlainText()
+    assert view.value.key == "dense/kernel"
+    # A link in the details (as a click on it does), with a filter that hides the target.
+    tree.filter.setText("conv")
+    tree.apply_filter()
+    view.details.anchorClicked.emit(QUrl("op:conv/kernel"))
+    idle(qtbot, view)
+    assert tree.model.scope(tree.tree.currentIndex()).path == "conv/kernel"
+    row = view.variables.proxy.mapToSource(view.variables.table.currentIndex()).row()
+    assert view.variables.model.info(row).name == "conv/kernel"
+    assert view.value.view.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
+    # Clearing the filter keeps the current row; a scope: its details, the value stays.
+    tree.filter.clear()
+    tree.apply_filter()
+    assert tree.model.scope(tree.tree.currentIndex()).path == "conv/kernel"
+    tree.tree.setCurrentIndex(tree.model.index_of("dense"))
+    assert "dense" in view.details.toPlainText() and view.value.key == "conv/kernel"
+    assert view.side_tabs.currentWidget() is view.details

@@ -1,0 +1,344 @@
+"""`Document`: one opened model's state and the work that changes it.
+
+Data flows one way. A front end asks (`open`, `select_checkpoint`, `select`, …); the
+document runs the file work on a lane, updates its state on the owner's thread when the
+result arrives, and emits an event; every panel that shows that state redraws from the
+event. A new source of change — a checkpoint that appears while training writes, a
+remote fetch that completes — is one more caller of the same methods, and the panels
+already understand the events it causes.
+
+Lanes run the work: `lanes(name)` makes one per kind of job (the window passes Qt lanes
+whose results come back on its UI thread; tests and headless callers may pass
+`InlineLane`). A new request on a lane makes the older one stale.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from ..analysis.loading import Loaded, build_tree, load, open_reader
+from ..analysis.progress import Cancelled
+from ..analysis.units import human_bytes
+from ..formats.errors import FormatError
+from ..formats.run import Checkpoint
+from .events import Event
+
+
+class LaneLike(Protocol):
+    busy: bool
+
+    def submit(self, task: Callable, on_done: Callable, on_error: Callable | None = None): ...
+
+    def cancel(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The current item, followed by every panel. One of:
+    `key` — a tensor of the current checkpoint (with `op`, the graph op that holds it, if
+    any; or, in a tree of variable names, `scope`, its leaf);
+    `op` alone — a graph op without a stored value (or a frozen graph's Const);
+    `scope` alone — a name scope of the tree (a `Scope`);
+    `value` — an array computed here (a delta, a run's result), titled `title`.
+    `origin` names the panel that made the selection, so that it need not follow itself."""
+
+    key: str | None = None
+    op: str | None = None
+    scope: Any = None
+    value: Any = None
+    title: str = ""
+    origin: str = ""
+
+    def same_item(self, other: "Selection") -> bool:
+        """Whether both name the same thing (arrays and scopes by identity)."""
+        return (self.key == other.key and self.op == other.op and self.scope is other.scope
+                and self.value is other.value)
+
+    @property
+    def empty(self) -> bool:
+        return self.key is None and self.op is None and self.scope is None and self.value is None
+
+
+NOTHING = Selection()
+LANES = ("load", "value", "stats", "verify", "compare", "trend", "run")
+
+
+class InlineJob:
+    def __init__(self):
+        self.stopped = False
+
+    def cancelled(self) -> bool:
+        return self.stopped
+
+    def progress(self, fraction: float, text: str = "") -> None:
+        pass
+
+
+class InlineLane:
+    """A lane that runs each task at once, on the caller's thread: for tests and for
+    front ends without an event loop. Errors are reported as the window's lanes report
+    them."""
+
+    busy = False
+
+    def submit(self, task, on_done, on_error=None):
+        job = InlineJob()
+        try:
+            result = task(job)
+        except Cancelled:
+            return job
+        except FormatError as e:
+            if on_error is not None:
+                on_error(str(e), "")
+            return job
+        except Exception as e:
+            if on_error is not None:
+                on_error(f"unexpected {type(e).__name__}: {e}", traceback.format_exc())
+            return job
+        on_done(result)
+        return job
+
+    def cancel(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class Document:
+    """Events (each an `Event`; arguments in brackets):
+    - opening [path] — reading starts; progress [fraction, text] while it runs
+    - opened [Loaded] — the model is read; everything shown is to be rebuilt
+    - open_failed [message, details] — nothing could be read
+    - checkpoint_changed [Loaded] — another checkpoint's weights are current
+    - graph_changed [Loaded] — another meta graph (and so another tree) is current
+    - checkpoints_changed [list of Checkpoint] — the run's checkpoint list changed
+    - selection_changed [Selection]
+    - notice [message, details, error: bool] — something to tell the user, not fatal
+    - status [text] — one line for the status bar
+    - busy_changed [] — a lane started or finished
+    """
+
+    def __init__(self, path: str, lanes: Callable[[str], LaneLike] | None = None):
+        self.path = path
+        self.loaded: Loaded | None = None
+        self.selection: Selection = NOTHING
+        make = lanes or (lambda _name: InlineLane())
+        self.lanes: dict[str, LaneLike] = {name: make(name) for name in LANES}
+        self._closed = False
+        self._results = None
+        for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
+                     "graph_changed", "checkpoints_changed", "selection_changed", "notice",
+                     "status", "busy_changed"):
+            setattr(self, name, Event(name))
+
+    # -- work ---------------------------------------------------------------------------
+
+    def submit(self, lane: str, task: Callable, on_done: Callable,
+               on_error: Callable | None = None) -> None:
+        """Run `task(job)` on the named lane; `on_done(result)` or `on_error(message,
+        details)` on the owner's thread, unless a newer request on that lane came first."""
+        if not self._closed:
+            self.lanes[lane].submit(task, on_done, on_error)
+
+    def cancel(self, lane: str) -> None:
+        self.lanes[lane].cancel()
+
+    def cancel_work(self) -> None:
+        """Stop whatever runs in the background, except opening (`cancel_open`)."""
+        for name, lane in self.lanes.items():
+            if name != "load":
+                lane.cancel()
+
+    def result_cache(self):
+        """The cache of per-tensor results (statistics, differences) that Compare and
+        Across the run share: one per document, made on first use (it needs numpy)."""
+        if self._results is None:
+            from ..analysis.compare import ResultCache
+            self._results = ResultCache()
+        return self._results
+
+    @property
+    def busy(self) -> bool:
+        return any(lane.busy for lane in self.lanes.values())
+
+    def close(self) -> None:
+        self._closed = True
+        for lane in self.lanes.values():
+            lane.shutdown()
+        if self.loaded is not None and self.loaded.reader is not None:
+            self.loaded.reader.close()
+
+    # -- opening ------------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        return self.loaded.model.title if self.loaded else os.path.basename(
+            os.path.normpath(self.path)) or self.path
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        return self.loaded.checkpoint if self.loaded else None
+
+    def open(self) -> None:
+        """(Re)read the model; the checkpoint shown before stays current if it still exists."""
+        keep = self.checkpoint.prefix if self.checkpoint else None
+        self.cancel("value")
+        self.cancel("stats")
+        self.opening.emit(self.path)
+        self.status.emit(f"Opening {self.path}…")
+        self.submit("load", lambda job: load(self.path, job, keep), self._opened, self._open_failed)
+
+    def cancel_open(self) -> None:
+        self.cancel("load")
+        self._open_failed("Opening was cancelled.", "")
+
+    def _open_failed(self, message: str, details: str) -> None:
+        self.open_failed.emit(message, details)
+        self.status.emit(message)
+
+    def _opened(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.selection = NOTHING
+        self.opened.emit(loaded)
+        self._tell_problems(loaded.problems)
+        self.status.emit(self.status_text())
+
+    def _tell_problems(self, problems: list[str]) -> None:
+        if problems:
+            n = len(problems)
+            first = problems[0] if n == 1 else f"{problems[0]} (and {n - 1} more)"
+            self.notice.emit(first, "\n".join(problems), False)
+
+    # -- checkpoints and graphs ---------------------------------------------------------
+
+    def select_checkpoint(self, prefix: str) -> None:
+        """Make another checkpoint of the run current: its weights are read in the
+        background; the graph stays."""
+        loaded = self.loaded
+        if loaded is None or (loaded.checkpoint is not None and loaded.checkpoint.prefix == prefix):
+            return
+        ckpt = next((c for c in loaded.model.checkpoints if c.prefix == prefix), None)
+        if ckpt is None:
+            return
+        loaded.problems = []
+
+        def task(job):
+            open_reader(loaded, ckpt)
+            build_tree(loaded)
+            return loaded
+
+        def done(result: Loaded) -> None:
+            self.checkpoint_changed.emit(result)
+            self._tell_problems(result.problems)
+            key = self.selection.key
+            if key is not None:
+                # The same variable, now read from the new checkpoint (or gone from it).
+                self.selection = Selection(key=key, op=self.selection.op)
+                self.selection_changed.emit(self.selection)
+            self.status.emit(self.status_text())
+
+        self.status.emit(f"Reading {ckpt.name}…")
+        self.submit("load", task, done, self._checkpoint_failed)
+
+    def _checkpoint_failed(self, message: str, details: str) -> None:
+        self.notice.emit(message, details, True)
+        self.status.emit(message)
+
+    def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        """The run's checkpoints as they are now on disk (e.g. training wrote a new one)."""
+        if self.loaded is None:
+            return
+        self.loaded.model.checkpoints = list(checkpoints)
+        self.checkpoints_changed.emit(self.loaded.model.checkpoints)
+
+    def select_meta_graph(self, index: int) -> None:
+        loaded = self.loaded
+        if loaded is None or not 0 <= index < len(loaded.graphs) or loaded.graphs[index] is loaded.graph:
+            return
+        loaded.graph = loaded.graphs[index]
+
+        def task(job):
+            build_tree(loaded)
+            loaded.graph.collections()
+            return loaded
+
+        self.submit("load", task, self.graph_changed.emit,
+                    lambda m, d: self.notice.emit(m, d, True))
+
+    # -- selection ----------------------------------------------------------------------
+
+    def select(self, selection: Selection) -> None:
+        if selection.same_item(self.selection):
+            return
+        self.selection = selection
+        self.selection_changed.emit(selection)
+
+    def select_tensor(self, key: str, origin: str = "") -> None:
+        """A tensor of the current checkpoint, by its key."""
+        op = self.op_for_tensor(key)
+        self.select(Selection(key=key, op=op, origin=origin))
+
+    def select_op(self, name: str, origin: str = "") -> None:
+        """An op of the graph: its variable's value where the checkpoint holds one."""
+        key = self.loaded.tensor_for_op(name) if self.loaded else None
+        self.select(Selection(key=key, op=name, origin=origin))
+
+    def select_value(self, title: str, value, origin: str = "") -> None:
+        """An array computed here (a delta between checkpoints, a run's result)."""
+        self.select(Selection(value=value, title=title, origin=origin))
+
+    def op_for_tensor(self, key: str) -> str | None:
+        loaded = self.loaded
+        if loaded is None or loaded.graph is None:
+            return None
+        if loaded.tree_kind == "graph" and key in loaded.graph.index:
+            return key                     # a frozen graph's Const is its own tensor
+        return next((op for op, k in loaded.graph.checkpoint_keys().items() if k == key), None)
+
+    # -- what to say --------------------------------------------------------------------
+
+    def status_text(self) -> str:
+        if not self.loaded:
+            return ""
+        l = self.loaded
+        tensors = list(l.tensors.values())
+        parts = [l.model.path]
+        if l.checkpoint is not None:
+            parts.append(l.checkpoint.name)
+        if l.graph is not None:
+            parts.append(f"{len(l.graph.nodes):,} ops")
+        if tensors:
+            parts.append(f"{sum(t.size for t in tensors):,} parameters")
+            parts.append(human_bytes(sum(t.nbytes for t in tensors)))
+        elif l.tree is not None and l.tree.params:
+            parts.append(f"{l.tree.params:,} parameters (shapes from the graph; no values)")
+        return "   ·   ".join(parts)
+
+    def verify(self) -> None:
+        """Check every tensor of every checkpoint against its crc32c, in the background."""
+        if self.loaded is None or not self.loaded.model.checkpoints:
+            self.notice.emit("Nothing to verify: this model has no checkpoint.", "", False)
+            return
+        from ..analysis.verify import verify
+        checkpoints = self.loaded.model.checkpoints
+        self.status.emit("Verifying checkpoints…")
+
+        def done(report):
+            n = sum(1 for c in checkpoints if c.on_disk)
+            if report.ok:
+                text = f"Verified: all {report.checked:,} tensors in {n} checkpoint(s) are intact."
+                self.notice.emit(text, "", False)
+            else:
+                text = (f"{len(report.corrupt)} of {report.checked:,} tensors are corrupt "
+                        "(they fail their crc32c check).")
+                self.notice.emit(text, "\n".join(report.corrupt), True)
+            self.status.emit(text)
+
+        self.submit("verify", lambda job: verify(checkpoints, progress=job.progress, cancelled=job.cancelled),
+                    done, lambda m, d: self.notice.emit(m, d, True))

@@ -1,0 +1,41 @@
+"""Details of the current item: an op's attributes, inputs and consumers (as links that
+select them), a scope's contents; before anything is selected, what the graph is."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QTextBrowser
+
+from ...document import Document, Selection
+from .. import details as pages
+
+ORIGIN = "details"
+
+
+class DetailsPanel(QTextBrowser):
+    def __init__(self, doc: Document, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.setOpenLinks(False)
+        self.anchorClicked.connect(self._link_clicked)
+        self.document().setDefaultStyleSheet(pages.STYLE)
+        doc.opened.connect(lambda _l: self.show_overview())
+        doc.graph_changed.connect(lambda _l: self.show_overview())
+        doc.selection_changed.connect(self._follow)
+
+    def show_overview(self) -> None:
+        loaded = self.doc.loaded
+        self.setHtml(pages.graph_html(loaded.graph, loaded.model.path, loaded.problems))
+
+    def _follow(self, selection: Selection) -> None:
+        loaded = self.doc.loaded
+        if loaded is None:
+            return
+        if selection.scope is not None:
+            self.setHtml(pages.scope_html(selection.scope, loaded.tree_kind))
+        elif selection.op is not None and loaded.graph is not None and selection.op in loaded.graph.index:
+            self.setHtml(pages.op_html(loaded.graph, selection.op, selection.key))
+
+    def _link_clicked(self, url) -> None:
+        text = url.toString()
+        if text.startswith(pages.LINK_PREFIX):
+            self.doc.select_op(text[len(pages.LINK_PREFIX):], origin=ORIGIN)

@@ -1,0 +1,79 @@
+"""Across the run: the selected variable at every checkpoint — read while the panel is the
+tab shown, and again only when the variable, the bins or the run's checkpoints change."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ...document import Document
+from .lazy import LazySlot
+
+PICK_HINT = "Select a variable to follow it across the run."
+
+
+class TrendPanel(QWidget):
+    def __init__(self, doc: Document, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.slot = LazySlot(self._build_view, PICK_HINT)
+        lay.addWidget(self.slot)
+        self.shown = None          # (key, bins, checkpoint prefixes) on screen
+        doc.selection_changed.connect(lambda _s: self.refresh())
+        doc.checkpoints_changed.connect(lambda _c: self.refresh())
+        doc.opened.connect(lambda _l: self._forget())
+
+    def _build_view(self):
+        from ..trend_view import TrendView
+        view = TrendView()
+        view.binsChanged.connect(lambda _b: self.refresh())
+        return view
+
+    @property
+    def view(self):
+        return self.slot.content
+
+    def _forget(self) -> None:
+        self.shown = None
+        self.refresh()
+
+    def cancelled(self) -> None:
+        """Background work was stopped: what is on screen is no longer what was asked."""
+        self.shown = None
+
+    def _say(self, text: str) -> None:
+        (self.view.show_message if self.slot.built else self.slot.hint)(text)
+
+    def refresh(self) -> None:
+        """Follow the selected variable over the run, if this panel is the tab shown."""
+        loaded = self.doc.loaded
+        if self.isHidden() or loaded is None:
+            return
+        key = self.doc.selection.key
+        checkpoints = [c for c in loaded.model.checkpoints if c.on_disk]
+        if key is None:
+            self._say(PICK_HINT)
+            return
+        if len(checkpoints) < 2:
+            self._say("This model has a single checkpoint: nothing to follow across a run.")
+            return
+        view = self.view
+        wanted = (key, view.bins(), tuple(c.prefix for c in checkpoints))
+        if wanted == self.shown:
+            return
+        from ...analysis import compare
+        from ...formats.model import open_checkpoint
+        cache, bins = self.doc.result_cache(), view.bins()
+        view.show_message(f"Reading {key} in {len(checkpoints)} checkpoints…")
+
+        def task(job):
+            readers = [(c.step, open_checkpoint(c)) for c in checkpoints]
+            return compare.trend(readers, key, bins, progress=lambda f: job.progress(f, "across the run"),
+                                 cancelled=job.cancelled, cache=cache)
+
+        def done(result):
+            self.shown = wanted
+            view.show_trend(result)
+
+        self.doc.submit("trend", task, done, lambda m, _d: view.show_message(m))

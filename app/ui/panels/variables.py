@@ -1,0 +1,100 @@
+"""The current checkpoint's tensors as a sortable, filterable table with totals. Choosing a
+row selects that tensor in the document; the table follows selections made elsewhere."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QTableView, QVBoxLayout, QWidget)
+
+from ...analysis.units import human_bytes
+from ...document import Document, Selection
+from ..variables_model import SortProxy, VariablesModel
+
+ORIGIN = "variables"
+
+
+class VariablesPanel(QWidget):
+    def __init__(self, doc: Document, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter variables")
+        self.filter.setClearButtonEnabled(True)
+        self.totals = QLabel()
+        row.addWidget(self.filter, 1)
+        row.addWidget(self.totals)
+        lay.addLayout(row)
+        self.model = VariablesModel(self)
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(lambda _t: self._update_totals())
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in range(1, 5):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.Interactive)
+        self.table.setColumnHidden(5, True)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        lay.addWidget(self.table)
+        self._following = False
+        doc.opened.connect(lambda _l: self._fill())
+        doc.checkpoint_changed.connect(lambda _l: self._fill())
+        doc.selection_changed.connect(self._follow)
+
+    def _fill(self) -> None:
+        loaded = self.doc.loaded
+        tensors = list(loaded.tensors.values())
+        self.model.set_tensors(tensors)
+        self.table.setColumnHidden(5, not any(t.display_name != t.name for t in tensors))
+        self._update_totals()
+        if not tensors:
+            self.totals.setText("no saved values" if loaded.checkpoint is None else "empty")
+        if self.doc.selection.key is not None:
+            self._follow(self.doc.selection)
+
+    def _update_totals(self) -> None:
+        rows = [self.model.info(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
+                for r in range(self.proxy.rowCount())]
+        params = sum(t.size for t in rows)
+        size = sum(t.nbytes for t in rows)
+        self.totals.setText(f"{len(rows):,} tensors · {params:,} params · {human_bytes(size)}")
+
+    def select_key(self, key: str) -> None:
+        """Choose the row of tensor `key`, as a click does."""
+        row = self.model.row_of(key)
+        if row >= 0:
+            self.table.setCurrentIndex(self.proxy.mapFromSource(self.model.index(row, 0)))
+
+    def _current_changed(self, current: QModelIndex, _previous=None) -> None:
+        if self._following or not current.isValid():
+            return
+        info = self.model.info(self.proxy.mapToSource(current).row())
+        self.doc.select_tensor(info.name, origin=ORIGIN)
+
+    def _follow(self, selection: Selection) -> None:
+        if selection.origin == ORIGIN or selection.key is None:
+            return
+        row = self.model.row_of(selection.key)
+        index = self.proxy.mapFromSource(self.model.index(row, 0)) if row >= 0 else QModelIndex()
+        if not index.isValid():
+            return
+        self._following = True
+        try:
+            self.table.setCurrentIndex(index)
+            self.table.scrollTo(index)
+        finally:
+            self._following = False
