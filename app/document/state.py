@@ -39,12 +39,13 @@ class LaneLike(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class Selection:
-    """The current item, followed by every panel. One of:
+    """The current item, followed by every panel. One of (`value` aside):
     `key` — a tensor of the current checkpoint (with `op`, the graph op that holds it, if
     any; or, in a tree of variable names, `scope`, its leaf);
     `op` alone — a graph op without a stored value (or a frozen graph's Const);
     `scope` alone — a name scope of the tree (a `Scope`);
-    `value` — an array computed here (a delta, a run's result), titled `title`.
+    `value` — an array computed here (a delta, a run's result), titled `title`; with
+    `key` (and `op`), the variable it is about, where there is one.
     `origin` names the panel that made the selection, so that it need not follow itself."""
 
     key: str | None = None
@@ -289,9 +290,14 @@ class Document:
         key = self.loaded.tensor_for_op(name) if self.loaded else None
         self.select(Selection(key=key, op=name, origin=origin))
 
-    def select_value(self, title: str, value, origin: str = "") -> None:
-        """An array computed here (a delta between checkpoints, a run's result)."""
-        self.select(Selection(value=value, title=title, origin=origin))
+    def select_value(self, title: str, value, origin: str = "", key: str | None = None) -> None:
+        """An array computed here (a delta between checkpoints, a run's result); `key`, the
+        variable of the current checkpoint it is about, if any — the panels that follow a
+        variable (the tree, the table, across the run) follow that one."""
+        if key is not None and (self.loaded is None or key not in self.loaded.tensors):
+            key = None
+        op = self.op_for_tensor(key) if key is not None else None
+        self.select(Selection(key=key, op=op, value=value, title=title, origin=origin))
 
     def op_for_tensor(self, key: str) -> str | None:
         loaded = self.loaded

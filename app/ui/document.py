@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -199,7 +198,8 @@ class ModelView(QWidget):
         right.setSizes([300, 450])
         self.splitters = {"content": content, "left": left, "right": right}
         self.stack.addWidget(content)
-        QShortcut(QKeySequence.Find, self, activated=self.focus_filter)
+        # Ctrl+F belongs to the View menu's action, which calls focus_filter: a shortcut
+        # here too made Qt call the key ambiguous and do neither.
 
     # -- following the document ---------------------------------------------------------
 

@@ -243,3 +243,61 @@ def test_one_selection_is_followed_by_every_panel(qtbot, window):
     tree.tree.setCurrentIndex(tree.model.index_of("dense"))
     assert "dense" in view.details.toPlainText() and view.value.key == "conv/kernel"
     assert view.side_tabs.currentWidget() is view.details
+
+
+def test_ctrl_f_puts_the_cursor_in_the_tree_filter_and_esc_clears_it(qtbot, window):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+    view = opened(qtbot, window, SAMPLE)
+    window.activateWindow()
+    view.variables.table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view.variables.table, timeout=TIMEOUT)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key_F, Qt.ControlModifier)
+    assert QApplication.focusWidget() is view.tree.filter
+    qtbot.keyClicks(view.tree.filter, "Conv2D")
+    assert view.tree.filter.text() == "Conv2D"
+    view.tree.apply_filter()
+    assert view.tree.filter_note.isVisible()
+    qtbot.keyClick(view.tree.filter, Qt.Key_Escape)
+    assert view.tree.filter.text() == ""
+    view.tree.apply_filter()
+    assert not view.tree.filter_note.isVisible()
+
+
+def test_expanding_a_scope_is_not_selecting(qtbot, window):
+    """Qt makes the first row current when the tree takes the focus from the keyboard;
+    that, and a click on a scope's expander, must neither select a row nor flip the side
+    pane."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QApplication
+    view = opened(qtbot, window, SAMPLE)
+    tree = view.tree.tree
+    window.activateWindow()
+    tree.setFocus(Qt.TabFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is tree, timeout=TIMEOUT)
+    assert tree.currentIndex().isValid()          # Qt's doing: current, not selected
+    conv = view.tree.model.index_of("conv")
+    rect = tree.visualRect(conv)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=QPoint(rect.left() - tree.indentation() // 2,
+                                                                 rect.center().y()))
+    qtbot.waitUntil(lambda: tree.isExpanded(conv), timeout=TIMEOUT)
+    assert view.doc.selection.empty
+    assert view.side_tabs.currentWidget() is view.variables
+    qtbot.keyClick(tree, Qt.Key_Down)          # a real move does select
+    assert not view.doc.selection.empty
+
+
+def test_a_compare_row_carries_its_variable_across_the_run(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    panel = view.compare.panel
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.model.rowCount() > 0, timeout=TIMEOUT)
+    row = next(i for i, r in enumerate(panel.model.rows()) if r.name == "conv/kernel")
+    panel.table.setCurrentIndex(panel.proxy.mapFromSource(panel.model.index(row, 0)))
+    idle(qtbot, view)
+    assert view.doc.selection.key == "conv/kernel" and view.doc.selection.value is not None
+    assert view.value.view.array().shape == (3, 3, 1, 4)
+    view.value_tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: view.trend.shown is not None, timeout=TIMEOUT)
+    assert view.trend.shown[0] == "conv/kernel"
+    assert view.tree.model.scope(view.tree.tree.currentIndex()).path == "conv/kernel"

@@ -8,12 +8,13 @@ import html
 import os
 import re
 
-from PySide6.QtCore import QModelIndex, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTreeView,
+                               QVBoxLayout, QWidget)
 
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
+from .filter_field import FilterField
 
 ORIGIN = "tree"
 
@@ -34,10 +35,9 @@ class ScopeTreePanel(QWidget):
         trow.addWidget(self.meta_graph)
         lay.addLayout(trow)
         frow = QHBoxLayout()
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)")
-        self.filter.setToolTip("Keeps matching names (and op types) with the scopes above them")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = FilterField("Filter by name or op type (Ctrl+F)")
+        self.filter.setToolTip("Keeps matching names (and op types) with the scopes above them; "
+                               "Esc clears it")
         self.regex = QCheckBox("Regex")
         self.regex.setToolTip("Treat the filter as a regular expression")
         frow.addWidget(self.filter, 1)
@@ -56,7 +56,9 @@ class ScopeTreePanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.Stretch)
         for c in (1, 2, 3):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
-        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+        # Selected, not current: Qt makes the first row current when the view takes the
+        # focus (a click on an expander does), which is not the user choosing it.
+        self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         lay.addWidget(self.tree, 1)
 
         self._filter_timer = QTimer(self)
@@ -134,10 +136,13 @@ class ScopeTreePanel(QWidget):
 
     # -- selection ----------------------------------------------------------------------
 
-    def _current_changed(self, current: QModelIndex, _previous=None) -> None:
+    def _selection_changed(self, _selected=None, _deselected=None) -> None:
         if self._following:
             return
-        scope = self.model.scope(current)
+        rows = self.tree.selectionModel().selectedRows()
+        if not rows:
+            return
+        scope = self.model.scope(rows[0])
         loaded = self.doc.loaded
         if scope is None or loaded is None:
             return

@@ -4,12 +4,13 @@ row selects that tensor in the document; the table follows selections made elsew
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
+                               QVBoxLayout, QWidget)
 
 from ...analysis.units import human_bytes
 from ...document import Document, Selection
 from ..variables_model import SortProxy, VariablesModel
+from .filter_field import FilterField
 
 ORIGIN = "variables"
 
@@ -21,9 +22,7 @@ class VariablesPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter variables")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = FilterField("Filter variables")
         self.totals = QLabel()
         row.addWidget(self.filter, 1)
         row.addWidget(self.totals)
@@ -48,7 +47,7 @@ class VariablesPanel(QWidget):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(5, QHeaderView.Interactive)
         self.table.setColumnHidden(5, True)
-        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         lay.addWidget(self.table)
         self._following = False
         doc.opened.connect(lambda _l: self._fill())
@@ -79,10 +78,11 @@ class VariablesPanel(QWidget):
         if row >= 0:
             self.table.setCurrentIndex(self.proxy.mapFromSource(self.model.index(row, 0)))
 
-    def _current_changed(self, current: QModelIndex, _previous=None) -> None:
-        if self._following or not current.isValid():
+    def _selection_changed(self, _selected=None, _deselected=None) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if self._following or not rows:
             return
-        info = self.model.info(self.proxy.mapToSource(current).row())
+        info = self.model.info(self.proxy.mapToSource(rows[0]).row())
         self.doc.select_tensor(info.name, origin=ORIGIN)
 
     def _follow(self, selection: Selection) -> None:
