@@ -8,6 +8,7 @@ from ..formats.errors import FormatError
 from ..formats.graph import Graph, Scope, scope_tree
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
 from ..formats.run import Checkpoint
+from .params import ParameterSplit, split_parameters
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Loaded:
     tree_names: list[str] = field(default_factory=list)  # what tree leaves index into
     tree_kind: str = "graph"              # "graph": leaves are ops; "variables": tensor names
     problems: list[str] = field(default_factory=list)
+    params: ParameterSplit = field(default_factory=ParameterSplit)   # model vs optimizer state
 
     @property
     def tensors(self) -> dict:
@@ -58,7 +60,10 @@ def open_reader(loaded: Loaded, ckpt: Checkpoint | None) -> None:
 
 
 def build_tree(loaded: Loaded) -> None:
-    """The scope tree: the graph's, else one from the variable names."""
+    """The scope tree: the graph's, else one from the variable names. Its parameter counts
+    are the model's: the optimizer's state is counted apart (`loaded.params`)."""
+    loaded.params = split_parameters(loaded.tensors, loaded.graph)
+    optimizer = loaded.params.optimizer_keys
     if loaded.graph is not None:
         names = [n.name for n in loaded.graph.nodes]
         sizes = {}
@@ -67,6 +72,8 @@ def build_tree(loaded: Loaded) -> None:
         tensors = loaded.tensors
         for name, i in loaded.graph.index.items():
             key = keys.get(name)
+            if key in optimizer or name in optimizer:
+                continue
             if key is not None and key in tensors:
                 sizes[i] = tensors[key].size
             elif name in shape_sizes:
@@ -78,7 +85,7 @@ def build_tree(loaded: Loaded) -> None:
     else:
         infos = list(loaded.tensors.values())
         names = [t.display_name for t in infos]
-        loaded.tree = scope_tree(names, {i: t.size for i, t in enumerate(infos)})
+        loaded.tree = scope_tree(names, {i: t.size for i, t in enumerate(infos) if t.name not in optimizer})
         loaded.tree_names = [t.name for t in infos]
         loaded.tree_kind = "variables"
 

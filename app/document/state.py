@@ -320,7 +320,9 @@ class Document:
         if l.graph is not None:
             parts.append(f"{len(l.graph.nodes):,} ops")
         if tensors:
-            parts.append(f"{sum(t.size for t in tensors):,} parameters")
+            parts.append(f"{l.params.model:,} parameters")
+            if l.params.optimizer:
+                parts.append(f"{l.params.optimizer:,} in optimizer state")
             parts.append(human_bytes(sum(t.nbytes for t in tensors)))
         elif l.tree is not None and l.tree.params:
             parts.append(f"{l.tree.params:,} parameters (shapes from the graph; no values)")

@@ -68,9 +68,14 @@ class VariablesPanel(QWidget):
     def _update_totals(self) -> None:
         rows = [self.model.info(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
                 for r in range(self.proxy.rowCount())]
-        params = sum(t.size for t in rows)
+        split = self.doc.loaded.params
+        params = sum(t.size for t in rows if not split.is_optimizer(t.name))
+        state = sum(t.size for t in rows if split.is_optimizer(t.name))
         size = sum(t.nbytes for t in rows)
-        self.totals.setText(f"{len(rows):,} tensors · {params:,} params · {human_bytes(size)}")
+        optimizer = f" + {state:,} optimizer state" if state else ""
+        self.totals.setText(f"{len(rows):,} tensors · {params:,} params{optimizer} · {human_bytes(size)}")
+        self.totals.setToolTip("Parameters of the model; the optimizer's slots (Adam's m and v, "
+                               "momentum…) and step counters are counted apart")
 
     def select_key(self, key: str) -> None:
         """Choose the row of tensor `key`, as a click does."""

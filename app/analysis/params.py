@@ -1,0 +1,85 @@
+"""Which saved tensors are the model's parameters and which are the optimizer's state.
+
+A checkpoint saved during training holds both: Adam keeps two slots per variable, so a
+92k-parameter CNN's checkpoint holds 276k numbers. People count a model by its parameters
+(as Keras' summary does); the optimizer's state is shown apart.
+
+How a tensor is known to be optimizer state, most certain first:
+- a TF2 object graph links it to the variable it serves (`TensorInfo.slot_of`);
+- in a TF1 graph, it is an input of an optimizer's update op (`ApplyAdam`,
+  `ResourceApplyMomentum`, …) other than the variable being updated;
+- its name says so: the slot names TensorFlow's optimizers use (`…/Adam`, `…/Adam_1`,
+  `…/Momentum`, BERT's `…/adam_m`), Adam's `beta1_power`/`beta2_power`, a step counter
+  (`global_step`, `…/iter`, TF2's `save_counter`), a Keras optimizer's own scope
+  (`optimizer/…`, `training/…`), or a TF2 key under the optimizer's own variables
+  (`optimizer/_variables/N/…`: Keras 3 keeps Adam's moments there, not as slots).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+SLOT_NAME = re.compile(
+    r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|Adagrad|Adadelta|Adadelta_\d+|"
+    r"Ftrl|Ftrl_\d+|LazyAdam|LazyAdam_\d+|Nadam|Nadam_\d+|Adamax|Adamax_\d+|\.OPTIMIZER_SLOT/.*)$")
+STATE_NAME = re.compile(r"(^|/)(beta1_power|beta2_power|global_step|iter|iteration|iterations|"
+                        r"save_counter)(/\.ATTRIBUTES.*)?$")
+OPTIMIZER_SCOPE = re.compile(r"^(optimizer|training)/")
+# TF2 object graphs: what an optimizer owns itself (Keras 3 keeps Adam's moments there,
+# not as slot variables); the model's weights hang under `_trainable_variables`.
+OPTIMIZER_OWNED = re.compile(r"(^|/)optimizer/_(variables|iterations|learning_rate|momentums|velocities)/")
+# Ops that read through to the variable they are given.
+PASS_THROUGH = {"Identity", "ReadVariableOp", "Cast", "Snapshot"}
+
+
+@dataclass
+class ParameterSplit:
+    model: int = 0               # numbers in the model's own tensors
+    optimizer: int = 0           # numbers in the optimizer's state
+    optimizer_keys: set[str] = field(default_factory=set)
+
+    def is_optimizer(self, key: str) -> bool:
+        return key in self.optimizer_keys
+
+
+def _update_op_inputs(graph) -> set[str]:
+    """Variable ops fed to an optimizer's update op other than as the variable updated."""
+    out: set[str] = set()
+    for node in graph.nodes:
+        if not (node.op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))):
+            continue
+        for ref in node.input[1:]:
+            name = ref.lstrip("^").split(":")[0]
+            seen = 0
+            while name in graph.index and graph.node(name).op in PASS_THROUGH and seen < 8:
+                inputs = graph.node(name).input
+                if not inputs:
+                    break
+                name, seen = inputs[0].lstrip("^").split(":")[0], seen + 1
+            if name in graph.index and graph.node(name).op in ("VariableV2", "Variable", "VarHandleOp"):
+                out.add(name)
+    return out
+
+
+def optimizer_keys(tensors: dict, graph=None) -> set[str]:
+    """The checkpoint keys among `tensors` (key → TensorInfo) that hold optimizer state."""
+    keys = {k for k, t in tensors.items()
+            if t.slot_of or SLOT_NAME.search(t.display_name) or SLOT_NAME.search(k)
+            or STATE_NAME.search(t.display_name) or STATE_NAME.search(k)
+            or OPTIMIZER_SCOPE.match(t.display_name) or OPTIMIZER_OWNED.search(k)}
+    if graph is not None:
+        by_op = graph.checkpoint_keys()
+        keys |= {by_op.get(op, op) for op in _update_op_inputs(graph)} & set(tensors)
+    return keys
+
+
+def split_parameters(tensors: dict, graph=None) -> ParameterSplit:
+    keys = optimizer_keys(tensors, graph)
+    split = ParameterSplit(optimizer_keys=keys)
+    for key, info in tensors.items():
+        if key in keys:
+            split.optimizer += info.size
+        else:
+            split.model += info.size
+    return split

@@ -1,0 +1,46 @@
+"""The model's parameters apart from the optimizer's state, checked against what
+TensorFlow recorded: the graph's trainable variables, Keras' own weights."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.analysis.loading import load
+from app.analysis.params import split_parameters
+from app.formats.model import open_checkpoint, open_path
+
+from . import tf_fixtures as fx
+from .conftest import ROOT
+
+SAMPLE = ROOT / "resources" / "sample_run"
+
+
+def test_a_tf1_adam_run_counts_its_trainable_variables_as_the_model():
+    loaded = load(str(SAMPLE))
+    graph = loaded.graph
+    keys = graph.checkpoint_keys()
+    trainable = {keys.get(op, op) for op in graph.collections()["trainable_variables"]}
+    split = split_parameters(loaded.tensors, graph)
+    assert split.model == sum(loaded.tensors[k].size for k in trainable) == 170
+    assert split.optimizer_keys == set(loaded.tensors) - trainable
+    # The tree counts the model only: its root is the model's size.
+    assert loaded.tree.params == 170
+
+
+def test_without_a_graph_the_names_tell_the_same():
+    loaded = load(str(SAMPLE))
+    with_graph = split_parameters(loaded.tensors, loaded.graph)
+    assert split_parameters(loaded.tensors).optimizer_keys == with_graph.optimizer_keys
+
+
+@pytest.fixture(scope="module")
+def keras(tmp_path_factory, tf):
+    return fx.tf2_keras(tmp_path_factory.mktemp("params_keras") / "keras")
+
+
+def test_keras_3_adam_state_is_not_the_model(keras):
+    reader = open_checkpoint(open_path(str(keras.dir)).selected)
+    split = split_parameters(reader.tensors)
+    assert split.model == sum(reader.tensors[k].size for k in keras.weight_keys.values()) == 37
+    save_counter = {k for k, t in reader.tensors.items() if t.display_name == "save_counter"}
+    assert split.optimizer_keys == set(keras.optimizer_keys.values()) | save_counter
