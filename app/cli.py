@@ -51,7 +51,7 @@ def _weights(model: Model, ckpt_arg: str | None, problems: list[str]):
     ckpt = model.checkpoint(ckpt_arg)
     if ckpt is not None:
         reader = open_checkpoint(ckpt)
-        if getattr(reader, "object_graph_problem", None):
+        if reader.object_graph_problem:
             problems.append(f"{ckpt.index}: {reader.object_graph_problem}")
         for path in reader.missing_shards:
             problems.append(f"{path}: data file missing or unreadable; its tensors cannot be read")
