@@ -18,7 +18,7 @@ from . import __version__
 from .analysis import stats as stats_mod
 from .analysis import verify as verify_mod
 from .analysis.export import atomic_write, write_npy
-from .analysis.units import human_bytes
+from .formats.display import human_bytes
 from .formats.errors import CorruptDataError, FormatError
 from .formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
 

@@ -31,6 +31,8 @@ import zipfile
 
 import numpy as np
 
+from ..formats.display import shape_text  # noqa: F401  (callers format feed shapes with it)
+
 # Limits on what typed text may ask for. Bigger inputs belong in a .npy file.
 MAX_TEXT = 1_000_000          # characters of literal text
 MAX_DEPTH = 32                # nesting of lists / tuples / calls
@@ -590,13 +592,6 @@ def _numpy_dtype(name: str) -> np.dtype:
         import ml_dtypes
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(name)
-
-
-def shape_text(shape) -> str:
-    """[?, 8, 8, 1] for a partially known shape; "any shape" when the rank is unknown."""
-    if shape is None:
-        return "any shape"
-    return "[" + ", ".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
 
 
 def coerce(value, dtype: str, shape=None, name: str | None = None) -> np.ndarray:

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QComboBox, QFrame, Q
     QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from ..analysis.stats import DEFAULT_BINS
+from ..formats.display import human_bytes, shape_text
 from .array_model import MAX_SECTIONS, SPECIAL_COLOR, ArrayTableModel, exact_text, format_float, \
     format_value, kind_of
-from .variables_model import shape_text
 
 pg.setConfigOptions(antialias=True)
 
@@ -94,15 +94,6 @@ def tab_page() -> tuple[QWidget, QVBoxLayout]:
     lay.setContentsMargins(0, SPACING, 0, 0)
     lay.setSpacing(SPACING)
     return page, lay
-
-
-def human_bytes(n: int) -> str:
-    step = 1024.0
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < step or unit == "TiB":
-            return f"{n:,} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= step
-    return f"{n:.1f} PiB"   # pragma: no cover
 
 
 def is_dark(palette: QPalette) -> bool:
