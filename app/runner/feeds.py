@@ -31,6 +31,7 @@ import zipfile
 
 import numpy as np
 
+from ..formats import dtypes
 from ..formats.display import shape_text  # noqa: F401  (callers format feed shapes with it)
 
 # Limits on what typed text may ask for. Bigger inputs belong in a .npy file.
@@ -660,22 +661,12 @@ def _as_array(value, name):
 
 
 def _kind(arr: np.ndarray) -> str:
-    k = arr.dtype.kind
-    if k == "b":
-        return "bool"
-    if k in "iu":
-        return "int"
-    if k == "f" or arr.dtype.name == "bfloat16" or arr.dtype.name.startswith("float8"):
-        return "float"
-    if k == "c":
-        return "complex"
-    if k in "SU":
-        return "string"
-    if k == "O":
+    if arr.dtype.kind == "O":  # an object array is what it holds
         if all(isinstance(x, (str, bytes)) for x in arr.flat):
             return "string"
         return "objects"
-    return arr.dtype.name
+    kind = dtypes.kind(arr.dtype)
+    return kind if kind != "other" else arr.dtype.name
 
 
 def _kind_text(kind: str, arr: np.ndarray) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget, QTableView)
 
 from ..analysis.loading import Loaded, build_tree, load, open_reader
+from ..formats import dtypes
 from . import details
 from .tree_model import ScopeTreeModel
 from .variables_model import SortProxy, VariablesModel, human_bytes
@@ -727,7 +728,7 @@ class ModelView(QWidget):
         def shown(array):
             dtype = str(array.dtype) if array.dtype != object else "string"
             self.values.show_tensor(f"{name}   (Const)", dtype, array.shape, array)
-            if array.dtype != object and array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16":
+            if dtypes.is_numeric(array.dtype):
                 self._stats_of_array(array)
 
         self.value_lane.submit(task, shown, lambda m, _d: self.values.show_message(m))
@@ -1070,7 +1071,7 @@ class ModelView(QWidget):
         self.value_tabs.setCurrentIndex(0)
         dtype = "string" if array.dtype == object else str(array.dtype)
         self.values.show_tensor(title, dtype, array.shape, array)
-        if array.dtype != object and (array.dtype.kind in "biuf" or str(array.dtype) == "bfloat16"):
+        if dtypes.is_numeric(array.dtype):
             self._stats_of_array(array)
 
     def shutdown(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QComboBox, QFrame, Q
     QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from ..analysis.stats import DEFAULT_BINS
+from ..formats import dtypes
 from ..formats.display import human_bytes, shape_text
 from .array_model import MAX_SECTIONS, SPECIAL_COLOR, ArrayTableModel, exact_text, format_float, \
     format_value, kind_of
@@ -581,7 +582,7 @@ class ValueView(MessagePanel):
         size = int(np.prod(self._shape, dtype=np.int64)) if self._shape else 1
         parts.append(f"{size:,} element{'s' if size != 1 else ''}")
         a = self._array
-        if a is not None and self._kind != "string" and a.dtype.kind != "O":
+        if a is not None and self._kind != "string" and dtypes.kind(a.dtype) != "string":
             parts.append(human_bytes(size * a.dtype.itemsize))
         return "  ·  ".join(parts)
 
