@@ -13,7 +13,7 @@ import sys
 
 from .analysis import compare
 from .analysis import stats as stats_mod
-from .cli import UsageError, _find_tensor, _json_safe, _weights
+from .cli import UsageError, find_tensor, json_safe, open_weights
 from .formats.display import number_text, shape_text
 from .formats.errors import FormatError
 from .formats.model import open_checkpoint, open_path
@@ -22,12 +22,12 @@ from .formats.model import open_checkpoint, open_path
 # -- helpers ----------------------------------------------------------------------------
 
 def _json_ready(value):
-    """`_json_safe` through dicts too, so that inf/NaN anywhere become strings."""
+    """`json_safe` through dicts too, so that inf/NaN anywhere become strings."""
     if isinstance(value, dict):
         return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_ready(v) for v in value]
-    return _json_safe(value)
+    return json_safe(value)
 
 
 def _dump_json(out: dict) -> None:
@@ -53,7 +53,7 @@ def open_side(arg: str, problems: list[str]):
     constants)."""
     path, which = _split_at(arg)
     model = open_path(path)
-    ckpt, reader = _weights(model, which, problems)
+    ckpt, reader = open_weights(model, which, problems)
     if reader is None:
         raise UsageError(f"{arg}: no weights to compare (a graph without values)")
     return (ckpt.prefix if ckpt else (model.graph_path or model.path)), reader
@@ -145,7 +145,7 @@ def cmd_trend(args) -> int:
     key, missing = None, None
     for _step, reader in reversed(readers):  # the newest checkpoint that has it names it
         try:
-            key = _find_tensor(reader, args.name)
+            key = find_tensor(reader, args.name)
             break
         except UsageError as e:
             missing = missing or e

@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-from .cli import UsageError, _json_safe
+from .cli import UsageError, json_safe
 from .formats import dtypes
 from .runner import graphwalk
 from .runner.feeds import FeedError, coerce, parse_feed, split_assignment
@@ -134,7 +134,7 @@ def _json_value(value):
     arr = np.asarray(value)
     if dtypes.is_extension(arr.dtype):
         arr = arr.astype(np.float32 if dtypes.kind(arr.dtype) == "float" else np.int32)
-    return _json_safe(arr.tolist())
+    return json_safe(arr.tolist())
 
 
 def _print_value(name: str, value) -> None:

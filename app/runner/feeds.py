@@ -462,10 +462,10 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
         raise FeedError("'@' needs a file: @values.npy, @values.npz:key or @values.csv")
     path, key = spec, None
     lowered = spec.lower()
-    if ".npz:" in lowered and not os.path.exists(_resolve(spec, base_dir)):
+    if ".npz:" in lowered and not os.path.exists(resolve_path(spec, base_dir)):
         cut = lowered.rindex(".npz:") + len(".npz")
         path, key = spec[:cut], spec[cut + 1:]
-    full = _resolve(path, base_dir)
+    full = resolve_path(path, base_dir)
     if not os.path.exists(full):
         raise FeedError(f"no such file: {full}")
     if not os.path.isfile(full):
@@ -487,7 +487,7 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
     raise FeedError(f"{full}: unknown kind of file (use .npy, .npz or .csv)")
 
 
-def _resolve(path: str, base_dir: str | None) -> str:
+def resolve_path(path: str, base_dir: str | None) -> str:
     path = os.path.expanduser(path)
     if not os.path.isabs(path):
         path = os.path.join(base_dir or os.getcwd(), path)

@@ -223,9 +223,9 @@ class FeedRow(QFrame):
                 spec = text[1:].strip()
                 path = spec
                 if ".npz:" in spec.lower() and not os.path.exists(
-                        feeds_mod._resolve(spec, self.base_dir)):
+                        feeds_mod.resolve_path(spec, self.base_dir)):
                     path = spec[: spec.lower().rindex(".npz:") + 4]
-                full = feeds_mod._resolve(path, self.base_dir) if path else ""
+                full = feeds_mod.resolve_path(path, self.base_dir) if path else ""
                 if not path or not os.path.isfile(full):
                     raise feeds_mod.FeedError(f"no such file: {full or '(none given)'}")
                 self.set_message("")

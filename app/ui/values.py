@@ -110,7 +110,7 @@ def sequential_map() -> pg.ColorMap:
     return pg.colormap.get("viridis")
 
 
-def _html_escape(text: str) -> str:
+def html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -139,7 +139,7 @@ def sampled(view2d: np.ndarray, limit: int = HEATMAP_MAX) -> tuple[np.ndarray, i
     return view2d[::sr, ::sc], sr, sc
 
 
-class _Label(QLabel):
+class Label(QLabel):
     """A label whose text can be selected and copied."""
 
     def __init__(self, text: str = "", parent=None, selectable: bool = True):
@@ -260,7 +260,7 @@ class ValueView(MessagePanel):
         lay = self._build_pages()
 
         lay.addLayout(self._build_header())
-        self._stats_label = _Label()
+        self._stats_label = Label()
         self._stats_label.setWordWrap(True)
         self._stats_label.setTextFormat(Qt.RichText)
         lay.addWidget(self._stats_label)
@@ -288,7 +288,7 @@ class ValueView(MessagePanel):
         grid.setVerticalSpacing(2)
         self._name = title_field()
         grid.addWidget(self._name, 0, 0)
-        self._details = _Label()
+        self._details = Label()
         self._details.setFont(self._mono)
         self._details.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         grid.addWidget(self._details, 0, 1)
@@ -402,7 +402,7 @@ class ValueView(MessagePanel):
         self.log_check.toggled.connect(self._draw_histogram)
         bar.addWidget(self.log_check)
         bar.addSpacing(12)
-        self.hist_readout = _Label()
+        self.hist_readout = Label()
         self.hist_readout.setFont(self._mono)
         self.hist_readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         bar.addWidget(self.hist_readout, 1)
@@ -424,9 +424,9 @@ class ValueView(MessagePanel):
         page, lay = tab_page()
         bar = QHBoxLayout()
         bar.setSpacing(12)
-        self.heat_caption = _Label()
+        self.heat_caption = Label()
         bar.addWidget(self.heat_caption, 0)
-        self.heat_readout = _Label()
+        self.heat_readout = Label()
         self.heat_readout.setFont(self._mono)
         self.heat_readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.heat_readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -474,7 +474,7 @@ class ValueView(MessagePanel):
         self.channel_spin.valueChanged.connect(self._channel_changed)
         bar.addWidget(self.channel_spin)
         bar.addSpacing(12)
-        self.filters_caption = _Label()
+        self.filters_caption = Label()
         self.filters_caption.setWordWrap(True)
         bar.addWidget(self.filters_caption, 1)
         lay.addLayout(bar)
@@ -599,7 +599,7 @@ class ValueView(MessagePanel):
         if s is None:
             return self._stats_placeholder()
         dim = self._dim()
-        family = _html_escape(self._mono.family())
+        family = html_escape(self._mono.family())
         special = SPECIAL_COLOR.name()
 
         def item(label, value, alert=False):
@@ -607,7 +607,7 @@ class ValueView(MessagePanel):
             if alert:
                 style += f";color:{special};font-weight:bold"
             return (f"<span style='color:{dim}'>{label}</span>&nbsp;"
-                    f"<span style=\"{style}\">{_html_escape(value).replace(' ', '&nbsp;')}</span>")
+                    f"<span style=\"{style}\">{html_escape(value).replace(' ', '&nbsp;')}</span>")
 
         def num(x):
             return "—" if x is None else format_float(float(x), 6)
