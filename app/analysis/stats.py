@@ -1,9 +1,9 @@
 """Statistics and histograms of a tensor, streamed in chunks so that a tensor larger than
 memory works and memory stays flat.
 
-Each chunk is summarised on its own and the summaries merged by the `streaming` engine,
-so nothing drifts with size. Min, max, mean, std, L2 norm and the
-histogram are over the finite values; NaN and ±Inf are counted apart. The histogram
+Each chunk is summarised on its own and the summaries are merged by the `streaming`
+engine, so nothing drifts with size. Min, max, mean, std, L2 norm and the histogram
+are over the finite values; NaN and ±Inf are counted apart. The histogram
 matches `numpy.histogram(finite, bins)` exactly: its range needs the min and max, so a
 tensor that spans several chunks is read twice (the second pass usually from the page
 cache); one that fits in a chunk is read once. Chunks are summarised on a worker thread

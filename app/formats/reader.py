@@ -22,6 +22,8 @@ What a reader holds, fixed once it is open:
 What each method promises:
 
 ``info(name)``     the TensorInfo; KeyError (naming the reader) for an unknown key.
+``readable(name)`` the TensorInfo of a tensor that can be read; FormatError with its
+                   `problem` (naming `index_path`) otherwise.
 ``read(name)``     the whole value as a numpy array shaped like the tensor, possibly a
                    read-only view of a mapped file. Where the format stores a checksum it
                    is checked before the value is returned: bytes failing it raise
