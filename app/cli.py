@@ -18,7 +18,7 @@ from . import __version__
 from .analysis import stats as stats_mod
 from .analysis import verify as verify_mod
 from .analysis.export import atomic_write, write_npy
-from .analysis.units import human_bytes
+from .formats.display import human_bytes
 from .formats.errors import CorruptDataError, FormatError
 from .formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
 
@@ -29,14 +29,14 @@ class UsageError(Exception):
 
 # -- helpers ----------------------------------------------------------------------------
 
-def _json_safe(value):
+def json_safe(value):
     """Values as nested lists for JSON: bytes as text, non-finite floats as strings."""
     if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     if isinstance(value, float) and not np.isfinite(value):
@@ -46,12 +46,12 @@ def _json_safe(value):
     return value
 
 
-def _weights(model: Model, ckpt_arg: str | None, problems: list[str]):
+def open_weights(model: Model, ckpt_arg: str | None, problems: list[str]):
     """The reader of the chosen checkpoint, or of a frozen graph's Const weights."""
     ckpt = model.checkpoint(ckpt_arg)
     if ckpt is not None:
         reader = open_checkpoint(ckpt)
-        if getattr(reader, "object_graph_problem", None):
+        if reader.object_graph_problem:
             problems.append(f"{ckpt.index}: {reader.object_graph_problem}")
         for path in reader.missing_shards:
             problems.append(f"{path}: data file missing or unreadable; its tensors cannot be read")
@@ -65,7 +65,7 @@ def _weights(model: Model, ckpt_arg: str | None, problems: list[str]):
     return None, None
 
 
-def _find_tensor(reader, name: str) -> str:
+def find_tensor(reader, name: str) -> str:
     """The checkpoint key for a name given as key, readable name, or op name with `:0`."""
     if name in reader.tensors:
         return name
@@ -112,7 +112,7 @@ def _var_json(t) -> dict:
 def cmd_inspect(args) -> int:
     model = open_path(args.path)
     problems = list(model.problems)
-    ckpt, reader = _weights(model, args.checkpoint, problems)
+    ckpt, reader = open_weights(model, args.checkpoint, problems)
     variables = list(reader.tensors.values()) if reader else []
     problems += _tensor_problems(reader, variables)
     graph_info = None
@@ -181,7 +181,7 @@ def _print_inspect(model, ckpt, variables, graph_info) -> None:
 def _require_weights(args):
     """The weights `dump` and `stats` work on, or a UsageError for a graph without values."""
     model = open_path(args.path)
-    _ckpt, reader = _weights(model, args.checkpoint, [])
+    _ckpt, reader = open_weights(model, args.checkpoint, [])
     if reader is None:
         raise UsageError(f"{model.path}: no weights (a graph without saved values)")
     return reader
@@ -191,7 +191,7 @@ def cmd_dump(args) -> int:
     reader = _require_weights(args)
     out = args.output
     if args.name:
-        key = _find_tensor(reader, args.name)
+        key = find_tensor(reader, args.name)
         value = reader.read(key)
         target = out if out.endswith(".npy") else out + ".npy"
         write_npy(target, value)
@@ -210,7 +210,7 @@ def cmd_dump(args) -> int:
 
 def cmd_stats(args) -> int:
     reader = _require_weights(args)
-    key = _find_tensor(reader, args.name)
+    key = find_tensor(reader, args.name)
     info = reader.tensors[key]
     if info.problem:
         raise FormatError(reader.index_path, f"{key}: {info.problem}")
@@ -220,7 +220,7 @@ def cmd_stats(args) -> int:
     out = {"name": key, "display_name": info.display_name, "dtype": info.dtype_name,
            "shape": list(info.shape), **result.to_json()}
     if args.json:
-        json.dump(_json_safe(out), sys.stdout)
+        json.dump(json_safe(out), sys.stdout)
         sys.stdout.write("\n")
     else:
         print(f"{info.display_name}  {info.dtype_name} {list(info.shape)}  ({result.size:,} values)")

@@ -13,7 +13,8 @@ import sys
 
 from .analysis import compare
 from .analysis import stats as stats_mod
-from .cli import UsageError, _find_tensor, _json_safe, _weights
+from .cli import UsageError, find_tensor, json_safe, open_weights
+from .formats.display import number_text, shape_text
 from .formats.errors import FormatError
 from .formats.model import open_checkpoint, open_path
 
@@ -21,12 +22,12 @@ from .formats.model import open_checkpoint, open_path
 # -- helpers ----------------------------------------------------------------------------
 
 def _json_ready(value):
-    """`_json_safe` through dicts too, so that inf/NaN anywhere become strings."""
+    """`json_safe` through dicts too, so that inf/NaN anywhere become strings."""
     if isinstance(value, dict):
         return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_ready(v) for v in value]
-    return _json_safe(value)
+    return json_safe(value)
 
 
 def _dump_json(out: dict) -> None:
@@ -52,18 +53,10 @@ def open_side(arg: str, problems: list[str]):
     constants)."""
     path, which = _split_at(arg)
     model = open_path(path)
-    ckpt, reader = _weights(model, which, problems)
+    ckpt, reader = open_weights(model, which, problems)
     if reader is None:
         raise UsageError(f"{arg}: no weights to compare (a graph without values)")
     return (ckpt.prefix if ckpt else (model.graph_path or model.path)), reader
-
-
-def _fmt(value, spec: str = ".4g") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _shape(shape) -> str:
-    return "-" if shape is None else "[" + ", ".join(map(str, shape)) + "]"
 
 
 # -- diff ---------------------------------------------------------------------------------
@@ -102,8 +95,9 @@ def _print_diff(label_a: str, label_b: str, rows, summary: dict) -> None:
                 note += f"  ({r.dtype_a} -> {r.dtype_b})"
             if r.rel_l2 is None:
                 note += "  (strings: compared for equality)" if r.status == "changed" else ""
-            line = (f"{_fmt(r.rel_l2, '.4e'):>11} {_fmt(r.max_abs_delta, '.4e'):>11} "
-                    f"{_fmt(r.mean_abs_delta, '.4e'):>11}  {_shape(r.shape_a):<20} "
+            line = (f"{number_text(r.rel_l2, '.4e'):>11} "
+                    f"{number_text(r.max_abs_delta, '.4e'):>11} "
+                    f"{number_text(r.mean_abs_delta, '.4e'):>11}  {shape_text(r.shape_a, '-'):<20} "
                     f"{r.name:<{width}}{note}")
             print(line.rstrip())
     sections = (("reshaped", "reshaped"), ("added", "added (only in B)"),
@@ -115,11 +109,12 @@ def _print_diff(label_a: str, label_b: str, rows, summary: dict) -> None:
         print(f"\n{title}:")
         for r in group:
             if status == "reshaped":
-                what = f"{_shape(r.shape_a)} {r.dtype_a} -> {_shape(r.shape_b)} {r.dtype_b}"
+                what = (f"{shape_text(r.shape_a, '-')} {r.dtype_a} -> "
+                        f"{shape_text(r.shape_b, '-')} {r.dtype_b}")
             elif status == "added":
-                what = f"{_shape(r.shape_b)} {r.dtype_b}"
+                what = f"{shape_text(r.shape_b, '-')} {r.dtype_b}"
             elif status == "removed":
-                what = f"{_shape(r.shape_a)} {r.dtype_a}"
+                what = f"{shape_text(r.shape_a, '-')} {r.dtype_a}"
             else:
                 what = r.problem or ""
             print(f"  {r.name}  {what}")
@@ -150,7 +145,7 @@ def cmd_trend(args) -> int:
     key, missing = None, None
     for _step, reader in reversed(readers):  # the newest checkpoint that has it names it
         try:
-            key = _find_tensor(reader, args.name)
+            key = find_tensor(reader, args.name)
             break
         except UsageError as e:
             missing = missing or e
@@ -190,7 +185,7 @@ def _spark(counts: list[int], width: int = 24) -> str:
 
 def _print_trend(result) -> None:
     first = next((p for p in result.points if p.shape is not None), None)
-    what = f"  {first.dtype} {_shape(first.shape)}" if first else ""
+    what = f"  {first.dtype} {shape_text(first.shape, '-')}" if first else ""
     print(f"{result.name}{what}  over {len(result.points)} checkpoint(s)")
     print(f"\n{'step':>8} {'mean':>11} {'std':>11} {'norm':>11} {'min':>11} {'max':>11} "
           f"{'rel first':>10} {'rel prev':>10}  histogram")
@@ -199,9 +194,10 @@ def _print_trend(result) -> None:
         if p.problem:
             print(f"{step!s:>8}  ({os.path.basename(p.prefix)}: {p.problem})")
             continue
-        print(f"{step!s:>8} {_fmt(p.mean, '.4e'):>11} {_fmt(p.std, '.4e'):>11} "
-              f"{_fmt(p.norm, '.4e'):>11} {_fmt(p.min, '.4e'):>11} {_fmt(p.max, '.4e'):>11} "
-              f"{_fmt(p.rel_change_first, '.3e'):>10} {_fmt(p.rel_change_prev, '.3e'):>10}  "
+        print(f"{step!s:>8} {number_text(p.mean, '.4e'):>11} {number_text(p.std, '.4e'):>11} "
+              f"{number_text(p.norm, '.4e'):>11} {number_text(p.min, '.4e'):>11} "
+              f"{number_text(p.max, '.4e'):>11} {number_text(p.rel_change_first, '.3e'):>10} "
+              f"{number_text(p.rel_change_prev, '.3e'):>10}  "
               f"|{_spark(p.counts)}|")
     if result.edges:
         print(f"\nhistograms: {result.bins} bins shared by every step, "

@@ -31,7 +31,8 @@ import threading
 
 import numpy as np
 
-from .cli import UsageError, _json_safe
+from .cli import UsageError, json_safe
+from .formats import dtypes
 from .runner import graphwalk
 from .runner.feeds import FeedError, coerce, parse_feed, split_assignment
 from .runner.session import Plan, RunError, Session, plan, signature_io
@@ -131,10 +132,9 @@ def _json_value(value):
     if value is None:
         return None
     arr = np.asarray(value)
-    if arr.dtype.kind == "V" or arr.dtype.name in ("bfloat16",) or \
-            arr.dtype.name.startswith(("float8", "float4", "int4", "uint4", "int2", "uint2")):
-        arr = arr.astype(np.float32 if arr.dtype.name.startswith(("b", "f")) else np.int32)
-    return _json_safe(arr.tolist())
+    if dtypes.is_extension(arr.dtype):
+        arr = arr.astype(np.float32 if dtypes.kind(arr.dtype) == "float" else np.int32)
+    return json_safe(arr.tolist())
 
 
 def _print_value(name: str, value) -> None:

@@ -315,12 +315,12 @@ def test_progress_cancel_and_cache(run):
     finally:
         compare._compare = original
     t1 = compare.trend(readers, "conv/kernel", bins=5, cache=cache)
-    original = compare._summarise
+    original = compare.summarise
     try:
-        compare._summarise = None
+        compare.summarise = None
         assert compare.trend(readers, "conv/kernel", bins=5, cache=cache) == t1
     finally:
-        compare._summarise = original
+        compare.summarise = original
     small = compare.ResultCache(maxsize=2)
     for i in range(3):
         small.put(i, i)
@@ -431,7 +431,7 @@ def test_trend_with_nan_inf_and_integers(tmp_path, tf):
 
 def test_fused_lockstep_agrees_with_the_general_path():
     rng = np.random.RandomState(6)
-    n = 3 * compare._BLOCK + 17   # several blocks, the last one short
+    n = 3 * compare.BLOCK + 17   # several blocks, the last one short
     walk = [rng.standard_normal(n).astype(np.float32)]
     for _ in range(4):
         walk.append(walk[-1] + rng.standard_normal(n).astype(np.float32) * np.float32(0.01))

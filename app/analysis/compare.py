@@ -45,11 +45,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..formats.bundle import CHUNK_BYTES, Bundle
+from ..formats import dtypes
 from ..formats.errors import FormatError
+from ..formats.reader import CHUNK_BYTES, TensorReader
 from .progress import Cancelled, Ticker
-from .stats import (_BLOCK, _THREADS, DEFAULT_BINS, _finite, _merge, _Part,
-                    _pipeline, _prepare, _summarise)
+from .stats import DEFAULT_BINS
+from .streaming import BLOCK, THREADS, Part, finite, merge, pipeline, prepare, summarise
 
 __all__ = ["Cancelled", "DiffRow", "Matching", "ResultCache", "Trend", "TrendPoint",
            "CACHE", "STATUSES", "delta", "delta_chunks", "diff", "match", "sort_rows",
@@ -107,16 +108,12 @@ def match(reader_a, reader_b) -> Matching:
 
 # -- streaming both sides ----------------------------------------------------------------
 
-def _layout(reader, key: str):
+def _layout(reader: TensorReader, key: str):
     """The order in which `reader.chunks(key)` hands out elements: "flat" (row-major over
-    the whole tensor: plain bundle tensors, V1 checkpoints and graph constants, which read
-    whole) or, for a partitioned bundle tensor, its slices (starts, lengths) in the order
-    they are streamed. Two tensors with equal layouts stream in the same element order."""
-    info = reader.tensors[key]
-    if isinstance(reader, Bundle) and info.partitioned:
-        # The slice plan is private to Bundle; it is what `chunks` walks, in this order.
-        return tuple((e.starts, e.lengths) for e in reader._extents[key])
-    return "flat"
+    the whole tensor: one extent) or its extents in the order they are streamed (a
+    partitioned bundle tensor). Two tensors with equal layouts stream in the same order."""
+    extents = reader.extents(key)
+    return "flat" if len(extents) == 1 else extents
 
 
 def _whole(array: np.ndarray, chunk_bytes: int):
@@ -168,7 +165,7 @@ def _aligned(iterators):
 
 
 class _Item:
-    """Aligned pieces handed to a worker; `nbytes` is what `stats._pipeline` ticks."""
+    """Aligned pieces handed to a worker; `nbytes` is what `streaming.pipeline` ticks."""
     __slots__ = ("pieces", "nbytes")
 
     def __init__(self, pieces):
@@ -179,7 +176,7 @@ class _Item:
 def _numeric(x: np.ndarray) -> np.ndarray:
     """A piece numpy can subtract: complex as is, everything else as `stats` prepares it
     (bool as uint8, the small float/int types of ml_dtypes as float32)."""
-    return x if x.dtype.kind == "c" else _prepare(x)
+    return x if dtypes.kind(x.dtype) == "complex" else prepare(x)
 
 
 def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
@@ -217,12 +214,12 @@ def _block_differences(base: np.ndarray, other: np.ndarray):
     difference is taken there, so it is exact for float32 and smaller types. The two
     arrays are buffers reused from block to block."""
     a, b = _numeric(base), _numeric(other)
-    cplx = a.dtype.kind == "c" or b.dtype.kind == "c"
-    m = min(_BLOCK, a.size)
+    cplx = dtypes.kind(a.dtype) == "complex" or dtypes.kind(b.dtype) == "complex"
+    m = min(BLOCK, a.size)
     va = np.empty(m, dtype=np.complex128 if cplx else np.float64)
     vd = np.empty_like(va)
-    for start in range(0, a.size, _BLOCK):
-        stop = min(start + _BLOCK, a.size)
+    for start in range(0, a.size, BLOCK):
+        stop = min(start + BLOCK, a.size)
         xa, xd = va[:stop - start], vd[:stop - start]
         np.copyto(xa, a[start:stop], casting="unsafe")
         np.copyto(xd, b[start:stop], casting="unsafe")
@@ -237,7 +234,7 @@ def _delta_part(base: np.ndarray, other: np.ndarray, check_bytes: bool) -> _Delt
         return part
     mag = None  # |x| of a complex block
     for xa, xd in _block_differences(base, other):
-        if xa.dtype.kind == "c":
+        if dtypes.kind(xa.dtype) == "complex":
             if mag is None:
                 mag = np.empty(xa.size, dtype=np.float64)   # the first block is the largest
             ma = np.abs(xa, out=mag[:xa.size])
@@ -245,7 +242,7 @@ def _delta_part(base: np.ndarray, other: np.ndarray, check_bytes: bool) -> _Delt
             md = np.abs(xd, out=mag[:xd.size])
         else:
             part.sq_base += float(np.einsum("i,i->", xa, xa))  # einsum, not BLAS dot:
-            md = np.abs(xd, out=xd)                             # see stats._summarise
+            md = np.abs(xd, out=xd)                             # see streaming.summarise
         part.sq_delta += float(np.einsum("i,i->", md, md))
         part.abs_sum += float(md.sum())
         top = float(md.max())
@@ -262,46 +259,46 @@ def _sq_distance(base: np.ndarray, other: np.ndarray) -> float:
     """Σ|other − base|² in float64 (the part of `_delta_part` a trend needs)."""
     total = 0.0
     for _xa, xd in _block_differences(base, other):
-        if xd.dtype.kind == "c":
+        if dtypes.kind(xd.dtype) == "complex":
             xd = np.abs(xd)
         total += float(np.einsum("i,i->", xd, xd))
     return total
 
 
-def _lockstep_general(pieces) -> tuple[list[_Part], list[float], list[float]]:
+def _lockstep_general(pieces) -> tuple[list[Part], list[float], list[float]]:
     """Per step of a trend, for one aligned set of pieces: its `stats` summary, Σ|x − x₀|²
     and Σ|x − x_prev|². Any dtype, NaN and Inf included."""
     first = [0.0] + [_sq_distance(pieces[0], x) for x in pieces[1:]]
     prev = [0.0] + first[1:2] + [_sq_distance(pieces[i - 1], pieces[i])
                                  for i in range(2, len(pieces))]
-    return [_summarise(x) for x in pieces], first, prev
+    return [summarise(x) for x in pieces], first, prev
 
 
-def _lockstep(pieces) -> tuple[list[_Part], list[float], list[float]]:
+def _lockstep(pieces) -> tuple[list[Part], list[float], list[float]]:
     """`_lockstep_general`, fused for the usual case (real, all finite): each block of
     each step is converted to float64 once and serves its moments, its distance to the
     first step's block and to the previous step's, which stay converted alongside. The
-    moments follow `stats._summarise` exactly (shifted sums, same merge), 3x faster than
+    moments follow `streaming.summarise` exactly (shifted sums, same merge), 3x faster than
     summarising and differencing apart."""
     xs = [_numeric(x) for x in pieces]
-    if not xs[0].size or any(x.dtype.kind == "c" for x in xs):
+    if not xs[0].size or any(dtypes.kind(x.dtype) == "complex" for x in xs):
         return _lockstep_general(pieces)
     parts = []
     for raw, x in zip(pieces, xs):
         lo, hi = x.min(), x.max()
-        if x.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+        if dtypes.kind(x.dtype) == "float" and not (np.isfinite(lo) and np.isfinite(hi)):
             return _lockstep_general(pieces)  # NaN or Inf: stats' own way of excluding them
-        part = _Part(size=raw.size, n=x.size, lo=lo, hi=hi,
+        part = Part(size=raw.size, n=x.size, lo=lo, hi=hi,
                      zeros=x.size - int(np.count_nonzero(x)))
         parts.append(part)
     n, size = len(xs), xs[0].size
     shifts = [float(x[0]) for x in xs]
     s, ss, sumsq = [0.0] * n, [0.0] * n, [0.0] * n
     first, prev = [0.0] * n, [0.0] * n
-    m = min(_BLOCK, size)
+    m = min(BLOCK, size)
     base, last, cur, tmp = (np.empty(m, dtype=np.float64) for _ in range(4))
-    for start in range(0, size, _BLOCK):
-        stop = min(start + _BLOCK, size)
+    for start in range(0, size, BLOCK):
+        stop = min(start + BLOCK, size)
         k = stop - start
         for i, x in enumerate(xs):
             v = (base if i == 0 else cur)[:k]
@@ -332,7 +329,7 @@ def _lockstep(pieces) -> tuple[list[_Part], list[float], list[float]]:
 def _identity(reader) -> tuple:
     """A checkpoint as a cache key: its path, and the index file's mtime and size, so a
     checkpoint rewritten in place is not answered from the cache."""
-    path = os.path.abspath(getattr(reader, "index_path", None) or reader.prefix)
+    path = os.path.abspath(reader.index_path)
     try:
         st = os.stat(path)
         return path, st.st_mtime_ns, st.st_size
@@ -481,7 +478,7 @@ def _compare(pool, row: DiffRow, ra, rb, chunk_bytes: int, tick) -> None:
     total = _Delta()
     streams = _streams([(ra, row.key_a), (rb, row.key_b)], chunk_bytes)
     items = (_Item(pieces) for pieces in _aligned(streams))
-    _pipeline(pool, items, lambda it: _delta_part(it.pieces[0], it.pieces[1], same_dtype),
+    pipeline(pool, items, lambda it: _delta_part(it.pieces[0], it.pieces[1], same_dtype),
               total.merge, tick)
     _finish(row, total, same_dtype)
 
@@ -524,7 +521,7 @@ def diff(reader_a, reader_b, progress=None, cancelled=None, chunk_bytes: int = C
     total_bytes = sum(ta[r.key_a].nbytes + tb[r.key_b].nbytes for r in todo)
     tick = Ticker(total_bytes, progress, cancelled)
 
-    with ThreadPoolExecutor(_THREADS, thread_name_prefix="compare") as pool:
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="compare") as pool:
         for row in todo:
             tick(0)
             try:
@@ -565,7 +562,7 @@ def delta_chunks(reader_a, reader_b, key_a: str, key_b: str | None = None,
     if ia.shape != ib.shape:
         raise ValueError(f"shapes differ: {list(ia.shape)} against {list(ib.shape)}")
     out_type = _delta_type(ia, ib, dtype)
-    wide = np.complex128 if out_type.kind == "c" else np.float64
+    wide = np.complex128 if dtypes.kind(out_type) == "complex" else np.float64
     streams = _streams([(reader_a, key_a), (reader_b, key_b)], chunk_bytes, flat=True)
     for a, b in _aligned(streams):
         out = np.empty(a.size, dtype=out_type)
@@ -719,7 +716,7 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
     total_bytes = data_bytes * result.reads_per_checkpoint
     tick = Ticker(total_bytes, progress, cancelled)
 
-    parts = {id(p): _Part() for p, _r, _i in present}
+    parts = {id(p): Part() for p, _r, _i in present}
     kept: dict[int, list[np.ndarray]] = {id(p): [] for p, _r, _i in present}
     n = len(group)
     sq_first = [0.0] * n
@@ -731,7 +728,7 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
     def gather(result_):
         summaries, first, prev = result_
         for i in range(n):
-            _merge(parts[id(group[i][0])], summaries[i])
+            merge(parts[id(group[i][0])], summaries[i])
             sq_first[i] += first[i]
             sq_prev[i] += prev[i]
 
@@ -742,15 +739,15 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
                     kept[id(p)].append(x)
             yield _Item(pieces_)
 
-    with ThreadPoolExecutor(_THREADS, thread_name_prefix="trend") as pool:
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="trend") as pool:
         # Pass 1: moments, min, max and the changes; every tensor read once.
         streams = _streams([(r, p.key) for p, r, _i in group], chunk_bytes)
-        _pipeline(pool, keeping(_aligned(streams), [p for p, _r, _i in group]),
+        pipeline(pool, keeping(_aligned(streams), [p for p, _r, _i in group]),
                   lockstep, gather, tick)
         for p, r, _i in alone:
             single = (pieces for pieces in _aligned([r.chunks(p.key, chunk_bytes)]))
-            _pipeline(pool, keeping(single, [p]), lambda it: _summarise(it.pieces[0]),
-                      lambda s, p=p: _merge(parts[id(p)], s), tick)
+            pipeline(pool, keeping(single, [p]), lambda it: summarise(it.pieces[0]),
+                     lambda s, p=p: merge(parts[id(p)], s), tick)
 
         for p, _r, _i in present:
             part = parts[id(p)]
@@ -766,15 +763,15 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
                 p.rel_change_prev = _ratio(sq_prev[i], parts[id(group[i - 1][0])].sumsq)
 
         # Pass 2: histograms over the shared range.
-        finite = [parts[id(p)] for p, _r, _i in present if parts[id(p)].n]
-        if finite:
-            lo, hi, as_f64 = _shared_range(finite)
+        valued = [parts[id(p)] for p, _r, _i in present if parts[id(p)].n]
+        if valued:
+            lo, hi, as_f64 = _shared_range(valued)
             result.edges = [float(e) for e in np.histogram(
-                np.empty(0, dtype=np.float64 if as_f64 else finite[0].lo.dtype),
+                np.empty(0, dtype=np.float64 if as_f64 else valued[0].lo.dtype),
                 bins=bins, range=(lo, hi))[1]]
 
             def histogram(raw):
-                x = _finite(_prepare(raw))[0]
+                x = finite(prepare(raw))[0]
                 if as_f64:
                     x = x.astype(np.float64)
                 return np.histogram(x, bins=bins, range=(lo, hi))[0]
@@ -788,7 +785,7 @@ def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,
                     for x in kept.pop(id(p)):
                         add(histogram(x))
                 else:
-                    _pipeline(pool, r.chunks(p.key, chunk_bytes), histogram, add, tick)
+                    pipeline(pool, r.chunks(p.key, chunk_bytes), histogram, add, tick)
                 p.counts = [int(c) for c in counts]
         kept.clear()
     if progress is not None:
@@ -810,7 +807,7 @@ def _ratio(sq_num: float, sq_den: float) -> float:
     return 0.0 if num == 0 else math.inf
 
 
-def _shared_range(parts: list[_Part]):
+def _shared_range(parts: list[Part]):
     """(lo, hi, in float64?) for histograms shared by several steps. Kept in the data's
     own type when all steps share one, so the edges are numpy's for that tensor; float64
     when the types differ or the range overflows the type (as `stats` does)."""
@@ -818,7 +815,7 @@ def _shared_range(parts: list[_Part]):
     lo = min((p.lo for p in parts), key=float)
     hi = max((p.hi for p in parts), key=float)
     as_f64 = len(types) > 1
-    if not as_f64 and lo.dtype.kind == "f":
+    if not as_f64 and dtypes.kind(lo.dtype) == "float":
         with np.errstate(over="ignore"):
             as_f64 = not np.isfinite(hi - lo)
     if as_f64:

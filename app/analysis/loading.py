@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..formats.errors import FormatError
 from ..formats.graph import Graph, Scope, scope_tree
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
+from ..formats.reader import TensorReader
 from ..formats.run import Checkpoint
 from .params import ParameterSplit, split_parameters
 
@@ -15,7 +16,7 @@ from .params import ParameterSplit, split_parameters
 class Loaded:
     model: Model
     checkpoint: Checkpoint | None = None
-    reader: object | None = None          # bundle.Bundle, v1.V1Checkpoint or ConstReader
+    reader: TensorReader | None = None    # bundle.Bundle, v1.V1Checkpoint or ConstReader
     graphs: list[Graph] = field(default_factory=list)
     graph: Graph | None = None            # the meta graph shown (a SavedModel may have several)
     tree: Scope | None = None
@@ -38,9 +39,9 @@ class Loaded:
         return key if key in self.reader.tensors else None
 
 
-def _reader_problems(reader) -> list[str]:
-    out = [f"{p}: data file missing or unreadable" for p in getattr(reader, "missing_shards", [])]
-    if getattr(reader, "object_graph_problem", None):
+def _reader_problems(reader: TensorReader) -> list[str]:
+    out = [f"{p}: data file missing or unreadable" for p in reader.missing_shards]
+    if reader.object_graph_problem:
         out.append(reader.object_graph_problem)
     broken = [t for t in reader.tensors.values() if t.problem]
     if broken and not out:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Protocol
 
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from ..analysis.progress import Cancelled
-from ..analysis.units import human_bytes
+from ..formats.display import human_bytes
 from ..formats.errors import FormatError
 from ..formats.run import Checkpoint
 from .events import Event

@@ -3,14 +3,12 @@ tensors summarised (their values are shown as tensors elsewhere)."""
 
 from __future__ import annotations
 
-from . import dtypes, tensors
+from . import display, dtypes, tensors
 
 
 def shape_text(proto) -> str:
-    shape = tensors.shape_of(proto)
-    if shape is None:
-        return "<unknown rank>"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    """A TensorShapeProto as [?, 224, 224, 3]."""
+    return display.shape_text(tensors.shape_of(proto), missing="<unknown rank>")
 
 
 def _scalar(value) -> str:

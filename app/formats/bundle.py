@@ -11,7 +11,6 @@ import mmap
 import os
 import re
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import crc32c
@@ -21,6 +20,7 @@ from .dtypes import DType
 from .errors import CorruptDataError, FormatError
 from .files import regular_file_size
 from .ordered_code import slice_key
+from .reader import CHUNK_BYTES, Region, TensorInfo, TensorReader
 from .table import Table, mask_crc, read_varint
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 HEADER_KEY = b""
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-CHUNK_BYTES = 16 << 20  # streaming reads touch this much at a time
 
 _DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 
@@ -43,35 +42,6 @@ def prefix_of(path: str) -> str | None:
         return path[: -len(".index")]
     m = _DATA_RE.search(path)
     return path[: m.start()] if m else None
-
-
-@dataclass
-class TensorInfo:
-    """One tensor of a checkpoint, as the index describes it (no data read)."""
-    name: str                      # exact checkpoint key
-    dtype: DType | None            # None: a dtype this reader does not know
-    dtype_enum: int
-    shape: tuple[int, ...]
-    nbytes: int                    # bytes on disk, all slices included
-    partitioned: bool = False
-    display_name: str = ""         # readable name (TF2 object graph), else the key
-    slot_of: str | None = None     # for optimizer slots: the key of the variable they serve
-    slot_name: str | None = None
-    problem: str | None = None     # why this entry cannot be read, found from the index alone
-
-    def __post_init__(self):
-        self.display_name = self.display_name or self.name
-
-    @property
-    def dtype_name(self) -> str:
-        return self.dtype.name if self.dtype else dtypes.enum_name(self.dtype_enum)
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
 
 
 @dataclass
@@ -99,12 +69,13 @@ def _shape(proto) -> tuple[int, ...]:
     return dims
 
 
-class Bundle:
-    """An opened tensor bundle. `tensors` lists every tensor; `read` returns one's value."""
+class Bundle(TensorReader):
+    """An opened tensor bundle, read as `reader.TensorReader` declares."""
 
     def __init__(self, prefix: str):
         self.prefix = prefix
         self.index_path = prefix + ".index"
+        self.object_graph_problem: str | None = None
         self._raw: dict[bytes, object] = {}
         header = None
         for key, value in Table(self.index_path).items():
@@ -229,17 +200,12 @@ class Bundle:
 
     # -- data ----------------------------------------------------------------------------
 
-    def info(self, name: str) -> TensorInfo:
-        try:
-            return self.tensors[name]
-        except KeyError:
-            raise KeyError(f"no tensor named {name!r} in {self.prefix}") from None
-
     def _usable(self, name: str) -> tuple[TensorInfo, list[_Extent]]:
-        info = self.info(name)
-        if info.problem:
-            raise FormatError(self.index_path, f"{name}: {info.problem}")
-        return info, self._extents[name]
+        return self.readable(name), self._extents[name]
+
+    def extents(self, name: str) -> tuple[Region, ...]:
+        """The stored pieces in the order `chunks` walks them (one for a plain tensor)."""
+        return tuple(Region(e.starts, e.lengths) for e in self._usable(name)[1])
 
     def _bytes(self, entry) -> memoryview:
         """The raw bytes of one entry, mapped, not yet checked."""

@@ -1,9 +1,10 @@
-"""TensorFlow's DataType enum mapped to numpy dtypes and TensorFlow's own names."""
+"""TensorFlow's DataType enum mapped to numpy dtypes and TensorFlow's own names, and the
+one rule for what sort of values a dtype holds (`kind`), which every layer asks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,26 +43,77 @@ class DType:
         return self.width or None
 
     @property
+    def kind(self) -> str:
+        return kind(self)
+
+    @property
     def is_string(self) -> bool:
-        return self.name == "string"
+        return self.kind == "string"
 
     @property
     def is_float(self) -> bool:
-        return self.name in _FLOATS
+        return self.kind == "float"
 
     @property
     def is_complex(self) -> bool:
-        return self.name in ("complex64", "complex128")
+        return self.kind == "complex"
 
     @property
     def is_numeric(self) -> bool:
         """Has an order and an arithmetic: statistics and histograms make sense."""
-        return self.is_array and not self.is_string and not self.is_complex
+        return self.kind in NUMERIC_KINDS
 
 
-_FLOATS = {"float16", "bfloat16", "float32", "float64",
-           "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
-           "float4_e2m1fn"}
+# -- kinds ---------------------------------------------------------------------------------
+
+KINDS = ("bool", "int", "float", "complex", "string", "other")
+NUMERIC_KINDS = ("bool", "int", "float")   # ordered, with an arithmetic
+
+# numpy's kind letters. ml_dtypes' types (bfloat16, int4, float4_e2m1fn, …) mostly report
+# "V", so those are told apart by name.
+_LETTERS = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex",
+            "O": "string", "S": "string", "U": "string"}
+# numpy (and ml_dtypes) type names that numpy has no native arithmetic for
+_EXTENSION_PREFIXES = ("bfloat", "float8", "float4", "int4", "uint4", "int2", "uint2")
+
+
+@lru_cache(maxsize=None)
+def _kind_of_name(name: str) -> str:
+    name = name.lower()
+    if name == "string":
+        return "string"
+    if name == "bool":
+        return "bool"
+    if name.startswith("complex"):
+        return "complex"
+    if name.startswith(("float", "bfloat", "half", "double")):
+        return "float"
+    if name.startswith(("int", "uint", "qint", "quint")):
+        return "int"
+    return "other"
+
+
+def kind(dtype) -> str:
+    """What a dtype holds: one of KINDS ("other": resource, variant, unknown types). Takes
+    a DType, a TensorFlow or numpy type name ("float32", "qint8", "bfloat16", "half") or a
+    numpy dtype (object arrays count as strings: that is how tensors hold them)."""
+    if isinstance(dtype, DType):
+        return _kind_of_name(dtype.name)
+    if isinstance(dtype, str):
+        return _kind_of_name(dtype)
+    letter = _LETTERS.get(dtype.kind)
+    return letter if letter is not None else _kind_of_name(dtype.name)
+
+
+def is_numeric(dtype) -> bool:
+    """Has an order and an arithmetic (see `kind` for what `dtype` may be)."""
+    return kind(dtype) in NUMERIC_KINDS
+
+
+def is_extension(dtype: np.dtype) -> bool:
+    """An ml_dtypes type (bfloat16, float8_*, int4, …): numpy stores it but has no native
+    arithmetic for it, so code that computes or serialises widens it first."""
+    return dtype.kind == "V" or dtype.name.startswith(_EXTENSION_PREFIXES)
 
 # Values from tensorflow/core/framework/types.proto: (enum, TensorFlow's name, numpy type,
 # bytes per element). Quantized types are stored as their plain integer counterparts; the

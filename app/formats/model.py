@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import objectgraph, tensors
-from .bundle import OBJECT_GRAPH_KEY, Bundle, TensorInfo, prefix_of
+from .bundle import OBJECT_GRAPH_KEY, Bundle, prefix_of
 from .errors import FormatError
 from .files import read_tail
 from .graph import Graph, load_graph, load_saved_model
+from .reader import TensorInfo, TensorReader
 from .run import STATE_FILE, Checkpoint, RunFolder
 from .table import has_table_magic
 from .v1 import V1Checkpoint, is_v1_file
@@ -181,7 +182,7 @@ def _saved_model(folder: str, pb: str) -> Model:
 
 # -- opening the parts -------------------------------------------------------------------
 
-def open_checkpoint(ckpt: Checkpoint):
+def open_checkpoint(ckpt: Checkpoint) -> TensorReader:
     """A reader (bundle.Bundle or v1.V1Checkpoint) with readable names applied."""
     if not ckpt.on_disk:
         raise FormatError(ckpt.prefix, "listed in the state file but not on disk")
@@ -198,7 +199,6 @@ def apply_object_graph(reader: Bundle) -> None:
     info = reader.tensors.get(OBJECT_GRAPH_KEY)
     if info is None:
         return
-    reader.object_graph_problem = None
     try:
         naming = objectgraph.names(reader.read(OBJECT_GRAPH_KEY).item())
     except (FormatError, ValueError) as e:
@@ -221,18 +221,19 @@ def load_graphs(model: Model, ckpt: Checkpoint | None = None) -> list[Graph]:
     return [load_graph(source)]
 
 
-class ConstReader:
-    """The weights of a frozen graph: its Const ops, with the same reading interface as a
-    checkpoint (`tensors`, `read`, `chunks`, `verify`)."""
+class ConstReader(TensorReader):
+    """The weights of a frozen graph: its Const ops, read as `reader.TensorReader`
+    declares. A graph stores no checksum of its constants: verifying is decoding."""
 
     big_endian = False
-    missing_shards: list[str] = []
 
     def __init__(self, graph: Graph, numeric_only: bool = True):
         self.graph = graph
         self.prefix = graph.source
         self.index_path = graph.source
         self.data_files = [graph.source]
+        self.missing_shards: list[str] = []
+        self.object_graph_problem: str | None = None
         self.tensors: dict[str, TensorInfo] = {}
         from . import dtypes
         for node in graph.nodes:
@@ -255,12 +256,3 @@ class ConstReader:
             return tensors.to_array(self.graph.node(name).attr["value"].tensor)
         except ValueError as e:
             raise FormatError(self.prefix, f"{name}: {e}") from None
-
-    def chunks(self, name: str, chunk_bytes: int = 0):
-        yield self.read(name).ravel()
-
-    def verify(self, name: str) -> None:
-        self.read(name)
-
-    def close(self) -> None:
-        pass

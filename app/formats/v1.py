@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import dtypes, protos, tensors
-from .bundle import TensorInfo
 from .errors import FormatError
 from .files import read_tail
 from .ordered_code import slice_key
+from .reader import TensorInfo, TensorReader
 from .table import Table, has_table_magic
 
 if TYPE_CHECKING:
@@ -24,8 +24,9 @@ def is_v1_file(path: str) -> bool:
         return False
 
 
-class V1Checkpoint:
-    """Same reading interface as bundle.Bundle: `tensors`, `read`, `chunks`, `verify`."""
+class V1Checkpoint(TensorReader):
+    """A V1 checkpoint, read as `reader.TensorReader` declares. Values are decoded whole
+    from their SavedSlice protos, so `chunks` hands out one array per tensor."""
 
     big_endian = False
 
@@ -35,6 +36,7 @@ class V1Checkpoint:
         self.index_path = paths[0]
         self.data_files = list(paths)
         self.missing_shards: list[str] = []
+        self.object_graph_problem: str | None = None
         self.tensors: dict[str, TensorInfo] = {}
         self._slices: dict[bytes, tuple[str, bytes]] = {}  # key → (file, serialized SavedSlice)
         self._metas: dict[str, list] = {}
@@ -74,11 +76,7 @@ class V1Checkpoint:
         return [slice_key(name.encode(), extents)]
 
     def read(self, name: str) -> np.ndarray:
-        info = self.tensors.get(name)
-        if info is None:
-            raise KeyError(f"no tensor named {name!r} in {self.prefix}")
-        if info.problem:
-            raise FormatError(self.prefix, f"{name}: {info.problem}")
+        info = self.readable(name)
         shape = info.shape
         out = None
         for sl in self._metas[name]:
@@ -111,11 +109,5 @@ class V1Checkpoint:
             raise FormatError(self.prefix, f"{name}: no saved slices")
         return out
 
-    def chunks(self, name: str, chunk_bytes: int = 0):
-        yield self.read(name).ravel()
-
-    def verify(self, name: str) -> None:
-        self.read(name)  # V1 has no per-tensor checksum; table blocks were checked on open
-
-    def close(self) -> None:
-        pass
+    # chunks, extents, verify, close: TensorReader's. V1 has no per-tensor checksum; the
+    # table's blocks were checked on open, so verifying is decoding.

@@ -31,6 +31,9 @@ import zipfile
 
 import numpy as np
 
+from ..formats import dtypes
+from ..formats.display import shape_text  # noqa: F401  (callers format feed shapes with it)
+
 # Limits on what typed text may ask for. Bigger inputs belong in a .npy file.
 MAX_TEXT = 1_000_000          # characters of literal text
 MAX_DEPTH = 32                # nesting of lists / tuples / calls
@@ -459,10 +462,10 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
         raise FeedError("'@' needs a file: @values.npy, @values.npz:key or @values.csv")
     path, key = spec, None
     lowered = spec.lower()
-    if ".npz:" in lowered and not os.path.exists(_resolve(spec, base_dir)):
+    if ".npz:" in lowered and not os.path.exists(resolve_path(spec, base_dir)):
         cut = lowered.rindex(".npz:") + len(".npz")
         path, key = spec[:cut], spec[cut + 1:]
-    full = _resolve(path, base_dir)
+    full = resolve_path(path, base_dir)
     if not os.path.exists(full):
         raise FeedError(f"no such file: {full}")
     if not os.path.isfile(full):
@@ -484,7 +487,7 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
     raise FeedError(f"{full}: unknown kind of file (use .npy, .npz or .csv)")
 
 
-def _resolve(path: str, base_dir: str | None) -> str:
+def resolve_path(path: str, base_dir: str | None) -> str:
     path = os.path.expanduser(path)
     if not os.path.isabs(path):
         path = os.path.join(base_dir or os.getcwd(), path)
@@ -592,13 +595,6 @@ def _numpy_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def shape_text(shape) -> str:
-    """[?, 8, 8, 1] for a partially known shape; "any shape" when the rank is unknown."""
-    if shape is None:
-        return "any shape"
-    return "[" + ", ".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
-
-
 def coerce(value, dtype: str, shape=None, name: str | None = None) -> np.ndarray:
     """`value` as an array of the placeholder's `dtype` (TensorFlow's name: "float32",
     "int64", "string", "bool", ...) and `shape` (a sequence with None or -1 for unknown
@@ -665,22 +661,12 @@ def _as_array(value, name):
 
 
 def _kind(arr: np.ndarray) -> str:
-    k = arr.dtype.kind
-    if k == "b":
-        return "bool"
-    if k in "iu":
-        return "int"
-    if k == "f" or arr.dtype.name == "bfloat16" or arr.dtype.name.startswith("float8"):
-        return "float"
-    if k == "c":
-        return "complex"
-    if k in "SU":
-        return "string"
-    if k == "O":
+    if arr.dtype.kind == "O":  # an object array is what it holds
         if all(isinstance(x, (str, bytes)) for x in arr.flat):
             return "string"
         return "objects"
-    return arr.dtype.name
+    kind = dtypes.kind(arr.dtype)
+    return kind if kind != "other" else arr.dtype.name
 
 
 def _kind_text(kind: str, arr: np.ndarray) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from ..formats import dtypes
 from .roles import ALIGN, DISPLAY, EDIT, FOREGROUND, TOOLTIP, USER
 
 # A view lays its sections out in C-int pixels, so 10^8 rows of 30 px overflow it (and hang
@@ -35,20 +36,9 @@ _TEXT_ALIGN = int(Qt.AlignLeft | Qt.AlignVCenter)
 # --------------------------------------------------------------------------- formatting
 
 def kind_of(dtype_name: str | None, dtype: np.dtype) -> str:
-    """'float', 'complex', 'bool', 'int', 'string' or 'other' for a TF dtype name (preferred)
-    or, failing that, the numpy dtype. ml_dtypes types report numpy kind 'V', hence the names."""
-    name = (dtype_name or dtype.name or "").lower()
-    if name == "string" or dtype.kind in "OSU":
-        return "string"
-    if name == "bool" or dtype.kind == "b":
-        return "bool"
-    if name.startswith("complex") or dtype.kind == "c":
-        return "complex"
-    if name.startswith(("float", "bfloat", "half", "double")) or dtype.kind == "f":
-        return "float"
-    if name.startswith(("int", "uint", "qint", "quint")) or dtype.kind in "iu":
-        return "int"
-    return "other"
+    """`dtypes.kind` of a TF dtype name (preferred) or, failing that, of the numpy dtype."""
+    kind = dtypes.kind(dtype_name) if dtype_name else "other"
+    return kind if kind != "other" else dtypes.kind(dtype)
 
 
 def digits_for(dtype_name: str | None) -> int:

@@ -10,8 +10,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from ..formats.display import number_text, shape_text
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP
-from .variables_model import SORT_ROLE, SortProxy, shape_text
+from .variables_model import SORT_ROLE, SortProxy
 
 if TYPE_CHECKING:
     from ..analysis.compare import DiffRow  # numpy: imported when comparing
@@ -19,20 +20,6 @@ if TYPE_CHECKING:
 COLUMNS = ("Variable", "Status", "‖B−A‖ / ‖A‖", "max |B−A|", "mean |B−A|", "Shape A", "Shape B")
 _STATUS_COLOR = {"added": "#2e8b57", "removed": "#c0392b", "reshaped": "#d35400",
                  "unreadable": "#c0392b", "unchanged": None, "changed": None}
-
-
-def _num(v: float | None) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and math.isnan(v):
-        return "NaN"
-    if isinstance(v, float) and math.isinf(v):
-        return "inf"
-    return f"{v:.4g}"
-
-
-def _shape(s) -> str:
-    return "" if s is None else shape_text(s)
 
 
 class DiffModel(QAbstractTableModel):
@@ -74,8 +61,10 @@ class DiffModel(QAbstractTableModel):
         col = index.column()
         if role == DISPLAY:
             status = r.status + (" (dtype)" if r.dtype_changed else "")
-            return (r.name, status, _num(r.rel_l2), _num(r.max_abs_delta),
-                    _num(r.mean_abs_delta), _shape(r.shape_a), _shape(r.shape_b))[col]
+            return (r.name, status, number_text(r.rel_l2, missing=""),
+                    number_text(r.max_abs_delta, missing=""),
+                    number_text(r.mean_abs_delta, missing=""),
+                    shape_text(r.shape_a, missing=""), shape_text(r.shape_b, missing=""))[col]
         if role == SORT_ROLE:
             def key(v):  # None last; NaN first among numbers (something broke)
                 if v is None:
@@ -89,8 +78,8 @@ class DiffModel(QAbstractTableModel):
             color = _STATUS_COLOR.get(r.status)
             return QColor(color) if color else None
         if role == TOOLTIP:
-            lines = [r.name, f"A: {r.key_a or '—'}  {r.dtype_a or ''} {_shape(r.shape_a)}",
-                     f"B: {r.key_b or '—'}  {r.dtype_b or ''} {_shape(r.shape_b)}"]
+            lines = [r.name, f"A: {r.key_a or '—'}  {r.dtype_a or ''} {shape_text(r.shape_a, missing='')}",
+                     f"B: {r.key_b or '—'}  {r.dtype_b or ''} {shape_text(r.shape_b, missing='')}"]
             if r.problem:
                 lines.append(r.problem)
             return "\n".join(lines)

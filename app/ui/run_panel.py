@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
                                QScrollArea, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from ..formats import dtypes
 from ..runner import feeds as feeds_mod
 from ..runner import graphwalk
 from ..runner.session import RunError, plan
@@ -121,7 +122,7 @@ def summary(value) -> str:
         return _short(", ".join(repr(x) for x in flat), 80)
     text = np.array2string(arr, threshold=8, edgeitems=2, precision=5, max_line_width=10_000)
     text = _short(text, 90)
-    if arr.size and arr.dtype.kind in "fiu" and arr.size > 1:
+    if arr.size > 1 and dtypes.kind(arr.dtype) in ("int", "float"):
         with np.errstate(all="ignore"):
             text += f"   (min {arr.min():.4g}, max {arr.max():.4g})"
     return text
@@ -142,7 +143,7 @@ def _scalar(value) -> float | None:
     if value is None:
         return None
     arr = np.asarray(value)
-    if arr.size != 1 or arr.dtype.kind not in "biuf":
+    if arr.size != 1 or not dtypes.is_numeric(arr.dtype):
         return None
     return float(arr.reshape(()))
 
@@ -222,9 +223,9 @@ class FeedRow(QFrame):
                 spec = text[1:].strip()
                 path = spec
                 if ".npz:" in spec.lower() and not os.path.exists(
-                        feeds_mod._resolve(spec, self.base_dir)):
+                        feeds_mod.resolve_path(spec, self.base_dir)):
                     path = spec[: spec.lower().rindex(".npz:") + 4]
-                full = feeds_mod._resolve(path, self.base_dir) if path else ""
+                full = feeds_mod.resolve_path(path, self.base_dir) if path else ""
                 if not path or not os.path.isfile(full):
                     raise feeds_mod.FeedError(f"no such file: {full or '(none given)'}")
                 self.set_message("")

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QFrame, QGridLayout,
 from ..analysis.compare import Trend, TrendPoint
 from .array_model import SPECIAL_COLOR, format_float
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
-from .values import MAX_BINS, SPACING, MessagePanel, _html_escape, _Label, bins_spin_box, \
+from .values import MAX_BINS, SPACING, MessagePanel, html_escape, Label, bins_spin_box, \
     fixed_font, is_dark, plot_widget, sequential_map, tab_page, title_field
 from .variables_model import shape_text
 
@@ -457,7 +457,7 @@ class TrendView(MessagePanel):
         lay = self._build_pages()
         lay.addLayout(self._build_header())
 
-        self.note = _Label()
+        self.note = Label()
         self.note.setWordWrap(True)
         self.note.setTextFormat(Qt.RichText)
         self.note.hide()
@@ -497,11 +497,11 @@ class TrendView(MessagePanel):
         bins.addWidget(self.bins_spin)
         grid.addLayout(bins, 0, 1, Qt.AlignRight | Qt.AlignVCenter)
 
-        self._details = _Label()
+        self._details = Label()
         self._details.setFont(self._mono)
         self._details.setWordWrap(True)     # wraps between its items on a narrow panel
         grid.addWidget(self._details, 1, 0)
-        self._reads = _Label()
+        self._reads = Label()
         small = self._reads.font()
         small.setPointSizeF(max(small.pointSizeF() * 0.9, 7.0))
         self._reads.setFont(small)
@@ -537,8 +537,8 @@ class TrendView(MessagePanel):
 
     def _build_ridge_tab(self) -> QWidget:
         page, lay = tab_page()
-        self.ridge_caption = _Label()
-        self.ridge_readout = _Label()
+        self.ridge_caption = Label()
+        self.ridge_readout = Label()
         self._bar(lay, self.ridge_caption, self.ridge_readout)
         self._ridge_axis = _RowAxis("left")
         self.ridge_plot = plot_widget(axisItems={"left": self._ridge_axis,
@@ -555,8 +555,8 @@ class TrendView(MessagePanel):
 
     def _build_heatmap_tab(self) -> QWidget:
         page, lay = tab_page()
-        self.heat_caption = _Label()
-        self.heat_readout = _Label()
+        self.heat_caption = Label()
+        self.heat_readout = Label()
         self.log_check = QCheckBox("Log colour")
         self.log_check.setToolTip("Colour by log₁₀(1 + count): shows sparse tails next to "
                                   "a tall peak")
@@ -590,8 +590,8 @@ class TrendView(MessagePanel):
 
     def _build_curves_tab(self) -> QWidget:
         page, lay = tab_page()
-        self.curves_caption = _Label()
-        self.curves_readout = _Label()
+        self.curves_caption = Label()
+        self.curves_readout = Label()
         self._bar(lay, self.curves_caption, self.curves_readout)
 
         self.curves_widget = pg.GraphicsLayoutWidget()
@@ -829,7 +829,7 @@ class TrendView(MessagePanel):
                 by_reason.setdefault("no finite values", []).append(_who(p, i))
         if not by_reason:
             return ""
-        parts = [f"{_html_escape(_listing(who))} ({_html_escape(why)})"
+        parts = [f"{html_escape(_listing(who))} ({html_escape(why)})"
                  for why, who in by_reason.items()]
         return (f"<span style='color:{SPECIAL_COLOR.name()};font-weight:bold'>Skipped</span>"
                 f"&nbsp; no values at " + "; ".join(parts) + ".")

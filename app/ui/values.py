@@ -22,9 +22,10 @@ from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QComboBox, QFrame, Q
     QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from ..analysis.stats import DEFAULT_BINS
+from ..formats import dtypes
+from ..formats.display import human_bytes, shape_text
 from .array_model import MAX_SECTIONS, SPECIAL_COLOR, ArrayTableModel, exact_text, format_float, \
     format_value, kind_of
-from .variables_model import shape_text
 
 pg.setConfigOptions(antialias=True)
 
@@ -96,15 +97,6 @@ def tab_page() -> tuple[QWidget, QVBoxLayout]:
     return page, lay
 
 
-def human_bytes(n: int) -> str:
-    step = 1024.0
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < step or unit == "TiB":
-            return f"{n:,} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= step
-    return f"{n:.1f} PiB"   # pragma: no cover
-
-
 def is_dark(palette: QPalette) -> bool:
     return palette.color(QPalette.Window).lightness() < 128
 
@@ -118,7 +110,7 @@ def sequential_map() -> pg.ColorMap:
     return pg.colormap.get("viridis")
 
 
-def _html_escape(text: str) -> str:
+def html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -147,7 +139,7 @@ def sampled(view2d: np.ndarray, limit: int = HEATMAP_MAX) -> tuple[np.ndarray, i
     return view2d[::sr, ::sc], sr, sc
 
 
-class _Label(QLabel):
+class Label(QLabel):
     """A label whose text can be selected and copied."""
 
     def __init__(self, text: str = "", parent=None, selectable: bool = True):
@@ -268,7 +260,7 @@ class ValueView(MessagePanel):
         lay = self._build_pages()
 
         lay.addLayout(self._build_header())
-        self._stats_label = _Label()
+        self._stats_label = Label()
         self._stats_label.setWordWrap(True)
         self._stats_label.setTextFormat(Qt.RichText)
         lay.addWidget(self._stats_label)
@@ -296,7 +288,7 @@ class ValueView(MessagePanel):
         grid.setVerticalSpacing(2)
         self._name = title_field()
         grid.addWidget(self._name, 0, 0)
-        self._details = _Label()
+        self._details = Label()
         self._details.setFont(self._mono)
         self._details.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         grid.addWidget(self._details, 0, 1)
@@ -410,7 +402,7 @@ class ValueView(MessagePanel):
         self.log_check.toggled.connect(self._draw_histogram)
         bar.addWidget(self.log_check)
         bar.addSpacing(12)
-        self.hist_readout = _Label()
+        self.hist_readout = Label()
         self.hist_readout.setFont(self._mono)
         self.hist_readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         bar.addWidget(self.hist_readout, 1)
@@ -432,9 +424,9 @@ class ValueView(MessagePanel):
         page, lay = tab_page()
         bar = QHBoxLayout()
         bar.setSpacing(12)
-        self.heat_caption = _Label()
+        self.heat_caption = Label()
         bar.addWidget(self.heat_caption, 0)
-        self.heat_readout = _Label()
+        self.heat_readout = Label()
         self.heat_readout.setFont(self._mono)
         self.heat_readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.heat_readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -482,7 +474,7 @@ class ValueView(MessagePanel):
         self.channel_spin.valueChanged.connect(self._channel_changed)
         bar.addWidget(self.channel_spin)
         bar.addSpacing(12)
-        self.filters_caption = _Label()
+        self.filters_caption = Label()
         self.filters_caption.setWordWrap(True)
         bar.addWidget(self.filters_caption, 1)
         lay.addLayout(bar)
@@ -590,7 +582,7 @@ class ValueView(MessagePanel):
         size = int(np.prod(self._shape, dtype=np.int64)) if self._shape else 1
         parts.append(f"{size:,} element{'s' if size != 1 else ''}")
         a = self._array
-        if a is not None and self._kind != "string" and a.dtype.kind != "O":
+        if a is not None and self._kind != "string" and dtypes.kind(a.dtype) != "string":
             parts.append(human_bytes(size * a.dtype.itemsize))
         return "  ·  ".join(parts)
 
@@ -607,7 +599,7 @@ class ValueView(MessagePanel):
         if s is None:
             return self._stats_placeholder()
         dim = self._dim()
-        family = _html_escape(self._mono.family())
+        family = html_escape(self._mono.family())
         special = SPECIAL_COLOR.name()
 
         def item(label, value, alert=False):
@@ -615,7 +607,7 @@ class ValueView(MessagePanel):
             if alert:
                 style += f";color:{special};font-weight:bold"
             return (f"<span style='color:{dim}'>{label}</span>&nbsp;"
-                    f"<span style=\"{style}\">{_html_escape(value).replace(' ', '&nbsp;')}</span>")
+                    f"<span style=\"{style}\">{html_escape(value).replace(' ', '&nbsp;')}</span>")
 
         def num(x):
             return "—" if x is None else format_float(float(x), 6)

@@ -6,15 +6,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
 
-from ..analysis.units import human_bytes  # noqa: F401  (re-exported for the views)
 from ..formats.bundle import TensorInfo
+from ..formats.display import human_bytes, shape_text  # noqa: F401  (re-exported for the views)
 
 COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
 SORT_ROLE = USER + 1
-
-
-def shape_text(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 class VariablesModel(QAbstractTableModel):

@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from ...analysis.units import human_bytes
+from ...formats.display import human_bytes
 from ...document import Document
 
 KIND_TITLES = {"run": "Checkpoints", "savedmodel": "SavedModel variables", "graph": "Checkpoints",

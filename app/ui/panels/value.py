@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ...document import Document, Selection
+from ...formats import dtypes
 from ...document.snippets import restore_snippet
 from .lazy import LazySlot
 
@@ -26,7 +27,7 @@ def _stats():
 
 
 def _has_statistics(array) -> bool:
-    return array.dtype != object and (array.dtype.kind in "biufc" or str(array.dtype) == "bfloat16")
+    return dtypes.kind(array.dtype) in ("bool", "int", "float", "complex")
 
 
 class ValuePanel(QWidget):
@@ -165,7 +166,7 @@ class ValuePanel(QWidget):
     def _compute_stats(self, key: str) -> None:
         loaded = self.doc.loaded
         info = loaded.tensors[key]
-        if not info.dtype.is_numeric and not info.dtype.is_complex:
+        if dtypes.kind(info.dtype) not in ("bool", "int", "float", "complex"):
             return
         reader, bins = loaded.reader, self.view.bins()
 

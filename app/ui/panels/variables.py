@@ -7,7 +7,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
                                QVBoxLayout, QWidget)
 
-from ...analysis.units import human_bytes
+from ...formats.display import human_bytes
 from ...document import Document, Selection
 from ..variables_model import SortProxy, VariablesModel
 from .filter_field import FilterField
