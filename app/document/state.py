@@ -204,10 +204,15 @@ class Document:
         self.status.emit(message)
 
     def _opened(self, loaded: Loaded) -> None:
+        previous, self.selection = self.selection, NOTHING
         self.loaded = loaded
-        self.selection = NOTHING
         self.opened.emit(loaded)
         self._tell_problems(loaded.problems)
+        # A reload (F5) keeps the current variable or op where the model still has it.
+        if previous.key is not None and previous.key in loaded.tensors:
+            self.select_tensor(previous.key, origin=previous.origin)
+        elif previous.op is not None and loaded.graph is not None and previous.op in loaded.graph.index:
+            self.select_op(previous.op, origin=previous.origin)
         self.status.emit(self.status_text())
 
     def _tell_problems(self, problems: list[str]) -> None:

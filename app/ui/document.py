@@ -39,6 +39,7 @@ class ModelView(QWidget):
     def __init__(self, path: str, parent=None):
         super().__init__(parent)
         self.doc = Document(path, lanes=lambda name: Lane(name, self))
+        self._shown_before = False        # the model was on screen once: a reload keeps the tabs
         self._build()
         doc = self.doc
         doc.opening.connect(self._opening)
@@ -221,9 +222,12 @@ class ModelView(QWidget):
             self.banner.show_message(message, details)
 
     def _opened(self, loaded) -> None:
+        reloaded = self.stack.currentIndex() == LOADING and self._shown_before
+        self._shown_before = True
         self.stack.setCurrentIndex(CONTENT)
         self._arrange_tabs()
-        self.side_tabs.setCurrentIndex(0 if loaded.tensors else 1)
+        if not (reloaded and self.side_tabs.isTabVisible(self.side_tabs.currentIndex())):
+            self.side_tabs.setCurrentIndex(0 if loaded.tensors else 1)
         if not loaded.tensors:  # nothing to plot: give the room to the details
             self.splitters["right"].setSizes([650, 200])
         left = self.splitters["left"]

@@ -151,10 +151,21 @@ class MainWindow(QMainWindow):
     def current(self) -> ModelView | None:
         return self.tabs.currentWidget()
 
-    def close_tab(self, index: int) -> None:
+    def close_tab(self, index: int, ask: bool = True) -> None:
+        """Close the tab at `index`; where it holds results of runs, which live nowhere
+        else, only once the user says so."""
         if index < 0:
             return
         view = self.tabs.widget(index)
+        if ask and view.run.results:
+            n = view.run.results
+            answer = QMessageBox.question(
+                self, "Close tab", f"{view.title} holds the results of {n} run{'s' if n != 1 else ''}, "
+                "which closing the tab discards. Close it?",
+                QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Close:
+                return
         self._save_splitters(view)
         self.tabs.removeTab(index)
         view.shutdown()
@@ -272,5 +283,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         while self.tabs.count():
-            self.close_tab(0)
+            self.close_tab(0, ask=False)      # quitting says it all
         super().closeEvent(event)

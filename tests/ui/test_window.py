@@ -301,3 +301,42 @@ def test_a_compare_row_carries_its_variable_across_the_run(qtbot, window):
     qtbot.waitUntil(lambda: view.trend.shown is not None, timeout=TIMEOUT)
     assert view.trend.shown[0] == "conv/kernel"
     assert view.tree.model.scope(view.tree.tree.currentIndex()).path == "conv/kernel"
+
+
+def test_reload_keeps_what_was_open_selected_and_shown(qtbot, window):
+    """F5 re-reads the model; the scopes opened, the current variable and the side tab stay."""
+    view = opened(qtbot, window, SAMPLE)
+    tree = view.tree
+    tree.tree.expand(tree.model.index_of("dense"))
+    view.doc.select_op("dense/kernel")
+    idle(qtbot, view)
+    view.side_tabs.setCurrentWidget(view.details)
+    first = view.loaded
+    window.reload_current()
+    qtbot.waitUntil(lambda: view.loaded is not first and view.stack.currentIndex() == 2, timeout=TIMEOUT)
+    idle(qtbot, view)
+    assert tree.tree.isExpanded(tree.model.index_of("dense"))
+    assert view.doc.selection.key == "dense/kernel"
+    assert tree.model.scope(tree.tree.currentIndex()).path == "dense/kernel"
+    assert view.side_tabs.currentWidget() is view.details
+    assert view.value.view.array().shape == (64, 2)
+
+
+def test_closing_a_tab_with_run_results_asks_first(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    view = opened(qtbot, window, SAMPLE)
+    view.run.panel.history.append(object())     # as a finished run leaves it
+    asked = []
+
+    def answer(choice):
+        def question(parent, title, text, buttons, default):
+            asked.append(text)
+            return choice
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    window.close_tab(window.tabs.indexOf(view))
+    assert window.tabs.count() == 1 and "results of 1 run" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Close))
+    window.close_tab(window.tabs.indexOf(view))
+    assert window.tabs.count() == 0 and len(asked) == 2

@@ -56,6 +56,11 @@ class RunTab(QWidget):
         if self._panel is not None:
             self._panel.set_selected_op(self._selected_op)
 
+    @property
+    def results(self) -> int:
+        """How many runs this tab holds results of (lost when the tab closes)."""
+        return len(self._panel.history) if self._panel is not None else 0
+
     def shutdown(self) -> None:
         if self._panel is not None:
             self._panel.shutdown()

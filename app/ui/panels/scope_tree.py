@@ -68,6 +68,10 @@ class ScopeTreePanel(QWidget):
         self.filter.textChanged.connect(lambda _t: self._filter_timer.start())
         self.regex.toggled.connect(lambda _c: self.apply_filter())
         self._following = False
+        # Expanded scopes by path: a reload (F5) or another checkpoint keeps them open.
+        self._expanded: set[str] = set()
+        self.tree.expanded.connect(self._remember_expanded)
+        self.tree.collapsed.connect(lambda i: self._expanded.discard(self.model.scope(i).path))
 
         doc.opened.connect(lambda _l: (self._fill_meta_graphs(), self._fill()))
         doc.checkpoint_changed.connect(lambda _l: self._fill(keep_filter=True))
@@ -104,6 +108,9 @@ class ScopeTreePanel(QWidget):
             self.apply_filter()
         else:
             self.filter_note.hide()
+        if self._expanded:
+            self._reopen()
+            return
         # Open the scope that holds the model (e.g. `vgg_16`, `bert`) so the tree starts
         # where the weights are.
         top = [self.model.index(r, 0) for r in range(self.model.rowCount())]
@@ -111,6 +118,19 @@ class ScopeTreePanel(QWidget):
             main = max(top, key=lambda i: self.model.scope(i).params)
             if len(top) == 1 or self.model.scope(main).params * 2 > loaded.tree.params > 0:
                 self.tree.expand(main)
+
+    def _remember_expanded(self, index) -> None:
+        if not self.model.filtering:       # a filter opens every match: not the user's choice
+            self._expanded.add(self.model.scope(index).path)
+
+    def _reopen(self) -> None:
+        """Expand again the scopes that were open, parents first."""
+        for path in sorted(self._expanded, key=lambda p: p.count("/")):
+            index = self.model.index_of(path)
+            if index.isValid():
+                self.tree.expand(index)
+            else:
+                self._expanded.discard(path)
 
     def focus_filter(self) -> None:
         self.filter.setFocus()
