@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from ..formats.display import number_text, shape_text
@@ -22,15 +22,45 @@ _STATUS_COLOR = {"added": "#2e8b57", "removed": "#c0392b", "reshaped": "#d35400"
                  "unreadable": "#c0392b", "unchanged": None, "changed": None}
 
 
+RANK_COLUMN = 2
+
+
+def change_rank(r: "DiffRow") -> tuple:
+    """Sort key of the ranking, ascending = moved most. NaN first (something broke); then
+    the relative change ‖B−A‖/‖A‖; then tensors that start from zero, which have none (it
+    is infinite), by the RMS of their change; then rows without metrics."""
+    v = r.rel_l2
+    if v is None:
+        return (3, 0.0)
+    if v != v:
+        return (0, 0.0)
+    if math.isinf(v):
+        rms = (r.l2_delta or 0.0) / math.sqrt(r.size) if r.size else 0.0
+        return (2, -rms)
+    return (1, -v)
+
+
+def change_text(r: "DiffRow") -> str:
+    if r.rel_l2 is not None and math.isinf(r.rel_l2):
+        return "from zero"
+    return number_text(r.rel_l2, missing="")
+
+
 class DiffModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._rows: list[DiffRow] = []
+        self._optimizer: list[bool] = []
 
-    def set_rows(self, rows: list[DiffRow]) -> None:
+    def set_rows(self, rows: list[DiffRow], optimizer: set[str] = frozenset()) -> None:
+        """`optimizer`: keys (of A or B) that hold optimizer state."""
         self.beginResetModel()
         self._rows = list(rows)
+        self._optimizer = [r.key_a in optimizer or r.key_b in optimizer for r in self._rows]
         self.endResetModel()
+
+    def is_optimizer(self, i: int) -> bool:
+        return self._optimizer[i]
 
     def row(self, i: int) -> DiffRow:
         return self._rows[i]
@@ -50,7 +80,9 @@ class DiffModel(QAbstractTableModel):
         if orientation == Qt.Horizontal and role == TOOLTIP and 0 <= section < len(COLUMNS):
             return ("Variable (readable name)", "changed, unchanged (identical bytes), reshaped, "
                     "added (only in B), removed (only in A), unreadable",
-                    "Relative L2 norm of the change", "Largest absolute change",
+                    "Relative L2 norm of the change, ‖B−A‖ / ‖A‖: the ranking. Tensors that "
+                    "start from zero have none; they follow, ranked by the RMS of their change",
+                    "Largest absolute change",
                     "Mean absolute change", "Shape in A", "Shape in B")[section]
         return None
 
@@ -61,7 +93,7 @@ class DiffModel(QAbstractTableModel):
         col = index.column()
         if role == DISPLAY:
             status = r.status + (" (dtype)" if r.dtype_changed else "")
-            return (r.name, status, number_text(r.rel_l2, missing=""),
+            return (r.name, status, change_text(r),
                     number_text(r.max_abs_delta, missing=""),
                     number_text(r.mean_abs_delta, missing=""),
                     shape_text(r.shape_a, missing=""), shape_text(r.shape_b, missing=""))[col]
@@ -70,7 +102,7 @@ class DiffModel(QAbstractTableModel):
                 if v is None:
                     return (2, 0.0)
                 return (0, math.inf) if v != v else (1, -v)
-            return (r.name.lower(), r.status, key(r.rel_l2), key(r.max_abs_delta),
+            return (r.name.lower(), r.status, change_rank(r), key(r.max_abs_delta),
                     key(r.mean_abs_delta), r.shape_a or [], r.shape_b or [])[col]
         if role == ALIGN and 2 <= col <= 4:
             return int(Qt.AlignRight | Qt.AlignVCenter)
@@ -80,10 +112,37 @@ class DiffModel(QAbstractTableModel):
         if role == TOOLTIP:
             lines = [r.name, f"A: {r.key_a or '—'}  {r.dtype_a or ''} {shape_text(r.shape_a, missing='')}",
                      f"B: {r.key_b or '—'}  {r.dtype_b or ''} {shape_text(r.shape_b, missing='')}"]
+            if r.rel_l2 is not None and math.isinf(r.rel_l2) and r.size:
+                lines.append(f"A is all zeros: RMS of the change {number_text(r.l2_delta / math.sqrt(r.size))}")
+            if self._optimizer[index.row()]:
+                lines.append("optimizer state")
             if r.problem:
                 lines.append(r.problem)
             return "\n".join(lines)
         return None
+
+
+class DiffProxy(SortProxy):
+    """The ranking's sorting and name filter, hiding the optimizer's state unless asked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, filter_column=0)
+        self.show_optimizer = False
+
+    def set_show_optimizer(self, show: bool) -> None:
+        if hasattr(self, "beginFilterChange"):      # Qt ≥ 6.9; invalidateFilter is deprecated there
+            self.beginFilterChange()
+            self.show_optimizer = show
+            self.endFilterChange()
+        else:
+            self.show_optimizer = show
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt)
+        model = self.sourceModel()
+        if not self.show_optimizer and model.is_optimizer(row):
+            return False
+        return super().filterAcceptsRow(row, parent)
 
 
 class ComparePanel(QWidget):
@@ -122,12 +181,17 @@ class ComparePanel(QWidget):
         self.filter.setPlaceholderText("Filter variables")
         self.filter.setClearButtonEnabled(True)
         self.summary = QLabel("Choose two checkpoints and press Compare.")
+        self.optimizer_check = QCheckBox("Optimizer state")
+        self.optimizer_check.setToolTip("Also list the optimizer's slots (Adam's m and v, momentum…) "
+                                        "and step counters")
         row.addWidget(self.filter, 1)
+        row.addWidget(self.optimizer_check)
         row.addWidget(self.summary)
         lay.addLayout(row)
         self.model = DiffModel(self)
-        self.proxy = SortProxy(self, filter_column=0)
+        self.proxy = DiffProxy(self)
         self.proxy.setSourceModel(self.model)
+        self.optimizer_check.toggled.connect(self.proxy.set_show_optimizer)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -156,14 +220,19 @@ class ComparePanel(QWidget):
             combo.blockSignals(False)
         self.run_button.setEnabled(len(names) > 0)
 
-    def set_rows(self, rows: list[DiffRow], a_name: str, b_name: str) -> None:
-        self.model.set_rows(rows)
-        self.table.sortByColumn(-1, Qt.AscendingOrder)  # keep the ranking as computed
+    def set_rows(self, rows: list[DiffRow], a_name: str, b_name: str,
+                 optimizer: set[str] = frozenset()) -> None:
+        """Show `rows` ranked by change (the column's arrow says so); `optimizer`: the keys
+        of optimizer state, hidden until asked for."""
+        self.model.set_rows(rows, optimizer)
+        self.table.sortByColumn(RANK_COLUMN, Qt.AscendingOrder)
         counts: dict[str, int] = {}
         for r in rows:
             counts[r.status] = counts.get(r.status, 0) + 1
         parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1])]
-        self.summary.setText(f"{b_name} vs {a_name}: " + ", ".join(parts))
+        hidden = sum(self.model.is_optimizer(i) for i in range(len(rows)))
+        note = f"; {hidden} optimizer tensors hidden" if hidden and not self.proxy.show_optimizer else ""
+        self.summary.setText(f"B {b_name} vs A {a_name}: " + ", ".join(parts) + note)
 
     def set_busy(self, text: str) -> None:
         self.summary.setText(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 import shutil
 import weakref
@@ -340,3 +341,39 @@ def test_closing_a_tab_with_run_results_asks_first(qtbot, window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Close))
     window.close_tab(window.tabs.indexOf(view))
     assert window.tabs.count() == 0 and len(asked) == 2
+
+
+def test_compare_ranks_moved_weights_first_and_hides_optimizer_state(qtbot):
+    """Zero-initialised tensors have an infinite relative change; they follow the finite
+    ones, ranked by their own RMS change, and the optimizer's state waits behind a toggle."""
+    from app.analysis.compare import DiffRow
+    from app.ui.compare_panel import ComparePanel
+
+    def row(name, rel, l2=None, size=4, status="changed"):
+        return DiffRow(name=name, status=status, key_a=name, key_b=name, rel_l2=rel, l2_delta=l2,
+                       size=size, max_abs_delta=0.0, mean_abs_delta=0.0)
+    rows = [row("conv/bias", math.inf, l2=0.1), row("global_step", 5.0, size=1),
+            row("conv/kernel/Adam", math.inf, l2=4.0), row("conv/kernel", 0.7, l2=0.3, size=36),
+            row("dense/bias", math.inf, l2=0.4), row("old", None, status="removed"),
+            row("dense/kernel", 0.2, l2=0.1, size=8)]
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    panel.set_rows(rows, "epoch-0", "epoch-9", optimizer={"global_step", "conv/kernel/Adam"})
+
+    def shown():
+        return [panel.proxy.index(i, 0).data() for i in range(panel.proxy.rowCount())]
+    assert shown() == ["conv/kernel", "dense/kernel", "dense/bias", "conv/bias", "old"]
+    assert panel.table.horizontalHeader().sortIndicatorSection() == 2
+    assert panel.proxy.index(2, 2).data() == "from zero"
+    assert "2 optimizer tensors hidden" in panel.summary.text()
+    panel.optimizer_check.setChecked(True)
+    assert shown() == ["global_step", "conv/kernel", "dense/kernel", "conv/kernel/Adam", "dense/bias",
+                       "conv/bias", "old"]
+
+
+def test_compare_names_two_same_named_checkpoints_by_their_folders(tmp_path):
+    from app.formats.run import Checkpoint
+    from app.ui.panels.compare import side_labels
+    a = Checkpoint(prefix=str(tmp_path / "download" / "vgg_16.ckpt"))
+    b = Checkpoint(prefix=str(tmp_path / "finetuned" / "vgg_16.ckpt"))
+    assert side_labels(a, b) == ("download/vgg_16.ckpt", "finetuned/vgg_16.ckpt")

@@ -15,6 +15,20 @@ ORIGIN = "compare"
 OTHER = "other: "
 
 
+def side_labels(a, b) -> tuple[str, str]:
+    """Names for checkpoints A and B that tell them apart: the checkpoint's name (and step),
+    with its folder where the names alone are the same (two downloads of `vgg_16.ckpt`)."""
+    def name(c, with_folder):
+        text = c.name or os.path.basename(c.prefix) or c.prefix
+        if c.step is not None and str(c.step) not in text:
+            text += f" (step {c.step})"
+        if with_folder:
+            text = f"{os.path.basename(os.path.dirname(c.prefix)) or os.path.dirname(c.prefix)}/{text}"
+        return text
+    same = name(a, False) == name(b, False)
+    return name(a, same), name(b, same)
+
+
 class CompareTab(QWidget):
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
@@ -71,23 +85,27 @@ class CompareTab(QWidget):
         from ...formats.model import open_checkpoint
         cache = self.doc.result_cache()
 
+        from ...analysis.params import optimizer_keys
+        own = self.doc.loaded.params.optimizer_keys      # from this run's graph, where it has one
+        label_a, label_b = side_labels(ca, cb)
+
         def task(job):
             ra, rb = open_checkpoint(ca), open_checkpoint(cb)
             rows = compare_mod.diff(ra, rb, progress=lambda f: job.progress(f, "comparing"),
                                     cancelled=job.cancelled, cache=cache)
-            return rows, ra, rb
+            return rows, ra, rb, own | optimizer_keys(ra.tensors) | optimizer_keys(rb.tensors)
 
         def done(result):
-            rows, ra, rb = result
+            rows, ra, rb, optimizer = result
             self.readers = (ra, rb)
-            self.panel.set_rows(rows, ca.name, cb.name)
-            self.doc.status.emit(f"Compared {cb.name} with {ca.name}: {len(rows)} variables")
+            self.panel.set_rows(rows, label_a, label_b, optimizer)
+            self.doc.status.emit(f"Compared {label_b} with {label_a}: {len(rows)} variables")
 
         def failed(message, details):
             self.panel.set_busy(message)
             self.doc.notice.emit(message, details, True)
 
-        self.panel.set_busy(f"Comparing {cb.name} with {ca.name}…")
+        self.panel.set_busy(f"Comparing {label_b} with {label_a}…")
         self.doc.submit("compare", task, done, failed)
 
     def _ask_other(self) -> None:
