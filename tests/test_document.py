@@ -110,3 +110,14 @@ def test_selection_identity():
     assert a.same_item(Selection(key="k", op="o", origin="elsewhere"))
     assert not a.same_item(Selection(key="k"))
     assert Selection().empty and not a.empty
+
+
+def test_a_tab_is_named_by_what_identifies_the_model(tmp_path):
+    from app.formats.model import Model
+    from app.formats.run import Checkpoint
+    assert Model(str(tmp_path / "mnist"), "run", str(tmp_path / "mnist")).title == "mnist"
+    assert Model("", "run", str(tmp_path / "mnist" / "logdir")).title == "mnist/logdir"
+    assert Model("", "savedmodel", str(tmp_path / "half_plus_two" / "00000123")).title == "half_plus_two/00000123"
+    assert Model("", "graph", "", graph_path=str(tmp_path / "inception" / "model.pb")).title == "inception/model.pb"
+    assert Model("", "graph", "", graph_path=str(tmp_path / "x" / "inception_v3.pb")).title == "inception_v3.pb"
+    assert Checkpoint(prefix=str(tmp_path / "run") + "/").name == "run/"

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 GRAPH_EXTENSIONS = (".meta", ".pb", ".pbtxt")
+# Folder and file names that say nothing of the model in them.
+GENERIC_NAMES = {"model", "models", "logdir", "logs", "log", "checkpoint", "checkpoints", "ckpt", "ckpts",
+                 "export", "exports", "saved_model", "savedmodel", "variables", "train", "output",
+                 "outputs", "out", "run", "runs", "model_dir", "frozen", "frozen_graph", "graph", "tmp"}
 
 
 @dataclass
@@ -40,9 +44,21 @@ class Model:
 
     @property
     def title(self) -> str:
+        """A short name that tells this model apart: its folder's (or file's) name, with
+        the parent folder's in front where the name alone says nothing ("model", "logdir",
+        a SavedModel's version number "00000001")."""
         base = self.folder if self.kind in ("run", "savedmodel") else (
             self.graph_path or (self.selected.prefix if self.selected else self.path))
-        return os.path.basename(os.path.normpath(base)) or base
+        base = os.path.normpath(base)
+        name = os.path.basename(base)
+        if not name:
+            return base
+        stem = os.path.splitext(name)[0] if self.kind == "graph" else name
+        if stem.lower() in GENERIC_NAMES or stem.isdigit():
+            parent = os.path.basename(os.path.dirname(base))
+            if parent:
+                return f"{parent}/{name}"
+        return name
 
     def checkpoint(self, which: str | None) -> Checkpoint | None:
         """A checkpoint by step number, prefix or name; None → the selected one."""

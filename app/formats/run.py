@@ -44,7 +44,8 @@ class Checkpoint:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.prefix)
+        # A prefix may end in a separator (files "run/.index"): then the folder names it.
+        return os.path.basename(self.prefix) or os.path.basename(os.path.dirname(self.prefix)) + "/"
 
 
 def step_of(prefix: str) -> int | None:
