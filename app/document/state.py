@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from ..analysis.progress import Cancelled
 from ..formats.display import human_bytes
-from ..formats.errors import FormatError
+from ..formats.errors import FormatError, ModelsBelow
 from ..formats.run import Checkpoint
 from .events import Event
 
@@ -133,6 +133,7 @@ class Document:
         self.lanes: dict[str, LaneLike] = {name: make(name) for name in LANES}
         self._closed = False
         self._results = None
+        self.models_below: list[str] = []   # after a failed open: subfolders that hold models
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice",
                      "status", "busy_changed"):
@@ -193,7 +194,16 @@ class Document:
         self.cancel("stats")
         self.opening.emit(self.path)
         self.status.emit(f"Opening {self.path}…")
-        self.submit("load", lambda job: load(self.path, job, keep), self._opened, self._open_failed)
+        self.models_below = []
+        path = self.path
+
+        def task(job):
+            try:
+                return load(path, job, keep)
+            except ModelsBelow as e:     # not a failure to report: a choice to offer
+                return e
+
+        self.submit("load", task, self._opened, self._open_failed)
 
     def cancel_open(self) -> None:
         self.cancel("load")
@@ -203,7 +213,11 @@ class Document:
         self.open_failed.emit(message, details)
         self.status.emit(message)
 
-    def _opened(self, loaded: Loaded) -> None:
+    def _opened(self, loaded: Loaded | ModelsBelow) -> None:
+        if isinstance(loaded, ModelsBelow):
+            self.models_below = [os.path.join(loaded.path, sub) for sub in loaded.below]
+            self._open_failed(str(loaded), "")
+            return
         previous, self.selection = self.selection, NOTHING
         self.loaded = loaded
         self.opened.emit(loaded)

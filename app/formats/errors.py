@@ -19,3 +19,12 @@ class FormatError(Exception):
 
 class CorruptDataError(FormatError):
     """Tensor bytes whose checksum does not match the index: never shown as data."""
+
+
+class ModelsBelow(FormatError):
+    """A folder that holds no model itself, but some of its subfolders do: `below` lists
+    them (relative to the folder), so that a front end can offer to open one."""
+
+    def __init__(self, path: str, below: list[str]):
+        self.below = list(below)
+        super().__init__(path, "no model in this folder itself; found in: " + ", ".join(below))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import objectgraph, tensors
 from .bundle import OBJECT_GRAPH_KEY, Bundle, prefix_of
-from .errors import FormatError
+from .errors import FormatError, ModelsBelow
 from .files import read_tail
 from .graph import Graph, load_graph, load_saved_model
 from .reader import TensorInfo, TensorReader
@@ -123,8 +123,7 @@ def open_path(path: str) -> Model:
         except FormatError as e:
             below = _models_below(path)
             if below:
-                raise FormatError(path, "no model in this folder itself; found in: "
-                                        + ", ".join(below)) from None
+                raise ModelsBelow(path, below) from None
             raise e
     folder, name = os.path.split(path)
     if not os.path.exists(path):

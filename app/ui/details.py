@@ -60,11 +60,28 @@ def scope_html(scope: Scope, kind: str) -> str:
     return f"<h3>{html.escape(scope.path or '(root)')}</h3>" + _rows(rows)
 
 
-def graph_html(graph: Graph | None, model_path: str, problems: list[str]) -> str:
-    """The overview shown before anything is selected: what this graph is."""
+MAX_UNREADABLE = 500
+
+
+def _unreadable_html(unreadable: list[tuple[str, str]]) -> str:
+    """Each tensor that cannot be read, with why: what the banner only counts."""
+    if not unreadable:
+        return ""
+    shown = unreadable[:MAX_UNREADABLE]
+    more = len(unreadable) - len(shown)
+    return (f"<h4>Unreadable tensors ({len(unreadable):,})</h4>"
+            + _rows([(name, html.escape(problem)) for name, problem in shown])
+            + (f"<p>… and {more:,} more</p>" if more else ""))
+
+
+def graph_html(graph: Graph | None, model_path: str, problems: list[str],
+               unreadable: list[tuple[str, str]] = ()) -> str:
+    """The overview shown before anything is selected: what this graph is, and which
+    tensors (name, problem) cannot be read."""
     if graph is None:
         return (f"<h3>{html.escape(model_path)}</h3><p>No graph: this checkpoint has no "
-                "<code>.meta</code>, so the tree on the left is built from the variable names.</p>")
+                "<code>.meta</code>, so the tree on the left is built from the variable names.</p>"
+                + _unreadable_html(list(unreadable)))
     info = graph.summary()
     rows = [("Source", html.escape(info["source"])), ("Format", html.escape(info["format"])),
             ("Ops", f"{info['nodes']:,}"), ("Variables", f"{info['variables']:,}")]
@@ -93,6 +110,7 @@ def graph_html(graph: Graph | None, model_path: str, problems: list[str]) -> str
         out.append("<h4>Collections</h4>" + _rows([(k, f"{len(v):,}") for k, v in sorted(cols.items())]))
     if problems:
         out.append("<h4>Problems</h4>" + "<br>".join(html.escape(p) for p in problems))
+    out.append(_unreadable_html(list(unreadable)))
     return "".join(out)
 
 

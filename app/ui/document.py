@@ -7,6 +7,7 @@ main window."""
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget,
@@ -35,6 +36,7 @@ class ModelView(QWidget):
     title_changed = Signal(str)
     status_changed = Signal(str)
     loaded_changed = Signal()
+    open_requested = Signal(str)      # a path to open in a tab of its own
 
     def __init__(self, path: str, parent=None):
         super().__init__(parent)
@@ -141,7 +143,8 @@ class ModelView(QWidget):
         self.failed_label = QLabel()
         self.failed_label.setWordWrap(True)
         self.failed_label.setAlignment(Qt.AlignCenter)
-        self.failed_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.failed_label.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.LinksAccessibleByMouse)
+        self.failed_label.linkActivated.connect(self.open_requested.emit)
         retry = QPushButton("Try again")
         retry.clicked.connect(self.reload)
         fl.addWidget(self.failed_label)
@@ -217,6 +220,13 @@ class ModelView(QWidget):
 
     def _failed(self, message: str, details: str) -> None:
         self.stack.setCurrentIndex(FAILED)
+        below = self.doc.models_below
+        if below:
+            links = "<br>".join(f'<a href="{html.escape(p, quote=True)}">{html.escape(os.path.relpath(p, self.path))}</a>'
+                                for p in below)
+            self.failed_label.setText(f"<b>No model in this folder itself</b><br><br>{html.escape(self.path)}"
+                                      f"<br><br>Models in its subfolders — click one to open it:<br>{links}")
+            return
         self.failed_label.setText(f"<b>Cannot open this model</b><br><br>{html.escape(message)}")
         if details:
             self.banner.show_message(message, details)

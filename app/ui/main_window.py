@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         view = ModelView(path)
         view.title_changed.connect(lambda title, v=view: self._retitle(v, title))
         view.status_changed.connect(lambda text, v=view: self._status(v, text))
+        view.open_requested.connect(self.open_path)
         for lane in view.lanes:
             lane.progress.connect(lambda f, t, v=view: self._progress(v, f))
             lane.busy_changed.connect(lambda _b, v=view: self._busy(v))

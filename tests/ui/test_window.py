@@ -377,3 +377,33 @@ def test_compare_names_two_same_named_checkpoints_by_their_folders(tmp_path):
     a = Checkpoint(prefix=str(tmp_path / "download" / "vgg_16.ckpt"))
     b = Checkpoint(prefix=str(tmp_path / "finetuned" / "vgg_16.ckpt"))
     assert side_labels(a, b) == ("download/vgg_16.ckpt", "finetuned/vgg_16.ckpt")
+
+
+def test_a_folder_of_models_offers_each_as_a_link(qtbot, window, tmp_path):
+    for name in ("first", "second"):
+        shutil.copytree(SAMPLE, tmp_path / "models" / name)
+    view = opened(qtbot, window, tmp_path / "models")
+    assert view.stack.currentIndex() == 1
+    assert 'href="' + str(tmp_path / "models" / "second") + '"' in view.failed_label.text()
+    view.failed_label.linkActivated.emit(str(tmp_path / "models" / "second"))
+    assert window.tabs.count() == 2 and window.current().path == str(tmp_path / "models" / "second")
+
+
+def test_the_overview_lists_each_unreadable_tensor(qtbot, window, tmp_path):
+    """The banner counts them; the details say which and why."""
+    from app.formats import protos
+    from tests.tablewriter import LYING_ENTRIES, bundle_entry, table_bytes
+    header = protos.BundleHeaderProto(num_shards=1)
+    entries = [(b"", header.SerializeToString()),
+               (b"good", bundle_entry(dtype=1, shape=[0], size=0))]
+    entries += [(name.encode(), bundle_entry(**LYING_ENTRIES[name]))
+                for name in ("negative-dim", "shard-out-of-range", "unknown-dtype")]
+    (tmp_path / "m.index").write_bytes(table_bytes(entries))
+    (tmp_path / "m.data-00000-of-00001").write_bytes(b"")
+    view = opened(qtbot, window, tmp_path / "m.index")
+    assert view.stack.currentIndex() == 2 and view.banner.isVisible()
+    text = view.details.toPlainText()
+    assert "Unreadable tensors (3)" in text
+    for name in ("negative-dim", "shard-out-of-range", "unknown-dtype"):
+        assert name in text
+    assert "good" not in text.split("Unreadable tensors")[1]

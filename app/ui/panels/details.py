@@ -24,7 +24,8 @@ class DetailsPanel(QTextBrowser):
 
     def show_overview(self) -> None:
         loaded = self.doc.loaded
-        self.setHtml(pages.graph_html(loaded.graph, loaded.model.path, loaded.problems))
+        unreadable = [(t.display_name, t.problem) for t in loaded.tensors.values() if t.problem]
+        self.setHtml(pages.graph_html(loaded.graph, loaded.model.path, loaded.problems, unreadable))
 
     def _follow(self, selection: Selection) -> None:
         loaded = self.doc.loaded
