@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -105,14 +106,24 @@ def wait_for_window(display: str, pattern: str, proc) -> tuple[str, str]:
                 f"exit status {proc.returncode}; stderr: {err[-3000:]}")
 
 
+def launch(cmd: list[str], **kw) -> subprocess.Popen:
+    """A process in a session of its own: stopping it stops what it started too (xdg-open
+    and bootstrap start the app as a child, which would hold the output pipes open)."""
+    return subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
 def stop(proc) -> tuple[str, str]:
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        return proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            continue
+    return "", ""
 
 
 def quit_with_ctrl_q(display: str, wid: str, proc) -> str:
@@ -145,9 +156,7 @@ def test_the_readme_first_command_opens_the_sample_run_on_xcb(display, tmp_path)
     test command) finds nothing missing for xcb, and the window opens on the sample run
     at its latest checkpoint."""
     env = desktop_env(display, tmp_path)
-    proc = subprocess.Popen([system_python(), str(ROOT / "packaging" / "bootstrap.py")], cwd=tmp_path,
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = launch([system_python(), str(ROOT / "packaging" / "bootstrap.py")], cwd=tmp_path, env=env)
     # The title names the checkpoint shown once the run is read: the latest.
     wid, _title = wait_for_window(display, r"^sample_run · epoch-5 — Checkpoint Browser$", proc)
     # WM_CLASS: what the desktop matches to the app's entry and icon.
@@ -188,7 +197,7 @@ def test_a_double_click_on_a_checkpoint_file_opens_it_on_xcb(display, tmp_path):
     assert installed.returncode == 0, installed.stderr
     index = run / "model.ckpt-1.index"
     # xdg-open on no known desktop runs the entry's command itself, and waits for it.
-    proc = subprocess.Popen(["xdg-open", str(index)], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wid, _title = wait_for_window(display, r"^run · model\.ckpt-1 — Checkpoint Browser$", proc)
+    proc = launch(["xdg-open", str(index)], cwd=tmp_path, env=env)
+    # "run" says nothing of a model: the tab and the title take its parent folder along.
+    wid, _title = wait_for_window(display, r"^some/run · model\.ckpt-1 — Checkpoint Browser$", proc)
     quit_with_ctrl_q(display, wid, proc)

@@ -121,6 +121,7 @@ class Document:
     - checkpoints_changed [list of Checkpoint] — the run's checkpoint list changed
     - selection_changed [Selection]
     - notice [message, details, error: bool] — something to tell the user, not fatal
+    - run_requested [op names] — the user asked to run these (the Run tab takes them)
     - status [text] — one line for the status bar
     - busy_changed [] — a lane started or finished
     """
@@ -135,7 +136,7 @@ class Document:
         self._results = None
         self.models_below: list[str] = []   # after a failed open: subfolders that hold models
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
-                     "graph_changed", "checkpoints_changed", "selection_changed", "notice",
+                     "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
                      "status", "busy_changed"):
             setattr(self, name, Event(name))
 
@@ -317,6 +318,10 @@ class Document:
             key = None
         op = self.op_for_tensor(key) if key is not None else None
         self.select(Selection(key=key, op=op, value=value, title=title, origin=origin))
+
+    def request_run(self, names: list[str]) -> None:
+        """Ask the Run tab to fetch these ops (their outputs), e.g. a graph's likely outputs."""
+        self.run_requested.emit(list(names))
 
     def op_for_tensor(self, key: str) -> str | None:
         loaded = self.loaded

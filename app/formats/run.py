@@ -128,7 +128,15 @@ class RunFolder:
                 p = hits[0] if hits else p
             if p not in by_prefix:
                 by_prefix[p] = Checkpoint(p, on_disk=False)
-                self.notes.append(f"the state file lists {os.path.basename(p)}, which is not on disk")
+                elsewhere = os.path.normpath(os.path.join(folder, entry))
+                if os.path.commonpath([os.path.normpath(folder), elsewhere]) != os.path.normpath(folder) \
+                        and (os.path.exists(elsewhere) or os.path.exists(elsewhere + ".index")):
+                    # It exists there: say plainly that it was not read, and why.
+                    where = entry if os.path.isabs(entry) else f"{entry} ({elsewhere})"
+                    self.notes.append(f"the state file lists {where}, outside this folder: not followed "
+                                      f"(looked for {os.path.basename(p)} here, which is not on disk)")
+                else:
+                    self.notes.append(f"the state file lists {os.path.basename(p)}, which is not on disk")
             if entry == latest:
                 latest_prefix = p
 

@@ -11,6 +11,7 @@ from ..formats.attrs import attr_text, shape_text
 from ..formats.graph import Graph, Scope, input_node
 
 LINK_PREFIX = "op:"
+RUN_PREFIX = "run:"        # a link that adds the op to the Run tab's fetches
 MAX_LINKS = 200
 
 
@@ -74,8 +75,20 @@ def _unreadable_html(unreadable: list[tuple[str, str]]) -> str:
             + (f"<p>… and {more:,} more</p>" if more else ""))
 
 
+def _io_html(inputs: list[str], outputs: list[str]) -> str:
+    """A downloaded model's likely inputs and outputs, as Netron shows them first."""
+    if not inputs and not outputs:
+        return ""
+    def run_link(name):
+        return f' <a href="{RUN_PREFIX}{html.escape(name, quote=True)}">run it</a>'
+    rows = [("Inputs", "<br>".join(_link(n) for n in inputs) or "<i>none found</i>"),
+            ("Outputs", "<br>".join(_link(n) + run_link(n) for n in outputs) or "<i>none found</i>")]
+    return ("<h4>Likely inputs and outputs</h4><p><i>placeholders, and ops nothing consumes "
+            "(results first)</i></p>" + _rows(rows))
+
+
 def graph_html(graph: Graph | None, model_path: str, problems: list[str],
-               unreadable: list[tuple[str, str]] = ()) -> str:
+               unreadable: list[tuple[str, str]] = (), io: tuple[list[str], list[str]] = ([], [])) -> str:
     """The overview shown before anything is selected: what this graph is, and which
     tensors (name, problem) cannot be read."""
     if graph is None:
@@ -91,7 +104,7 @@ def graph_html(graph: Graph | None, model_path: str, problems: list[str],
         rows.append(("Tags", html.escape(", ".join(info["tags"]))))
     if info.get("tensorflow_version"):
         rows.append(("Written by", "TensorFlow " + html.escape(info["tensorflow_version"])))
-    out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows)]
+    out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows), _io_html(*io)]
     sigs = graph.signatures()
     if sigs:
         out.append("<h4>Signatures</h4>")

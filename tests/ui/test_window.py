@@ -407,3 +407,15 @@ def test_the_overview_lists_each_unreadable_tensor(qtbot, window, tmp_path):
     for name in ("negative-dim", "shard-out-of-range", "unknown-dtype"):
         assert name in text
     assert "good" not in text.split("Unreadable tensors")[1]
+
+
+def test_the_overview_names_likely_inputs_and_outputs_and_runs_one(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    text = view.details.toPlainText()
+    assert "Likely inputs and outputs" in text
+    io = text.split("Likely inputs and outputs")[1]
+    assert "x" in io and "accuracy" in io and "loss" in io
+    assert "save/" not in io and "gradients/" not in io
+    view.details.anchorClicked.emit(QUrl("run:accuracy"))
+    assert view.side_tabs.currentWidget() is view.run
+    assert view.run.panel.fetches == ["accuracy:0"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QTextBrowser
 
+from ...analysis.graph_io import likely_inputs, likely_outputs
 from ...document import Document, Selection
 from .. import details as pages
 
@@ -25,7 +26,8 @@ class DetailsPanel(QTextBrowser):
     def show_overview(self) -> None:
         loaded = self.doc.loaded
         unreadable = [(t.display_name, t.problem) for t in loaded.tensors.values() if t.problem]
-        self.setHtml(pages.graph_html(loaded.graph, loaded.model.path, loaded.problems, unreadable))
+        io = (likely_inputs(loaded.graph), likely_outputs(loaded.graph)) if loaded.graph is not None else ([], [])
+        self.setHtml(pages.graph_html(loaded.graph, loaded.model.path, loaded.problems, unreadable, io))
 
     def _follow(self, selection: Selection) -> None:
         loaded = self.doc.loaded
@@ -40,3 +42,5 @@ class DetailsPanel(QTextBrowser):
         text = url.toString()
         if text.startswith(pages.LINK_PREFIX):
             self.doc.select_op(text[len(pages.LINK_PREFIX):], origin=ORIGIN)
+        elif text.startswith(pages.RUN_PREFIX):
+            self.doc.request_run([text[len(pages.RUN_PREFIX):]])

@@ -22,6 +22,7 @@ class RunTab(QWidget):
         doc.graph_changed.connect(lambda _l: self._follow_model())
         doc.checkpoint_changed.connect(lambda _l: self._follow_model())
         doc.selection_changed.connect(self._follow_selection)
+        doc.run_requested.connect(self._add_fetches)
 
     @property
     def available(self) -> bool:
@@ -55,6 +56,11 @@ class RunTab(QWidget):
                              and selection.op in loaded.graph.index else None)
         if self._panel is not None:
             self._panel.set_selected_op(self._selected_op)
+
+    def _add_fetches(self, names: list[str]) -> None:
+        if self.available:
+            for name in names:
+                self.panel.add_fetch(name)
 
     @property
     def results(self) -> int:
