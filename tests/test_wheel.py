@@ -31,8 +31,8 @@ def test_the_wheel_holds_one_distinctive_package(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {PACKAGE, f"checkpoint_browser-{wheel.name.split('-')[1]}.dist-info"}, tops
-    for module in ("launch.py", "__main__.py", "handover.py", "cli.py", "formats/bundle.py", "ui/app.py",
-                   "runner/session.py", "analysis/stats.py"):
+    for module in ("launch.py", "__main__.py", "handover.py", "cli/__init__.py", "cli/commands.py",
+                   "cli/run.py", "formats/bundle.py", "ui/app.py", "runner/session.py", "analysis/stats.py"):
         assert f"{PACKAGE}/{module}" in names, module
     shipped = {n for n in names if n.startswith(f"{PACKAGE}/resources/")}
     want = {f"{PACKAGE}/resources/{p.relative_to(ROOT / 'resources')}".replace(os.sep, "/")

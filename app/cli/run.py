@@ -5,11 +5,10 @@ every checkpoint of a run.
         [--checkpoint STEP|PREFIX | --all-checkpoints] [--signature KEY]
         [--allow-unsafe-ops] [--json]
 
-Registered into app.cli's parser by `add_parsers(sub)`. Exit codes: 0 every run gave its
-values; 1 some checkpoint failed to restore or an op failed (said on stderr, the other
-results are still printed); 2 bad usage, a feed that does not fit, a name not in the
-graph, a model that cannot be read, or ops on the path that reach outside the session
-(refused unless --allow-unsafe-ops).
+Exit codes: 0 every run gave its values; 1 some checkpoint failed to restore or an op
+failed (said on stderr, the other results are still printed); 2 bad usage, a feed that
+does not fit, a name not in the graph, a model that cannot be read, or ops on the path
+that reach outside the session (refused unless --allow-unsafe-ops).
 
 The session runs in this process, not in the runner's worker process: a command line
 needs no second interpreter (one TensorFlow import, results never pickled across a
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 import os
 import signal
 import sys
@@ -31,10 +29,10 @@ import threading
 
 import numpy as np
 
-from .cli import UsageError, _json_safe
-from .runner import graphwalk
-from .runner.feeds import FeedError, coerce, parse_feed, split_assignment
-from .runner.session import Plan, RunError, Session, plan, signature_io
+from ..runner import graphwalk
+from ..runner.feeds import FeedError, coerce, parse_feed, split_assignment
+from ..runner.session import Plan, RunError, Session, plan, signature_io
+from .common import UsageError, dump_json, json_safe
 
 # Errors that concern every checkpoint alike: stop at the first.
 _FATAL = {"feed", "fetch", "unsafe", "graph", "worker"}
@@ -134,7 +132,7 @@ def _json_value(value):
     if arr.dtype.kind == "V" or arr.dtype.name in ("bfloat16",) or \
             arr.dtype.name.startswith(("float8", "float4", "int4", "uint4", "int2", "uint2")):
         arr = arr.astype(np.float32 if arr.dtype.name.startswith(("b", "f")) else np.int32)
-    return _json_safe(arr.tolist())
+    return json_safe(arr.tolist())
 
 
 def _print_value(name: str, value) -> None:
@@ -245,8 +243,7 @@ def cmd_run(args) -> int:
         for entry in out:
             if entry["fetches"] is not None:
                 entry["fetches"] = {k: _json_value(v) for k, v in entry["fetches"].items()}
-        json.dump({"results": out}, sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        dump_json({"results": out})
     return 1 if failed else 0
 
 
@@ -261,11 +258,11 @@ def _print_result(entry: dict, count: int) -> None:
         _print_value(key, value)
 
 
-# -- registration ----------------------------------------------------------------------
+# -- the parser -----------------------------------------------------------------------
 
-def add_parsers(sub) -> None:
-    """Add `run` to app.cli's subparsers."""
-    sp = sub.add_parser("run", help="run tensors of a model on values given as feeds",
+def add_parser(sub, name: str, help_text: str) -> None:
+    """Add `run` (as app.cli.commands lists it)."""
+    sp = sub.add_parser(name, help=help_text,
                         description="Restore a checkpoint into its graph and evaluate "
                                     "tensors, as a script with import_meta_graph, "
                                     "restore and sess.run would.")
