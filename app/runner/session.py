@@ -102,6 +102,11 @@ class Plan:
     tags: tuple[str, ...]
     checkpoints: list[tuple[str | None, int | None, str]]  # (prefix, step, graph path)
 
+    @property
+    def restores(self) -> bool:
+        """Whether a run restores a checkpoint with the graph's saver (which then runs too)."""
+        return self.kind == "meta" and any(prefix for prefix, _step, _graph in self.checkpoints)
+
     def requests(self, fetches, feeds, signature=None, allow_unsafe=False) -> list[RunRequest]:
         return [RunRequest(graph_path, self.kind, list(fetches), dict(feeds), prefix, step,
                            signature, self.tags, allow_unsafe)
