@@ -259,6 +259,10 @@ class Session:
         return RunResult(values, request.checkpoint, request.step, time.perf_counter() - t0,
                          timings, imported, restored, self.imports, self.restores)
 
+    def warm(self) -> None:
+        """Import TensorFlow now, so that the first run does not wait for it."""
+        self._tf()
+
     def prepare(self, request: RunRequest) -> None:
         """Import and restore for `request` without running anything (to warm up)."""
         timings: dict[str, float] = {}
