@@ -306,7 +306,7 @@ def test_runner_modules_import_no_tensorflow():
     """The window and the command line import these freely: TensorFlow only loads when a
     session is actually used."""
     code = ("import sys, app.runner.feeds, app.runner.graphwalk, app.runner.session, "
-            "app.runner.worker, app.cli_run\n"
+            "app.runner.worker, app.runner.service, app.cli.run\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -210,6 +210,8 @@ def test_the_spec_bundles_resources_and_the_proto_modules(monkeypatch):
     assert not any("screenshots" in src for src, _ in targets)
     assert "tensorboard.compat.proto.collected" in analysis["hiddenimports"]
     assert {"PySide6.QtSvg", "PySide6.QtNetwork"} <= set(analysis["hiddenimports"])
+    # the commands' modules are imported by name from the table: listed for PyInstaller
+    assert {"app.cli.inspect", "app.cli.compare", "app.cli.run"} <= set(analysis["hiddenimports"])
     assert "tensorflow" in analysis["excludes"]
     (_, exe), = calls["EXE"]
     assert exe["name"] == FT.EXE_NAME and exe["console"] is True

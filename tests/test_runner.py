@@ -19,7 +19,8 @@ from .conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
 
-from app import cli, cli_run  # noqa: E402
+from app import cli  # noqa: E402
+from app.cli import run as cli_run  # noqa: E402
 from app.formats.graph import Graph, load_graph  # noqa: E402
 from app.runner import graphwalk  # noqa: E402
 from app.runner.feeds import parse_feed  # noqa: E402

@@ -8,6 +8,10 @@
                checkpoint changes, run. TensorFlow is imported inside its functions only.
 - `worker`     that session in a separate process, so a run can be cancelled by ending
                the process; `RunnerClient` is the handle the window and scripts hold.
+- `service`    a run as the command line and the Run panel both make it: what it needs
+               (feeds, unsafe ops, names not in the graph), its feeds checked, and every
+               checkpoint run under one error policy. Pure.
 
-Importing this package (or `feeds`, `graphwalk`, `session`, `worker`) loads no TensorFlow.
+Importing this package (or `feeds`, `graphwalk`, `session`, `worker`, `service`) loads no
+TensorFlow.
 """

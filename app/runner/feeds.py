@@ -456,8 +456,11 @@ def _leaf_kind(v) -> str:
 
 # -- files -------------------------------------------------------------------------------
 
-def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
-    """`path.npy`, `path.npz[:key]` or `path.csv` as an array (`spec` without the `@`)."""
+def locate_file(spec: str, base_dir: str | None = None) -> tuple[str, str | None]:
+    """The file a `@` feed names (`spec` without the `@`), as an absolute path, and the
+    key of `path.npz:key`; a file named with ':' in it wins over that form. Raises
+    FeedError when there is no such regular file. Reads nothing: a form can check a
+    file as it is typed, and leave the loading to the run."""
     if not spec:
         raise FeedError("'@' needs a file: @values.npy, @values.npz:key or @values.csv")
     path, key = spec, None
@@ -470,6 +473,12 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
         raise FeedError(f"no such file: {full}")
     if not os.path.isfile(full):
         raise FeedError(f"not a regular file: {full}")
+    return full, key
+
+
+def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
+    """`path.npy`, `path.npz[:key]` or `path.csv` as an array (`spec` without the `@`)."""
+    full, key = locate_file(spec, base_dir)
     ext = os.path.splitext(full)[1].lower()
     try:
         if ext == ".npy":

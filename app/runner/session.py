@@ -102,6 +102,11 @@ class Plan:
     tags: tuple[str, ...]
     checkpoints: list[tuple[str | None, int | None, str]]  # (prefix, step, graph path)
 
+    @property
+    def restores(self) -> bool:
+        """Whether a run restores a checkpoint with the graph's saver (which then runs too)."""
+        return self.kind == "meta" and any(prefix for prefix, _step, _graph in self.checkpoints)
+
     def requests(self, fetches, feeds, signature=None, allow_unsafe=False) -> list[RunRequest]:
         return [RunRequest(graph_path, self.kind, list(fetches), dict(feeds), prefix, step,
                            signature, self.tags, allow_unsafe)
@@ -253,6 +258,10 @@ class Session:
         self.runs += 1
         return RunResult(values, request.checkpoint, request.step, time.perf_counter() - t0,
                          timings, imported, restored, self.imports, self.restores)
+
+    def warm(self) -> None:
+        """Import TensorFlow now, so that the first run does not wait for it."""
+        self._tf()
 
     def prepare(self, request: RunRequest) -> None:
         """Import and restore for `request` without running anything (to warm up)."""

@@ -84,7 +84,7 @@ def _worker_main(conn, config: dict | None) -> None:
         current[0] = rid = message[1]
         try:
             if command == "warm":
-                session._tf()
+                session.warm()
                 reply = ("ready", rid, None)
             elif command == "run":
                 reply = ("result", rid, session.run(message[2]))

@@ -2,6 +2,8 @@
 them in the runner's worker process (app.runner.worker) on one checkpoint or on every
 checkpoint of the run, and look at the results.
 
+What a run needs, which feeds fit, and which errors stop a run over every checkpoint are
+app.runner.service's, as on the command line; this panel is the form and the results.
 Nothing here blocks the UI thread on TensorFlow: the feeds form is recomputed on a lane
 (a pure graph walk), and runs go through a `RunnerClient` (a separate process) called from
 another lane's thread. Cancelling kills the worker process; the next run starts a new one.
@@ -27,45 +29,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
 
 from ..formats import dtypes
 from ..runner import feeds as feeds_mod
-from ..runner import graphwalk
+from ..runner import graphwalk, service
+from ..runner.service import CheckpointRun, FeedSpec
 from ..runner.session import RunError, plan
 from .workers import Lane
 
-# Errors that concern every checkpoint alike: an "every checkpoint" run stops at the first
-# (the same split as the command line makes).
-_FATAL = {"feed", "fetch", "unsafe", "graph", "worker", "cancelled"}
 _ERROR_STYLE = "color: #c0392b;"
 _OK_STYLE = "color: palette(mid);"
 
 
 # -- what the panel works on -------------------------------------------------------------
-
-@dataclass
-class FeedSpec:
-    """One row of the feeds form."""
-    label: str                  # what RunRequest.feeds is keyed by ("w1:0", or a signature key)
-    tensor: str                 # the graph tensor behind it
-    dtype: str
-    shape: tuple | None
-    optional: bool = False
-
-
-@dataclass
-class Analysis:
-    """What the fetches need: the feeds form and the ops to confirm."""
-    feeds: list[FeedSpec]
-    unsafe: list[str]           # one line per op, fetch path + restore/loader problems
-    missing: list[str]          # fetch names that are not in the graph
-
-
-@dataclass
-class CheckpointRun:
-    step: int | None
-    checkpoint: str | None
-    fetches: dict | None        # name → numpy value, or None when it failed
-    error: str | None = None
-    seconds: float = 0.0
-
 
 @dataclass
 class RunRecord:
@@ -220,14 +193,7 @@ class FeedRow(QFrame):
             return None
         try:
             if text.startswith("@") and not load_files:
-                spec = text[1:].strip()
-                path = spec
-                if ".npz:" in spec.lower() and not os.path.exists(
-                        feeds_mod.resolve_path(spec, self.base_dir)):
-                    path = spec[: spec.lower().rindex(".npz:") + 4]
-                full = feeds_mod.resolve_path(path, self.base_dir) if path else ""
-                if not path or not os.path.isfile(full):
-                    raise feeds_mod.FeedError(f"no such file: {full or '(none given)'}")
+                feeds_mod.locate_file(text[1:].strip(), self.base_dir)
                 self.set_message("")
                 return None
             value = feeds_mod.parse_feed(text, self.base_dir)
@@ -284,7 +250,7 @@ class RunPanel(QWidget):
         self._signatures_on = False
         self._feed_texts: dict[str, str] = {}
         self._rows: list[FeedRow] = []
-        self.analysis: Analysis | None = None
+        self.analysis: service.RunNeeds | None = None
         self.history: list[RunRecord] = []
         self._shown: RunRecord | None = None
         self._running: RunRecord | None = None
@@ -605,37 +571,19 @@ class RunPanel(QWidget):
         return self._analyze_timer.isActive() or self.analyze_lane.busy
 
     def _analyze(self) -> None:
-        graph, kind, key = self.graph, self.kind, self.signature_key
-        fetches = self.fetches
+        graph, model, key = self.graph, self.model, self.signature_key
+        fetches = [] if key is not None else self.fetches
         if graph is None:
             return
-        with_restore = kind in ("run", "checkpoint") or (
-            kind not in ("graph", "savedmodel") and bool(self.model.checkpoints))
 
         def task(job):
-            if key is not None:
-                sig = graph.signatures()[key]
-                from ..formats import tensors
-                from ..formats.dtypes import enum_name
-                specs = [FeedSpec(k, graphwalk.tensor_name(v.name), enum_name(v.dtype),
-                                  tensors.shape_of(v.tensor_shape)) for k, v in sorted(sig.inputs.items())]
-                targets = [v.name for v in sig.outputs.values()]
-                path = graphwalk.analyze(graph, targets, [s.tensor for s in specs])
-            else:
-                path = graphwalk.analyze(graph, fetches)
-                specs = [FeedSpec(p.tensor, p.tensor, p.dtype, p.shape, p.optional)
-                         for p in path.placeholders]
-            unsafe = [str(u) for u in path.unsafe]
-            if kind == "savedmodel":
-                unsafe += [str(u) for u in graphwalk.loader_problems(graph)]
-            elif with_restore:
-                unsafe += [str(u) for u in graphwalk.restore_problems(graph)]
-            return Analysis(specs, unsafe, list(path.missing))
+            kind, restores = service.run_kind(model, graph)
+            return service.analyze(graph, fetches, signature=key, kind=kind, restores=restores)
 
         self.analyze_lane.submit(task, self._analyzed,
                                  lambda m, _d: self._show_error(f"The fetches cannot be followed: {m}"))
 
-    def _analyzed(self, analysis: Analysis) -> None:
+    def _analyzed(self, analysis: service.RunNeeds) -> None:
         for row in self._rows:
             self._feed_texts[row.spec.label] = row.text
             row.setParent(None)
@@ -643,7 +591,10 @@ class RunPanel(QWidget):
         self._rows = []
         self.analysis = analysis
         base = self._base_dir()
-        for spec in analysis.feeds:
+        specs = analysis.feeds
+        if analysis.signature is not None:  # inputs in the order of their names
+            specs = sorted(specs, key=lambda s: s.label)
+        for spec in specs:
             row = FeedRow(spec, self._feed_texts.get(spec.label, ""), base)
             row.changed.connect(self._update_buttons)
             self.feeds_layout.insertWidget(self.feeds_layout.count() - 1, row)
@@ -664,8 +615,8 @@ class RunPanel(QWidget):
                     + (f", {len(analysis.feeds) - n} optional" if n < len(analysis.feeds) else "")
                     + ". Type a value, or drop a .npy/.npz/.csv file on a row.")
         self.feeds_note.setText(note)
-        if analysis.missing:
-            self.fetch_message.setText("Not in the graph: " + ", ".join(analysis.missing))
+        if analysis.missing:  # each with similar names, when the graph has some
+            self.fetch_message.setText("\n".join(str(e) for e in analysis.missing))
         self.fetch_message.setVisible(bool(analysis.missing))
         self._update_buttons()
 
@@ -728,16 +679,18 @@ class RunPanel(QWidget):
             self._show_error("Nothing to run: add a fetch first.")
             return False
         if self.analysis.missing:
-            self._show_error("Not in the graph: " + ", ".join(self.analysis.missing))
+            names = ", ".join(e.name for e in self.analysis.missing)
+            self._show_error(f"Not in the graph: {names}")
             return False
         feeds_text: dict[str, str] = {}
         feeds: dict[str, object] = {}
         problems = []
         files = []
+        unfed = {s.label for s in self.analysis.unfed(r.spec.label for r in self._rows if r.text)}
         for row in self._rows:
             text = row.text
             if not text:
-                if not row.spec.optional:
+                if row.spec.label in unfed:
                     row.set_message("a value is needed")
                     problems.append(f"missing feed for placeholder {row.spec.tensor} "
                                     f"({row.spec.dtype}, {feeds_mod.shape_text(row.spec.shape)})"
@@ -759,10 +712,11 @@ class RunPanel(QWidget):
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             self._show_error(problems[0] + more)
             return False
-        if self.analysis.unsafe and not self._confirm_unsafe(self.analysis.unsafe):
+        unsafe = [str(u) for u in self.analysis.unsafe]
+        if unsafe and not self._confirm_unsafe(unsafe):
             self._show_status("not run: unsafe ops were refused")
             return False
-        allow_unsafe = bool(self.analysis.unsafe)
+        allow_unsafe = bool(unsafe)
 
         mode, prefix = self.checkpoint_choice.currentData() or ("none", None)
         every = mode == "every"
@@ -788,37 +742,26 @@ class RunPanel(QWidget):
             except RuntimeError:  # the panel was deleted while this ran
                 pass
 
+        def ran(run: CheckpointRun, done: int, total: int) -> None:
+            record.runs.append(run)
+            emit(partial, (record, run, done, total))
+
         def task(job):
-            from ..runner.worker import Cancelled
             t0 = time.perf_counter()
             try:
-                values = dict(feeds)
-                for spec in files:  # loading files is run work, not UI work
-                    try:
-                        arr = feeds_mod.parse_feed(feeds_text[spec.label], base)
-                        values[spec.label] = feeds_mod.coerce(arr, spec.dtype, spec.shape,
-                                                              spec.label)
-                    except feeds_mod.FeedError as e:
-                        raise RunError(str(e), "feed", spec.label) from None
+                values = dict(feeds)  # loading files is run work, not UI work
+                values.update(service.load_feeds(files, feeds_text, base))
                 pl = plan(path, checkpoint=which, all_checkpoints=every, signature=key)
                 requests = pl.requests(fetches, values, key, allow_unsafe)
-                for i, req in enumerate(requests):
-                    if stop.is_set():
-                        record.cancelled = True
-                        break
-                    try:
-                        result = client.run(req, on_status=lambda t: emit(say, t))
-                        run = CheckpointRun(req.step, req.checkpoint, result.fetches,
-                                            None, result.seconds)
-                    except Cancelled:
-                        record.cancelled = True
-                        break
-                    except RunError as e:
-                        if e.kind in _FATAL or len(requests) == 1:
-                            raise
-                        run = CheckpointRun(req.step, req.checkpoint, None, str(e))
-                    record.runs.append(run)
-                    emit(partial, (record, run, i + 1, len(requests)))
+                outcome = service.run_requests(
+                    requests, lambda req: client.run(req, on_status=lambda t: emit(say, t)),
+                    on_run=ran, should_stop=stop.is_set)
+                record.cancelled = outcome.cancelled
+                if outcome.error is not None:
+                    record.error = str(outcome.error)
+                elif outcome.total == 1 and outcome.failed:
+                    # one checkpoint: its failure is the run's, shown as such
+                    record.error = str(record.runs.pop().error)
             except RunError as e:
                 record.error = str(e)
             record.seconds = time.perf_counter() - t0
@@ -961,7 +904,7 @@ class RunPanel(QWidget):
                 if r.fetches is None:
                     text = "failed" if j == 0 else ""
                     item = QTableWidgetItem(text)
-                    item.setToolTip(r.error or "")
+                    item.setToolTip(str(r.error or ""))
                 else:
                     item = QTableWidgetItem(summary(r.fetches.get(n)))
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -32,9 +33,15 @@ SHOTS = os.environ.get("RUN_PANEL_SHOTS")  # a folder: save screenshots there
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("run_panel")
+    cnn = fx.cnn_epochs(root / "cnn", epochs=3, eval_dir=root / "cnn_eval")
+    broken = root / "cnn_broken"  # epoch 1's data cut short: it cannot be restored
+    shutil.copytree(cnn.dir, broken)
+    data = next(broken.glob("epoch-1.data-*"))
+    data.write_bytes(data.read_bytes()[:100])
     return argparse.Namespace(
         seed=fx.seed_w1w2(root / "seed"),
-        cnn=fx.cnn_epochs(root / "cnn", epochs=3, eval_dir=root / "cnn_eval"),
+        cnn=cnn,
+        broken=broken,
         unsafe=fx.unsafe_graph(root / "unsafe"),
     )
 
@@ -167,6 +174,27 @@ def test_every_checkpoint_gives_the_recorded_accuracy(qtbot, panel, models):
     assert panel.result_tabs.currentIndex() == 1
     if SHOTS:
         panel.grab().save(os.path.join(SHOTS, "run_panel_epochs.png"))
+
+
+def test_a_checkpoint_that_cannot_be_restored_fails_alone(qtbot, panel, models):
+    """The run service's policy in the window: the broken checkpoint is reported on its
+    row, and the others still give their recorded accuracy."""
+    cnn = models.cnn
+    opened(qtbot, panel, models.broken)
+    panel.add_fetch("accuracy:0")
+    analyzed(qtbot, panel)
+    panel.set_feed("x", f"@{cnn.eval_dir / 'eval_x.npy'}")
+    panel.set_feed("y", f"@{cnn.eval_dir / 'eval_y.npy'}")
+    panel.choose_checkpoint("every")
+    record = run_and_wait(qtbot, panel)
+    assert record.error is None and not record.cancelled
+    assert [r.step for r in record.runs] == [0, 1, 2]
+    ok = [float(r.fetches["accuracy:0"]) for r in record.runs if r.fetches is not None]
+    assert ok == [cnn.accuracy[0], cnn.accuracy[2]]
+    assert record.runs[1].error.kind == "checkpoint"
+    assert panel.epoch_table.item(1, 2).text() == "failed"
+    assert "epoch-1" in panel.epoch_table.item(1, 2).toolTip()
+    assert panel.error.isVisible() and panel.error.text().startswith("epoch-1: ")
 
 
 def test_unsafe_ops_are_confirmed_and_refusing_runs_nothing(qtbot, panel, models, monkeypatch):

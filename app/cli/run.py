@@ -5,25 +5,23 @@ every checkpoint of a run.
         [--checkpoint STEP|PREFIX | --all-checkpoints] [--signature KEY]
         [--allow-unsafe-ops] [--json]
 
-Registered into app.cli's parser by `add_parsers(sub)`. Exit codes: 0 every run gave its
-values; 1 some checkpoint failed to restore or an op failed (said on stderr, the other
-results are still printed); 2 bad usage, a feed that does not fit, a name not in the
-graph, a model that cannot be read, or ops on the path that reach outside the session
-(refused unless --allow-unsafe-ops).
+Exit codes: 0 every run gave its values; 1 some checkpoint failed to restore or an op
+failed (said on stderr, the other results are still printed); 2 bad usage, a feed that
+does not fit, a name not in the graph, a model that cannot be read, or ops on the path
+that reach outside the session (refused unless --allow-unsafe-ops).
 
 The session runs in this process, not in the runner's worker process: a command line
 needs no second interpreter (one TensorFlow import, results never pickled across a
 pipe), and the process is already what the user can stop — while TensorFlow works,
 Ctrl+C has its default effect and ends the process at once, even inside a long op.
 The checks that need no TensorFlow (names, feeds against their placeholders, unsafe
-ops) run first, so a mistake is reported before TensorFlow is even imported.
+ops) run first, so a mistake is reported before TensorFlow is even imported. What to
+check, and which errors stop the run, is app.runner.service's, as in the Run panel.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import json
 import os
 import signal
 import sys
@@ -31,17 +29,14 @@ import threading
 
 import numpy as np
 
-from .cli import UsageError, json_safe
-from .formats import dtypes
-from .runner import graphwalk
-from .runner.feeds import FeedError, coerce, parse_feed, split_assignment
-from .runner.session import Plan, RunError, Session, plan, signature_io
-
-# Errors that concern every checkpoint alike: stop at the first.
-_FATAL = {"feed", "fetch", "unsafe", "graph", "worker"}
+from ..formats import dtypes
+from ..runner import graphwalk, service
+from ..runner.feeds import FeedError, parse_feed, split_assignment
+from ..runner.session import RunError, Session, plan
+from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, json_safe
 
 
-# -- checks before TensorFlow ----------------------------------------------------------
+# -- feeds as typed ------------------------------------------------------------------
 
 def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
     feeds: dict[str, np.ndarray] = {}
@@ -57,73 +52,6 @@ def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
         except FeedError as e:
             raise UsageError(f"feed {item.partition('=')[0]}: {e.problem}") from None
     return feeds
-
-
-def _no_such(what: str, name: str, graph) -> UsageError:
-    op = graphwalk.split_tensor(name)[0]
-    close = difflib.get_close_matches(op, list(graph.index), n=3)
-    hint = f"; similar: {', '.join(close)}" if close else ""
-    return UsageError(f"no {what} {name!r} in the graph{hint}")
-
-
-def _preflight(pl: Plan, fetches: list[str], feeds: dict, signature: str | None):
-    """Check names and feeds against the graph, and walk the fetch path. Returns
-    (fetch tensors, the FetchPath, feed label by tensor name)."""
-    graph = pl.graph
-    if signature is not None:
-        try:
-            inputs, outputs = signature_io(graph, signature)
-        except RunError as e:
-            raise UsageError(str(e)) from None
-        for f in fetches:
-            if f not in outputs:
-                raise UsageError(f"signature {signature} has no output {f!r} "
-                                 f"(outputs: {', '.join(sorted(outputs))})")
-        for label in feeds:
-            if label not in inputs:
-                raise UsageError(f"signature {signature} has no input {label!r} "
-                                 f"(inputs: {', '.join(sorted(inputs))})")
-        fetch_tensors = [outputs[f] for f in (fetches or outputs)]
-        labels = {graphwalk.tensor_name(inputs[k]): k for k in inputs}
-    else:
-        for f in fetches:
-            if graphwalk.split_tensor(f)[0] not in graph.index:
-                raise _no_such("op", f, graph)
-        for label in feeds:
-            if graphwalk.split_tensor(label)[0] not in graph.index:
-                raise _no_such("placeholder or tensor", label, graph)
-        fetch_tensors = list(fetches)
-        labels = {graphwalk.tensor_name(k): k for k in feeds}
-    fed = [t for t, label in labels.items() if label in feeds]
-    path = graphwalk.analyze(graph, fetch_tensors, fed)
-    # Feeds for placeholders are checked here, before TensorFlow is imported.
-    for t, label in labels.items():
-        if label not in feeds:
-            continue
-        op, index = graphwalk.split_tensor(t)
-        node = graph.node(op)
-        if index == 0 and node.op in graphwalk.PLACEHOLDER_OPS:
-            ph = graphwalk.placeholder_of(node)
-            try:
-                coerce(feeds[label], ph.dtype, ph.shape, label)
-            except FeedError as e:
-                raise UsageError(str(e)) from None
-    if path.required:
-        p = path.required[0]
-        label = labels.get(p.tensor, p.name)
-        who = f"input {label!r} of signature {signature}" if signature else \
-            f"placeholder {p.describe()}"
-        raise UsageError(f"missing feed for {who}; give --feed {label}=VALUE")
-    return fetch_tensors, path
-
-
-def _unsafe_ops(pl: Plan, path) -> list:
-    ops = list(path.unsafe)
-    if pl.kind == "meta" and any(prefix for prefix, _s, _g in pl.checkpoints):
-        ops += graphwalk.restore_problems(pl.graph)
-    elif pl.kind == "savedmodel":
-        ops += graphwalk.loader_problems(pl.graph)
-    return ops
 
 
 # -- output ----------------------------------------------------------------------------
@@ -200,72 +128,81 @@ def cmd_run(args) -> int:
     feeds = _parse_feeds(args.feed or [])
     try:
         pl = plan(args.path, args.checkpoint, args.all_checkpoints, args.signature)
+        needs = service.analyze(pl.graph, fetches, signature=args.signature, fed=feeds,
+                                kind=pl.kind, restores=pl.restores)
+        feeds = needs.check(feeds)
     except RunError as e:
         raise UsageError(str(e)) from None
-    _tensors, path = _preflight(pl, fetches, feeds, args.signature)
-    unsafe = _unsafe_ops(pl, path)
-    if unsafe and not args.allow_unsafe_ops:
+    unfed = needs.unfed(feeds)
+    if unfed:
+        spec = unfed[0]
+        label = spec.label if args.signature else spec.op
+        who = f"input {label!r} of signature {args.signature}" if args.signature else \
+            f"placeholder {spec.describe()}"
+        raise UsageError(f"missing feed for {who}; give --feed {label}=VALUE")
+    if needs.unsafe and not args.allow_unsafe_ops:
         print("error: refusing to run: these ops reach outside the session "
               "(files, processes or the network):", file=sys.stderr)
-        for u in unsafe:
+        for u in needs.unsafe:
             print(f"  {u}", file=sys.stderr)
         print("run them anyway with --allow-unsafe-ops, if you trust this graph",
               file=sys.stderr)
-        return 2
+        return EXIT_FAILED
+
+    requests = pl.requests(fetches, feeds, args.signature, args.allow_unsafe_ops)
+
+    def where(checkpoint: str | None) -> str:
+        return f"{os.path.basename(checkpoint)}: " if checkpoint and len(requests) > 1 else ""
 
     status = _Status()
+
+    def show(run: service.CheckpointRun, _done: int, _total: int) -> None:
+        status.clear()
+        if run.error is not None:
+            print(f"error: {where(run.checkpoint)}{run.error}", file=sys.stderr)
+        elif not args.json:
+            _print_result(run)
+
     session = Session(status=status)
-    out, failed = [], 0
-    requests = pl.requests(fetches, feeds, args.signature, args.allow_unsafe_ops)
     try:
         with _interruptible():
-            for req in requests:
-                try:
-                    result = session.run(req)
-                except RunError as e:
-                    status.clear()
-                    where = f"{os.path.basename(req.checkpoint)}: " if req.checkpoint and \
-                        len(requests) > 1 else ""
-                    print(f"error: {where}{e}", file=sys.stderr)
-                    if e.kind in _FATAL:
-                        return 2
-                    failed += 1
-                    out.append({"checkpoint": req.checkpoint, "step": req.step,
-                                "fetches": None, "error": str(e)})
-                    continue
-                status.clear()
-                out.append({"checkpoint": req.checkpoint, "step": req.step,
-                            "fetches": result.fetches, "seconds": result.seconds})
-                if not args.json:
-                    _print_result(out[-1], len(requests))
+            outcome = service.run_requests(requests, session.run, on_run=show)
     finally:
         status.clear()
         session.close()
+    if outcome.error is not None:
+        print(f"error: {where(outcome.stopped_at.checkpoint)}{outcome.error}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
-        for entry in out:
-            if entry["fetches"] is not None:
-                entry["fetches"] = {k: _json_value(v) for k, v in entry["fetches"].items()}
-        json.dump({"results": out}, sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
-    return 1 if failed else 0
+        dump_json({"results": [_run_json(r) for r in outcome.runs]})
+    return EXIT_PROBLEMS if outcome.failed else EXIT_OK
 
 
-def _print_result(entry: dict, count: int) -> None:
-    if entry["checkpoint"]:
-        name = os.path.basename(entry["checkpoint"])
-        step = f" (step {entry['step']})" if entry["step"] is not None else ""
-        print(f"{name}{step}  {entry['seconds']:.3f} s")
+def _run_json(run: service.CheckpointRun) -> dict:
+    if run.error is not None:
+        return {"checkpoint": run.checkpoint, "step": run.step, "fetches": None,
+                "error": str(run.error)}
+    return {"checkpoint": run.checkpoint, "step": run.step,
+            "fetches": {k: _json_value(v) for k, v in run.fetches.items()},
+            "seconds": run.seconds}
+
+
+def _print_result(run: service.CheckpointRun) -> None:
+    if run.checkpoint:
+        name = os.path.basename(run.checkpoint)
+        step = f" (step {run.step})" if run.step is not None else ""
+        print(f"{name}{step}  {run.seconds:.3f} s")
     else:
-        print(f"{entry['seconds']:.3f} s")
-    for key, value in entry["fetches"].items():
+        print(f"{run.seconds:.3f} s")
+    for key, value in run.fetches.items():
         _print_value(key, value)
 
 
-# -- registration ----------------------------------------------------------------------
+# -- the parser -----------------------------------------------------------------------
 
-def add_parsers(sub) -> None:
-    """Add `run` to app.cli's subparsers."""
-    sp = sub.add_parser("run", help="run tensors of a model on values given as feeds",
+def add_parser(sub, name: str, help_text: str) -> None:
+    """Add `run` (as app.cli.commands lists it)."""
+    sp = sub.add_parser(name, help=help_text,
                         description="Restore a checkpoint into its graph and evaluate "
                                     "tensors, as a script with import_meta_graph, "
                                     "restore and sess.run would.")

@@ -1,85 +1,36 @@
-"""The comparison commands of the command line: `diff A B` and `trend RUN NAME`.
-
-Registered into app.cli's parser by `add_parsers(sub)`; they share its helpers, error
-handling and exit codes: 0 all good; 1 done, but something could not be read (said on
-stderr; the rest is still printed); 2 nothing could be read, or bad usage.
-"""
+"""The commands that compare checkpoints: `diff A B` and `trend RUN NAME`."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from .analysis import compare
-from .analysis import stats as stats_mod
-from .cli import UsageError, find_tensor, json_safe, open_weights
-from .formats.display import number_text, shape_text
-from .formats.errors import FormatError
-from .formats.model import open_checkpoint, open_path
-
-
-# -- helpers ----------------------------------------------------------------------------
-
-def _json_ready(value):
-    """`json_safe` through dicts too, so that inf/NaN anywhere become strings."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return json_safe(value)
-
-
-def _dump_json(out: dict) -> None:
-    json.dump(_json_ready(out), sys.stdout, allow_nan=False)
-    sys.stdout.write("\n")
-
-
-def _split_at(arg: str) -> tuple[str, str | None]:
-    """`FOLDER@STEP` → (FOLDER, STEP). A path that exists as typed wins over the form, so
-    folders with an '@' in their name still open."""
-    path = os.path.expanduser(arg)
-    if "@" not in arg or os.path.exists(path) or os.path.exists(path + ".index"):
-        return arg, None
-    folder, which = arg.rsplit("@", 1)
-    if not folder or not which:
-        raise UsageError(f"{arg!r}: expected FOLDER@STEP (a step number or checkpoint name)")
-    return folder, which
-
-
-def open_side(arg: str, problems: list[str]):
-    """(label, reader) for one side of a comparison: a checkpoint prefix, any file of a
-    checkpoint, a folder (its latest checkpoint), `FOLDER@STEP`, or a frozen graph (its
-    constants)."""
-    path, which = _split_at(arg)
-    model = open_path(path)
-    ckpt, reader = open_weights(model, which, problems)
-    if reader is None:
-        raise UsageError(f"{arg}: no weights to compare (a graph without values)")
-    return (ckpt.prefix if ckpt else (model.graph_path or model.path)), reader
-
+from ..analysis import compare
+from ..analysis import stats as stats_mod
+from ..formats.display import number_text, shape_text
+from ..formats.errors import FormatError
+from ..formats.model import open_checkpoint, open_path
+from .common import UsageError, dump_json, find_tensor, open_weights_at, report
 
 # -- diff ---------------------------------------------------------------------------------
 
 def cmd_diff(args) -> int:
     problems: list[str] = []
-    args.path = args.a  # what app.cli.main names in an unexpected error
-    label_a, reader_a = open_side(args.a, problems)
+    args.path = args.a  # what run_command names in an unexpected error
+    label_a, reader_a = open_weights_at(args.a, problems, "to compare")
     args.path = args.b
-    label_b, reader_b = open_side(args.b, problems)
+    label_b, reader_b = open_weights_at(args.b, problems, "to compare")
     args.path = f"{args.a} vs {args.b}"
     rows = compare.diff(reader_a, reader_b)
     problems += [f"{r.name}: {r.problem}" for r in rows if r.problem]
     summary = {s: sum(r.status == s for r in rows) for s in compare.STATUSES}
     summary["dtype_changed"] = sum(r.dtype_changed for r in rows)
     if args.json:
-        _dump_json({"a": label_a, "b": label_b, "summary": summary,
-                    "variables": [r.to_json() for r in rows]})
+        dump_json({"a": label_a, "b": label_b, "summary": summary,
+                   "variables": [r.to_json() for r in rows]})
     else:
         _print_diff(label_a, label_b, rows, summary)
-    for p in problems:
-        print(f"problem: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return report(problems)
 
 
 def _print_diff(label_a: str, label_b: str, rows, summary: dict) -> None:
@@ -158,14 +109,10 @@ def cmd_trend(args) -> int:
         elif p.problem:
             problems.append(f"{os.path.basename(p.prefix)}: {p.key}: {p.problem}")
     if args.json:
-        _dump_json(result.to_json())
+        dump_json(result.to_json())
     else:
         _print_trend(result)
-    for n in notes:
-        print(f"note: {n}", file=sys.stderr)
-    for p in problems:
-        print(f"problem: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return report(problems, notes)
 
 
 def _spark(counts: list[int], width: int = 24) -> str:
@@ -204,21 +151,28 @@ def _print_trend(result) -> None:
               f"{result.edges[0]:.6g} .. {result.edges[-1]:.6g}")
 
 
-# -- registration -------------------------------------------------------------------------
+# -- the parser ---------------------------------------------------------------------------
 
-def add_parsers(sub) -> None:
-    """Add `diff` and `trend` to app.cli's subparsers."""
-    sp = sub.add_parser("diff", help="how much every variable changed from checkpoint A to B")
+def _diff_arguments(sp) -> None:
     sp.add_argument("a", metavar="A", help="checkpoint prefix, any file of it, a folder "
                                            "(its latest checkpoint) or FOLDER@STEP")
     sp.add_argument("b", metavar="B", help="the same forms as A")
     sp.add_argument("--json", action="store_true", help="one JSON object on stdout")
     sp.set_defaults(func=cmd_diff)
 
-    sp = sub.add_parser("trend", help="one variable across every checkpoint of a run")
+
+def _trend_arguments(sp) -> None:
     sp.add_argument("path", metavar="RUN", help="a run folder, or any checkpoint or file in it")
     sp.add_argument("name", help="checkpoint key or readable name of the variable")
     sp.add_argument("--bins", type=int, default=stats_mod.DEFAULT_BINS,
                     help="histogram bins, shared by all steps (default: %(default)s)")
     sp.add_argument("--json", action="store_true", help="one JSON object on stdout")
     sp.set_defaults(func=cmd_trend)
+
+
+_ARGUMENTS = {"diff": _diff_arguments, "trend": _trend_arguments}
+
+
+def add_parser(sub, name: str, help_text: str) -> None:
+    """Add command `name` (one of this module's, as app.cli.commands lists them)."""
+    _ARGUMENTS[name](sub.add_parser(name, help=help_text))
