@@ -13,7 +13,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from .dtype_kinds import kind_of
 from .roles import ALIGN, DISPLAY, EDIT, FOREGROUND, TOOLTIP, USER
+from .slicing import element_index, slice_2d
 
 # A view lays its sections out in C-int pixels, so 10^8 rows of 30 px overflow it (and hang
 # the header). Longer axes are shown as a window of this many rows/columns at an offset.
@@ -33,23 +35,6 @@ _TEXT_ALIGN = int(Qt.AlignLeft | Qt.AlignVCenter)
 
 
 # --------------------------------------------------------------------------- formatting
-
-def kind_of(dtype_name: str | None, dtype: np.dtype) -> str:
-    """'float', 'complex', 'bool', 'int', 'string' or 'other' for a TF dtype name (preferred)
-    or, failing that, the numpy dtype. ml_dtypes types report numpy kind 'V', hence the names."""
-    name = (dtype_name or dtype.name or "").lower()
-    if name == "string" or dtype.kind in "OSU":
-        return "string"
-    if name == "bool" or dtype.kind == "b":
-        return "bool"
-    if name.startswith("complex") or dtype.kind == "c":
-        return "complex"
-    if name.startswith(("float", "bfloat", "half", "double")) or dtype.kind == "f":
-        return "float"
-    if name.startswith(("int", "uint", "qint", "quint")) or dtype.kind in "iu":
-        return "int"
-    return "other"
-
 
 def digits_for(dtype_name: str | None) -> int:
     name = (dtype_name or "").lower()
@@ -279,31 +264,13 @@ class ArrayTableModel(QAbstractTableModel):
 
     def element_index(self, row: int, col: int) -> tuple[int, ...]:
         """The array index of a model cell (window offset included)."""
-        rank = self.rank()
-        row += self._offset[0]
-        col += self._offset[1]
-        if rank == 0:
-            return ()
-        if rank == 1:
-            return (row,)
-        idx = list(self._index)
-        idx[self._row_axis] = row
-        idx[self._col_axis] = col
-        return tuple(idx)
+        return element_index(self.rank(), self._row_axis, self._col_axis, self._index,
+                             row + self._offset[0], col + self._offset[1])
 
     def current_slice(self) -> np.ndarray | None:
         """The displayed 2-D slice as a view (rows × columns); rank 0 → 1×1, rank 1 → n×1."""
         a = self._array
-        if a is None:
-            return None
-        if a.ndim == 0:
-            return a.reshape(1, 1)
-        if a.ndim == 1:
-            return a[:, np.newaxis]
-        key = tuple(slice(None) if ax in (self._row_axis, self._col_axis) else i
-                    for ax, i in enumerate(self._index))
-        view = a[key]
-        return view.T if self._row_axis > self._col_axis else view
+        return None if a is None else slice_2d(a, self._row_axis, self._col_axis, self._index)
 
     def value(self, row: int, col: int) -> Any:
         """The raw element of a model cell (numpy scalar, or bytes for strings)."""
