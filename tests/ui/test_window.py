@@ -59,7 +59,7 @@ def test_selecting_a_variable_shows_value_and_stats(qtbot, window):
     expected = view.loaded.reader.read("conv/kernel")
     assert view.value.view.array() is not None
     assert view.value.view.array().tobytes() == expected.tobytes()
-    counts = view.value.view.histogram_item.getData()[1]
+    counts = view.value.view.display("histogram").curve().getData()[1]
     assert counts is not None and int(sum(counts)) == expected.size
     assert view.value.copy_code_button.isEnabled()
     assert "import_meta_graph" in view.value.snippet() and "conv/kernel:0" in view.value.snippet()
