@@ -13,8 +13,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from ..formats import dtypes
+from .dtype_kinds import kind_of
 from .roles import ALIGN, DISPLAY, EDIT, FOREGROUND, TOOLTIP, USER
+from .slicing import element_index, slice_2d
 
 # A view lays its sections out in C-int pixels, so 10^8 rows of 30 px overflow it (and hang
 # the header). Longer axes are shown as a window of this many rows/columns at an offset.
@@ -34,12 +35,6 @@ _TEXT_ALIGN = int(Qt.AlignLeft | Qt.AlignVCenter)
 
 
 # --------------------------------------------------------------------------- formatting
-
-def kind_of(dtype_name: str | None, dtype: np.dtype) -> str:
-    """`dtypes.kind` of a TF dtype name (preferred) or, failing that, of the numpy dtype."""
-    kind = dtypes.kind(dtype_name) if dtype_name else "other"
-    return kind if kind != "other" else dtypes.kind(dtype)
-
 
 def digits_for(dtype_name: str | None) -> int:
     name = (dtype_name or "").lower()
@@ -269,31 +264,13 @@ class ArrayTableModel(QAbstractTableModel):
 
     def element_index(self, row: int, col: int) -> tuple[int, ...]:
         """The array index of a model cell (window offset included)."""
-        rank = self.rank()
-        row += self._offset[0]
-        col += self._offset[1]
-        if rank == 0:
-            return ()
-        if rank == 1:
-            return (row,)
-        idx = list(self._index)
-        idx[self._row_axis] = row
-        idx[self._col_axis] = col
-        return tuple(idx)
+        return element_index(self.rank(), self._row_axis, self._col_axis, self._index,
+                             row + self._offset[0], col + self._offset[1])
 
     def current_slice(self) -> np.ndarray | None:
         """The displayed 2-D slice as a view (rows × columns); rank 0 → 1×1, rank 1 → n×1."""
         a = self._array
-        if a is None:
-            return None
-        if a.ndim == 0:
-            return a.reshape(1, 1)
-        if a.ndim == 1:
-            return a[:, np.newaxis]
-        key = tuple(slice(None) if ax in (self._row_axis, self._col_axis) else i
-                    for ax, i in enumerate(self._index))
-        view = a[key]
-        return view.T if self._row_axis > self._col_axis else view
+        return None if a is None else slice_2d(a, self._row_axis, self._col_axis, self._index)
 
     def value(self, row: int, col: int) -> Any:
         """The raw element of a model cell (numpy scalar, or bytes for strings)."""

@@ -9,12 +9,13 @@ import tracemalloc  # noqa: E402
 import ml_dtypes  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from app.analysis.stats import compute  # noqa: E402
 from app.ui.array_model import MAX_SECTIONS, ArrayTableModel  # noqa: E402
-from app.ui.values import (HEATMAP_MAX, MAX_FILTERS, TAB_FILTERS, TAB_HEATMAP,  # noqa: E402
-                           TAB_HISTOGRAM, TAB_TABLE, ValueView)
+from app.ui.displays.filters import MAX_FILTERS  # noqa: E402
+from app.ui.displays.slice_heatmap import HEATMAP_MAX  # noqa: E402
+from app.ui.values import ValueView  # noqa: E402
 
 BIG_SHAPE = (7, 7, 512, 4096)          # 102,760,448 float32 elements: 392 MiB if allocated
 BIG_BYTES = int(np.prod(BIG_SHAPE)) * 4
@@ -177,29 +178,30 @@ def test_axis_selection_on_rank3_shows_the_right_slice():
 def test_value_view_axis_pickers(view):
     a = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
     view.show_tensor("t", "float32", a.shape, a)
-    assert view._axis_bar.isVisible()
-    assert sorted(view._index_spins) == [0]
-    view._index_spins[0].setValue(1)
-    assert cell(view.model, 2, 3) == "23"
-    np.testing.assert_array_equal(view.heatmap_image(), a[1])
+    table, heatmap = view.display("table"), view.display("heatmap")
+    assert table.axis_bar.isVisible()
+    assert table.index_axes() == [0]
+    table.index_spin(0).setValue(1)
+    assert cell(table.model, 2, 3) == "23"
+    np.testing.assert_array_equal(heatmap.image(), a[1])
 
     # pick axis 0 as rows: the columns stay axis 2, axis 1 gets a spin box
-    view.row_axis_combo.setCurrentIndex(0)
-    view.row_axis_combo.activated.emit(0)
-    assert view.model.axes() == (0, 2)
-    assert sorted(view._index_spins) == [1]
-    view._index_spins[1].setValue(2)
-    np.testing.assert_array_equal(view.heatmap_image(), a[:, 2, :])
-    assert cell(view.model, 1, 3) == format(a[1, 2, 3], "g")
+    table.row_axis_combo.setCurrentIndex(0)
+    table.row_axis_combo.activated.emit(0)
+    assert table.model.axes() == (0, 2)
+    assert table.index_axes() == [1]
+    table.index_spin(1).setValue(2)
+    np.testing.assert_array_equal(heatmap.image(), a[:, 2, :])
+    assert cell(table.model, 1, 3) == format(a[1, 2, 3], "g")
 
     # picking the columns' axis for the rows swaps them
-    view.row_axis_combo.setCurrentIndex(2)
-    view.row_axis_combo.activated.emit(2)
-    assert view.model.axes() == (2, 0)
-    np.testing.assert_array_equal(view.heatmap_image(), a[:, 2, :].T)
+    table.row_axis_combo.setCurrentIndex(2)
+    table.row_axis_combo.activated.emit(2)
+    assert table.model.axes() == (2, 0)
+    np.testing.assert_array_equal(heatmap.image(), a[:, 2, :].T)
 
     view.show_tensor("m", "float32", (3, 4), a[0])
-    assert not view._axis_bar.isVisible()
+    assert not table.axis_bar.isVisible()
 
 
 # --------------------------------------------------------------------------- big arrays
@@ -210,20 +212,19 @@ def test_huge_read_only_array_is_shown_without_allocating_it(view):
     tracemalloc.start()
     try:
         view.show_tensor("vgg/fc6/kernel", "float32", big.shape, big)
-        view.tabs.setCurrentIndex(TAB_FILTERS)        # filters draw on demand
-        view.tabs.setCurrentIndex(TAB_HEATMAP)
-        view.tabs.setCurrentIndex(TAB_TABLE)
-        view.table.scrollToBottom()
+        view.show_display("filters")        # filters draw on demand
+        view.show_display("heatmap")
+        view.show_display("table").table.scrollToBottom()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < ALLOC_LIMIT, f"showing the tensor allocated {peak / 2**20:.0f} MiB"
-    m = view.model
+    m = view.display("table").model
     assert (m.rowCount(), m.columnCount()) == (512, 4096)
     assert cell(m, 511, 4095) == "4095"
     assert cell(m, 3, 17, Qt.UserRole) == 17.0
-    assert view.heatmap_image().shape == (512, 1024)    # 4096 columns sampled every 4th
-    assert view.filter_count() == MAX_FILTERS
+    assert view.display("heatmap").image().shape == (512, 1024)    # 4096 columns every 4th
+    assert view.display("filters").count() == MAX_FILTERS
 
 
 def test_memmap_of_a_big_file(view, tmp_path):
@@ -240,10 +241,10 @@ def test_memmap_of_a_big_file(view, tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < ALLOC_LIMIT
-    m = view.model
+    m = view.display("table").model
     assert (m.rowCount(), m.columnCount()) == (7, 4096)
     assert cell(m, 6, 4095) == "0"
-    assert view.heatmap_image().shape == (7, 1024)
+    assert view.display("heatmap").image().shape == (7, 1024)
     del mm
 
 
@@ -256,10 +257,11 @@ def test_very_long_axis_is_shown_as_a_window(view):
     finally:
         tracemalloc.stop()
     assert peak < ALLOC_LIMIT
-    m = view.model
+    table = view.display("table")
+    m = table.model
     assert m.rowCount() == MAX_SECTIONS and m.total_shape() == (100_000_000, 1)
-    assert view._window_bar.isVisible()
-    view.first_row_spin.setValue(90_000_000)
+    assert table.window_bar.isVisible()
+    table.first_row_spin.setValue(90_000_000)
     assert m.offset() == (90_000_000, 0)
     assert m.headerData(5, Qt.Vertical) == "90000005"
     assert cell(m, 5) == "1.5"
@@ -269,18 +271,18 @@ def test_very_long_axis_is_shown_as_a_window(view):
 def test_heatmap_is_sampled_and_bounded(view):
     a = np.ones((3000, 5000), dtype=np.float32)
     view.show_tensor("wide", "float32", a.shape, a)
-    img = view.heatmap_image()
+    img = view.display("heatmap").image()
     assert img.shape[0] <= HEATMAP_MAX and img.shape[1] <= HEATMAP_MAX
-    assert "sampled" in view.heat_caption.text()
+    assert "sampled" in view.display("heatmap").caption()
 
 
 def test_heatmap_disabled_for_strings_with_a_reason(view):
     s = np.array([[b"a", b"b"], [b"c", b"d"]], dtype=object)
     view.show_tensor("s", "string", s.shape, s)
-    assert not view.tabs.isTabEnabled(TAB_HEATMAP)
-    assert "string" in view.tabs.tabToolTip(TAB_HEATMAP)
-    assert not view.tabs.isTabEnabled(TAB_HISTOGRAM)
-    assert view.heatmap_image() is None
+    assert "heatmap" not in view.displays()
+    assert "string" in view.tabs.tab_tooltip("heatmap")
+    assert "histogram" not in view.displays()
+    assert view.display("heatmap").image() is None
 
 
 # --------------------------------------------------------------------------- statistics
@@ -289,39 +291,38 @@ def test_show_stats_draws_the_histogram(view, qtbot):
     a = np.random.default_rng(1).standard_normal((64, 32)).astype(np.float32)
     a[0, 0] = np.nan
     view.show_tensor("w", "float32", a.shape, a)
-    assert not view.histogram_item.isVisible()          # waiting for the worker
-    assert "Computing" in view._stats_label.text()
+    hist = view.display("histogram")
+    assert not hist.curve().isVisible()          # waiting for the worker
+    assert "Computing" in view.stats_text()
     stats = stats_of(a, bins=40)
     view.show_stats(stats)
-    x, y = view.histogram_item.getData()
+    x, y = hist.curve().getData()
     np.testing.assert_array_equal(y, stats.counts)
     np.testing.assert_allclose(x, stats.edges)
-    assert view.histogram_item.opts["stepMode"] == "center"
+    assert hist.curve().opts["stepMode"] == "center"
     assert view.bins() == 40                            # follows the stats, no signal
-    text = view._stats_label.text()
+    text = view.stats_text()
     for word in ("min", "max", "mean", "std", "L2 norm", "zeros", "NaN", "Inf"):
         assert word in text
 
     # log y: empty bins sit on a floor, the counts stay
-    view.log_check.setChecked(True)
-    x, log_y = view.histogram_item.getData()      # pyqtgraph hands back log10 of the data
+    hist.log_check.setChecked(True)
+    x, log_y = hist.curve().getData()      # pyqtgraph hands back log10 of the data
     y = 10.0 ** log_y
     counts = np.asarray(stats.counts, dtype=float)
     np.testing.assert_allclose(y[counts > 0], counts[counts > 0])
     assert np.all(np.isfinite(log_y)) and np.all(y[counts == 0] < 1)
-    view.log_check.setChecked(False)
+    hist.log_check.setChecked(False)
 
     # the hover readout names the bin under the mouse
-    view.tabs.setCurrentIndex(TAB_HISTOGRAM)
-    vb = view.hist_plot.getPlotItem().getViewBox()
+    view.show_display("histogram")
     mid = (stats.edges[10] + stats.edges[11]) / 2
-    scene_pos = vb.mapViewToScene(QPointF(mid, max(stats.counts) / 2))
-    view._hist_hover(scene_pos)
-    assert view.hist_readout.text() == view.bin_text(10)
-    assert f"count {stats.counts[10]:,}" in view.hist_readout.text()
+    hist.hist_plot.scene().sigMouseMoved.emit(hist.scene_pos(mid, max(stats.counts) / 2))
+    assert hist.readout() == hist.bin_text(10)
+    assert f"count {stats.counts[10]:,}" in hist.readout()
 
     with qtbot.waitSignal(view.binsChanged) as blocker:
-        view.bins_spin.setValue(250)
+        hist.bins_spin.setValue(250)
     assert blocker.args == [250]
 
 
@@ -329,12 +330,12 @@ def test_stats_of_constant_and_all_nan(view):
     a = np.full((4, 4), 2.0, dtype=np.float32)
     view.show_tensor("c", "float32", a.shape, a)
     view.show_stats(stats_of(a))
-    assert view.histogram_item.isVisible()
+    assert view.display("histogram").curve().isVisible()
     b = np.full((4,), np.nan, dtype=np.float32)
     view.show_tensor("n", "float32", b.shape, b)
     view.show_stats(stats_of(b))
-    assert not view.histogram_item.isVisible()
-    assert "—" in view._stats_label.text()
+    assert not view.display("histogram").curve().isVisible()
+    assert "—" in view.stats_text()
 
 
 # --------------------------------------------------------------------------- filters
@@ -346,50 +347,54 @@ def test_stats_of_constant_and_all_nan(view):
 def test_filters_tab_only_for_rank4(view, shape, enabled):
     a = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     view.show_tensor("k", "float32", a.shape, a)
-    assert view.tabs.isTabEnabled(TAB_FILTERS) is enabled
+    assert ("filters" in view.displays()) is enabled
 
 
 def test_filters_images(view):
     a = np.random.default_rng(3).standard_normal((3, 3, 8, 100)).astype(np.float32)
     view.show_tensor("conv/kernel", "float32", a.shape, a)
-    tiles = view.filter_tiles()                    # mean over the input channels
+    filters = view.display("filters")
+    tiles = filters.tiles()                    # mean over the input channels
     assert tiles.shape == (MAX_FILTERS, 3, 3)
     mean = a[:, :, :, :MAX_FILTERS].mean(axis=2)
     np.testing.assert_allclose(tiles[5], mean[..., 5] / np.abs(mean[..., 5]).max(), rtol=1e-5)
     assert np.nanmax(np.abs(tiles)) <= 1.0 + 1e-6
-    view.channel_spin.setValue(2)
-    tiles = view.filter_tiles()
+    filters.widget()
+    filters.channel_spin.setValue(2)
+    tiles = filters.tiles()
     np.testing.assert_allclose(tiles[7], a[:, :, 2, 7] / np.abs(a[:, :, 2, 7]).max(), rtol=1e-6)
-    view.tabs.setCurrentIndex(TAB_FILTERS)
-    assert view.filter_count() == MAX_FILTERS
-    assert "64 of 100" in view.filters_caption.text()
+    view.show_display("filters")
+    assert filters.count() == MAX_FILTERS
+    assert "64 of 100" in filters.caption()
+    assert "input channel 2" in filters.caption()
 
     s = np.array([b"x"] * 16, dtype=object).reshape(2, 2, 2, 2)
     view.show_tensor("strings", "string", s.shape, s)
-    assert not view.tabs.isTabEnabled(TAB_FILTERS)
+    assert "filters" not in view.displays()
 
 
 # --------------------------------------------------------------------------- states
 
 def test_message_and_clear(view):
     view.show_message("Nothing selected")
-    assert view._stack.currentWidget() is view._message
-    assert view._message.text() == "Nothing selected"
+    assert not view.showing_content()
+    assert view.message() == "Nothing selected"
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     view.show_tensor("x", "float32", a.shape, a)
-    assert view._stack.currentWidget() is view._content
-    assert "float32" in view._details.text() and "[2, 3]" in view._details.text()
-    assert "6 elements" in view._details.text()
+    assert view.showing_content()
+    assert "float32" in view.details_text() and "[2, 3]" in view.details_text()
+    assert "6 elements" in view.details_text()
     view.clear()
-    assert view.model.rowCount() == 0 and view.array() is None
-    assert view._stack.currentWidget() is view._message
+    assert view.display("table").model.rowCount() == 0 and view.array() is None
+    assert not view.showing_content()
 
 
 def test_copy_selection(view):
     a = np.array([[0.1, 2.0], [3.5, np.nan]], dtype=np.float32)
     view.show_tensor("x", "float32", a.shape, a)
-    view.table.selectAll()
-    text = view.table.copy_selection()
+    table = view.display("table").table
+    table.selectAll()
+    text = table.copy_selection()
     assert text == "0.1\t2.0\n3.5\tNaN"
 
 
@@ -403,5 +408,54 @@ def test_other_dtypes_show(view):
     ]:
         view.show_tensor(name, name, a.shape, a)
         view.show_stats(stats_of(a))
-        assert view.model.rowCount() >= 1
-    assert view.tabs.isTabEnabled(TAB_HEATMAP)     # uint64 2×3
+        assert view.display("table").model.rowCount() >= 1
+    assert "heatmap" in view.displays()     # uint64 2×3
+
+
+# --------------------------------------------------------------------------- displays offered
+
+@pytest.mark.parametrize("array, dtype_name, offered", [
+    (np.ones((4, 6), np.float32), "float32", ["table", "histogram", "heatmap"]),
+    (np.ones((3, 3, 2, 5), np.float32), "float32", ["table", "histogram", "heatmap", "filters"]),
+    (np.ones((5,), np.float32), "float32", ["table", "histogram"]),
+    (np.array(2.5, np.float64), "float64", ["table", "histogram"]),
+    (np.array([[b"a", b"b"]], dtype=object), "string", ["table"]),
+    (np.ones((2, 3), bool), "bool", ["table", "histogram", "heatmap"]),
+    (np.ones((3, 3, 2, 2), np.complex64), "complex64", ["table", "histogram", "heatmap"]),
+    (np.zeros((0, 3), np.float32), "float32", ["table", "histogram"]),
+])
+def test_displays_offered_follow_the_tensor(view, array, dtype_name, offered):
+    view.show_tensor("t", dtype_name, array.shape, array)
+    assert view.displays() == offered
+    # the tabs shown: every display keeps its tab, in the same order; those that do not
+    # fit are disabled and say why
+    tabs = view.tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == \
+        ["Table", "Histogram", "Heatmap", "Filters"]
+    enabled = [tabs.tabText(i).lower() for i in range(tabs.count()) if tabs.isTabEnabled(i)]
+    assert enabled == offered
+    for name in ("histogram", "heatmap", "filters"):
+        if name not in offered:
+            assert tabs.tab_tooltip(name), name
+
+
+def test_a_hidden_display_draws_only_when_shown(view):
+    a = np.random.default_rng(4).standard_normal((3, 3, 4, 8)).astype(np.float32)
+    view.show_tensor("k", "float32", a.shape, a)
+    heatmap, filters = view.display("heatmap"), view.display("filters")
+    assert view.tabs.current() is view.display("table")
+    assert heatmap.needs_drawing() and filters.needs_drawing()
+    assert not filters.built()                     # not even built before it is shown
+    view.show_display("heatmap")
+    assert not heatmap.needs_drawing() and filters.needs_drawing()
+    # moving the slice redraws the heatmap on screen at once …
+    view.set_index(0, 2)
+    assert not heatmap.needs_drawing()
+    np.testing.assert_array_equal(heatmap.heatmap.image(), a[2, 0])
+    # … and a hidden one only when shown again
+    view.show_display("table")
+    view.set_index(0, 1)
+    assert heatmap.needs_drawing()
+    view.show_display("heatmap")
+    assert not heatmap.needs_drawing()
+    np.testing.assert_array_equal(heatmap.heatmap.image(), a[1, 0])

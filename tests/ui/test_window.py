@@ -60,7 +60,7 @@ def test_selecting_a_variable_shows_value_and_stats(qtbot, window):
     expected = view.loaded.reader.read("conv/kernel")
     assert view.value.view.array() is not None
     assert view.value.view.array().tobytes() == expected.tobytes()
-    counts = view.value.view.histogram_item.getData()[1]
+    counts = view.value.view.display("histogram").curve().getData()[1]
     assert counts is not None and int(sum(counts)) == expected.size
     assert view.value.copy_code_button.isEnabled()
     assert "import_meta_graph" in view.value.snippet() and "conv/kernel:0" in view.value.snippet()
@@ -194,6 +194,22 @@ def test_compare_ranks_variables_and_shows_the_delta(qtbot, qtmodeltester, windo
     view.compare.panel.table.setCurrentIndex(view.compare.panel.proxy.index(0, 0))
     idle(qtbot, view)
     assert np.array_equal(view.value.view.array(), b - a)
+
+
+def test_an_array_of_an_ml_dtype_gets_its_statistics(qtbot, window):
+    """float8 and int4 have numpy kind "V": the value panel computes their statistics all
+    the same, as the value view announces (it used to wait forever)."""
+    import ml_dtypes
+    import numpy as np
+    view = opened(qtbot, window, SAMPLE)
+    array = np.arange(12, dtype=np.float32).reshape(3, 4).astype(ml_dtypes.float8_e4m3fn)
+    view.doc.select_value("float8 value", array)
+    idle(qtbot, view)
+    shown = view.value.view
+    qtbot.waitUntil(lambda: "Computing" not in shown.stats_text(), timeout=TIMEOUT)
+    assert "histogram" in shown.displays()
+    counts = shown.display("histogram").curve().getData()[1]
+    assert int(sum(counts)) == array.size
 
 
 def test_across_the_run_follows_the_selected_variable(qtbot, window):

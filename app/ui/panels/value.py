@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout
 from ...document import Document, Selection
 from ...formats import dtypes
 from ...document.snippets import restore_snippet
+from ..description import Description
 from .lazy import LazySlot
 
 PICK_HINT = "Select a variable, or an op in the graph, to see its value."
@@ -24,10 +25,6 @@ def _stats():
     does not wait for."""
     from ...analysis import stats
     return stats
-
-
-def _has_statistics(array) -> bool:
-    return dtypes.kind(array.dtype) in ("bool", "int", "float", "complex")
 
 
 class ValuePanel(QWidget):
@@ -157,7 +154,8 @@ class ValuePanel(QWidget):
         self.doc.cancel("stats")
         dtype = "string" if array.dtype == object else str(array.dtype)
         self.view.show_tensor(title, dtype, array.shape, array)
-        if _has_statistics(array):
+        # the view's own rule: a float8 or int4 array (numpy kind "V") has statistics too
+        if Description.of(array, dtype).has_statistics:
             flat, bins = array.ravel(), self.view.bins()
             self.doc.submit("stats", lambda job: _stats().compute(lambda: iter([flat]), array.nbytes, bins,
                                                                   cancelled=job.cancelled),

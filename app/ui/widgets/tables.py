@@ -1,0 +1,51 @@
+"""The read-only tables of the panels: one look, and Ctrl+C copying what is selected."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+
+class CopyTable(QTableView):
+    """A table in a fixed-width font whose Ctrl+C copies `selection_text()` (tab-separated
+    text chosen by the subclass) to the clipboard."""
+
+    def __init__(self, font: QFont, parent=None):
+        super().__init__(parent)
+        self.setFont(font)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.ElideRight)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        vh = self.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.Interactive)
+        hh.setDefaultAlignment(Qt.AlignCenter)
+        hh.setHighlightSections(False)
+
+    def keyPressEvent(self, event):
+        if event.matches(QKeySequence.Copy):
+            self.copy_selection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def selection_text(self) -> str | None:
+        """The selected cells as text; None copies nothing."""
+        return None
+
+    def copy_selection(self) -> str:
+        """Copy the selection to the clipboard; returns what was copied."""
+        return self.to_clipboard(self.selection_text())
+
+    @staticmethod
+    def to_clipboard(text: str | None) -> str:
+        if text is None:
+            return ""
+        QGuiApplication.clipboard().setText(text)
+        return text
