@@ -15,7 +15,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: E402
+from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2  # noqa: E402
 
 from app.formats import events as ev  # noqa: E402
 
@@ -376,3 +376,24 @@ def test_duplicated_steps_are_kept_as_written(tmp_path):
     assert last.steps.tolist() == list(range(8))
     assert last.values.tolist() == [0, 1 / 8, 2 / 8, -3, -4, -5, -6, -7]
     assert last.wall_times.tolist()[3:] == [2e9 + i for i in range(3, 8)]
+
+
+def test_a_tags_plugin_is_remembered_and_string_scalars_are_skipped(tmp_path):
+    """Writers may send a tag's metadata with its first value only (tensorboard keeps it per
+    run); a string tensor that claims the scalars plugin is noted, not read."""
+    meta = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+    def tensor_event(step, tag, tensor, with_meta):
+        value = summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=meta if with_meta else None)
+        return event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary_pb2.Summary(value=[value]))
+
+    f32 = tf.make_tensor_proto(np.float32(0.25))
+    text = tf.make_tensor_proto("hello")
+    f32, text = (tensor_pb2.TensorProto.FromString(t.SerializeToString()) for t in (f32, text))
+    fx.write_event_records(tmp_path / "events.out.tfevents.1.host", [
+        tensor_event(0, "m", f32, True), tensor_event(1, "m", f32, False),
+        tensor_event(0, "s", text, True), tensor_event(1, "s", text, False)])
+    result = ev.read_scalars(tmp_path)
+    assert [(s.tag, s.steps.tolist(), s.values.tolist()) for s in result.series] == [("m", [0, 1], [0.25, 0.25])]
+    (note,) = result.notes
+    assert note.tag == "s" and note.count == 2 and "string tensor" in note.message

@@ -524,7 +524,8 @@ class EventReader:
             self._skip(run, tag, path, offset, f"scalar tensor that does not decode ({e})")
             return
         if arr.dtype.kind in "OSUc":
-            self._skip(run, tag, path, offset, f"{arr.dtype} tensor in the scalars plugin, not a number")
+            what = "string" if tp.dtype == 7 else str(arr.dtype)
+            self._skip(run, tag, path, offset, f"{what} tensor in the scalars plugin, not a number")
             return
         if arr.size != 1:
             self._skip(run, tag, path, offset, f"tensor of shape {list(arr.shape)} in the scalars plugin, not a scalar")
