@@ -1032,3 +1032,153 @@ def unsafe_graph(dest) -> UnsafeGraph:
                                    dest / "checkpoint"),
         write_op=write.name, target=target, payload=payload,
         output=output.name, input_name=x.name)
+
+
+# ------------------------------------------------------------------ 9. summaries (event files)
+
+
+def write_event_records(path, events, append: bool = False) -> list[int]:
+    """Write ``events`` (Event protos or their bytes) to ``path`` as TFRecord frames, as
+    TensorFlow's EventsWriter frames them; return each record's byte offset. Much faster
+    than a summary writer, for large or hand-damaged files."""
+    import struct
+
+    import crc32c
+
+    from app.formats.table import mask_crc
+
+    def masked(data: bytes) -> bytes:
+        return struct.pack("<I", mask_crc(crc32c.crc32c(data)))
+
+    path = Path(path)
+    offsets, frames = [], []
+    at = path.stat().st_size if append and path.exists() else 0
+    for event in events:
+        data = event if isinstance(event, bytes) else event.SerializeToString()
+        header = struct.pack("<Q", len(data))
+        frame = header + masked(header) + data + masked(data)
+        offsets.append(at)
+        at += len(frame)
+        frames.append(frame)
+    with open(path, "ab" if append else "wb") as f:
+        f.write(b"".join(frames))
+    return offsets
+
+
+@dataclass
+class SummaryRun:
+    dir: Path                        # the run folder
+    runs: dict[str, Path]            # run name ("." or a subfolder) -> its folder
+    checkpoints: list[Path]          # checkpoint prefixes written beside the summaries
+    # What the writers were asked to record: (run, tag) -> [(step, value)], before any
+    # float32 rounding; strings, non-scalar tensors and histograms are not listed.
+    scalars: dict[tuple[str, str], list[tuple[int, float]]] = field(default_factory=dict)
+    histogram_tags: list[tuple[str, str]] = field(default_factory=list)
+    skipped_tags: list[tuple[str, str]] = field(default_factory=list)  # strings, non-scalars
+
+
+def summaries_tf2(dest, steps: int = 12) -> SummaryRun:
+    """A TF2 training loop: a ``CheckpointManager`` saves ``ckpt-N`` in ``dest`` while
+    ``tf.summary`` writers log to ``dest/train`` and ``dest/eval`` (the layout of Keras'
+    TensorBoard callback and of most custom loops).
+
+    train/: scalars loss, learning_rate (every step), a histogram of the weights, a text
+    summary, an int64 and a float64 scalars-plugin tensor, and a [2]-shaped tensor that
+    claims the scalars plugin (not a scalar). eval/: accuracy and loss every 4 steps.
+    """
+    from tensorboard.compat.proto import summary_pb2
+
+    _require_eager("summaries_tf2")
+    dest = _folder(dest)
+    rng = np.random.RandomState(7)
+    w = tf.Variable(rng.normal(size=[16]).astype(np.float32), name="w")
+    opt_step = tf.Variable(0, dtype=tf.int64, name="step")
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(w=w, step=opt_step), str(dest),
+                                         max_to_keep=None)
+    scalars_meta = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    train = tf.summary.create_file_writer(str(dest / "train"))
+    evaluate = tf.summary.create_file_writer(str(dest / "eval"))
+    run = SummaryRun(dir=dest, runs={"train": dest / "train", "eval": dest / "eval"}, checkpoints=[])
+    asked = run.scalars
+
+    def ask(name, tag, step, value):
+        asked.setdefault((name, tag), []).append((step, float(value)))
+
+    for step in range(steps):
+        w.assign_sub(0.05 * w + rng.normal(scale=0.01, size=[16]).astype(np.float32))
+        opt_step.assign(step)
+        loss = float(np.sum(w.numpy() ** 2)) / (step + 1)
+        lr = 0.1 * 0.9 ** step
+        with train.as_default():
+            tf.summary.scalar("loss", loss, step=step)
+            tf.summary.scalar("learning_rate", lr, step=step)
+            tf.summary.histogram("weights", w, step=step)
+            tf.summary.text("notes", f"step {step}", step=step)
+            tf.summary.write("int_count", tf.constant(step * 3, tf.int64), step=step, metadata=scalars_meta)
+            tf.summary.write("precise", tf.constant(1.0 / 3 + step, tf.float64), step=step,
+                             metadata=scalars_meta)
+            tf.summary.write("pair", tf.constant([1.0, 2.0]), step=step, metadata=scalars_meta)
+        for tag, value in (("loss", loss), ("learning_rate", lr), ("int_count", step * 3),
+                           ("precise", 1.0 / 3 + step)):
+            ask("train", tag, step, value)
+        if step % 4 == 3:
+            accuracy = 0.5 + step / (2 * steps)
+            with evaluate.as_default():
+                tf.summary.scalar("accuracy", accuracy, step=step)
+                tf.summary.scalar("loss", loss * 1.1, step=step)
+            ask("eval", "accuracy", step, accuracy)
+            ask("eval", "loss", step, loss * 1.1)
+            run.checkpoints.append(Path(manager.save(checkpoint_number=step)))
+    train.close()
+    evaluate.close()
+    run.histogram_tags = [("train", "weights")]
+    run.skipped_tags = [("train", "notes"), ("train", "pair")]
+    return run
+
+
+def summaries_tf1(dest, steps: int = 10) -> SummaryRun:
+    """A TF1 session loop as an Estimator lays it out: a ``Saver`` writes ``model.ckpt-N``
+    and a ``FileWriter`` the graph and merged summaries (``simple_value`` scalars, a
+    ``HistogramProto`` of the inputs, a text summary) in ``dest`` itself; a second ``FileWriter`` logs
+    eval accuracy to ``dest/eval``. A hand-built Summary adds a scalar the graph has not."""
+    dest = _folder(dest)
+    run = SummaryRun(dir=dest, runs={".": dest, "eval": dest / "eval"}, checkpoints=[])
+    graph = tf.Graph()
+    with graph.as_default(), _quiet_tf_logs():
+        tf.compat.v1.set_random_seed(3)
+        x = tf.compat.v1.placeholder(tf.float32, [None], name="x")
+        w = tf.compat.v1.get_variable("weight", [], tf.float32, tf.compat.v1.ones_initializer(),
+                                      use_resource=False)
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        loss = tf.reduce_mean(tf.square(x * w - 2.0 * x), name="mse")
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(0.05).minimize(loss, global_step=global_step)
+        tf.compat.v1.summary.scalar("loss", loss)
+        tf.compat.v1.summary.scalar("w", w)
+        tf.compat.v1.summary.histogram("inputs", x)
+        tf.compat.v1.summary.text("about", tf.constant("a TF1 run"))
+        merged = tf.compat.v1.summary.merge_all()
+        saver = tf.compat.v1.train.Saver(max_to_keep=None)
+        writer = tf.compat.v1.summary.FileWriter(str(dest), graph)
+        eval_writer = tf.compat.v1.summary.FileWriter(str(dest / "eval"))
+        rng = np.random.RandomState(11)
+        with _session(graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for _ in range(steps):
+                batch = rng.normal(size=[32]).astype(np.float32)
+                summary, lss, wv, step = sess.run([merged, loss, w, global_step], {x: batch})
+                sess.run(train_op, {x: batch})
+                writer.add_summary(summary, step)
+                run.scalars.setdefault((".", "loss"), []).append((int(step), float(lss)))
+                run.scalars.setdefault((".", "w"), []).append((int(step), float(wv)))
+                if step % 3 == 2:
+                    acc = 1.0 / (1.0 + abs(float(wv) - 2.0))
+                    eval_writer.add_summary(tf.compat.v1.Summary(
+                        value=[tf.compat.v1.Summary.Value(tag="accuracy", simple_value=acc)]), step)
+                    run.scalars.setdefault(("eval", "accuracy"), []).append((int(step), acc))
+                    run.checkpoints.append(Path(saver.save(sess, str(dest / "model.ckpt"), global_step=step)))
+        writer.close()
+        eval_writer.close()
+    run.histogram_tags = [(".", "inputs")]
+    run.skipped_tags = [(".", "about")]
+    return run
