@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..formats.display import number_text, shape_text
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP
 from .variables_model import SORT_ROLE, SortProxy
+from .widgets.filter_field import FilterField
+from .widgets.tables import row_table
 
 if TYPE_CHECKING:
     from ..analysis.compare import DiffRow  # numpy: imported when comparing
@@ -177,9 +178,7 @@ class ComparePanel(QWidget):
         top.addStretch(1)
         lay.addLayout(top)
         row = QHBoxLayout()
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter variables")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = FilterField("Filter variables")
         self.summary = QLabel("Choose two checkpoints and press Compare.")
         self.optimizer_check = QCheckBox("Optimizer state")
         self.optimizer_check.setToolTip("Also list the optimizer's slots (Adam's m and v, momentum…) "
@@ -193,18 +192,7 @@ class ComparePanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.optimizer_check.toggled.connect(self.proxy.set_show_optimizer)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for c in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.table = row_table(self.proxy)
         self.table.selectionModel().currentRowChanged.connect(self._chosen)
         lay.addWidget(self.table, 1)
         self.run_button.clicked.connect(

@@ -19,10 +19,9 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel
 
 from ..analysis.compare import Trend
 from .array_model import SPECIAL_COLOR
-from .displays.base import Display
 from .displays.curves import CurvesDisplay
 from .displays.ridge import RidgeDisplay
-from .displays.tabs import DisplayTabs
+from .displays.tabs import DisplayHost, DisplayTabs
 from .displays.trend_heatmap import TrendHeatmapDisplay
 from .displays.trend_table import TrendTableDisplay
 from .displays.trend_text import has_values, listing, who
@@ -39,7 +38,7 @@ def _plain(html: str) -> str:
     return doc.toPlainText()
 
 
-class TrendView(MessagePanel):
+class TrendView(DisplayHost, MessagePanel):
     """One variable across the checkpoints of a run.
 
     show_trend(trend)    draw an app.analysis.compare.Trend (computed elsewhere)
@@ -171,16 +170,6 @@ class TrendView(MessagePanel):
 
     def title_text(self) -> str:
         return self._name.text()
-
-    def displays(self) -> list[str]:
-        return self.tabs.offered()
-
-    def display(self, name: str) -> Display:
-        return self.tabs.display(name)
-
-    def show_display(self, name: str) -> Display:
-        """Bring a display's tab to the front."""
-        return self.tabs.show_display(name)
 
     # ------------------------------------------------------------------ header & notes
 

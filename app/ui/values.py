@@ -19,18 +19,17 @@ from PySide6.QtWidgets import QGridLayout
 from ..formats.display import human_bytes, shape_text
 from .array_model import SPECIAL_COLOR, format_float
 from .description import Description
-from .displays.base import Display
 from .displays.filters import FiltersDisplay
 from .displays.histogram import HistogramDisplay
 from .displays.slice_heatmap import SliceHeatmapDisplay
-from .displays.tabs import DisplayTabs
+from .displays.tabs import DisplayHost, DisplayTabs
 from .displays.value_table import TableDisplay
 from .widgets.labels import SelectableLabel, fixed_font, html_escape, title_field
 from .widgets.layout import MARGIN
 from .widgets.message import MessagePanel
 
 
-class ValueView(MessagePanel):
+class ValueView(DisplayHost, MessagePanel):
     """Values of one tensor.
 
     show_tensor(title, dtype_name, shape, array)  header and the displays that fit
@@ -171,16 +170,6 @@ class ValueView(MessagePanel):
     def set_index(self, axis: int, i: int) -> None:
         """Hold `axis` (one not shown as rows/columns) at index `i`."""
         self._table.set_index(axis, i)
-
-    def displays(self) -> list[str]:
-        return self.tabs.offered()
-
-    def display(self, name: str) -> Display:
-        return self.tabs.display(name)
-
-    def show_display(self, name: str) -> Display:
-        """Bring a display's tab to the front."""
-        return self.tabs.show_display(name)
 
     def details_text(self) -> str:
         """The header's dtype · shape · size line."""

@@ -97,3 +97,20 @@ class DisplayTabs(QTabWidget):
     def apply_palette(self, palette: QPalette) -> None:
         for d in self._displays:
             d.apply_palette(palette)
+
+
+class DisplayHost:
+    """What a panel made of `DisplayTabs` (its `tabs`) offers its owner and the tests."""
+
+    tabs: DisplayTabs
+
+    def displays(self) -> list[str]:
+        """The names of the displays offered for what is shown, in tab order."""
+        return self.tabs.offered()
+
+    def display(self, name: str) -> Display:
+        return self.tabs.display(name)
+
+    def show_display(self, name: str) -> Display:
+        """Bring a display's tab to the front."""
+        return self.tabs.show_display(name)

@@ -4,7 +4,7 @@ other axis, and a window onto axes longer than a view can lay out."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, \
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, \
     QVBoxLayout, QWidget
 
 from ..array_model import MAX_SECTIONS, ArrayTableModel, exact_text

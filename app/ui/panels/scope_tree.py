@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, Q
 
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
-from .filter_field import FilterField
+from ..widgets.filter_field import FilterField
 
 ORIGIN = "tree"
 

@@ -4,13 +4,13 @@ row selects that tensor in the document; the table follows selections made elsew
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QVBoxLayout, QWidget
 
 from ...formats.display import human_bytes
 from ...document import Document, Selection
 from ..variables_model import SortProxy, VariablesModel
-from .filter_field import FilterField
+from ..widgets.tables import row_table
+from ..widgets.filter_field import FilterField
 
 ORIGIN = "variables"
 
@@ -32,20 +32,9 @@ class VariablesPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.filter.textChanged.connect(lambda _t: self._update_totals())
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
+        self.table = row_table(self.proxy)
         self.table.sortByColumn(0, Qt.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for c in range(1, 5):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(5, QHeaderView.Interactive)
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.Interactive)   # raw keys: long
         self.table.setColumnHidden(5, True)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         lay.addWidget(self.table)

@@ -49,3 +49,21 @@ class CopyTable(QTableView):
             return ""
         QGuiApplication.clipboard().setText(text)
         return text
+
+
+def row_table(model, stretch_column: int = 0) -> QTableView:
+    """A sortable list of records, one selected at a time: the variables table and the
+    Compare ranking. `stretch_column` takes the spare width; the others fit their text."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSortingEnabled(True)
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(22)
+    header = table.horizontalHeader()
+    for c in range(model.columnCount()):
+        header.setSectionResizeMode(c, QHeaderView.Stretch if c == stretch_column
+                                    else QHeaderView.ResizeToContents)
+    return table
