@@ -39,8 +39,11 @@ def test_the_selected_variable_follows_a_change_of_checkpoint():
     doc.select_tensor("conv/kernel", origin="variables")
     assert doc.selection.key == "conv/kernel" and doc.selection.op == "conv/kernel"
     log = recorder(doc)
+    before = doc.loaded
     first = doc.loaded.model.checkpoints[0]
     doc.select_checkpoint(first.prefix)
+    # The state shown until then was not changed under the panels: a new one replaced it.
+    assert before.checkpoint.step == 5 and doc.loaded is not before
     assert [n for n, _ in log] == ["checkpoint_changed", "selection_changed"]
     assert doc.checkpoint.step == 0
     # The same variable, now read from epoch-0, byte for byte what the file holds.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..formats.errors import FormatError
+from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
 from ..formats.reader import TensorReader
@@ -24,6 +25,7 @@ class Loaded:
     tree_kind: str = "graph"              # "graph": leaves are ops; "variables": tensor names
     problems: list[str] = field(default_factory=list)
     params: ParameterSplit = field(default_factory=ParameterSplit)   # model vs optimizer state
+    event_files: dict[str, list[str]] = field(default_factory=dict)   # run → its event files
 
     @property
     def tensors(self) -> dict:
@@ -116,6 +118,8 @@ def load(path: str, job=None, checkpoint: str | None = None) -> Loaded:
         loaded.problems.append(str(e))
     say(0.8, "building the scope tree")
     build_tree(loaded)
+    if model.kind in ("run", "checkpoint"):      # training curves logged beside the checkpoints
+        loaded.event_files = find_event_files(model.folder)
     if loaded.graph is not None:
         loaded.graph.collections()
     return loaded

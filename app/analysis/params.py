@@ -10,7 +10,7 @@ How a tensor is known to be optimizer state, most certain first:
   `ResourceApplyMomentum`, …) other than the variable being updated;
 - its name says so: the slot names TensorFlow's optimizers use (`…/Adam`, `…/Adam_1`,
   `…/Momentum`, BERT's `…/adam_m`), Adam's `beta1_power`/`beta2_power`, a step counter
-  (`global_step`, `…/iter`, TF2's `save_counter`), a Keras optimizer's own scope
+  (`global_step`, a TF2 checkpoint's `step`, `…/iter`, `save_counter`), a Keras optimizer's own scope
   (`optimizer/…`, `training/…`), or a TF2 key under the optimizer's own variables
   (`optimizer/_variables/N/…`: Keras 3 keeps Adam's moments there, not as slots).
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 SLOT_NAME = re.compile(
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|Adagrad|Adadelta|Adadelta_\d+|"
     r"Ftrl|Ftrl_\d+|LazyAdam|LazyAdam_\d+|Nadam|Nadam_\d+|Adamax|Adamax_\d+|\.OPTIMIZER_SLOT/.*)$")
-STATE_NAME = re.compile(r"(^|/)(beta1_power|beta2_power|global_step|iter|iteration|iterations|"
+STATE_NAME = re.compile(r"(^|/)(beta1_power|beta2_power|global_step|step|iter|iteration|iterations|"
                         r"save_counter)(/\.ATTRIBUTES.*)?$")
 OPTIMIZER_SCOPE = re.compile(r"^(optimizer|training)/")
 # TF2 object graphs: what an optimizer owns itself (Keras 3 keeps Adam's moments there,

@@ -14,4 +14,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": (".compare", "how much every variable changed from checkpoint A to B"),
     "trend": (".compare", "one variable across every checkpoint of a run"),
     "run": (".run", "run tensors of a model on values given as feeds"),
+    "scalars": (".scalars", "the training curves a run logged: scalar summaries of its event files"),
 }

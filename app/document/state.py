@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
 from ..analysis.loading import Loaded, build_tree, load, open_reader
@@ -66,7 +66,7 @@ class Selection:
 
 
 NOTHING = Selection()
-LANES = ("load", "value", "stats", "verify", "compare", "trend", "run")
+LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events")
 
 
 class InlineJob:
@@ -122,6 +122,7 @@ class Document:
     - selection_changed [Selection]
     - notice [message, details, error: bool] — something to tell the user, not fatal
     - run_requested [op names] — the user asked to run these (the Run tab takes them)
+    - scalars_changed [EventData] — the training curves the run's event files hold
     - status [text] — one line for the status bar
     - busy_changed [] — a lane started or finished
     """
@@ -135,8 +136,10 @@ class Document:
         self._closed = False
         self._results = None
         self.models_below: list[str] = []   # after a failed open: subfolders that hold models
+        self.scalars = None                  # EventData of the run's event files, once read
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
+                     "scalars_changed",
                      "status", "busy_changed"):
             setattr(self, name, Event(name))
 
@@ -221,6 +224,7 @@ class Document:
             return
         previous, self.selection = self.selection, NOTHING
         self.loaded = loaded
+        self.scalars = None
         self.opened.emit(loaded)
         self._tell_problems(loaded.problems)
         # A reload (F5) keeps the current variable or op where the model still has it.
@@ -229,6 +233,22 @@ class Document:
         elif previous.op is not None and loaded.graph is not None and previous.op in loaded.graph.index:
             self.select_op(previous.op, origin=previous.origin)
         self.status.emit(self.status_text())
+
+    def read_scalars(self) -> None:
+        """The scalar summaries (loss, accuracy, …) of the run's event files, in the
+        background: a run folder's own and its subfolders' (train/, eval/)."""
+        loaded = self.loaded
+        if loaded is None or not loaded.event_files:
+            return
+        from ..formats.events import read_scalars
+        folder = loaded.model.folder
+
+        def done(data):
+            self.scalars = data
+            self.scalars_changed.emit(data)
+
+        self.submit("events", lambda job: read_scalars(folder, cancelled=job.cancelled), done,
+                    lambda m, d: self.notice.emit(f"training curves: {m}", d, False))
 
     def _tell_problems(self, problems: list[str]) -> None:
         if problems:
@@ -247,14 +267,16 @@ class Document:
         ckpt = next((c for c in loaded.model.checkpoints if c.prefix == prefix), None)
         if ckpt is None:
             return
-        loaded.problems = []
 
         def task(job):
-            open_reader(loaded, ckpt)
-            build_tree(loaded)
-            return loaded
+            # A copy: the panels keep reading the current one until the new one is ready.
+            switched = replace(loaded, problems=[])
+            open_reader(switched, ckpt)
+            build_tree(switched)
+            return switched
 
         def done(result: Loaded) -> None:
+            self.loaded = result
             self.checkpoint_changed.emit(result)
             self._tell_problems(result.problems)
             key = self.selection.key
@@ -282,15 +304,19 @@ class Document:
         loaded = self.loaded
         if loaded is None or not 0 <= index < len(loaded.graphs) or loaded.graphs[index] is loaded.graph:
             return
-        loaded.graph = loaded.graphs[index]
+        graph = loaded.graphs[index]
 
         def task(job):
-            build_tree(loaded)
-            loaded.graph.collections()
-            return loaded
+            switched = replace(loaded, graph=graph)
+            build_tree(switched)
+            graph.collections()
+            return switched
 
-        self.submit("load", task, self.graph_changed.emit,
-                    lambda m, d: self.notice.emit(m, d, True))
+        def done(result: Loaded) -> None:
+            self.loaded = result
+            self.graph_changed.emit(result)
+
+        self.submit("load", task, done, lambda m, d: self.notice.emit(m, d, True))
 
     # -- selection ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .panels.details import DetailsPanel
 from .panels.run import RunTab
 from .panels.scope_tree import ORIGIN as TREE
 from .panels.scope_tree import ScopeTreePanel
+from .panels.training import TrainingPanel
 from .panels.trend import TrendPanel
 from .panels.value import ValuePanel
 from .panels.variables import VariablesPanel
@@ -184,7 +185,11 @@ class ModelView(QWidget):
         self.value_tabs.addTab(self.trend, "Across the run")
         self.value_tabs.setTabToolTip(1, "The selected variable at every checkpoint: histograms, "
                                          "statistics and relative change against step")
-        self.value_tabs.currentChanged.connect(lambda _i: self.trend.refresh())
+        self.training = TrainingPanel(doc)
+        self.value_tabs.addTab(self.training, "Training")
+        self.value_tabs.setTabToolTip(2, "The curves the run logged (loss, accuracy, …) against step, "
+                                         "with its checkpoints marked")
+        self.value_tabs.currentChanged.connect(lambda _i: (self.trend.refresh(), self.training.refresh()))
         right = QSplitter(Qt.Vertical)
         right.setChildrenCollapsible(False)
         right.addWidget(self.side_tabs)
@@ -255,6 +260,7 @@ class ModelView(QWidget):
 
     def _arrange_tabs(self) -> None:
         loaded = self.doc.loaded
+        self.value_tabs.setTabVisible(self.value_tabs.indexOf(self.training), self.training.available)
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.variables), bool(loaded.tensors))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.compare), bool(loaded.model.checkpoints))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run), self.run.available)

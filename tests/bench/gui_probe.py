@@ -90,6 +90,9 @@ def open_model(path: str, tensor: str | None) -> None:
     opened = MainWindow.open_path
 
     def open_path(window, p):
+        # The size the window takes on a 1920×1080 desktop (offscreen's 800×600 screen
+        # would make it smaller than its layout's minimum, which relayouts far slower).
+        window.resize(1360, 860)
         view = opened(window, p)
         view.loaded_changed.connect(lambda: shown(view), type=Qt.SingleShotConnection)
         return view
@@ -120,7 +123,14 @@ def stall(view, tensor: str) -> dict:
     for t in threading.enumerate():
         if t.name == "prewarm":
             t.join()
-    view.value.view  # the panel exists once the user has looked at a first tensor
+    # The panel and its displays exist once the user has looked at a first tensor: look at
+    # the smallest one, and wait for its statistics.
+    first = min(view.loaded.tensors.values(), key=lambda t: t.nbytes).name
+    settled = QEventLoop()
+    view.doc.lanes["stats"].busy_changed.connect(lambda busy: None if busy else settled.quit())
+    view.doc.select_tensor(first)
+    QTimer.singleShot(10000, settled.quit)
+    settled.exec()
     QApplication.processEvents()
     clock = QElapsedTimer()
     gaps = []
