@@ -123,6 +123,7 @@ class Document:
     - notice [message, details, error: bool] — something to tell the user, not fatal
     - run_requested [op names] — the user asked to run these (the Run tab takes them)
     - scalars_changed [EventData] — the training curves the run's event files hold
+    - work_cancelled [lane names] — the user stopped these kinds of background work
     - status [text] — one line for the status bar
     - busy_changed [] — a lane started or finished
     """
@@ -139,7 +140,7 @@ class Document:
         self.scalars = None                  # EventData of the run's event files, once read
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
-                     "scalars_changed",
+                     "scalars_changed", "work_cancelled",
                      "status", "busy_changed"):
             setattr(self, name, Event(name))
 
@@ -156,10 +157,15 @@ class Document:
         self.lanes[lane].cancel()
 
     def cancel_work(self) -> None:
-        """Stop whatever runs in the background, except opening (`cancel_open`)."""
+        """Stop whatever runs in the background, except opening (`cancel_open`); say which
+        kinds of work were stopped (`work_cancelled`), so that no panel keeps promising a
+        result that will not come."""
+        stopped = [name for name, lane in self.lanes.items() if name != "load" and lane.busy]
         for name, lane in self.lanes.items():
             if name != "load":
                 lane.cancel()
+        if stopped:
+            self.work_cancelled.emit(stopped)
 
     def result_cache(self):
         """The cache of per-tensor results (statistics, differences) that Compare and

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..formats.display import number_text, shape_text
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP
+from .row_model import RowsModel
 from .variables_model import SORT_ROLE, SortProxy
 from .widgets.filter_field import FilterField
 from .widgets.tables import row_table
@@ -47,37 +48,22 @@ def change_text(r: "DiffRow") -> str:
     return number_text(r.rel_l2, missing="")
 
 
-class DiffModel(QAbstractTableModel):
+class DiffModel(RowsModel):
+    COLUMNS = COLUMNS
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._rows: list[DiffRow] = []
         self._optimizer: list[bool] = []
 
     def set_rows(self, rows: list[DiffRow], optimizer: set[str] = frozenset()) -> None:
         """`optimizer`: keys (of A or B) that hold optimizer state."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self._optimizer = [r.key_a in optimizer or r.key_b in optimizer for r in self._rows]
-        self.endResetModel()
+        self._optimizer = [r.key_a in optimizer or r.key_b in optimizer for r in rows]
+        self.replace_rows(rows)
 
     def is_optimizer(self, i: int) -> bool:
         return self._optimizer[i]
 
-    def row(self, i: int) -> DiffRow:
-        return self._rows[i]
-
-    def rows(self) -> list[DiffRow]:
-        return list(self._rows)
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
+    def headerData(self, section, orientation, role=DISPLAY):  # noqa: N802 (Qt)
         if orientation == Qt.Horizontal and role == TOOLTIP and 0 <= section < len(COLUMNS):
             return ("Variable (readable name)", "changed, unchanged (identical bytes), reshaped, "
                     "added (only in B), removed (only in A), unreadable",
@@ -85,7 +71,7 @@ class DiffModel(QAbstractTableModel):
                     "start from zero have none; they follow, ranked by the RMS of their change",
                     "Largest absolute change",
                     "Mean absolute change", "Shape in A", "Shape in B")[section]
-        return None
+        return super().headerData(section, orientation, role)
 
     def data(self, index: QModelIndex, role=DISPLAY):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

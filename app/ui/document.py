@@ -101,7 +101,6 @@ class ModelView(QWidget):
 
     def cancel_work(self) -> None:
         self.doc.cancel_work()
-        self.trend.cancelled()
 
     def verify(self) -> None:
         self.doc.verify()

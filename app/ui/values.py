@@ -42,6 +42,7 @@ class ValueView(DisplayHost, MessagePanel):
     """
 
     binsChanged = Signal(int)
+    statsRetry = Signal()          # the user asks again for statistics that were cancelled
 
     EMPTY_TEXT = "Select a tensor to see its values."
 
@@ -65,6 +66,9 @@ class ValueView(DisplayHost, MessagePanel):
         self._stats_label = SelectableLabel()
         self._stats_label.setWordWrap(True)
         self._stats_label.setTextFormat(Qt.RichText)
+        self._stats_label.setTextInteractionFlags(self._stats_label.textInteractionFlags()
+                                                  | Qt.LinksAccessibleByMouse)
+        self._stats_label.linkActivated.connect(lambda _link: self.statsRetry.emit())
         lay.addWidget(self._stats_label)
 
         self.tabs = DisplayTabs([self._table, self._histogram, self._heatmap, self._filters])
@@ -141,6 +145,15 @@ class ValueView(DisplayHost, MessagePanel):
         self._stats = stats
         self._stats_label.setText(self._stats_text(stats))
         self._histogram.set_stats(stats)
+
+    def stats_stopped(self, why: str) -> None:
+        """The statistics of the tensor shown will not come (cancelled): the line and the
+        histogram say `why`, with a link that asks for them again (`statsRetry`)."""
+        self._stats = None
+        dim = self._dim()
+        self._stats_label.setText(f"<span style='color:{dim}'>{html_escape(why)}</span> — "
+                                  "<a href='retry'>Retry</a>")
+        self._histogram.stop(f"{why}.")
 
     def clear(self) -> None:
         self._array = None

@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 
 from .roles import ALIGN, DISPLAY, FOREGROUND, TOOLTIP, USER
+from .row_model import RowsModel
 
-from ..formats.bundle import TensorInfo
+from ..formats.reader import TensorInfo
 from ..formats.display import human_bytes, shape_text  # noqa: F401  (re-exported for the views)
 
 COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
 SORT_ROLE = USER + 1
 
 
-class VariablesModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list[TensorInfo] = []
+class VariablesModel(RowsModel):
+    COLUMNS = COLUMNS
 
     def set_tensors(self, tensors: list[TensorInfo]) -> None:
-        self.beginResetModel()
-        self._rows = list(tensors)
-        self.endResetModel()
+        self.replace_rows(tensors)
 
     def info(self, row: int) -> TensorInfo:
-        return self._rows[row]
+        return self.row(row)
 
     def row_of(self, name: str) -> int:
         for i, t in enumerate(self._rows):
             if t.name == name:
                 return i
         return -1
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex, role=DISPLAY):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

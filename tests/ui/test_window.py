@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 import os
 import shutil
 import weakref
@@ -435,3 +436,32 @@ def test_the_overview_names_likely_inputs_and_outputs_and_runs_one(qtbot, window
     view.details.anchorClicked.emit(QUrl("run:accuracy"))
     assert view.side_tabs.currentWidget() is view.run
     assert view.run.panel.fetches == ["accuracy:0"]
+
+
+def test_esc_leaves_no_pane_promising_a_result(qtbot, window):
+    """Statistics stopped with Esc say so, with a Retry that brings them."""
+    from app.analysis import stats as stats_mod
+    view = opened(qtbot, window, SAMPLE)
+    view.doc.select_tensor("dense/kernel")
+    idle(qtbot, view)
+    values = view.value.view
+    slow = stats_mod.compute
+
+    def stuck(*args, cancelled=None, **kw):       # statistics that wait to be cancelled
+        while not cancelled():
+            time.sleep(0.005)
+        raise stats_mod.Cancelled()
+    stats_mod.compute = stuck
+    try:
+        view.doc.select_tensor("conv/kernel")
+        qtbot.waitUntil(lambda: view.doc.lanes["stats"].busy, timeout=TIMEOUT)
+        assert "Computing statistics" in values.stats_text()
+        window.cancel_button.click()             # as Esc does
+        qtbot.waitUntil(lambda: not view.doc.lanes["stats"].busy, timeout=TIMEOUT)
+        assert "Statistics cancelled" in values.stats_text() and "Retry" in values.stats_text()
+        assert "Computing" not in values.stats_text()
+    finally:
+        stats_mod.compute = slow
+    values.statsRetry.emit()
+    idle(qtbot, view)
+    assert "Cancelled" not in values.stats_text() and "max" in values.stats_text()

@@ -34,6 +34,7 @@ class HistogramDisplay(Display):
         self._mono = font
         self._info = Description()
         self._stats = None
+        self._stopped = ""          # why no statistics are coming (cancelled), if so
         self._bins = DEFAULT_BINS
         self._log = False
 
@@ -46,13 +47,21 @@ class HistogramDisplay(Display):
     def set_tensor(self, info: Description) -> None:
         self._info = info
         self._stats = None
+        self._stopped = ""
         self.invalidate()
 
     def set_stats(self, stats) -> None:
         """An app.analysis.stats.Stats; its number of bins becomes the spin box's."""
         self._stats = stats
+        self._stopped = ""
         if stats is not None and stats.counts:
             self._bins = min(len(stats.counts), MAX_BINS)
+        self.invalidate()
+
+    def stop(self, why: str) -> None:
+        """No statistics are coming (the computation was cancelled): say so, not 'Computing'."""
+        self._stats = None
+        self._stopped = why
         self.invalidate()
 
     def bins(self) -> int:
@@ -129,7 +138,7 @@ class HistogramDisplay(Display):
         self.log_check.setEnabled(has)
         s = self._stats
         if s is None or not s.counts or len(s.edges) != len(s.counts) + 1:
-            note = "Computing statistics…" if s is None and has else \
+            note = (self._stopped or "Computing statistics…") if s is None and has else \
                 ("No finite values to bin." if s is not None else "")
             self._clear(note)
             return

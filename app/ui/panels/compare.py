@@ -41,6 +41,9 @@ class CompareTab(QWidget):
         self.readers = None               # (reader A, reader B) of the table shown
         doc.opened.connect(lambda _l: self._fill_choices())
         doc.checkpoints_changed.connect(lambda _c: self._fill_choices(keep=True))
+        doc.work_cancelled.connect(
+            lambda lanes: "compare" in lanes and self._panel is not None
+            and self._panel.set_busy("Comparing was cancelled: press Compare to run it again."))
 
     @property
     def panel(self) -> ComparePanel:

@@ -23,6 +23,7 @@ class TrendPanel(QWidget):
         doc.selection_changed.connect(lambda _s: self.refresh())
         doc.checkpoints_changed.connect(lambda _c: self.refresh())
         doc.opened.connect(lambda _l: self._forget())
+        doc.work_cancelled.connect(self._cancelled)
 
     def _build_view(self):
         from ..trend_view import TrendView
@@ -38,9 +39,11 @@ class TrendPanel(QWidget):
         self.shown = None
         self.refresh()
 
-    def cancelled(self) -> None:
-        """Background work was stopped: what is on screen is no longer what was asked."""
-        self.shown = None
+    def _cancelled(self, lanes: list[str]) -> None:
+        """Esc: what was being read will not come; say so instead of 'Reading…'."""
+        if "trend" in lanes:
+            self.shown = None
+            self._say("Cancelled. Show this tab again, or select the variable again, to read it.")
 
     def _say(self, text: str) -> None:
         (self.view.show_message if self.slot.built else self.slot.hint)(text)

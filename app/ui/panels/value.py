@@ -55,11 +55,13 @@ class ValuePanel(QWidget):
         doc.opened.connect(self._opened)
         doc.selection_changed.connect(self._follow)
         doc.checkpoint_changed.connect(self._checkpoint_changed)
+        doc.work_cancelled.connect(self._cancelled)
 
     def _build_view(self):
         from ..values import ValueView
         view = ValueView()
         view.binsChanged.connect(lambda _b: self._key and self._compute_stats(self._key))
+        view.statsRetry.connect(lambda: self._key and self._compute_stats(self._key))
         return view
 
     @property
@@ -178,6 +180,13 @@ class ValuePanel(QWidget):
             self.doc.notice.emit(message, details, True)
 
         self.doc.submit("stats", task, self.view.show_stats, failed)
+
+    def _cancelled(self, lanes: list[str]) -> None:
+        """Esc: each pane says what it shows now, never 'Computing…' for work that stopped."""
+        if "value" in lanes:
+            self.say("Reading the value was cancelled: select it again to read it.")
+        elif "stats" in lanes and self.slot.built:
+            self.view.stats_stopped("Statistics cancelled")
 
     # -- actions ------------------------------------------------------------------------
 
