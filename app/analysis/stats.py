@@ -25,6 +25,14 @@ from .streaming import THREADS, Part, finite, merge, pipeline, prepare, summaris
 DEFAULT_BINS = 100
 
 
+def suggested_bins(size: int) -> int:
+    """Bins that suit `size` values: about √n (144 values → 12 bins), at least 10 where there
+    are that many values, at most DEFAULT_BINS."""
+    if size <= 0:
+        return 1
+    return min(DEFAULT_BINS, max(min(size, 10), math.ceil(math.sqrt(size))))
+
+
 @dataclass
 class Stats:
     size: int = 0

@@ -121,7 +121,7 @@ class Document:
     - checkpoints_changed [list of Checkpoint] — the run's checkpoint list changed
     - selection_changed [Selection]
     - notice [message, details, error: bool] — something to tell the user, not fatal
-    - run_requested [op names] — the user asked to run these (the Run tab takes them)
+    - run_requested [op names, signature key or None] — the user asked to run these
     - scalars_changed [EventData] — the training curves the run's event files hold
     - work_cancelled [lane names] — the user stopped these kinds of background work
     - status [text] — one line for the status bar
@@ -351,9 +351,10 @@ class Document:
         op = self.op_for_tensor(key) if key is not None else None
         self.select(Selection(key=key, op=op, value=value, title=title, origin=origin))
 
-    def request_run(self, names: list[str]) -> None:
-        """Ask the Run tab to fetch these ops (their outputs), e.g. a graph's likely outputs."""
-        self.run_requested.emit(list(names))
+    def request_run(self, names: list[str], signature: str | None = None) -> None:
+        """Ask the Run tab to fetch these ops (their outputs), e.g. a graph's likely outputs,
+        or to run through a SavedModel's signature."""
+        self.run_requested.emit(list(names), signature)
 
     def op_for_tensor(self, key: str) -> str | None:
         loaded = self.loaded

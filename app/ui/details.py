@@ -12,6 +12,8 @@ from ..formats.graph import Graph, Scope, input_node
 
 LINK_PREFIX = "op:"
 RUN_PREFIX = "run:"        # a link that adds the op to the Run tab's fetches
+SIGNATURE_PREFIX = "signature:"   # a link that runs through a SavedModel's signature
+INIT_OP_KEY = "__saved_model_init_op"
 MAX_LINKS = 200
 
 
@@ -106,16 +108,22 @@ def graph_html(graph: Graph | None, model_path: str, problems: list[str],
         rows.append(("Written by", "TensorFlow " + html.escape(info["tensorflow_version"])))
     out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows), _io_html(*io)]
     sigs = graph.signatures()
+    init = {k: v for k, v in sigs.items() if k.startswith(INIT_OP_KEY)}
+    sigs = {k: v for k, v in sigs.items() if k not in init}
     if sigs:
         out.append("<h4>Signatures</h4>")
-        for key, sig in sigs.items():
+        for key, sig in sorted(sigs.items()):
             def io(tensors):
                 return "<br>".join(
                     f"<code>{html.escape(k)}</code>: {_link(input_node(t.name), t.name)} "
                     f"{html.escape(dtypes.enum_name(t.dtype))} {html.escape(shape_text(t.tensor_shape))}"
                     for k, t in tensors.items()) or "<i>none</i>"
-            out.append(f"<p><b>{html.escape(key)}</b> <i>{html.escape(sig.method_name)}</i>"
+            use = f' <a href="{SIGNATURE_PREFIX}{html.escape(key, quote=True)}">use in Run</a>'
+            out.append(f"<p><b>{html.escape(key)}</b> <i>{html.escape(sig.method_name)}</i>{use}"
                        f"<br>inputs:<br>{io(sig.inputs)}<br>outputs:<br>{io(sig.outputs)}</p>")
+    for key, sig in init.items():        # the op TF runs when it loads: not a signature to call
+        ops = ", ".join(input_node(t.name) for t in sig.outputs.values()) or "none"
+        out.append(f"<p><i>initialisation op run on loading:</i> <code>{html.escape(ops)}</code></p>")
     ops = list(info["op_types"].items())[:15]
     out.append("<h4>Most used op types</h4>" + _rows([(k, f"{v:,}") for k, v in ops]))
     cols = graph.collections()

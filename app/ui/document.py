@@ -52,7 +52,7 @@ class ModelView(QWidget):
         doc.graph_changed.connect(lambda _l: self._arrange_tabs())
         doc.selection_changed.connect(self._selection_changed)
         doc.notice.connect(self.banner.show_message)
-        doc.run_requested.connect(lambda _names: self.run.available and self.side_tabs.setCurrentWidget(self.run))
+        doc.run_requested.connect(lambda *_: self.run.available and self.side_tabs.setCurrentWidget(self.run))
         doc.status.connect(self.status_changed.emit)
         doc.lanes["load"].progress.connect(self._load_progress)
         self.reload()

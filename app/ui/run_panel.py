@@ -489,6 +489,14 @@ class RunPanel(QWidget):
             w.setVisible(show)
         self._signature_chosen()
 
+    def choose_signature(self, key: str) -> bool:
+        """Run through signature `key` (a SavedModel's), as choosing it in the form does."""
+        i = self.signature.findData(key)
+        if not self._signatures_on or i < 0:
+            return False
+        self.signature.setCurrentIndex(i)
+        return True
+
     @property
     def signature_key(self) -> str | None:
         return self.signature.currentData() if self._signatures_on else None

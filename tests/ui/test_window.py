@@ -465,3 +465,33 @@ def test_esc_leaves_no_pane_promising_a_result(qtbot, window):
     values.statsRetry.emit()
     idle(qtbot, view)
     assert "Cancelled" not in values.stats_text() and "max" in values.stats_text()
+
+
+def test_a_savedmodels_signatures_apart_from_its_init_op_each_usable_in_run(qtbot, window, tmp_path, tf):
+    from .. import tf_fixtures as fx
+    saved = fx.saved_models(tmp_path / "saved").tf2
+    view = opened(qtbot, window, saved.dir)
+    text = view.details.toPlainText()
+    assert "serving_default" in text and "use in Run" in text
+    assert "__saved_model_init_op" not in text.split("Signatures")[1].split("initialisation op")[0]
+    assert "initialisation op run on loading" in text
+    view.details.anchorClicked.emit(QUrl("signature:serving_default"))
+    assert view.side_tabs.currentWidget() is view.run
+    assert view.run.panel.signature_key == "serving_default"
+
+
+def test_a_histogram_gets_bins_that_suit_its_tensor(qtbot, window):
+    """144 bytes of float32 (36 values) are not drawn in 100 bins; the bins a user picks
+    hold for that tensor."""
+    from app.analysis.stats import suggested_bins
+    view = opened(qtbot, window, SAMPLE)
+    view.doc.select_tensor("conv/kernel")                  # 36 values
+    idle(qtbot, view)
+    assert view.value.view.bins() == suggested_bins(36) == 10
+    view.doc.select_tensor("dense/kernel")                 # 128 values
+    idle(qtbot, view)
+    assert view.value.view.bins() == suggested_bins(128) == 12
+    view.value.view.binsChanged.emit(40)                   # the user's choice, for this tensor
+    idle(qtbot, view)
+    assert view.value.view.bins() == 40
+    assert suggested_bins(144) == 12 and suggested_bins(10**8) == 100 and suggested_bins(3) == 3

@@ -44,3 +44,5 @@ class DetailsPanel(QTextBrowser):
             self.doc.select_op(text[len(pages.LINK_PREFIX):], origin=ORIGIN)
         elif text.startswith(pages.RUN_PREFIX):
             self.doc.request_run([text[len(pages.RUN_PREFIX):]])
+        elif text.startswith(pages.SIGNATURE_PREFIX):
+            self.doc.request_run([], signature=text[len(pages.SIGNATURE_PREFIX):])

@@ -57,8 +57,10 @@ class RunTab(QWidget):
         if self._panel is not None:
             self._panel.set_selected_op(self._selected_op)
 
-    def _add_fetches(self, names: list[str]) -> None:
+    def _add_fetches(self, names: list[str], signature: str | None = None) -> None:
         if self.available:
+            if signature is not None:
+                self.panel.choose_signature(signature)
             for name in names:
                 self.panel.add_fetch(name)
 

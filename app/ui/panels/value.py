@@ -60,8 +60,9 @@ class ValuePanel(QWidget):
     def _build_view(self):
         from ..values import ValueView
         view = ValueView()
-        view.binsChanged.connect(lambda _b: self._key and self._compute_stats(self._key))
-        view.statsRetry.connect(lambda: self._key and self._compute_stats(self._key))
+        # The bins the user picks hold for the tensor on screen; a new one gets bins to suit it.
+        view.binsChanged.connect(lambda b: self._key and self._compute_stats(self._key, b))
+        view.statsRetry.connect(lambda: self._key and self._compute_stats(self._key, self.view.bins()))
         return view
 
     @property
@@ -158,17 +159,18 @@ class ValuePanel(QWidget):
         self.view.show_tensor(title, dtype, array.shape, array)
         # the view's own rule: a float8 or int4 array (numpy kind "V") has statistics too
         if Description.of(array, dtype).has_statistics:
-            flat, bins = array.ravel(), self.view.bins()
+            flat, bins = array.ravel(), _stats().suggested_bins(array.size)
             self.doc.submit("stats", lambda job: _stats().compute(lambda: iter([flat]), array.nbytes, bins,
                                                                   cancelled=job.cancelled),
                             self.view.show_stats)
 
-    def _compute_stats(self, key: str) -> None:
+    def _compute_stats(self, key: str, bins: int | None = None) -> None:
         loaded = self.doc.loaded
         info = loaded.tensors[key]
         if dtypes.kind(info.dtype) not in ("bool", "int", "float", "complex"):
             return
-        reader, bins = loaded.reader, self.view.bins()
+        reader = loaded.reader
+        bins = bins or _stats().suggested_bins(info.size)
 
         def task(job):
             return _stats().compute(lambda: reader.chunks(key), info.nbytes, bins,
