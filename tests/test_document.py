@@ -124,3 +124,16 @@ def test_a_tab_is_named_by_what_identifies_the_model(tmp_path):
     assert Model("", "graph", "", graph_path=str(tmp_path / "inception" / "model.pb")).title == "inception/model.pb"
     assert Model("", "graph", "", graph_path=str(tmp_path / "x" / "inception_v3.pb")).title == "inception_v3.pb"
     assert Checkpoint(prefix=str(tmp_path / "run") + "/").name == "run/"
+
+
+def test_a_keras_or_tflite_file_gets_one_plain_message(tmp_path):
+    for name, head in (("emotion_model.hdf5", b"\x89HDF\r\n\x1a\n"), ("m.tflite", b"\x1c\x00\x00\x00TFL3"),
+                       ("m.keras", b"PK\x03\x04")):
+        path = tmp_path / name
+        path.write_bytes(head + bytes(200))
+        doc = Document(str(path))
+        log = recorder(doc)
+        doc.open()
+        assert [n for n, _ in log] == ["opening", "open_failed"], name
+        message = log[1][1][0]
+        assert "not a TensorFlow checkpoint, graph or SavedModel" in message and name in message

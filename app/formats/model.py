@@ -136,6 +136,10 @@ def open_path(path: str) -> Model:
         return _run(folder, path)
     if name in SAVED_MODEL_FILES:
         return _saved_model(folder, path)
+    kind = _foreign_kind(path)
+    if kind:
+        raise FormatError(path, f"{kind}: not a TensorFlow checkpoint, graph or SavedModel, and this "
+                                "version does not read it")
     if folder.endswith(os.sep + "variables") or os.path.basename(folder) == "variables":
         parent = os.path.dirname(folder)
         sm = _is_saved_model_dir(parent)
@@ -163,6 +167,27 @@ def open_path(path: str) -> Model:
     if has_table_magic(read_tail(path, 8)):
         raise FormatError(path, "a table file that is neither a bundle index nor a V1 checkpoint")
     return Model(path, "graph", folder, graph_path=path)  # load_graph says if it is not one
+
+
+# Files users open that are models, but not TensorFlow's formats: said plainly, instead of
+# the parse errors of each format tried in turn.
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _foreign_kind(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head == _HDF5_MAGIC:
+        return "a Keras HDF5 model (.h5/.hdf5)"
+    if head.startswith(_ZIP_MAGIC) and path.endswith(".keras"):
+        return "a Keras 3 model archive (.keras)"
+    if head[4:8] == b"TFL3":
+        return "a TensorFlow Lite model (.tflite)"
+    return None
 
 
 def _models_below(folder: str, limit: int = 5) -> list[str]:
