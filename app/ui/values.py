@@ -170,6 +170,13 @@ class ValueView(DisplayHost, MessagePanel):
             self._table.set_tensor(None, info)
         self.show_message(self.EMPTY_TEXT)
 
+    def snapshot(self) -> tuple:
+        """What is shown — (title, dtype name, shape, array, statistics) — for another view
+        to show the same (a window of its own); None when no tensor is shown."""
+        if self._array is None:
+            return None
+        return (self._name.text(), self._info.dtype_name, self._shape, self._array, self._stats)
+
     def bins(self) -> int:
         return self._histogram.bins()
 

@@ -495,3 +495,17 @@ def test_a_histogram_gets_bins_that_suit_its_tensor(qtbot, window):
     idle(qtbot, view)
     assert view.value.view.bins() == 40
     assert suggested_bins(144) == 12 and suggested_bins(10**8) == 100 and suggested_bins(3) == 3
+
+
+def test_a_value_opens_in_a_window_of_its_own(qtbot, window):
+    view = opened(qtbot, window, SAMPLE)
+    view.doc.select_tensor("dense/kernel")
+    idle(qtbot, view)
+    popped = view.value.pop_out()
+    qtbot.addWidget(popped)
+    assert popped.isVisible() and popped.array() is view.value.view.array()
+    assert popped.stats_text() == view.value.view.stats_text()
+    view.doc.select_tensor("conv/kernel")          # the window keeps what it was given
+    idle(qtbot, view)
+    assert popped.array().shape == (64, 2)
+    popped.close()

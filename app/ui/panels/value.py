@@ -44,6 +44,13 @@ class ValuePanel(QWidget):
         self.copy_code_button.setToolTip("Copy a Python snippet that restores the model and fetches this tensor")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the value as .npy or .csv")
+        self.pop_out_button = QPushButton("Open in window")
+        self.pop_out_button.setToolTip("This value, its statistics and plots in a window of its own, "
+                                       "to make room or keep it beside another")
+        self.pop_out_button.setEnabled(False)
+        self.pop_out_button.clicked.connect(self.pop_out)
+        row.addWidget(self.pop_out_button)
+        self.windows: list = []              # the values opened in windows of their own
         for b in (self.copy_name_button, self.copy_code_button, self.export_button):
             b.setEnabled(False)
             row.addWidget(b)
@@ -83,6 +90,7 @@ class ValuePanel(QWidget):
 
     def _set_key(self, key: str | None) -> None:
         self._key = key
+        self.pop_out_button.setEnabled(self.slot.built)
         for b in (self.copy_name_button, self.copy_code_button, self.export_button):
             b.setEnabled(key is not None)
 
@@ -182,6 +190,24 @@ class ValuePanel(QWidget):
             self.doc.notice.emit(message, details, True)
 
         self.doc.submit("stats", task, self.view.show_stats, failed)
+
+    def pop_out(self):
+        """The value shown, in a window of its own (it stays as it is when the selection
+        moves on). Returns that window."""
+        if not self.slot.built or self.view.snapshot() is None:
+            return None
+        from ..values import ValueView
+        title, dtype_name, shape, array, stats = self.view.snapshot()
+        window = ValueView()
+        window.setWindowTitle(f"{title} — {self.doc.title}")
+        window.show_tensor(title, dtype_name, shape, array)
+        if stats is not None:
+            window.show_stats(stats)
+        window.resize(900, 640)
+        window.show()
+        # Closed ones are dropped here, on the next one (their arrays with them).
+        self.windows = [w for w in self.windows if w.isVisible()] + [window]
+        return window
 
     def _cancelled(self, lanes: list[str]) -> None:
         """Esc: each pane says what it shows now, never 'Computing…' for work that stopped."""
