@@ -83,14 +83,16 @@ class ValuePanel(QWidget):
 
     def say(self, text: str) -> None:
         """A message instead of a value, without building the view for it."""
+        self.pop_out_button.setEnabled(False)
         if self.slot.built:
             self.view.show_message(text)
         else:
             self.slot.hint(text)
 
     def _set_key(self, key: str | None) -> None:
+        """The tensor about to be shown (None: a computed value), for the actions."""
         self._key = key
-        self.pop_out_button.setEnabled(self.slot.built)
+        self.pop_out_button.setEnabled(True)
         for b in (self.copy_name_button, self.copy_code_button, self.export_button):
             b.setEnabled(key is not None)
 
@@ -132,7 +134,7 @@ class ValuePanel(QWidget):
         self._set_key(key)
         title = info.display_name if info.display_name == key else f"{info.display_name}   ({key})"
         if info.problem:
-            self.view.show_message(f"{key} cannot be read: {info.problem}")
+            self.say(f"{key} cannot be read: {info.problem}")
             return
         reader = loaded.reader
         self.doc.cancel("stats")
