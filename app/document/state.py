@@ -124,6 +124,7 @@ class Document:
     - run_requested [op names, signature key or None] — the user asked to run these
     - scalars_changed [EventData] — the training curves the run's event files hold
     - work_cancelled [lane names] — the user stopped these kinds of background work
+    - working [lane name, text] — work whose result replaces what a pane shows has started
     - status [text] — one line for the status bar
     - busy_changed [] — a lane started or finished
     """
@@ -140,17 +141,21 @@ class Document:
         self.scalars = None                  # EventData of the run's event files, once read
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
-                     "scalars_changed", "work_cancelled",
+                     "scalars_changed", "work_cancelled", "working",
                      "status", "busy_changed"):
             setattr(self, name, Event(name))
 
     # -- work ---------------------------------------------------------------------------
 
     def submit(self, lane: str, task: Callable, on_done: Callable,
-               on_error: Callable | None = None) -> None:
+               on_error: Callable | None = None, what: str = "") -> None:
         """Run `task(job)` on the named lane; `on_done(result)` or `on_error(message,
-        details)` on the owner's thread, unless a newer request on that lane came first."""
+        details)` on the owner's thread, unless a newer request on that lane came first.
+        `what` (e.g. "Computing Δ conv/bias…"), if given, is announced as `working`, so
+        that the pane the result is for says so instead of showing the previous one."""
         if not self._closed:
+            if what:
+                self.working.emit(lane, what)
             self.lanes[lane].submit(task, on_done, on_error)
 
     def cancel(self, lane: str) -> None:

@@ -192,8 +192,16 @@ def test_compare_ranks_variables_and_shows_the_delta(qtbot, qtmodeltester, windo
     a = np.asarray(ra.read(top.key_a), dtype=np.float64)
     b = np.asarray(rb.read(top.key_b), dtype=np.float64)
     assert top.rel_l2 == pytest.approx(np.linalg.norm(b - a) / np.linalg.norm(a), rel=1e-12)
-    view.compare.panel.table.setCurrentIndex(view.compare.panel.proxy.index(0, 0))
+    view.doc.select_tensor("conv/kernel")          # a value on screen before the delta
     idle(qtbot, view)
+    said = []
+    view.doc.working.connect(lambda lane, text: said.append((lane, text)))
+    view.compare.panel.table.setCurrentIndex(view.compare.panel.proxy.index(0, 0))
+    # Until the delta is there, the value pane says it is coming, not the previous value.
+    assert said and said[0][0] == "value" and said[0][1].startswith("Computing Δ")
+    assert not view.value.view.showing_content() and view.value.view.message().startswith("Computing Δ")
+    idle(qtbot, view)
+    assert view.value.view.showing_content()
     assert np.array_equal(view.value.view.array(), b - a)
 
 

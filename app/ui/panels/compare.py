@@ -156,4 +156,4 @@ class CompareTab(QWidget):
         # The variable itself, where this run has it: Across the run follows it.
         key = next((k for k in (row.key_b, row.key_a) if k and k in self.doc.loaded.tensors), None)
         self.doc.submit("value", task, lambda array: self.doc.select_value(title, array, ORIGIN, key),
-                        lambda m, d: self.doc.notice.emit(m, d, True))
+                        lambda m, d: self.doc.notice.emit(m, d, True), what=f"Computing {title.strip()}…")

@@ -63,6 +63,7 @@ class ValuePanel(QWidget):
         doc.selection_changed.connect(self._follow)
         doc.checkpoint_changed.connect(self._checkpoint_changed)
         doc.work_cancelled.connect(self._cancelled)
+        doc.working.connect(lambda lane, text: lane == "value" and self.say(text))
 
     def _build_view(self):
         from ..values import ValueView
