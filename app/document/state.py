@@ -382,7 +382,7 @@ class Document:
         if l.graph is not None:
             parts.append(f"{len(l.graph.nodes):,} ops")
         if tensors:
-            parts.append(f"{l.params.model:,} parameters")
+            parts.append(f"{l.params.model:,} parameter{'s' if l.params.model != 1 else ''}")
             if l.params.optimizer:
                 parts.append(f"{l.params.optimizer:,} in optimizer state")
             parts.append(human_bytes(sum(t.nbytes for t in tensors)))

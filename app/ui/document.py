@@ -202,7 +202,7 @@ class ModelView(QWidget):
         content.addWidget(right)
         content.setStretchFactor(0, 2)
         content.setStretchFactor(1, 3)
-        content.setSizes([420, 780])
+        content.setSizes([460, 740])        # scaled to the window: ~390 px of names at 1024
         left.setSizes([150, 600])
         right.setSizes([300, 450])
         self.splitters = {"content": content, "left": left, "right": right}

@@ -17,6 +17,7 @@ from ..tree_model import ScopeTreeModel
 from ..widgets.filter_field import FilterField
 
 ORIGIN = "tree"
+OP_COLUMN_WIDTH = 110
 
 
 class ScopeTreePanel(QWidget):
@@ -54,7 +55,11 @@ class ScopeTreePanel(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for c in (1, 2, 3):
+        # Op types can be long (AssignAddVariableOp): a set width, elided, so that names
+        # keep the room in a narrow column; the user can widen it.
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
+        header.resizeSection(1, OP_COLUMN_WIDTH)
+        for c in (2, 3):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         # Selected, not current: Qt makes the first row current when the view takes the
         # focus (a click on an expander does), which is not the user choosing it.
