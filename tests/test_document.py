@@ -30,7 +30,7 @@ def test_opening_reads_the_run_and_says_so_once():
     assert loaded is doc.loaded and doc.checkpoint.step == 5
     assert len(loaded.model.checkpoints) == 6 and len(loaded.tensors) == 15
     # Adam's slots, its beta powers and the step are not the model's parameters.
-    assert "170 parameters   ·   343 in optimizer state" in doc.status_text()
+    assert "170 parameters (all trainable)   ·   343 in optimizer state" in doc.status_text()
 
 
 def test_the_selected_variable_follows_a_change_of_checkpoint():

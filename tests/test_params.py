@@ -23,6 +23,7 @@ def test_a_tf1_adam_run_counts_its_trainable_variables_as_the_model():
     split = split_parameters(loaded.tensors, graph)
     assert split.model == sum(loaded.tensors[k].size for k in trainable) == 170
     assert split.optimizer_keys == set(loaded.tensors) - trainable
+    assert split.trainable == 170          # every model variable of this CNN trains
     # The tree counts the model only: its root is the model's size.
     assert loaded.tree.params == 170
 
@@ -44,3 +45,25 @@ def test_keras_3_adam_state_is_not_the_model(keras):
     assert split.model == sum(reader.tensors[k].size for k in keras.weight_keys.values()) == 37
     save_counter = {k for k, t in reader.tensors.items() if t.display_name == "save_counter"}
     assert split.optimizer_keys == set(keras.optimizer_keys.values()) | save_counter
+
+
+def test_non_trainable_model_variables_are_the_models_but_not_trainable(tmp_path, tf):
+    """Batch norm's moving statistics: part of the model, not trained (Keras' summary says
+    'Non-trainable params')."""
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.get_variable("dense/kernel", [4, 3], initializer=tf.compat.v1.ones_initializer())
+        tf.compat.v1.get_variable("bn/moving_mean", [3], trainable=False,
+                                  initializer=tf.compat.v1.zeros_initializer())
+        loss = tf.reduce_sum(w)
+        step = tf.compat.v1.train.get_or_create_global_step()
+        train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(train)
+            saver.save(sess, str(tmp_path / "model.ckpt"), global_step=1)
+    loaded = load(str(tmp_path))
+    split = split_parameters(loaded.tensors, loaded.graph)
+    assert split.model == 12 + 3 and split.trainable == 12
+    assert split.optimizer == 2 * 12 + 2 + 1        # Adam's m and v, its beta powers, the step

@@ -37,6 +37,7 @@ PASS_THROUGH = {"Identity", "ReadVariableOp", "Cast", "Snapshot"}
 class ParameterSplit:
     model: int = 0               # numbers in the model's own tensors
     optimizer: int = 0           # numbers in the optimizer's state
+    trainable: int | None = None  # of `model`, those the graph marks trainable (None: unknown)
     optimizer_keys: set[str] = field(default_factory=set)
 
     def is_optimizer(self, key: str) -> bool:
@@ -82,4 +83,9 @@ def split_parameters(tensors: dict, graph=None) -> ParameterSplit:
             split.optimizer += info.size
         else:
             split.model += info.size
+    trainable_ops = graph.collections().get("trainable_variables") if graph is not None else None
+    if trainable_ops:    # as Keras' summary: trainable and not (batch norm's moving statistics…)
+        by_op = graph.checkpoint_keys()
+        trainable = {by_op.get(op, op) for op in trainable_ops} - keys
+        split.trainable = sum(tensors[k].size for k in trainable if k in tensors)
     return split

@@ -111,6 +111,15 @@ class InlineLane:
         pass
 
 
+def _trainable_text(params) -> str:
+    """' (all trainable)' or ' (3,000 trainable)', where the graph says which are."""
+    if params.trainable is None or not params.model:
+        return ""
+    if params.trainable == params.model:
+        return " (all trainable)"
+    return f" ({params.trainable:,} trainable)"
+
+
 class Document:
     """Events (each an `Event`; arguments in brackets):
     - opening [path] — reading starts; progress [fraction, text] while it runs
@@ -382,7 +391,8 @@ class Document:
         if l.graph is not None:
             parts.append(f"{len(l.graph.nodes):,} ops")
         if tensors:
-            parts.append(f"{l.params.model:,} parameter{'s' if l.params.model != 1 else ''}")
+            parts.append(f"{l.params.model:,} parameter{'s' if l.params.model != 1 else ''}"
+                         + _trainable_text(l.params))
             if l.params.optimizer:
                 parts.append(f"{l.params.optimizer:,} in optimizer state")
             parts.append(human_bytes(sum(t.nbytes for t in tensors)))
