@@ -271,3 +271,17 @@ def test_flipped_byte_is_reported_never_returned(built, tmp_path):
     others = [k for k in bundle.tensors if k != key and not bundle.tensors[k].problem]
     for k in others:
         bundle.verify(k)
+
+
+def test_slot_variables_of_the_object_graph_link_each_slot_to_its_variable(tmp_path):
+    s = fx.slot_variables(tmp_path)
+    assert any(node.slot_variables for node in fx.read_object_graph(s.prefix).nodes)
+    model = open_path(str(s.prefix) + ".index")
+    reader = open_checkpoint(model.selected)
+    for name, key in s.variable_keys.items():
+        assert reader.tensors[key].slot_of is None and reader.tensors[key].display_name == name
+    for (name, slot), key in s.slot_keys.items():
+        t = reader.tensors[key]
+        assert (t.slot_of, t.slot_name) == (s.variable_keys[name], slot), key
+        assert t.display_name == f"{name}/{slot}"
+        assert_same(reader.read(key), s.values[key], key)
