@@ -143,3 +143,42 @@ def test_verify_names_the_corrupt_tensor_and_dump_refuses_it(tmp_path, dtypes):
     proc = cli("dump", tmp_path / "dtypes.index", key, "-o", out)
     assert proc.returncode == 2 and "crc32c" in proc.stderr
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+
+
+def _damaged_copy(tmp_path, dtypes, pick):
+    """A copy of the dtypes bundle with one byte of the tensor `pick(info)` chooses flipped;
+    the string tensor's last byte is content, not a length."""
+    for f in os.listdir(dtypes.dir):
+        if f.startswith("dtypes."):
+            (tmp_path / f).write_bytes((dtypes.dir / f).read_bytes())
+    from app.formats.bundle import Bundle
+    bundle = Bundle(str(tmp_path / "dtypes"))
+    info = max((t for t in bundle.tensors.values() if pick(t)), key=lambda t: t.nbytes)
+    entry = bundle._raw[info.name.encode()]
+    bundle.close()
+    data = tmp_path / "dtypes.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[entry.offset + entry.size - 1] ^= 0x5A
+    data.write_bytes(bytes(raw))
+    return info.name
+
+
+@pytest.mark.parametrize("kind", ["string", "bfloat16"])
+def test_a_damaged_string_or_bfloat16_tensor_is_refused_everywhere(tmp_path, dtypes, kind):
+    pick = (lambda t: t.dtype.is_string) if kind == "string" else (
+        lambda t: t.dtype.name == "bfloat16")
+    key = _damaged_copy(tmp_path, dtypes, pick)
+    index = tmp_path / "dtypes.index"
+    proc = cli("verify", index)
+    assert proc.returncode == 1, proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("CORRUPT")] == [
+        next(line for line in proc.stdout.splitlines() if line.startswith("CORRUPT") and key in line)]
+    out = tmp_path / "out"
+    proc = cli("dump", index, key, "-o", out)
+    assert proc.returncode == 2 and "crc32c" in proc.stderr, proc.stderr
+    proc = cli("dump", index, "-o", out)
+    assert proc.returncode == 2 and "crc32c" in proc.stderr, proc.stderr
+    assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+    if kind != "string":
+        proc = cli("stats", index, key, "--json")
+        assert proc.returncode == 2 and "crc32c" in proc.stderr and not proc.stdout, proc.stderr
