@@ -182,3 +182,19 @@ def test_a_damaged_string_or_bfloat16_tensor_is_refused_everywhere(tmp_path, dty
     if kind != "string":
         proc = cli("stats", index, key, "--json")
         assert proc.returncode == 2 and "crc32c" in proc.stderr and not proc.stdout, proc.stderr
+
+
+def test_dump_of_a_key_that_is_not_utf8(tmp_path):
+    # TensorFlow writes any bytes as a key (its own Python reader cannot list this one).
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "ck"), tensor_names=tf.constant([b"w\xff", b"ok"]),
+                      shape_and_slices=["", ""], tensors=[tf.constant([1.0, 2.0]), tf.constant([3])])
+    index = tmp_path / "ck.index"
+    assert cli("verify", index, check=0).stdout.strip().endswith("all good")
+    cli("dump", index, "-o", tmp_path / "all", check=0)
+    with np.load(tmp_path / "all.npz") as npz:
+        assert sorted(npz.files) == ["ok", "w\\xff"]
+        assert npz["w\\xff"].tolist() == [1.0, 2.0] and npz["ok"].tolist() == [3]
+    from app.cli import main as cli_main  # argv carries the raw byte as Python decodes it
+    assert cli_main(["dump", str(index), "w\udcff", "-o", str(tmp_path / "one")]) == 0
+    assert np.load(tmp_path / "one.npy").tolist() == [1.0, 2.0]
+    assert cli_main(["stats", str(index), "w\udcff", "--json"]) == 0
