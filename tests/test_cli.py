@@ -13,7 +13,9 @@ import pytest
 
 from .conftest import ROOT
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from . import tf_fixtures as fx  # noqa: E402
 from .oracle import tf_values  # noqa: E402

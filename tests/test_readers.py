@@ -8,7 +8,9 @@ import os
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from app.formats.bundle import OBJECT_GRAPH_KEY, Bundle  # noqa: E402
 from app.formats.errors import CorruptDataError, FormatError  # noqa: E402
