@@ -24,10 +24,32 @@ def realdata() -> pathlib.Path:
     return REALDATA
 
 
+def require(module: str):
+    """Import a package the tests depend on. Missing, it fails the run instead of skipping:
+    a skipped oracle would leave the tests green while testing nothing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f"the tests need {module} (pip install -e '.[tf,test]'); to run "
+                          f"only the tests that do not: pytest -m 'not tensorflow'") from e
+
+
 @pytest.fixture(scope="session")
 def tf():
     """TensorFlow, for writing fixtures and reading them back as the oracle."""
-    return pytest.importorskip("tensorflow")
+    return require("tensorflow")
+
+
+def pytest_collection_modifyitems(items):
+    # Tests that need TensorFlow say so: the `tf` fixture, or a module that imports it
+    # (directly or through tf_fixtures) carries the `tensorflow` marker.
+    for item in items:
+        module = getattr(item, "module", None)
+        imports_tf = module is not None and any(
+            getattr(getattr(module, n, None), "__name__", "") in ("tensorflow", "tests.tf_fixtures")
+            for n in ("tf", "fx"))
+        if imports_tf or "tf" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tensorflow)
 
 
 def load_filetypes():

@@ -13,7 +13,9 @@ import pytest
 
 from .conftest import ROOT
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from . import tf_fixtures as fx  # noqa: E402
 from .oracle import tf_values  # noqa: E402
@@ -143,3 +145,58 @@ def test_verify_names_the_corrupt_tensor_and_dump_refuses_it(tmp_path, dtypes):
     proc = cli("dump", tmp_path / "dtypes.index", key, "-o", out)
     assert proc.returncode == 2 and "crc32c" in proc.stderr
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+
+
+def _damaged_copy(tmp_path, dtypes, pick):
+    """A copy of the dtypes bundle with one byte of the tensor `pick(info)` chooses flipped;
+    the string tensor's last byte is content, not a length."""
+    for f in os.listdir(dtypes.dir):
+        if f.startswith("dtypes."):
+            (tmp_path / f).write_bytes((dtypes.dir / f).read_bytes())
+    from app.formats.bundle import Bundle
+    bundle = Bundle(str(tmp_path / "dtypes"))
+    info = max((t for t in bundle.tensors.values() if pick(t)), key=lambda t: t.nbytes)
+    entry = bundle._raw[info.name.encode()]
+    bundle.close()
+    data = tmp_path / "dtypes.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[entry.offset + entry.size - 1] ^= 0x5A
+    data.write_bytes(bytes(raw))
+    return info.name
+
+
+@pytest.mark.parametrize("kind", ["string", "bfloat16"])
+def test_a_damaged_string_or_bfloat16_tensor_is_refused_everywhere(tmp_path, dtypes, kind):
+    pick = (lambda t: t.dtype.is_string) if kind == "string" else (
+        lambda t: t.dtype.name == "bfloat16")
+    key = _damaged_copy(tmp_path, dtypes, pick)
+    index = tmp_path / "dtypes.index"
+    proc = cli("verify", index)
+    assert proc.returncode == 1, proc.stdout
+    corrupt = [line for line in proc.stdout.splitlines() if line.startswith("CORRUPT")]
+    assert len(corrupt) == 1 and key in corrupt[0], proc.stdout
+    out = tmp_path / "out"
+    proc = cli("dump", index, key, "-o", out)
+    assert proc.returncode == 2 and "crc32c" in proc.stderr, proc.stderr
+    proc = cli("dump", index, "-o", out)
+    assert proc.returncode == 2 and "crc32c" in proc.stderr, proc.stderr
+    assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+    if kind != "string":
+        proc = cli("stats", index, key, "--json")
+        assert proc.returncode == 2 and "crc32c" in proc.stderr and not proc.stdout, proc.stderr
+
+
+def test_dump_of_a_key_that_is_not_utf8(tmp_path):
+    # TensorFlow writes any bytes as a key (its own Python reader cannot list this one).
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "ck"), tensor_names=tf.constant([b"w\xff", b"ok"]),
+                      shape_and_slices=["", ""], tensors=[tf.constant([1.0, 2.0]), tf.constant([3])])
+    index = tmp_path / "ck.index"
+    assert cli("verify", index, check=0).stdout.strip().endswith("all good")
+    cli("dump", index, "-o", tmp_path / "all", check=0)
+    with np.load(tmp_path / "all.npz") as npz:
+        assert sorted(npz.files) == ["ok", "w\\xff"]
+        assert npz["w\\xff"].tolist() == [1.0, 2.0] and npz["ok"].tolist() == [3]
+    from app.cli import main as cli_main  # argv carries the raw byte as Python decodes it
+    assert cli_main(["dump", str(index), "w\udcff", "-o", str(tmp_path / "one")]) == 0
+    assert np.load(tmp_path / "one.npy").tolist() == [1.0, 2.0]
+    assert cli_main(["stats", str(index), "w\udcff", "--json"]) == 0

@@ -13,7 +13,9 @@ import pytest
 
 from .conftest import ROOT
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from app import cli  # noqa: E402
 from app.analysis import compare, stats  # noqa: E402

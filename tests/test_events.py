@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2  # noqa: E402
 

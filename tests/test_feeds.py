@@ -312,3 +312,39 @@ def test_runner_modules_import_no_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Names that read or write files, or start processes, if typed text could ever reach them:
+# numpy's own as much as Python's. None is a constructor, so each must be refused by name,
+# before anything is called.
+_FILE_AND_PROCESS_NAMES = [
+    "fromfile", "load", "save", "savez", "savez_compressed", "savetxt", "loadtxt",
+    "genfromtxt", "fromregex", "memmap", "DataSource", "tofile", "open", "exec", "eval",
+    "compile", "getattr", "system", "popen", "input", "breakpoint",
+]
+
+
+@pytest.mark.parametrize("name", _FILE_AND_PROCESS_NAMES)
+def test_names_that_touch_files_or_processes_are_refused(tmp_path, name):
+    target = tmp_path / "written.npy"
+    for text in (f"{name}('/etc/hostname', 'uint8')", f"{name}('/etc/hostname')",
+                 f"{name}({str(target)!r}, [1, 2])", f"{name}({str(target)!r}, zeros(2))"):
+        with pytest.raises(FeedError, match=f"unknown function '{name}'"):
+            parse_feed(text)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_numpy_name_but_the_constructors_can_be_called():
+    # A fallback to numpy's namespace would make every public name below callable.
+    for name in sorted(n for n in dir(np) if not n.startswith("_")):
+        if name in feeds._CONSTRUCTORS:
+            continue
+        with pytest.raises(FeedError, match="unknown function"):
+            parse_feed(f"{name}(1)")
+
+
+def test_dotted_paths_to_numpy_file_functions_are_refused():
+    for text in ("lib.npyio.load('/etc/hostname')", "np.fromfile('/etc/hostname')",
+                 "zeros(2).tofile('/tmp/x')", "numpy.save('/tmp/x', 1)"):
+        with pytest.raises(FeedError, match="attribute access"):
+            parse_feed(text)

@@ -3,7 +3,9 @@ tests/bench/fuzz_parsers.py). Findings become corpus cases in tests/corpus."""
 
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
+from .conftest import require  # noqa: E402
+
+hypothesis = require("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

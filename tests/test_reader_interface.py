@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from app.formats.bundle import Bundle  # noqa: E402
 from app.formats.errors import FormatError  # noqa: E402

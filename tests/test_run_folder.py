@@ -58,3 +58,32 @@ def test_no_committed_file_holds_a_path_of_a_developers_machine():
         if pattern.search(path.read_bytes()):
             offenders.append(name)
     assert offenders == []
+
+
+def test_a_sibling_folder_sharing_the_name_prefix_is_outside_too(tmp_path):
+    # "run-old" starts with "run" but is not inside it: a prefix test on strings would follow it.
+    run, sibling = tmp_path / "run", tmp_path / "run-old"
+    shutil.copytree(SAMPLE, run)
+    shutil.copytree(SAMPLE, sibling)
+    (run / "epoch-5.index").unlink()
+    for f in run.glob("epoch-5.data-*"):
+        f.unlink()
+    (run / "checkpoint").write_text(f'model_checkpoint_path: "{sibling}/epoch-5"\n'
+                                    f'all_model_checkpoint_paths: "{sibling}/epoch-5"\n')
+    model = open_path(str(run))
+    assert all(c.prefix.startswith(str(run) + "/") for c in model.checkpoints)
+    gone = [c for c in model.checkpoints if not c.on_disk]
+    assert [c.prefix for c in gone] == [str(run / "epoch-5")]
+    assert any("outside this folder: not followed" in n for n in model.notes)
+
+
+def test_inside_resolves_every_outside_path_to_its_name_in_the_folder(tmp_path):
+    from app.formats.run import _inside
+    run = tmp_path / "run"
+    run.mkdir()
+    (tmp_path / "elsewhere.index").write_text("")
+    (run / "here.index").write_text("")
+    assert _inside(str(run), str(tmp_path / "elsewhere")) == str(run / "elsewhere")
+    assert _inside(str(run), "../elsewhere") == str(run / "elsewhere")
+    assert _inside(str(run), "here") == str(run / "here")
+    assert _inside(str(run), str(run / "here")) == str(run / "here")

@@ -14,7 +14,9 @@ import shutil
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from app.formats.graph import load_graph  # noqa: E402
 from app.formats.model import open_path  # noqa: E402

@@ -17,7 +17,9 @@ import pytest
 
 from .conftest import ROOT
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 from app import cli  # noqa: E402
 from app.cli import run as cli_run  # noqa: E402

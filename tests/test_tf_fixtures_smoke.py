@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from .conftest import require  # noqa: E402
+
+tf = require("tensorflow")
 
 try:  # run from the repository root (python -m pytest) or with tests/ on sys.path
     from tests import tf_fixtures as fx  # noqa: E402

@@ -1182,3 +1182,40 @@ def summaries_tf1(dest, steps: int = 10) -> SummaryRun:
     run.histogram_tags = [(".", "inputs")]
     run.skipped_tags = [(".", "about")]
     return run
+
+
+# ------------------------------------------------------------ optimizer slots, linked
+
+
+@dataclass
+class SlotCheckpoint:
+    """A TF2 checkpoint whose object graph records ``slot_variables`` (Keras 3 does not):
+    a TF1 Adam optimizer tracked by ``tf.train.Checkpoint``."""
+
+    prefix: Path
+    variable_keys: dict[str, str]          # "kernel", "bias" -> checkpoint key
+    slot_keys: dict[tuple[str, str], str]  # ("kernel", "m") -> checkpoint key of that slot
+    values: dict[str, np.ndarray]          # every key -> its value at save time
+
+
+def slot_variables(dest) -> SlotCheckpoint:
+    _require_eager("slot_variables")
+    dest = _folder(dest)
+    # Different shapes, so a slot swapped with its variable or with the other variable's
+    # slot cannot match by accident.
+    kernel = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3) / 8, name="kernel")
+    bias = tf.Variable(np.array([0.5, -1.0], np.float32), name="bias")
+    optimizer = tf.compat.v1.train.AdamOptimizer(0.1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(kernel * kernel) + tf.reduce_sum(3.0 * bias)
+    optimizer.apply_gradients(zip(tape.gradient(loss, [kernel, bias]), [kernel, bias]))
+    prefix = tf.train.Checkpoint(kernel=kernel, bias=bias, optimizer=optimizer).write(
+        str(dest / "ckpt"))
+    variables = {"kernel": kernel, "bias": bias}
+    variable_keys = {n: f"{n}/.ATTRIBUTES/VARIABLE_VALUE" for n in variables}
+    slot_keys = {(n, s): f"{n}/.OPTIMIZER_SLOT/optimizer/{s}/.ATTRIBUTES/VARIABLE_VALUE"
+                 for n in variables for s in ("m", "v")}
+    values = {variable_keys[n]: v.numpy() for n, v in variables.items()}
+    values.update({key: optimizer.get_slot(variables[n], s).numpy()
+                   for (n, s), key in slot_keys.items()})
+    return SlotCheckpoint(Path(prefix), variable_keys, slot_keys, values)

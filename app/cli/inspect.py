@@ -136,11 +136,21 @@ def cmd_dump(args) -> int:
     for key, t in reader.tensors.items():
         if t.problem:
             raise FormatError(reader.index_path, f"{key}: {t.problem}")
-        values[key] = reader.read(key)
+        member = _member_name(key)
+        if member in values:
+            raise FormatError(reader.index_path, f"{key}: two keys are both written as "
+                                                 f"{member!r} in an .npz; dump them one by one")
+        values[member] = reader.read(key)
     target = out if out.endswith(".npz") else out + ".npz"
     atomic_write(target, lambda f: np.savez(f, **values))
     print(f"wrote {target}: {len(values)} tensors", file=sys.stderr)
     return EXIT_OK
+
+
+def _member_name(key: str) -> str:
+    """A key as an .npz member name: zip names are UTF-8, so bytes of a key that are not
+    (kept as surrogates by the reader) are written escaped, as \\xff."""
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def cmd_stats(args) -> int:

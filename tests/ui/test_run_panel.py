@@ -13,7 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-pytest.importorskip("tensorflow")
+from ..conftest import require  # noqa: E402
+
+tf = require("tensorflow")  # noqa: F841  (marks the module as needing TensorFlow)
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402

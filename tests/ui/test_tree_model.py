@@ -10,7 +10,9 @@ import pytest  # noqa: E402
 
 from app.formats.graph import scope_tree  # noqa: E402
 from app.ui.tree_model import ScopeTreeModel  # noqa: E402
-from app.ui.variables_model import SortProxy, VariablesModel  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from app.ui.variables_model import COLUMNS, SortProxy, VariablesModel  # noqa: E402
 from app.formats.bundle import TensorInfo  # noqa: E402
 from app.formats import dtypes  # noqa: E402
 
@@ -83,3 +85,27 @@ def test_variables_model(qtmodeltester, qtbot):
     assert [proxy.index(r, 0).data() for r in range(2)] == ["readable/a", "b"]
     proxy.setFilterFixedString("READ")
     assert proxy.rowCount() == 1
+
+
+def test_params_and_bytes_sort_by_their_own_values(qtbot):
+    # The int8 tensor has the most values, the float64 one the most bytes, the complex one
+    # the longest shape: every numeric column orders these rows differently.
+    m = VariablesModel()
+    by = dtypes.BY_NAME
+    m.set_tensors([TensorInfo("many_small", by["int8"], 6, (1000,), 1000),
+                   TensorInfo("few_wide", by["float64"], 2, (300,), 2400),
+                   TensorInfo("middle", by["complex64"], 8, (20, 20, 2), 6400),
+                   TensorInfo("tiny", by["float32"], 1, (3,), 12)])
+    proxy = SortProxy()
+    proxy.setSourceModel(m)
+
+    def order(column, descending=False):
+        proxy.sort(column, Qt.DescendingOrder if descending else Qt.AscendingOrder)
+        return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+
+    params, nbytes = COLUMNS.index("Params"), COLUMNS.index("Bytes")
+    assert order(params) == ["tiny", "few_wide", "middle", "many_small"]
+    assert order(nbytes) == ["tiny", "many_small", "few_wide", "middle"]
+    assert order(params, descending=True) == ["many_small", "middle", "few_wide", "tiny"]
+    assert order(nbytes, descending=True) == ["middle", "few_wide", "many_small", "tiny"]
+    assert order(COLUMNS.index("Name")) == ["few_wide", "many_small", "middle", "tiny"]
