@@ -176,7 +176,7 @@ def test_hostile_folder_garbage_state_truncated_shards_and_the_folder_recreated(
         elif e.step == 0 and e.problem is None:
             shard = next(f for f in sorted(os.listdir(run)) if f.startswith("copy-0.data-"))
             os.truncate(run / shard, 10)         # in place: the folder's time stays
-        elif e.step == 6:
+        elif e.step == 9:   # late enough for the sweep to have seen copy-0 truncated
             for _ in range(50):   # TensorFlow deletes and writes in it meanwhile
                 shutil.rmtree(run, ignore_errors=True)
                 if not run.exists():
@@ -191,11 +191,11 @@ def test_hostile_folder_garbage_state_truncated_shards_and_the_folder_recreated(
     assert by[("added", "copy-0")].problem is None
     assert "truncated" in by[("changed", "copy-0")].problem
     # The folder went away: everything reported before is removed, copies included.
-    for p in ("copy-0", "copy-1", f"{name}-6"):
+    for p in ("copy-0", "copy-1", f"{name}-9"):
         assert ("removed", p) in by
     # Saves after the folder came back are reported, complete and correct.
     saved = sorted(int(f[5:-4]) for f in os.listdir(record) if f.startswith("step-"))
-    later = [s for s in saved if s >= 9]
+    later = [s for s in saved if s >= 12]
     assert later and all(("added", f"{name}-{s}") in by for s in later)
     for s in later:
         e = by[("added", f"{name}-{s}")]
