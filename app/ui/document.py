@@ -53,8 +53,11 @@ class ModelView(QWidget):
         doc.selection_changed.connect(self._selection_changed)
         doc.notice.connect(self.banner.show_message)
         doc.run_requested.connect(lambda *_: self.run.available and self.side_tabs.setCurrentWidget(self.run))
-        doc.status.connect(self.status_changed.emit)
+        doc.status.connect(lambda text: self.status_changed.emit(self._with_live(text)))
         doc.lanes["load"].progress.connect(self._load_progress)
+        from .live import LiveFollower
+        self.live = LiveFollower(doc, self.checkpoints.follow.isChecked, self)
+        self.live.changed.connect(self._live_changed)
         self.reload()
 
     # -- what the main window sees ------------------------------------------------------
@@ -80,7 +83,8 @@ class ModelView(QWidget):
         """The title, and which checkpoint is shown: the window's title, so that the task
         switcher tells two windows, or two steps, apart."""
         ckpt = self.doc.checkpoint
-        return f"{self.title} · {ckpt.name}" if ckpt is not None and ckpt.name else self.title
+        title = f"{self.title} · {ckpt.name}" if ckpt is not None and ckpt.name else self.title
+        return f"{title} · live" if self.live.changing else title
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
@@ -91,7 +95,17 @@ class ModelView(QWidget):
         return self.doc.lanes["load"].busy
 
     def status_text(self) -> str:
-        return self.doc.status_text()
+        return self._with_live(self.doc.status_text())
+
+    def _with_live(self, text: str) -> str:
+        live = self.live.describe() if hasattr(self, "live") else ""
+        return f"{text} · {live}" if live else text
+
+    def _live_changed(self) -> None:
+        self.checkpoints.set_live(self.live.live)
+        self.title_changed.emit(self.title)
+        if self.live.changing and self.doc.loaded is not None:
+            self.status_changed.emit(self.status_text())
 
     def reload(self) -> None:
         self.doc.open()
@@ -109,6 +123,7 @@ class ModelView(QWidget):
         self.tree.focus_filter()
 
     def shutdown(self) -> None:
+        self.live.stop()
         self.run.shutdown()
         self.doc.close()
 

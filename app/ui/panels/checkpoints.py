@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from ...formats.display import human_bytes
 from ...document import Document
@@ -22,7 +23,15 @@ class CheckpointsPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel("<b>Checkpoints</b>")
-        lay.addWidget(self.title)
+        # Shown while the run is live: each new checkpoint becomes the current one.
+        self.follow = QCheckBox("Follow latest")
+        self.follow.setToolTip("While training writes this folder, show each new checkpoint "
+                               "as it lands")
+        self.follow.setVisible(False)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.follow)
+        lay.addLayout(head)
         self.list = QTreeWidget()
         self.list.setHeaderLabels(["Step", "Checkpoint", "Modified", "Size"])
         self.list.setRootIsDecorated(False)
@@ -41,6 +50,9 @@ class CheckpointsPanel(QWidget):
         return (self.list.header().sizeHint().height()
                 + rows * (self.list.sizeHintForRow(0) if n else 20)
                 + self.title.sizeHint().height() + 12)
+
+    def set_live(self, live: bool) -> None:
+        self.follow.setVisible(live)
 
     def _fill(self) -> None:
         loaded = self.doc.loaded

@@ -1,0 +1,135 @@
+"""`watch RUN`: say each checkpoint of a training folder as it lands or goes.
+
+Polling, not file-system notifications: a poll that finds the folder unchanged costs one
+stat, notifications do not work on network file systems (where runs often live), and the
+in-place rewrites that matter (TensorFlow's merged `.index`) need a size check anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..analysis import stats as stats_mod
+from ..formats.errors import FormatError
+from ..formats.live import RunWatcher
+from ..formats.model import open_checkpoint
+from ..formats.run import Checkpoint
+from .common import EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, find_tensor
+
+
+def _stats_of(reader, names: list[str], bins: int) -> dict:
+    """NAME → what `stats --json` prints for it, or {"problem": …} for that name alone."""
+    out = {}
+    for name in names:
+        try:
+            key = find_tensor(reader, name)
+            info = reader.tensors[key]
+            if info.problem:
+                raise FormatError(reader.index_path, f"{key}: {info.problem}")
+            if info.dtype.is_string:
+                raise UsageError(f"{key} holds strings: statistics need numbers")
+            result = stats_mod.compute(lambda: reader.chunks(key), info.nbytes, bins=bins)
+            out[name] = {"name": key, "display_name": info.display_name,
+                         "dtype": info.dtype_name, "shape": list(info.shape), **result.to_json()}
+        except (FormatError, UsageError) as e:
+            out[name] = {"problem": str(e)}
+    return out
+
+
+def _describe_added(event, names: list[str], bins: int) -> dict:
+    """The JSON object of an added/changed checkpoint: its stats, or why it cannot be read
+    (broken, or gone again before it could be read)."""
+    out = {"event": event.kind, "step": event.step, "prefix": event.prefix}
+    if event.problem:
+        out["problem"] = event.problem
+        return out
+    reader = None
+    try:
+        reader = open_checkpoint(Checkpoint(event.prefix, index=event.prefix + ".index"))
+        if reader.missing_shards:   # deleted between the watcher's look and ours
+            raise FormatError(reader.missing_shards[0], "data file gone before it could be read")
+        out["tensors"] = len(reader.tensors)
+        if names:
+            # An unlinked file stays readable through what is already open, and every
+            # value is checked against its crc32c: a deletion now cannot mix two writes.
+            out["stats"] = _stats_of(reader, names, bins)
+    except FormatError as e:
+        out.pop("tensors", None)
+        out["problem"] = str(e)
+    finally:
+        if reader is not None:
+            reader.close()
+    return out
+
+
+def _line(obj: dict) -> str:
+    """One human line per event."""
+    step = "-" if obj["step"] is None else obj["step"]
+    head = f"{obj['event']:<8} step {step:<8} {os.path.basename(obj['prefix'])}"
+    if "problem" in obj:
+        return f"{head}  problem: {obj['problem']}"
+    parts = [head]
+    if "tensors" in obj:
+        parts.append(f"  ({obj['tensors']} tensors)")
+    for name, s in obj.get("stats", {}).items():
+        if "problem" in s:
+            parts.append(f"\n    {name}: problem: {s['problem']}")
+        else:
+            nums = "  ".join(f"{k} {'-' if s[k] is None else f'{s[k]:.6g}'}"
+                             for k in ("min", "max", "mean", "std"))
+            parts.append(f"\n    {name}: {nums}")
+    return "".join(parts)
+
+
+def cmd_watch(args) -> int:
+    if args.interval <= 0:
+        raise UsageError("--interval must be positive")
+    if not os.path.isdir(args.path):
+        raise FormatError(args.path, "not a folder (watch follows a training run's folder)")
+    watcher = RunWatcher(args.path, grace=args.grace)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    problems = 0
+    while True:
+        for event in watcher.poll():
+            if event.kind == "removed":
+                obj = {"event": "removed", "step": event.step, "prefix": event.prefix}
+            else:
+                obj = _describe_added(event, args.stats or [], args.bins)
+                problems += "problem" in obj
+            if args.json:
+                dump_json(obj)
+            else:
+                print(_line(obj))
+            sys.stdout.flush()
+            if args.until is not None and event.kind == "added" and event.step is not None \
+                    and event.step >= args.until:
+                return EXIT_PROBLEMS if problems else EXIT_OK
+        if deadline is not None and time.monotonic() >= deadline:
+            if args.until is not None:
+                print(f"problem: timed out before step {args.until}", file=sys.stderr)
+                return EXIT_PROBLEMS
+            return EXIT_PROBLEMS if problems else EXIT_OK
+        time.sleep(args.interval)
+
+
+def add_parser(sub, name: str, help_text: str) -> None:
+    sp = sub.add_parser(name, help=help_text, description=(
+        "Print one line per checkpoint as it lands (added) or is deleted (removed), until "
+        "Ctrl+C, --until or --timeout. Checkpoints already there are reported first. "
+        "Exit status 1 if a checkpoint could not be read or --until was not reached."))
+    sp.add_argument("path", metavar="RUN", help="the folder the training writes to")
+    sp.add_argument("--stats", metavar="NAME", nargs="+", action="extend",
+                    help="statistics of these tensors in each new checkpoint")
+    sp.add_argument("--bins", type=int, default=stats_mod.DEFAULT_BINS)
+    sp.add_argument("--json", action="store_true", help="one JSON object per line")
+    sp.add_argument("--until", type=int, metavar="STEP",
+                    help="stop once a checkpoint of this step or later is reported")
+    sp.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    sp.add_argument("--interval", type=float, default=0.2, metavar="S",
+                    help="seconds between looks at the folder (default 0.2)")
+    sp.add_argument("--grace", type=float, default=2.0, metavar="S",
+                    help="how long a checkpoint may look incomplete before it is reported "
+                         "with a problem (default 2)")
+    sp.set_defaults(func=cmd_watch)
