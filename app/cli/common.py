@@ -149,3 +149,22 @@ def find_tensor(reader, name: str) -> str:
              or name.lower() in t.display_name.lower()][:5]
     hint = f"; similar: {', '.join(close)}" if close else ""
     raise UsageError(f"no tensor {name!r} in {reader.prefix}{hint}")
+
+
+def tensor_statistics(reader, name: str, bins: int):
+    """(info, Stats) of the tensor NAME finds, as `stats` and `watch --stats` report it.
+    FormatError for a tensor that cannot be read, UsageError for strings."""
+    from ..analysis import stats
+    key = find_tensor(reader, name)
+    info = reader.tensors[key]
+    if info.problem:
+        raise FormatError(reader.index_path, f"{key}: {info.problem}")
+    if info.dtype.is_string:
+        raise UsageError(f"{key} holds strings: statistics need numbers")
+    return info, stats.compute(lambda: reader.chunks(key), info.nbytes, bins=bins)
+
+
+def statistics_json(info, result) -> dict:
+    """The object `stats --json` prints."""
+    return {"name": info.name, "display_name": info.display_name, "dtype": info.dtype_name,
+            "shape": list(info.shape), **result.to_json()}

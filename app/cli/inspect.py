@@ -15,7 +15,7 @@ from ..formats.display import human_bytes
 from ..formats.errors import FormatError
 from ..formats.model import load_graphs, open_path
 from .common import (EXIT_OK, EXIT_PROBLEMS, UsageError, add_checkpoint_option, dump_json,
-                     find_tensor, open_weights, report)
+                     find_tensor, open_weights, report, statistics_json, tensor_statistics)
 
 
 # -- inspect ----------------------------------------------------------------------------
@@ -155,16 +155,9 @@ def _member_name(key: str) -> str:
 
 def cmd_stats(args) -> int:
     reader = _require_weights(args)
-    key = find_tensor(reader, args.name)
-    info = reader.tensors[key]
-    if info.problem:
-        raise FormatError(reader.index_path, f"{key}: {info.problem}")
-    if info.dtype.is_string:
-        raise UsageError(f"{key} holds strings: statistics need numbers")
-    result = stats_mod.compute(lambda: reader.chunks(key), info.nbytes, bins=args.bins)
+    info, result = tensor_statistics(reader, args.name, args.bins)
     if args.json:
-        dump_json({"name": key, "display_name": info.display_name, "dtype": info.dtype_name,
-                   "shape": list(info.shape), **result.to_json()})
+        dump_json(statistics_json(info, result))
         return EXIT_OK
     print(f"{info.display_name}  {info.dtype_name} {list(info.shape)}  ({result.size:,} values)")
     for k in ("min", "max", "mean", "std", "norm"):

@@ -16,7 +16,7 @@ from ..formats.errors import FormatError
 from ..formats.live import RunWatcher
 from ..formats.model import open_checkpoint
 from ..formats.run import Checkpoint
-from .common import EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, find_tensor
+from .common import EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, statistics_json, tensor_statistics
 
 
 def _stats_of(reader, names: list[str], bins: int) -> dict:
@@ -24,15 +24,7 @@ def _stats_of(reader, names: list[str], bins: int) -> dict:
     out = {}
     for name in names:
         try:
-            key = find_tensor(reader, name)
-            info = reader.tensors[key]
-            if info.problem:
-                raise FormatError(reader.index_path, f"{key}: {info.problem}")
-            if info.dtype.is_string:
-                raise UsageError(f"{key} holds strings: statistics need numbers")
-            result = stats_mod.compute(lambda: reader.chunks(key), info.nbytes, bins=bins)
-            out[name] = {"name": key, "display_name": info.display_name,
-                         "dtype": info.dtype_name, "shape": list(info.shape), **result.to_json()}
+            out[name] = statistics_json(*tensor_statistics(reader, name, bins))
         except (FormatError, UsageError) as e:
             out[name] = {"problem": str(e)}
     return out
