@@ -26,7 +26,7 @@ from .displays.trend_heatmap import TrendHeatmapDisplay
 from .displays.trend_table import TrendTableDisplay
 from .displays.trend_text import has_values, listing, who
 from ..formats.display import shape_text
-from .widgets.labels import SelectableLabel, fixed_font, html_escape, title_field
+from .widgets.labels import SelectableLabel, blend_title_field, fixed_font, html_escape, title_field
 from .widgets.layout import SPACING
 from .widgets.message import MessagePanel
 from .widgets.spin import MAX_BINS, bins_spin_box
@@ -223,9 +223,7 @@ class TrendView(DisplayHost, MessagePanel):
     def apply_palette(self) -> None:
         super().apply_palette()
         pal = self.palette()
-        npal = self._name.palette()
-        npal.setColor(QPalette.Base, pal.color(QPalette.Window))
-        self._name.setPalette(npal)
+        blend_title_field(self._name, pal)
         self._reads.setForegroundRole(QPalette.PlaceholderText)
         self.tabs.apply_palette(pal)
         if self._trend is not None:

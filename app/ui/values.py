@@ -24,7 +24,7 @@ from .displays.histogram import HistogramDisplay
 from .displays.slice_heatmap import SliceHeatmapDisplay
 from .displays.tabs import DisplayHost, DisplayTabs
 from .displays.value_table import TableDisplay
-from .widgets.labels import SelectableLabel, fixed_font, html_escape, title_field
+from .widgets.labels import SelectableLabel, blend_title_field, fixed_font, html_escape, title_field
 from .widgets.layout import MARGIN
 from .widgets.message import MessagePanel
 
@@ -264,10 +264,7 @@ class ValueView(DisplayHost, MessagePanel):
     def apply_palette(self) -> None:
         super().apply_palette()
         pal = self.palette()
-        # the name field reads as a label
-        npal = self._name.palette()
-        npal.setColor(QPalette.Base, pal.color(QPalette.Window))
-        self._name.setPalette(npal)
+        blend_title_field(self._name, pal)
         self.tabs.apply_palette(pal)
         if self._array is not None:
             self._stats_label.setText(self._stats_text(self._stats))

@@ -15,6 +15,7 @@ from ...document import Document, Selection
 from ...formats import dtypes
 from ...document.snippets import restore_snippet
 from ..description import Description
+from ..dtype_kinds import NUMERIC_KINDS
 from .lazy import LazySlot
 
 PICK_HINT = "Select a variable, or an op in the graph, to see its value."
@@ -178,7 +179,7 @@ class ValuePanel(QWidget):
     def _compute_stats(self, key: str, bins: int | None = None) -> None:
         loaded = self.doc.loaded
         info = loaded.tensors[key]
-        if dtypes.kind(info.dtype) not in ("bool", "int", "float", "complex"):
+        if dtypes.kind(info.dtype) not in NUMERIC_KINDS:     # the rule the displays follow
             return
         reader = loaded.reader
         bins = bins or _stats().suggested_bins(info.size)

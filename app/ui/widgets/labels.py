@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import QLabel, QLineEdit, QSizePolicy
 
 
@@ -27,6 +27,14 @@ def title_field() -> QLineEdit:
     field.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
     field.setMinimumWidth(80)
     return field
+
+
+def blend_title_field(field: QLineEdit, palette: QPalette) -> None:
+    """A title field reads as a label: its background is the window's (again after each
+    palette change: light or dark)."""
+    own = field.palette()
+    own.setColor(QPalette.Base, palette.color(QPalette.Window))
+    field.setPalette(own)
 
 
 def html_escape(text: str) -> str:
