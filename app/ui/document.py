@@ -212,14 +212,24 @@ class ModelView(QWidget):
         d["run"].shown.connect(self._run_shown)
         self._sizes_before_run = None
         self.layout_restored = False      # the user's saved layout is on screen: keep its sizes
+        self._saved_layout = None
         self.stack.addWidget(area)
         # Ctrl+F belongs to the View menu's action, which calls focus_filter: a shortcut
         # here too made Qt call the key ambiguous and do neither.
 
-    def restore_layout(self, saved) -> bool:
-        """Apply a saved arrangement of the docks (see DockArea.restore)."""
-        self.layout_restored = self.docks.restore(saved)
-        return self.layout_restored
+    def restore_layout(self, saved) -> None:
+        """Apply a saved arrangement of the docks (see DockArea.restore) once the model is
+        on screen: sizes restored into a tab not yet laid out come out scaled wrong."""
+        self._saved_layout = saved
+        if self.stack.currentIndex() == CONTENT:
+            self._apply_saved_layout()
+
+    def _apply_saved_layout(self) -> None:
+        saved, self._saved_layout = self._saved_layout, None
+        if saved is not None:
+            self.layout_restored = self.docks.restore(saved)
+            if self.doc.loaded is not None:
+                self._arrange_tabs()
 
     def reset_layout(self) -> None:
         self.layout_restored = False
@@ -259,6 +269,7 @@ class ModelView(QWidget):
         reloaded = self.stack.currentIndex() == LOADING and self._shown_before
         self._shown_before = True
         self.stack.setCurrentIndex(CONTENT)
+        self._apply_saved_layout()
         self._arrange_tabs()
         if not (reloaded and self.side_tabs.isTabVisible(self.side_tabs.currentIndex())):
             self.side_tabs.setCurrentIndex(0 if loaded.tensors else 1)

@@ -280,14 +280,14 @@ class MainWindow(QMainWindow):
         self.settings.setValue("layout/state", saved["state"])
         self.settings.setValue("layout/panels", saved["panels"])
 
-    def _restore_layout(self, view: ModelView) -> bool:
+    def _restore_layout(self, view: ModelView) -> None:
         state = self.settings.value("layout/state")
         panels = self.settings.value("layout/panels")
         if state is None:
-            return False
+            return
         if isinstance(panels, str):           # QSettings gives a one-item list as its item
             panels = [panels]
-        return view.restore_layout({"state": state, "panels": panels})
+        view.restore_layout({"state": state, "panels": panels})
 
     def reset_layout(self) -> None:
         """Every tab's panels back to the default arrangement, which is also what the next
