@@ -115,7 +115,7 @@ class PanelDock(QDockWidget):
         self.setTitleBarWidget(self.title_bar)
         self.available = True       # offered for the model shown (Run needs a graph, …)
         self._on_screen = False
-        self.visibilityChanged.connect(self._visibility)
+        self.visibilityChanged.connect(self.set_shown)
         self.topLevelChanged.connect(lambda _f: area.follow_tabs())
         self.dockLocationChanged.connect(lambda _a: area.follow_tabs())
 
@@ -126,7 +126,8 @@ class PanelDock(QDockWidget):
     def on_screen(self) -> bool:
         return self._on_screen
 
-    def _visibility(self, visible: bool) -> None:
+    def set_shown(self, visible: bool) -> None:
+        """Qt's visibilityChanged: the panel came on screen or left it."""
         self.area.follow_tabs()
         if visible != self._on_screen:
             self._on_screen = visible
@@ -287,6 +288,12 @@ class DockArea(QMainWindow):
         if dock.isHidden():
             dock.show()
         dock.raise_()
+        if not self.window().isVisible():
+            # Qt reports visibility only on screen: in a window not shown (yet), the panel
+            # brought to the front counts as shown, as a tab made current did before.
+            for other in self.tabifiedDockWidgets(dock):
+                other.set_shown(False)
+            dock.set_shown(True)
 
     def set_available(self, dock: PanelDock, available: bool) -> None:
         """Whether the panel is offered for the model shown: an unavailable panel is

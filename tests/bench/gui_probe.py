@@ -90,9 +90,9 @@ def open_model(path: str, tensor: str | None) -> None:
     opened = MainWindow.open_path
 
     def open_path(window, p):
-        # The size the window takes on a 1920×1080 desktop (offscreen's 800×600 screen
-        # would make it smaller than its layout's minimum, which relayouts far slower).
-        window.resize(1360, 860)
+        # The size the window takes on a 1920×1080 desktop by default; CKPT_PROBE_SIZE=WxH
+        # asks for another (e.g. one smaller than the layout's minimum).
+        window.resize(*SIZE)
         view = opened(window, p)
         view.loaded_changed.connect(lambda: shown(view), type=Qt.SingleShotConnection)
         return view
@@ -104,7 +104,7 @@ def open_model(path: str, tensor: str | None) -> None:
 def shown(view) -> None:
     from PySide6.QtWidgets import QApplication
     QApplication.processEvents()     # the tree and the table painted
-    out = {"shown": time.perf_counter() - T0,
+    out = {"shown": time.perf_counter() - T0, "size": [view.window().width(), view.window().height()],
            "tree_rows": view.tree.model.rowCount(), "variables": view.variables.model.rowCount()}
     if TENSOR:
         out.update(stall(view, TENSOR))
@@ -149,6 +149,8 @@ def stall(view, tensor: str) -> dict:
     return {"stats_seconds": time.perf_counter() - start,
             "max_gap_ms": max(gaps) if gaps else None, "ticks": len(gaps)}
 
+
+SIZE = tuple(int(v) for v in os.environ.get("CKPT_PROBE_SIZE", "1360x860").split("x"))
 
 if __name__ == "__main__":
     TENSOR = sys.argv[3] if len(sys.argv) > 3 else None
