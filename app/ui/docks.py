@@ -73,6 +73,10 @@ class PanelTitle(QWidget):
         self.label.hide()
         for i, w in enumerate(widgets):
             lay.insertWidget(i, w, 1 if i == 0 else 0)
+        # a long title ("Graph — saved_model.pb [serve], 95,000 ops") is cut, rather than
+        # widening the column's minimum
+        widgets[0].setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        widgets[0].setMinimumWidth(60)
         self._adopted = True
 
     def follow_tabs(self, tabbed: bool) -> None:
@@ -164,8 +168,11 @@ class DockArea(QMainWindow):
         return dock
 
     def follow_tabs(self) -> None:
-        for dock in self.docks.values():
-            dock.title_bar.follow_tabs(not dock.isFloating() and bool(self.tabifiedDockWidgets(dock)))
+        try:
+            for dock in self.docks.values():
+                dock.title_bar.follow_tabs(not dock.isFloating() and bool(self.tabifiedDockWidgets(dock)))
+        except RuntimeError:      # the tab is being deleted: its docks tell their hiding
+            pass
 
     # -- the default arrangement ----------------------------------------------------------
 
