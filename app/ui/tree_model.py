@@ -22,6 +22,10 @@ def _natural_key(name: str):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
+# Asked for every cell at every paint: combined once (an enum OR costs ~10 µs in Python).
+_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable
+_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+
 class ScopeTreeModel(QAbstractItemModel):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -175,7 +179,7 @@ class ScopeTreeModel(QAbstractItemModel):
         elif role == TOOLTIP and col == 0:
             return scope.path
         elif role == ALIGN and col >= 2:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+            return _RIGHT
         elif role == USER:
             return scope.path
         return None
@@ -183,4 +187,4 @@ class ScopeTreeModel(QAbstractItemModel):
     def flags(self, index: QModelIndex):
         if not index.isValid():
             return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        return _FLAGS
