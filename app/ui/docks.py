@@ -45,7 +45,7 @@ class PanelTitle(QWidget):
         super().__init__(dock)
         self.dock = dock
         lay = QHBoxLayout(self)
-        lay.setContentsMargins(6, 1, 2, 1)
+        lay.setContentsMargins(6, 0, 2, 0)
         lay.setSpacing(1)
         self.label = QLabel(dock.windowTitle())
         self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -90,7 +90,7 @@ class PanelTitle(QWidget):
         b.setToolTip(tip)
         b.setAutoRaise(True)
         b.setFocusPolicy(Qt.NoFocus)
-        side = self.fontMetrics().height() + 2
+        side = self.fontMetrics().height()
         b.setFixedSize(side, side)
         b.clicked.connect(slot)
         return b

@@ -187,6 +187,7 @@ def test_the_run_tab_does_not_force_a_tall_window(qtbot, ini):
     panel = view.run.panel
     assert panel.height() >= panel.minimumSizeHint().height()
     assert panel.result_tabs.height() >= 200
+    assert view.run.scroll.verticalScrollBar().maximum() > 0
 
 
 def test_series_of_different_scales_get_axes_of_their_own(qtbot):

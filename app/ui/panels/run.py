@@ -45,6 +45,10 @@ class RunTab(QWidget):
             scroll.setFrameShape(QFrame.NoFrame)
             scroll.setWidget(self._panel)
             self._layout.addWidget(scroll)
+            self.scroll = scroll
+            # a finished run's results in view, when the form above them does not leave room
+            self._panel.run_finished.connect(
+                lambda _r: scroll.ensureWidgetVisible(self._panel.result_tabs, 0, 0))
             self._panel.set_selected_op(self._selected_op)
             self._follow_model()
         return self._panel

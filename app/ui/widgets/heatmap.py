@@ -14,7 +14,7 @@ from .theme import sequential_map, style_axes, style_colour_bar
 
 
 MAX_STRETCH = 4.0     # a cell is drawn at most this many times taller than wide, or wider
-MIN_HEIGHT = 160      # below this the colour bar's labels overlap
+MIN_HEIGHT = 130      # below this the colour bar's labels overlap
 
 
 class Heatmap(NotePage):
