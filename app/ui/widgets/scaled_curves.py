@@ -135,7 +135,8 @@ class ScaledCurves(QWidget):
                                            pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                            symbolBrush=colour, symbolPen=None, connect="finite")
                     box.addItem(item)
-                    label = name if len(groups) == 1 else f"{name} ({side}{'' if p == 0 else f', plot {p + 1}'})"
+                    # two axes are told apart by their labels' colours and names
+                    label = name if len(groups) <= 2 else f"{name} (plot {p + 1}, {side})"
                     legend.addItem(item, label)
                     names.append(name)
                 axis = plot.getAxis(side)
