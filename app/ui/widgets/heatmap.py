@@ -15,6 +15,7 @@ from .theme import sequential_map, style_axes, style_colour_bar
 
 MAX_STRETCH = 4.0     # a cell is drawn at most this many times taller than wide, or wider
 MIN_HEIGHT = 130      # below this the colour bar's labels overlap
+THIN = 8              # a slice with fewer rows or columns than this fills the plot
 
 
 class Heatmap(NotePage):
@@ -73,14 +74,17 @@ class Heatmap(NotePage):
 
     def fit_aspect(self) -> None:
         """Fill the plot when that draws cells at most MAX_STRETCH times taller than wide
-        (or wider than tall); otherwise keep that bound and leave the rest blank: a
-        172 × 88 slice squeezed into a strip 40 px tall shows nothing of its shape."""
+        (or wider than tall), or when the slice has fewer than THIN rows or columns;
+        otherwise keep that bound and leave the rest blank: a 172 × 88 slice squeezed into
+        a strip 40 px tall shows nothing of its shape."""
         vb = self.plot.getViewBox()
         rect, w, h = self._rect, vb.width(), vb.height()
         if not self.keep_aspect or rect is None or w <= 0 or h <= 0 or rect.width() <= 0 or rect.height() <= 0:
             return
         fill = (h / rect.height()) / (w / rect.width())
         bounded = min(max(fill, 1 / MAX_STRETCH), MAX_STRETCH)
+        if min(rect.width(), rect.height()) < THIN:
+            bounded = fill      # a few rows or columns: bars to read, not a shape to keep
         if bounded == fill:
             if vb.state["aspectLocked"]:
                 vb.setAspectLocked(False)
