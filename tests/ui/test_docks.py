@@ -87,6 +87,13 @@ def test_panels_move_tab_float_and_maximize(qtbot, ini):
     assert area.maximized() is None
     assert not d["checkpoints"].isHidden() and not d["tree"].isHidden()
     assert d["trend"] in area.tabifiedDockWidgets(d["tree"])
+    # View ▸ Maximize Panel (Ctrl+Shift+M): the panel with the keyboard focus
+    view.tree.tree.setFocus()
+    qtbot.waitUntil(lambda: view.tree.tree.hasFocus())
+    window.act_maximize.trigger()
+    assert area.maximized() is d["tree"] and d["value"].isHidden()
+    window.act_maximize.trigger()
+    assert area.maximized() is None and not d["value"].isHidden()
     # closed from its title bar, brought back from View ▸ Panels
     d["details"].title_bar.close_button.click()
     assert d["details"].isHidden()
