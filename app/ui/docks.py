@@ -32,7 +32,7 @@ LEFT, RIGHT = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
 # to the window by Qt).
 DEFAULT = (
     (LEFT, 420, ((("checkpoints",), 1), (("tree",), 4))),
-    (RIGHT, 860, ((("variables", "details", "compare", "run"), 2),
+    (RIGHT, 820, ((("variables", "details", "compare", "run"), 2),
                   (("value", "trend", "training"), 3))),
 )
 
@@ -227,6 +227,21 @@ class DockArea(QMainWindow):
         if firsts:
             self.resizeDocks(firsts, widths, Qt.Horizontal)
         self.follow_tabs()
+
+    def default_widths(self) -> None:
+        """The default layout's share of the width for each side, applied to the width the
+        area has now (sizes given before the tab is laid out are lost)."""
+        heads, widths = [], []
+        for _area, width, groups in DEFAULT:
+            head = next((self.docks[n] for names, _h in groups for n in names
+                         if n in self.docks and not self.docks[n].isHidden()
+                         and not self.docks[n].isFloating()), None)
+            if head is not None:
+                heads.append(head)
+                widths.append(width)
+        total = self.width()
+        if len(heads) == len(DEFAULT) and total > 0:
+            self.resizeDocks(heads, [int(total * w / sum(widths)) for w in widths], Qt.Horizontal)
 
     # -- saving and restoring ---------------------------------------------------------------
 

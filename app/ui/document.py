@@ -285,6 +285,7 @@ class ModelView(QWidget):
         docked = [d[n] for n in ("checkpoints", "tree", "details", "value")]
         if any(x.isFloating() or x.isHidden() for x in docked):
             return
+        self.docks.default_widths()
         if not loaded.tensors:
             self.docks.resizeDocks([d["details"], d["value"]], [650, 200], Qt.Vertical)
         height = self.checkpoints.preferred_height()

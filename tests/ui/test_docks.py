@@ -108,10 +108,14 @@ def test_the_layout_round_trips_through_the_settings_and_resets(qtbot, ini):
     window = shown_window(qtbot, ini)
     view = opened(qtbot, window)
     area, d = view.docks, view.docks.docks
+    # (Qt resizes a dock, not a group of tabs: resized first)
+    area.resizeDocks([d["tree"], d["value"]], [700, area.width() - 700], Qt.Horizontal)
+    qtbot.wait(50)
     area.tabifyDockWidget(d["tree"], d["trend"])
     d["checkpoints"].close()
-    area.resizeDocks([d["tree"]], [300], Qt.Horizontal)
+    qtbot.wait(50)
     width = d["tree"].width()
+    assert abs(width - 700) <= 12          # not the default third of the width
     window.close()
     assert settings_at(ini).value("layout/state") is not None
 
@@ -121,7 +125,10 @@ def test_the_layout_round_trips_through_the_settings_and_resets(qtbot, ini):
     assert view.layout_restored
     assert d["trend"] in area.tabifiedDockWidgets(d["tree"])
     assert d["checkpoints"].isHidden()
-    assert abs(d["tree"].width() - width) <= 12
+    qtbot.wait(50)
+    # Qt rescales sizes restored into an area still being laid out: within 5%, and far
+    # from the default third of the width (~450 px)
+    assert abs(d["tree"].width() - width) <= 0.05 * width
     # Reset: the default in every tab, and in the next session
     again.reset_layout()
     assert is_default(view)
