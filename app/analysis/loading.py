@@ -10,6 +10,7 @@ from ..formats.graph import Graph, Scope, scope_tree
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
 from ..formats.reader import TensorReader
 from ..formats.run import Checkpoint
+from .function_tree import attach_functions, op_name as scope_op_name
 from .params import ParameterSplit, split_parameters
 
 
@@ -39,6 +40,13 @@ class Loaded:
             return op_name if op_name in self.reader.tensors else None
         key = self.graph.checkpoint_keys().get(op_name)
         return key if key in self.reader.tensors else None
+
+    def op_of(self, scope: Scope) -> str | None:
+        """The op a tree row stands for: a graph op's name, `function@node` for an op in a
+        function, None for a scope or function row (or, in a tree of variable names, None)."""
+        if self.tree_kind != "graph":
+            return None
+        return scope_op_name(scope, self.tree_names, self.graph)
 
 
 def _reader_problems(reader: TensorReader) -> list[str]:
@@ -84,6 +92,7 @@ def build_tree(loaded: Loaded) -> None:
             elif name in tensors:  # a frozen graph's weights
                 sizes[i] = tensors[name].size
         loaded.tree = scope_tree(names, sizes)
+        attach_functions(loaded.tree, loaded.graph)
         loaded.tree_names, loaded.tree_kind = names, "graph"
     else:
         infos = list(loaded.tensors.values())
