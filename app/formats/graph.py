@@ -13,6 +13,8 @@ from google.protobuf import text_format
 
 from . import protos, tensors
 from .functions import OP_SEP, Call, FunctionLibrary, split_ref
+from .signatures import init_ops
+from .signatures import signatures as signature_list
 from .errors import FormatError
 from .files import read_small_file
 
@@ -241,10 +243,13 @@ class Graph:
             out.update({
                 "tags": list(info.tags), "tensorflow_version": info.tensorflow_version,
                 "collections": {k: len(v) for k, v in self.collections().items()},
-                "signatures": {k: {"inputs": {n: t.name for n, t in s.inputs.items()},
-                                   "outputs": {n: t.name for n, t in s.outputs.items()},
-                                   "method": s.method_name}
-                               for k, s in self.meta_graph.signature_def.items()},
+                "signatures": {s.key: {"inputs": {t.key: t.tensor for t in s.inputs},
+                                       "outputs": {t.key: t.tensor for t in s.outputs},
+                                       "input_specs": {t.key: t.spec for t in s.inputs},
+                                       "output_specs": {t.key: t.spec for t in s.outputs},
+                                       "method": s.method}
+                               for s in signature_list(self.meta_graph)},
+                "init_ops": init_ops(self.meta_graph),
             })
             if self.meta_graph.HasField("saver_def"):
                 sd = self.meta_graph.saver_def

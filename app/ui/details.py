@@ -6,16 +6,15 @@ from __future__ import annotations
 import html
 import os
 
-from ..formats import dtypes
-from ..formats.attrs import attr_text, shape_text
 from ..formats.functions import body_source, op_ref, split_ref
 from ..formats.graph import Graph, Scope, input_node
+from ..formats.signatures import init_ops
+from ..formats.signatures import signatures as signature_list
 
 LINK_PREFIX = "op:"
 RUN_PREFIX = "run:"        # a link that adds the op to the Run tab's fetches
 SIGNATURE_PREFIX = "signature:"   # a link that runs through a SavedModel's signature
 FUNCTION_PREFIX = "function:"     # a link that shows a function (its row in the library)
-INIT_OP_KEY = "__saved_model_init_op"
 MAX_LINKS = 200
 
 
@@ -227,6 +226,31 @@ def scope_html(scope: Scope, kind: str, graph: Graph | None = None) -> str:
 MAX_UNREADABLE = 500
 
 
+def signatures_html(graph: Graph) -> str:
+    """Each signature: method, inputs and outputs with dtype and shape, a Run link that
+    fills the Run tab from it; the op run on loading apart."""
+    out = []
+    sigs = signature_list(graph.meta_graph)
+    if sigs:
+        out.append(f"<h4>Signatures ({len(sigs)})</h4>")
+    for sig in sigs:
+        def io(items):
+            return [(t.key, f"<code>{html.escape(t.spec)}</code> &nbsp;"
+                            f"{_link(input_node(t.tensor), t.tensor)}") for t in items]
+        run = f'<a href="{SIGNATURE_PREFIX}{html.escape(sig.key, quote=True)}"><b>Run…</b></a>'
+        method = html.escape(sig.method) if sig.method else "no method name"
+        out.append(f"<p><b>{html.escape(sig.key)}</b> &nbsp;<i>{method}</i> &nbsp;{run}</p>")
+        rows = [("inputs", "<i>none</i>")] if not sig.inputs else []
+        rows += [(f"in  {k}", v) for k, v in io(sig.inputs)]
+        rows += [(f"out {k}", v) for k, v in io(sig.outputs)] or [("outputs", "<i>none</i>")]
+        out.append(_rows(rows))
+    inits = init_ops(graph.meta_graph)
+    if inits:        # the op TF runs when it loads: not a signature to call
+        out.append("<p><i>Run once on loading (not a signature):</i> "
+                   + ", ".join(_link(n) for n in inits) + "</p>")
+    return "".join(out)
+
+
 def _unreadable_html(unreadable: list[tuple[str, str]]) -> str:
     """Each tensor that cannot be read, with why: what the banner only counts."""
     if not unreadable:
@@ -268,23 +292,7 @@ def graph_html(graph: Graph | None, model_path: str, problems: list[str],
     if info.get("tensorflow_version"):
         rows.append(("Written by", "TensorFlow " + html.escape(info["tensorflow_version"])))
     out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows), _io_html(*io)]
-    sigs = graph.signatures()
-    init = {k: v for k, v in sigs.items() if k.startswith(INIT_OP_KEY)}
-    sigs = {k: v for k, v in sigs.items() if k not in init}
-    if sigs:
-        out.append("<h4>Signatures</h4>")
-        for key, sig in sorted(sigs.items()):
-            def io(tensors):
-                return "<br>".join(
-                    f"<code>{html.escape(k)}</code>: {_link(input_node(t.name), t.name)} "
-                    f"{html.escape(dtypes.enum_name(t.dtype))} {html.escape(shape_text(t.tensor_shape))}"
-                    for k, t in tensors.items()) or "<i>none</i>"
-            use = f' <a href="{SIGNATURE_PREFIX}{html.escape(key, quote=True)}">use in Run</a>'
-            out.append(f"<p><b>{html.escape(key)}</b> <i>{html.escape(sig.method_name)}</i>{use}"
-                       f"<br>inputs:<br>{io(sig.inputs)}<br>outputs:<br>{io(sig.outputs)}</p>")
-    for key, sig in init.items():        # the op TF runs when it loads: not a signature to call
-        ops = ", ".join(input_node(t.name) for t in sig.outputs.values()) or "none"
-        out.append(f"<p><i>initialisation op run on loading:</i> <code>{html.escape(ops)}</code></p>")
+    out.append(signatures_html(graph))
     ops = list(info["op_types"].items())[:15]
     out.append("<h4>Most used op types</h4>" + _rows([(k, f"{v:,}") for k, v in ops]))
     cols = graph.collections()

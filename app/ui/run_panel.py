@@ -533,6 +533,10 @@ class RunPanel(QWidget):
         if not name:
             return []
         name = name.strip()
+        inside = service.inside_function(self.graph, name) if self.graph is not None else None
+        if inside is not None:       # said now, not as an obscure failure of the run
+            self._show_error(inside)
+            return []
         if name.rpartition(":")[2].isdigit() and ":" in name:
             names = [name]
         else:
