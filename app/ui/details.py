@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import os
 
+from ..formats.attrs import attr_text
 from ..formats.functions import body_source, op_ref, split_ref
 from ..formats.graph import Graph, Scope, input_node
 from ..formats.signatures import init_ops
