@@ -114,7 +114,9 @@ def _print_inspect(model, ckpt, variables, graph_info) -> None:
             if lib["missing"]:
                 print(f"  !! calls to functions missing from the library: {', '.join(lib['missing'][:5])}")
             if lib["recursive"]:
-                print(f"  recursive functions (they call themselves): {', '.join(lib['recursive'][:5])}")
+                rec = lib["recursive"]
+                print(f"  {len(rec):,} function(s) reach themselves through calls (recursion): "
+                      f"{', '.join(rec[:5])}{', ...' if len(rec) > 5 else ''}")
             biggest = sorted(lib["functions"].items(), key=lambda kv: -kv[1]["nodes"])[:5]
             for name, f in biggest:
                 ins = ", ".join(f"{n}: {d}" for n, d in f["inputs"])

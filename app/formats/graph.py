@@ -93,6 +93,7 @@ class Graph:
         self._collections: dict[str, list[str]] | None = None
         self._functions: FunctionLibrary | None = None
         self._calls: list[tuple[str, Call]] | None = None
+        self._op_types: dict[str, int] | None = None
 
     def node(self, name: str):
         """A graph op by name, or an op inside a function by its `function@node` reference."""
@@ -119,15 +120,22 @@ class Graph:
         if self._calls is None:
             lib = self.functions
             everything = len(lib) > 0
-            self._calls = [(node.name, c) for node in self.nodes
-                           if everything or node.op in CALL_OPS for c in lib.calls_of(node)]
+            if not everything and not CALL_OPS.intersection(self.op_types()):
+                self._calls = []      # a TF1 graph: no library, no call op
+            else:
+                self._calls = [(node.name, c) for node in self.nodes
+                               if everything or node.op in CALL_OPS for c in lib.calls_of(node)]
         return self._calls
 
     def op_types(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for node in self.nodes:
-            counts[node.op] = counts.get(node.op, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        """Op type → how many ops of it, most used first (counted once: the overview, the
+        command line and the search for call ops all ask)."""
+        if self._op_types is None:
+            counts: dict[str, int] = {}
+            for node in self.nodes:
+                counts[node.op] = counts.get(node.op, 0) + 1
+            self._op_types = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return dict(self._op_types)
 
     def consumers(self, name: str) -> list[str]:
         """Names of the nodes that take `name` as an input (data or control)."""
