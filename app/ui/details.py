@@ -139,7 +139,11 @@ def _output_users(graph: Graph, caller: str, node_name: str, function: str | Non
         want = {f"{node_name}:{i}"} | ({node_name} if i == 0 else set())
         users = [c for c in graph.consumers(node_name)
                  if any(inp in want for inp in graph.node(c).input)]
-        return [_link(u) for u in users]
+        out = [_link(u) for u in users]
+        for key, sig in graph.signatures().items():   # a signature returns it
+            out += [f"signature <code>{html.escape(key)}</code> output <code>{html.escape(k)}</code>"
+                    for k, t in sig.outputs.items() if t.name in want or t.name == f"{node_name}:{i}"]
+        return out
     lib = graph.functions
     users = [c for c in lib.consumers(function, node_name)
              if any(body_source(inp) == node_name and inp.rsplit(":", 1)[-1] == str(i)
@@ -287,13 +291,22 @@ def graph_html(graph: Graph | None, model_path: str, problems: list[str],
     rows = [("Source", html.escape(info["source"])), ("Format", html.escape(info["format"])),
             ("Ops", f"{info['nodes']:,}"), ("Variables", f"{info['variables']:,}")]
     if info.get("functions"):
-        rows.append(("Functions", f"{info['functions']:,}"))
+        lib = info["function_library"]
+        rows.append(("Functions", f"{info['functions']:,} holding {lib['nodes']:,} ops "
+                                  "(open “Function library” or a call op in the tree)"))
+        if lib["missing"]:
+            rows.append(("Missing functions", "<b>" + html.escape(", ".join(lib["missing"][:10])) + "</b>"
+                         " (called, not in the library)"))
+        if lib["recursive"]:
+            rows.append(("Recursive functions", html.escape(", ".join(lib["recursive"][:10]))
+                         + (" …" if len(lib["recursive"]) > 10 else "")))
     if info.get("tags"):
         rows.append(("Tags", html.escape(", ".join(info["tags"]))))
     if info.get("tensorflow_version"):
         rows.append(("Written by", "TensorFlow " + html.escape(info["tensorflow_version"])))
-    out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows), _io_html(*io)]
-    out.append(signatures_html(graph))
+    # A SavedModel says what it takes and gives: its signatures come before our guesses.
+    out = [f"<h3>{html.escape(os.path.basename(info['source']))}</h3>", _rows(rows),
+           signatures_html(graph), _io_html(*io)]
     ops = list(info["op_types"].items())[:15]
     out.append("<h4>Most used op types</h4>" + _rows([(k, f"{v:,}") for k, v in ops]))
     cols = graph.collections()

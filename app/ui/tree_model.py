@@ -175,7 +175,7 @@ class ScopeTreeModel(QAbstractItemModel):
             if col == 2:
                 if scope.op is not None and scope.call_ops:
                     return f"{scope.call_ops:,}"     # a call op: the ops of what it calls
-                return f"{scope.op_count:,}" if scope.children or scope.calls else ""
+                return f"{scope.op_count:,}" if scope.expandable or scope.calls else ""
             if col == 3:
                 return f"{scope.params:,}" if scope.params else ""
         elif role == TOOLTIP and col == 0:
