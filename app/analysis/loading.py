@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..formats.errors import FormatError
 from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
+from ..formats.keras_layers import Layers, read_layers
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
 from ..formats.reader import TensorReader
 from ..formats.run import Checkpoint
@@ -27,6 +28,7 @@ class Loaded:
     problems: list[str] = field(default_factory=list)
     params: ParameterSplit = field(default_factory=ParameterSplit)   # model vs optimizer state
     event_files: dict[str, list[str]] = field(default_factory=dict)   # run → its event files
+    layers: Layers | None = None          # a Keras-made SavedModel's layers
 
     @property
     def tensors(self) -> dict:
@@ -94,6 +96,9 @@ def build_tree(loaded: Loaded) -> None:
         loaded.tree = scope_tree(names, sizes)
         attach_functions(loaded.tree, loaded.graph)
         loaded.tree_names, loaded.tree_kind = names, "graph"
+        loaded.layers = read_layers(loaded.graph.meta_graph, loaded.model.folder,
+                                    {k: t.display_name for k, t in loaded.tensors.items()}
+                                    ) if loaded.model.kind == "savedmodel" else None
     else:
         infos = list(loaded.tensors.values())
         names = [t.display_name for t in infos]
