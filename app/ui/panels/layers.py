@@ -74,6 +74,7 @@ class LayersPanel(QWidget):
             text += f"<br><i>{html.escape(layers.note)}</i>"
         self.source.setText(text)
         parents: list[QTreeWidgetItem] = []       # the open layer at each depth
+        totals: list[list] = []                    # [item, parameters beneath] of the open layers
         for layer in layers.layers:
             item = QTreeWidgetItem([layer.name, layer.class_name or "?", "",
                                     f"{layer.params:,}" if layer.params else ""])
@@ -81,11 +82,17 @@ class LayersPanel(QWidget):
             item.setToolTip(0, layer.path)
             item.setTextAlignment(3, int(Qt.AlignRight | Qt.AlignVCenter))
             del parents[layer.depth:]
+            del totals[layer.depth:]
             if parents:
                 parents[-1].addChild(item)
             else:
                 self.tree.addTopLevelItem(item)
             parents.append(item)
+            for entry in totals:                    # a model's row counts its layers' weights
+                entry[1] += layer.params
+                if entry[1]:
+                    entry[0].setText(3, f"{entry[1]:,}")
+            totals.append([item, layer.params])
             for w in layer.weights:
                 child = QTreeWidgetItem([w.name, w.dtype, _shape(w.shape), f"{w.size:,}"])
                 child.setData(0, KEY_ROLE, w.key)
@@ -97,27 +104,7 @@ class LayersPanel(QWidget):
                 item.addChild(child)
                 if w.key:
                     self._items.setdefault(w.key, child)
-        for i in range(self.tree.topLevelItemCount()):      # a model's row: its layers' total
-            self._total(self.tree.topLevelItem(i))
         self.tree.expandAll()
-
-    def _total(self, top: QTreeWidgetItem) -> None:
-        """Fill in the parameter count of model rows (all their layers' weights), walking
-        the rows with a stack."""
-        order, stack = [], [top]
-        while stack:
-            item = stack.pop()
-            order.append(item)
-            stack.extend(item.child(i) for i in range(item.childCount()))
-        totals: dict[int, int] = {}
-        for item in reversed(order):          # children before their parents
-            layer = item.data(0, LAYER_ROLE)
-            if layer is None:
-                continue
-            below = sum(totals.get(id(item.child(i)), 0) for i in range(item.childCount()))
-            totals[id(item)] = layer.params + below
-            if layer.is_model and totals[id(item)]:
-                item.setText(3, f"{totals[id(item)]:,}")
 
     def _chosen(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         if item is None or self._following:
