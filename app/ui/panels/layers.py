@@ -80,7 +80,7 @@ class LayersPanel(QWidget):
                                     f"{layer.params:,}" if layer.params else ""])
             item.setData(0, LAYER_ROLE, layer)
             item.setToolTip(0, layer.path)
-            item.setTextAlignment(3, int(Qt.AlignRight | Qt.AlignVCenter))
+            item.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
             del parents[layer.depth:]
             del totals[layer.depth:]
             if parents:
@@ -96,7 +96,7 @@ class LayersPanel(QWidget):
             for w in layer.weights:
                 child = QTreeWidgetItem([w.name, w.dtype, _shape(w.shape), f"{w.size:,}"])
                 child.setData(0, KEY_ROLE, w.key)
-                child.setTextAlignment(3, int(Qt.AlignRight | Qt.AlignVCenter))
+                child.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
                 tip = f"variable {w.variable}" + ("" if w.trainable else " (not trainable)")
                 child.setToolTip(0, tip + (f"\nvalue: {w.key}" if w.key else "\nno saved value found"))
                 if not w.key:
