@@ -15,9 +15,17 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
 from .roles import ALIGN, DISPLAY, TOOLTIP, USER
 
+from ..analysis.function_tree import LIBRARY
 from ..formats.graph import Scope
 
 COLUMNS = ("Name", "Op", "Ops", "Params")
+
+
+def _searched_path(scope: Scope) -> str:
+    """What a filter matches: the path, without the library branch's own name (a filter
+    for "library" should not match every op of every function)."""
+    path = scope.path
+    return path[len(LIBRARY) + 1:] if path.startswith(LIBRARY + "/") else path
 
 
 def _natural_key(name: str):
@@ -63,7 +71,7 @@ class ScopeTreeModel(QAbstractItemModel):
                 scope = stack.pop()
                 stack.extend((scope.expand() if scope.searched else scope.children).values())
                 hit = scope is not self._root and (
-                    pattern.search(scope.path) is not None
+                    pattern.search(_searched_path(scope)) is not None
                     or (scope.op is not None and pattern.search(self._op_type(scope) or "")))
                 if hit:
                     matches += 1

@@ -17,6 +17,9 @@ from app.formats.functions import op_ref  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.tree_model import ScopeTreeModel  # noqa: E402
 
+from app.formats.errors import FormatError  # noqa: E402
+
+from ..test_functions import GRAPHS  # noqa: E402
 from .test_window import TIMEOUT, opened  # noqa: E402
 
 HALF_PLUS_TWO_TF2 = ("tf-serving/tensorflow_serving/servables/tensorflow/testdata/"
@@ -132,3 +135,27 @@ def test_a_call_op_row_shows_its_caller_links(qtbot, window, model_path):
     qtbot.waitUntil(lambda: view.loaded is not None and not view.doc.lanes["load"].busy, timeout=TIMEOUT)
     call = tree.model.index_of("StatefulPartitionedCall_5")
     assert tree.tree.isExpanded(call)
+
+
+@pytest.mark.parametrize("rel", GRAPHS or ["-"])
+def test_the_filter_finds_an_op_only_a_function_holds_in_every_real_graph(qtbot, realdata, rel):
+    try:
+        loaded = load(str(realdata / rel))
+    except FormatError as e:
+        pytest.skip(f"{rel}: not a graph ({e})")
+    graph = loaded.graph
+    if graph is None:
+        pytest.skip(f"{rel}: no graph could be read ({'; '.join(loaded.problems)})")
+    inner = next(((f, n.name) for f in graph.functions.names() for n in graph.functions.nodes(f)
+                  if n.name not in graph.index), None)
+    if inner is None:
+        pytest.skip(f"{rel}: its function library ({len(graph.functions)} functions) holds no op "
+                    "that the graph itself lacks")
+    m = ScopeTreeModel()
+    m.set_tree(loaded.tree, lambda s: op_type(s, graph))
+    function, node = inner
+    assert m.set_filter(f"^{function}/{node}$", regex=True) == 1
+    index = m.index_of(f"{LIBRARY}/{function}/{node}")
+    assert index.isValid() and loaded.op_of(m.scope(index)) == op_ref(function, node)
+    # the library's own name matches nothing inside it
+    assert m.set_filter(LIBRARY) == 1
