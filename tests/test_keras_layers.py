@@ -111,3 +111,23 @@ def test_saved_metadata_schema_reads_every_node(realdata):
     meta = protos.SavedMetadata.FromString(path.read_bytes())
     assert meta.nodes[0].node_path == "root" and meta.nodes[0].identifier == "_tf_keras_network"
     assert all(n.metadata.startswith("{") for n in meta.nodes)
+
+
+def test_no_layers_for_a_tf_module_savedmodel_nor_its_optimizer_state(realdata):
+    """A tf.Module's `w` and `b` and the optimizer's `SGD/iter` are no Keras layers."""
+    path = realdata / "tf-rust/examples/regression_savedmodel"
+    if not path.exists():
+        pytest.skip("regression_savedmodel not in this copy of the real data")
+    layers, _reader = _layers_of(path)
+    assert layers is None
+
+
+def test_an_old_subclassed_keras_model_keeps_its_metadata_in_the_object_graph(realdata):
+    path = realdata / "tf-java/tensorflow-core/tensorflow-core-api/src/test/resources/saved_model_using_python/model"
+    if not path.exists():
+        pytest.skip("saved_model_using_python not in this copy of the real data")
+    layers, reader = _layers_of(path)
+    assert layers.source == "object graph"
+    (model,) = layers.layers
+    assert (model.name, model.class_name, model.is_model) == ("my_model", "MyModel", True)
+    assert model.weights and all(w.key in reader.tensors for w in model.weights)

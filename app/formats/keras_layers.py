@@ -196,7 +196,9 @@ def _from_variable_names(nodes, paths, tensor_names, by_display) -> Layers | Non
         if node.WhichOneof("kind") != "variable":
             continue
         name = node.variable.name.split(":")[0]
-        if "/" not in name or name in seen_names:
+        # model/layer/weight: a bare `w` (a tf.Module's) or `SGD/iter` (an optimizer's
+        # state) is no layer's weight
+        if name.count("/") < 2 or name in seen_names:
             continue
         seen_names.add(name)
         parent, _, local = name.rpartition("/")
