@@ -224,7 +224,7 @@ def scope_html(scope: Scope, kind: str, graph: Graph | None = None) -> str:
     what = "ops" if kind == "graph" else "tensors"
     rows = [(f"{what.capitalize()} beneath", f"{scope.op_count:,}"),
             ("Parameters beneath", f"{scope.params:,}"),
-            ("Children", f"{len(scope.children):,}")]
+            ("Children", f"{len(scope.expand()):,}")]
     return f"<h3>{html.escape(scope.path or '(root)')}</h3>" + _rows(rows)
 
 
