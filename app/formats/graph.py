@@ -94,6 +94,7 @@ class Graph:
         self._functions: FunctionLibrary | None = None
         self._calls: list[tuple[str, Call]] | None = None
         self._op_types: dict[str, int] | None = None
+        self._fn_summary: dict | None = None
 
     def node(self, name: str):
         """A graph op by name, or an op inside a function by its `function@node` reference."""
@@ -239,12 +240,17 @@ class Graph:
     def signatures(self):
         return dict(self.meta_graph.signature_def) if self.meta_graph is not None else {}
 
+    def _function_summary(self, make) -> dict:
+        if self._fn_summary is None:      # walks every call: once, not per overview shown
+            self._fn_summary = make(self.functions, self.calls())
+        return self._fn_summary
+
     def summary(self) -> dict:
         """The facts `inspect` reports about a graph."""
         from .functions import summary as functions_summary
         out = {"source": self.source, "format": self.format, "nodes": len(self.nodes),
                "functions": len(self.graph_def.library.function),
-               "function_library": functions_summary(self.functions, self.calls()),
+               "function_library": self._function_summary(functions_summary),
                "variables": len(self.variables()), "op_types": self.op_types()}
         if self.meta_graph is not None:
             info = self.meta_graph.meta_info_def
