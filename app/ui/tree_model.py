@@ -28,6 +28,13 @@ def _searched_path(scope: Scope) -> str:
     return path[len(LIBRARY) + 1:] if path.startswith(LIBRARY + "/") else path
 
 
+def _only_calls_below(scope: Scope) -> bool:
+    """An op's row whose children are only the functions it calls (not ops named below it)."""
+    first = next(iter(scope.children.values()), None)
+    return first is not None and first.calls is not None and all(
+        c.calls is not None for c in scope.children.values())
+
+
 def _natural_key(name: str):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
@@ -181,9 +188,13 @@ class ScopeTreeModel(QAbstractItemModel):
             if col == 1:
                 return self._op_type(scope)
             if col == 2:
-                if scope.op is not None and scope.call_ops:
-                    return f"{scope.call_ops:,}"     # a call op: the ops of what it calls
-                return f"{scope.op_count:,}" if scope.expandable or scope.calls else ""
+                if scope.op is not None and (scope.call_ops or scope.lazy is not None
+                                             or _only_calls_below(scope)):
+                    # a call op: the ops of what it calls (none when it is missing)
+                    return f"{scope.call_ops:,}" if scope.call_ops else ""
+                if scope.calls is not None:
+                    return f"{scope.op_count:,}" if scope.op_count else ""
+                return f"{scope.op_count:,}" if scope.expandable else ""
             if col == 3:
                 return f"{scope.params:,}" if scope.params else ""
         elif role == TOOLTIP and col == 0:
