@@ -159,3 +159,20 @@ def test_the_filter_finds_an_op_only_a_function_holds_in_every_real_graph(qtbot,
     assert index.isValid() and loaded.op_of(m.scope(index)) == op_ref(function, node)
     # the library's own name matches nothing inside it
     assert m.set_filter(LIBRARY) == 1
+
+
+def test_the_signatures_run_link_fills_the_run_tab(qtbot, window, model_path):
+    view = opened(qtbot, window, model_path)
+    view.side_tabs.setCurrentWidget(view.details)
+    text = " ".join(view.details.toPlainText().split())
+    assert "serving_default tensorflow/serving/predict Run…" in text
+    assert "in x float32 [1] serving_default_x:0" in text
+    assert "out scores float32 [-1, 1] StatefulPartitionedCall_1:0" in text
+    assert "Run once on loading (not a signature): NoOp" in text
+    view.details.anchorClicked.emit(QUrl("signature:regress_x_to_y"))
+    panel = view.run.panel
+    assert view.side_tabs.currentWidget() is view.run and panel.signature_key == "regress_x_to_y"
+    keys = [panel.signature.itemData(i) for i in range(panel.signature.count())]
+    assert "__saved_model_init_op" not in keys and len(keys) == 1 + 6
+    shown = panel.signature_io.text().replace("<code>", "").replace("</code>", "")
+    assert shown == "inputs: inputs string [-1]<br>outputs: outputs float32 [-1, 1]"
