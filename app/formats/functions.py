@@ -68,16 +68,19 @@ def _arg_dtype(arg) -> str:
 
 def _calls_in_attrs(node, names) -> list[Call]:
     out = []
-    for key in sorted(node.attr):
-        value = node.attr[key]
+    for key, value in node.attr.items():       # one pass: this runs over every op of a graph
         kind = value.WhichOneof("value")
-        if kind == "func" and value.func.name:
-            out.append(Call(key, value.func.name, value.func.name not in names))
+        if kind == "func":
+            if value.func.name:
+                out.append(Call(key, value.func.name, value.func.name not in names))
         elif kind == "list" and len(value.list.func):
             for i, f in enumerate(value.list.func):
                 out.append(Call(f"{key}[{i}]", f.name, f.name not in names))
-    if node.op in names:
-        out.append(Call("op", node.op))
+    if len(out) > 1:
+        out.sort(key=lambda c: c.attr)
+    op = node.op
+    if op in names:
+        out.append(Call("op", op))
     return out
 
 
