@@ -95,8 +95,8 @@ def test_a_corrupt_keras_metadata_falls_back_to_the_object_graph(realdata, tmp_p
     assert layers.source == "object graph" and f"{METADATA_FILE} does not parse" in layers.note
     # the object graph still says which objects are layers and which variables are theirs;
     # their classes and configs were in the metadata alone
-    assert [la.name for la in layers.layers] == ["model", "layer-0", "layer-1", "layer_with_weights-0",
-                                                 "layer_with_weights-1", "layer-4"]
+    assert [la.name for la in layers.layers] == ["model", "layer-0", "layer-1", "dense", "dense_1",
+                                                 "layer-4"]     # named by their variables
     assert all(la.class_name == "" and la.config is None for la in layers.layers)
     assert [w.key for w in layers.layers[3].weights] == [
         "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE",

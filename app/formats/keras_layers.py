@@ -181,6 +181,9 @@ def read_layers(meta_graph, folder: str | None, tensor_display: dict[str, str]) 
             if 0 <= cid < len(nodes) and nodes[cid].WhichOneof("kind") == "variable" and cid not in seen:
                 seen.add(cid)
                 layer.weights.append(_weight(nodes, cid, child.local_name, paths, tensor_names, by_display))
+        if not info.get("name") and layer.weights and "/" in layer.weights[0].variable:
+            # no metadata: the variables' names carry the layer's (`dense/kernel` → dense)
+            layer.name = layer.weights[0].variable.rsplit("/", 1)[0].rsplit("/", 1)[-1]
         layers.append(layer)
     if layers:
         return Layers(layers, source, note)
