@@ -78,9 +78,11 @@ def test_a_keras3_export_gives_layers_from_variable_paths(tmp_path, tf):
         w = ours[k]
         assert w.shape == tuple(v.shape) and w.trainable == v.trainable
         np.testing.assert_array_equal(reader.read(w.key), np.asarray(v.numpy()))
-    assert [la.name for la in layers.layers] == ["conv_a", "bn", "logits"]     # the model's order
+    assert [(la.name, la.depth, la.is_model) for la in layers.layers] == [
+        ("tiny_cnn", 0, True), ("conv_a", 1, False), ("bn", 1, False), ("logits", 1, False)]
+    # in the model's order
     # the document carries them (for the Layers tab)
-    assert load(str(export)).layers.layers[0].weights[0].key == ours[("tiny_cnn/conv_a", "kernel")].key
+    assert load(str(export)).layers.layers[1].weights[0].key == ours[("tiny_cnn/conv_a", "kernel")].key
 
 
 def test_a_corrupt_keras_metadata_falls_back_to_the_object_graph(realdata, tmp_path):

@@ -207,7 +207,12 @@ def _from_variable_names(nodes, paths, tensor_names, by_display) -> Layers | Non
         parent, _, local = name.rpartition("/")
         layer = by_layer.get(parent)
         if layer is None:
-            layer = by_layer[parent] = Layer(parent.rsplit("/", 1)[-1], "", parent, parent.count("/"))
+            parts = parent.split("/")
+            for depth in range(1, len(parts)):     # the models that hold it, outermost first
+                outer = "/".join(parts[:depth])
+                if outer not in by_layer:
+                    by_layer[outer] = Layer(parts[depth - 1], "", outer, depth - 1, is_model=True)
+            layer = by_layer[parent] = Layer(parts[-1], "", parent, len(parts) - 1)
         layer.weights.append(_weight(nodes, node_id, local, paths, tensor_names, by_display))
     if not by_layer:
         return None

@@ -76,13 +76,14 @@ class LayersPanel(QWidget):
         parents: list[QTreeWidgetItem] = []       # the open layer at each depth
         totals: list[list] = []                    # [item, parameters beneath] of the open layers
         for layer in layers.layers:
-            item = QTreeWidgetItem([layer.name, layer.class_name or "?", "",
+            item = QTreeWidgetItem([layer.name, layer.class_name or ("model" if layer.is_model else "?"), "",
                                     f"{layer.params:,}" if layer.params else ""])
             item.setData(0, LAYER_ROLE, layer)
             item.setToolTip(0, layer.path)
             item.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
-            del parents[layer.depth:]
-            del totals[layer.depth:]
+            depth = min(layer.depth, len(parents))   # never below a layer that is not its parent
+            del parents[depth:]
+            del totals[depth:]
             if parents:
                 parents[-1].addChild(item)
             else:
