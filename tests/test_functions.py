@@ -285,3 +285,45 @@ def test_hostile_libraries_on_the_command_line(tmp_path):
 
 def test_library_path_is_where_the_tree_lists_an_inner_op():
     assert library_path(op_ref("fn", "a/b")) == f"{LIBRARY}/fn/a/b"
+
+
+def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, tf):
+    """A TF2 SavedModel written here with a while loop and a data-dependent cond: the
+    While op inside the traced function opens into `body` and `cond`, the If into both
+    branches — as TensorFlow's own parse of the file names them."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    class Loop(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+        def __call__(self, x):
+            i = tf.constant(0)
+            _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, y * 2.0), [i, x])
+            return tf.cond(y > 10.0, lambda: y - 10.0, lambda: y + 1.0)
+
+    module = Loop()
+    tf.saved_model.save(module, str(tmp_path / "loop"))
+    sm = saved_model_pb2.SavedModel.FromString((tmp_path / "loop" / "saved_model.pb").read_bytes())
+    theirs = {}
+    for f in sm.meta_graphs[0].graph_def.library.function:
+        for n in f.node_def:
+            for k, v in n.attr.items():
+                if v.WhichOneof("value") == "func" and n.op in ("While", "StatelessWhile", "If", "StatelessIf"):
+                    theirs[(f.signature.name, n.name, k)] = v.func.name
+    assert {k for _f, _n, k in theirs} >= {"body", "cond", "then_branch", "else_branch"}
+    loaded = load(str(tmp_path / "loop"))
+    lib = loaded.graph.functions
+    ours = {(f, n, c.attr): c.function for f in lib.names() for n, c in lib.calls_in(f)
+            if c.attr in ("body", "cond", "then_branch", "else_branch")}
+    assert ours == theirs
+    # in the tree: the While op's row, in its function's body, opens into body and cond
+    (fname, node, _attr), _ = next(iter(theirs.items()))
+    row = loaded.tree.children[LIBRARY].expand()[fname]
+    leaf = row
+    for part in node.split("/"):
+        leaf = leaf.expand()[part]
+    names = {s.name for s in leaf.expand().values() if s.calls}
+    expected = {call_row_name(Call(k, v)) for (f, n, k), v in theirs.items() if (f, n) == (fname, node)}
+    assert names == expected and len(names) == 2
+    assert all(s.op_count == len(lib.nodes(s.calls)) for s in leaf.children.values() if s.calls)
+    # TensorFlow runs it as we read it: 2 * 2**5 = 64 > 10 → 54
+    assert float(tf.saved_model.load(str(tmp_path / "loop"))(tf.constant(2.0))) == 54.0
