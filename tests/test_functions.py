@@ -155,6 +155,16 @@ def test_fetching_an_op_inside_a_function_says_why_it_cannot(realdata):
         (error,) = needs.missing
         assert "inside function" in str(error) and "TF1 session" in str(error)
         assert "StatefulPartitionedCall_5" in str(error)   # what to fetch instead
+    # a name the function lacks, or a function the library lacks: said as such
+    assert service.inside_function(graph, op_ref(function, inner.lower() + "_x")).startswith(
+        f"no op {inner.lower() + '_x'!r} in function {function}")
+    assert service.inside_function(graph, "nowhere@x") == "no function 'nowhere' in the graph's library"
+    assert service.inside_function(graph, "StatefulPartitionedCall_5") is None    # a graph op
+    # an op reached only through a call made inside another function names the graph op
+    # that starts the chain
+    deep = next(f for f in graph.functions.names() if f.startswith("__inference_predict_"))
+    message = service.inside_function(graph, op_ref(deep, graph.functions.nodes(deep)[0].name))
+    assert "(StatefulPartitionedCall_5)" in message
 
 
 # -- hostile libraries ---------------------------------------------------------------------
