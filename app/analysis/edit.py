@@ -361,11 +361,13 @@ def _follow_meta(plan: Plan, graph) -> None:
         elif dtypes.from_enum(dtype) is not None and dtypes.from_enum(dtype).name != r.new_dtype:
             recast.append((key, dtypes.from_enum(dtype).name, r.new_dtype))
     if missing:
-        plan.graph_note = (f"no .meta written: {name}'s saver restores {len(missing)} variable(s) "
-                           f"the result does not hold (e.g. {missing[0]}), so Saver.restore would "
-                           "fail; build the model's graph and restore with a Saver over the kept "
-                           "variables (var_list)")
-        return
+        meta = saver_graph.drop_keys(meta, set(missing))
+        if meta is None:
+            plan.graph_note = (f"no .meta written: {name}'s saver restores {len(missing)} variable(s) "
+                               f"the result does not hold (e.g. {missing[0]}) and its restore ops "
+                               "are not the kind this can cut out; build the model's graph and "
+                               "restore with a Saver over the kept variables (var_list)")
+            return
     if recast:
         key, was, now = recast[0]
         plan.graph_note = (f"no .meta written: {name}'s saver restores {key} as {was}, the result "
@@ -373,8 +375,14 @@ def _follow_meta(plan: Plan, graph) -> None:
         return
     new_keys = {r.key: r.new_key for r in plan.kept if r.new_key != r.key}
     plan.meta = saver_graph.rename_keys(meta, new_keys) if new_keys else meta
-    plan.graph_note = (f"{name} written beside the result, its saver renamed to the new keys"
-                       if new_keys else f"{name} copied beside the result")
+    changes = []
+    if new_keys:
+        changes.append(f"its saver reads the {len(new_keys)} new key(s)")
+    if missing:
+        changes.append(f"it no longer restores the {len(missing)} dropped variable(s), which a "
+                       "session must initialize itself if it uses them")
+    plan.graph_note = (f"a .meta from {name} written beside the result: " + "; ".join(changes)
+                       if changes else f"{name} copied beside the result as its .meta")
     extra = [r for r in plan.kept if r.key not in restored]
     if extra:
         plan.notes.append(f"{len(extra)} variable(s) the graph's saver does not restore "
@@ -419,9 +427,10 @@ def _cast(chunk: np.ndarray, target: np.dtype) -> np.ndarray:
     as TensorFlow's kernels do."""
     if chunk.dtype == target:
         return chunk
-    if target.itemsize == 2 and chunk.dtype.itemsize == 8:
-        chunk = chunk.astype(np.float32)
-    return chunk.astype(target)
+    with np.errstate(over="ignore", invalid="ignore"):  # out of range → ±inf, as tf.cast
+        if target.itemsize == 2 and chunk.dtype.itemsize == 8:
+            chunk = chunk.astype(np.float32)
+        return chunk.astype(target)
 
 
 def _ticked(chunks, tick):

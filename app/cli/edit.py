@@ -97,7 +97,10 @@ def _finish(args, plan: edit.Plan, problems: list[str]) -> int:
         problem = plan.destination_problem(args.output)
         if problem:
             raise UsageError(f"{os.path.abspath(args.output)}: {problem}")
-        written = edit.write_plan(plan, args.output)
+        try:
+            written = edit.write_plan(plan, args.output)
+        except edit.PlanError as e:
+            raise UsageError(str(e)) from None
     if args.json:
         out = plan.to_json()
         out["written"] = None if written is None else {
