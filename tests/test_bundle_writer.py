@@ -300,3 +300,17 @@ def test_disk_full_leaves_nothing(tiny_tmpfs, tmp_path):
     # the same writes fit once a filter makes the result small
     copy(str(prefix), tiny_tmpfs / "m", keep=["^w0$"])
     assert set(tf_values(tf, str(tiny_tmpfs / "m"))) == {"w0"}
+
+
+def test_missing_folders_above_the_result_are_made_whole_or_not_at_all(built, tmp_path):
+    src = str(built["cnn"].checkpoints[0].prefix)
+    copy(src, tmp_path / "a" / "b" / "c" / "m")
+    assert sorted(os.listdir(tmp_path / "a" / "b" / "c")) == [
+        "checkpoint", "m.data-00000-of-00001", "m.index", "m.meta"]
+    assert os.listdir(tmp_path) == ["a"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WriteError, match="not a folder"):
+        copy(src, tmp_path / "file" / "d" / "m")
+    with pytest.raises(edit.PlanError):
+        copy(src, tmp_path / "x" / "y" / "m", keep=["nothing matches"])
+    assert sorted(os.listdir(tmp_path)) == ["a", "file"]

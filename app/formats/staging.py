@@ -1,8 +1,8 @@
 """Putting a written checkpoint in place atomically, never over or inside its source.
 
 Everything is written into a hidden folder beside the destination (same filesystem, so
-renames are atomic). When the destination folder does not exist yet, that folder is
-renamed into place whole. When it does, the files move in one by one, data shards first
+renames are atomic). When the destination folder does not exist yet, it is built in there
+(with any missing folders above it) and renamed into place whole. When it does, the files move in one by one, data shards first
 and the `.index` last — a checkpoint exists for TensorFlow and for this app only once its
 index does — and then the folder's `checkpoint` state file is replaced atomically. On any
 error or cancel, whatever had moved is taken back and the hidden folder removed: nothing
@@ -47,17 +47,25 @@ def destination_problem(prefix: str, source_folders=()) -> str | None:
             return (f"is inside the source's folder {src}: write the result elsewhere "
                     "(an edit never changes the folder it reads from)")
     if not os.path.isdir(folder):
-        parent = os.path.dirname(folder)
-        if not os.path.isdir(parent):
-            return f"folder {parent} does not exist"
-        if os.path.exists(folder):
-            return f"{folder} is not a folder"
+        top = _missing_top(folder)
+        if os.path.exists(top):
+            return f"{top} is not a folder"
+        if not os.path.isdir(os.path.dirname(top)):
+            return f"{os.path.dirname(top)} is not a folder"
         return None
     taken = [p for p in (prefix + ".index", prefix + ".meta") if os.path.lexists(p)]
     taken += glob.glob(glob.escape(prefix) + ".data-*")
     if taken:
         return f"{os.path.basename(taken[0])} already exists there: choose another name"
     return None
+
+
+def _missing_top(folder: str) -> str:
+    """The outermost folder on the way to `folder` that does not exist (or is no folder)."""
+    top = folder
+    while not os.path.exists(os.path.dirname(top)) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    return top
 
 
 class StagedCheckpoint:
@@ -72,14 +80,20 @@ class StagedCheckpoint:
         self.prefix = prefix
         self.folder = os.path.dirname(prefix)
         self._new_folder = not os.path.isdir(self.folder)
-        parent = os.path.dirname(self.folder) if self._new_folder else self.folder
-        base = os.path.basename(self.folder if self._new_folder else prefix)
+        # a new folder (and any missing folders above it) is built whole, then renamed in
+        self._top = _missing_top(self.folder) if self._new_folder else self.folder
+        parent = os.path.dirname(self._top) if self._new_folder else self.folder
+        base = os.path.basename(self._top if self._new_folder else prefix)
         self.staging = os.path.join(parent, f".{base}.partial-{uuid.uuid4().hex[:8]}")
+        inner = os.path.join(self.staging, os.path.relpath(self.folder, self._top)) \
+            if self._new_folder else self.staging
         try:
-            os.mkdir(self.staging)
+            os.makedirs(inner)
         except OSError as e:
+            shutil.rmtree(self.staging, ignore_errors=True)
             raise WriteError(self.staging, f"cannot write: {e.strerror}") from None
-        self.staged_prefix = os.path.join(self.staging, os.path.basename(prefix))
+        self._inner = os.path.normpath(inner)
+        self.staged_prefix = os.path.join(self._inner, os.path.basename(prefix))
         self._done = False
 
     def __enter__(self):
@@ -93,15 +107,15 @@ class StagedCheckpoint:
     def commit(self, state_file: bool = True) -> list[str]:
         """Move the staged files into place (the index last) and record the checkpoint
         in the folder's state file. Returns the final paths."""
-        names = sorted(os.listdir(self.staging), key=_move_order)
+        names = sorted(os.listdir(self._inner), key=_move_order)
         if state_file:
             self._stage_state_file()
         if self._new_folder:
             try:
-                os.rename(self.staging, self.folder)
+                os.rename(self.staging, self._top)
             except OSError as e:
                 self.abort()
-                raise WriteError(self.folder, f"cannot move the result into place: {e.strerror}") from None
+                raise WriteError(self._top, f"cannot move the result into place: {e.strerror}") from None
             self._done = True
             return [os.path.join(self.folder, n) for n in names]
         moved: list[str] = []
@@ -110,10 +124,10 @@ class StagedCheckpoint:
                 target = os.path.join(self.folder, name)
                 if os.path.lexists(target):
                     raise WriteError(target, "appeared while the result was written: not replaced")
-                os.rename(os.path.join(self.staging, name), target)
+                os.rename(os.path.join(self._inner, name), target)
                 moved.append(target)
             if state_file:
-                os.replace(os.path.join(self.staging, STATE_FILE),
+                os.replace(os.path.join(self._inner, STATE_FILE),
                            os.path.join(self.folder, STATE_FILE))
         except (OSError, WriteError) as e:
             for target in reversed(moved):
@@ -141,7 +155,7 @@ class StagedCheckpoint:
         name = os.path.basename(self.prefix)
         state = protos.CheckpointState(model_checkpoint_path=name)
         state.all_model_checkpoint_paths.extend([p for p in listed if p != name] + [name])
-        path = os.path.join(self.staging, STATE_FILE)
+        path = os.path.join(self._inner, STATE_FILE)
         try:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text_format.MessageToString(state))
