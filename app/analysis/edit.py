@@ -34,12 +34,14 @@ from ..formats import dtypes, objectgraph, saver_graph
 from ..formats.bundle import OBJECT_GRAPH_KEY, Bundle
 from ..formats.bundle_writer import BundleWriter, piece_regions
 from ..formats.errors import FormatError, WriteError
-from ..formats.reader import CHUNK_BYTES
 from ..formats.staging import StagedCheckpoint, destination_problem
 from . import params
 from .progress import Cancelled, Ticker
 
 CAST_TARGETS = ("float16", "bfloat16", "float32", "float64")
+# Smaller than the readers' default: an average holds a few chunks of every input at once,
+# and copying gains nothing from larger ones.
+WRITE_CHUNK_BYTES = 4 << 20
 
 __all__ = ["CAST_TARGETS", "Cancelled", "EditSpec", "Plan", "PlanError", "Row", "WriteResult",
            "plan_average", "plan_edit", "read_rename_map", "write_plan"]
@@ -488,7 +490,7 @@ def _averaged(row: Row, regions, tick, chunk_bytes: int):
 
 
 def write_plan(plan: Plan, prefix: str, progress=None, cancelled=None,
-               chunk_bytes: int = CHUNK_BYTES) -> WriteResult:
+               chunk_bytes: int = WRITE_CHUNK_BYTES) -> WriteResult:
     """Write the plan's result as the checkpoint `prefix` (files `prefix.index`,
     `prefix.data-*`, maybe `prefix.meta`; the folder's `checkpoint` state file records
     it). `progress(fraction)` is called as bytes are read; `cancelled()` returning True

@@ -129,8 +129,12 @@ def tf_strip(src: str, dst: str) -> None:
 def tf_average(run: str, n: int, dst: str) -> None:
     import numpy as np
     import tensorflow as tf
-    state = tf.train.get_checkpoint_state(run)
-    paths = list(state.all_model_checkpoint_paths)[-n:]
+    import glob
+    import re
+    # the run's files (its state file lists only the latest when max_to_keep=None)
+    found = glob.glob(os.path.join(run, "*.index"))
+    paths = sorted((p[:-len(".index")] for p in found),
+                   key=lambda p: int(re.search(r"-(\d+)$", p).group(1)))[-n:]
     readers = [tf.train.load_checkpoint(p) for p in paths]
     shapes = readers[-1].get_variable_to_shape_map()
     dtypes = readers[-1].get_variable_to_dtype_map()
