@@ -373,3 +373,33 @@ def test_plan_api_for_the_window(built, tmp_path):
     assert result.prefix == str(tmp_path / "ok") and os.path.isfile(str(tmp_path / "ok") + ".index")
     with pytest.raises(FormatError):
         edit.write_plan(plan, str(src.prefix))
+
+
+def test_take_tf2_variables_keeps_the_object_graph_restorable(built, tmp_path):
+    keras_ck = built["keras"]
+    new, old = keras_ck.checkpoints[-1], keras_ck.checkpoints[0]
+    dst = tmp_path / "out" / "merged"
+    run_edit(str(new.prefix), dst, strip_optimizer=True,
+             take=[("^sequential/hidden/", open_checkpoint(open_path(str(old.prefix)).selected))])
+    values = dict(new.values)
+    for name in ("sequential/hidden/kernel", "sequential/hidden/bias"):
+        key = keras_ck.weight_keys[name]
+        values[key] = old.values[key]
+        assert_same(tf_values(tf, str(dst))[key], old.values[key], name)
+    model = _fresh_keras_model()
+    tf.train.Checkpoint(model=model).restore(str(dst)).assert_existing_objects_matched()
+    x = keras_ck.train_x
+    np.testing.assert_allclose(model(x).numpy(), _dense_forward(values, keras_ck.weight_keys, x),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_max_shard_size_from_the_command_line(built, tmp_path):
+    src = built["dtypes"].prefix
+    proc = cli("edit", src, "-o", tmp_path / "out" / "s", "--max-shard-size", "0.25K")
+    assert proc.returncode == 0, proc.stderr
+    shards = list((tmp_path / "out").glob("s.data-*"))
+    assert len(shards) > 3
+    # a shard passes 256 bytes only when one tensor alone is that large
+    big = sum(t.nbytes > 256 for t in Bundle(str(src)).tensors.values())
+    assert sum(p.stat().st_size > 256 for p in shards) <= big < len(shards)
+    assert set(tf_values(tf, str(tmp_path / "out" / "s"))) == set(built["dtypes"].values)

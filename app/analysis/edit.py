@@ -290,6 +290,10 @@ def plan_edit(reader, spec: EditSpec, graph=None) -> Plan:
     _unreadable(plan)
     _follow_object_graph(plan, reader)
     _follow_meta(plan, graph)
+    cast = [r for r in plan.kept if "cast" in r.actions]
+    if cast and plan.object_graph is not None:
+        plan.notes.append(f"{len(cast)} variable(s) now hold {spec.cast}: tf.train.Checkpoint "
+                          f"restores them only into variables created as {spec.cast}")
     return plan
 
 
