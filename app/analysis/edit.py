@@ -102,14 +102,11 @@ class Plan:
     meta: object = None                      # the MetaGraphDef to write beside, if it follows
     graph_note: str | None = None            # what happens to the graph, said plainly
     notes: list[str] = field(default_factory=list)
+    bytes_before: int = 0                    # the main source's tensors, on disk
 
     @property
     def kept(self) -> list[Row]:
         return [r for r in self.rows if r.kept]
-
-    @property
-    def bytes_before(self) -> int:
-        return sum(r.bytes_before for r in self.rows if "taken" not in r.actions)
 
     @property
     def bytes_after(self) -> int:
@@ -169,6 +166,10 @@ def _size_as(info, dtype_name: str) -> int:
 
 def _folders(*readers) -> list[str]:
     return sorted({os.path.dirname(os.path.abspath(r.index_path)) for r in readers})
+
+
+def _on_disk(reader) -> int:
+    return sum(t.nbytes for t in reader.tensors.values())
 
 
 def _new_row(info, reader, actions, reason="") -> Row:
@@ -286,7 +287,7 @@ def plan_edit(reader, spec: EditSpec, graph=None) -> Plan:
                 r.actions.append("cast")
 
     plan = Plan(reader.prefix, list(rows.values()), spec.max_shard_bytes,
-                _folders(reader, *others))
+                _folders(reader, *others), bytes_before=_on_disk(reader))
     _unreadable(plan)
     _follow_object_graph(plan, reader)
     _follow_meta(plan, graph)
@@ -419,7 +420,7 @@ def plan_average(readers: list, graph=None) -> Plan:
         elif info.dtype is not None and not info.dtype.is_float:
             row.reason = "not floating: from the newest"
         rows.append(row)
-    plan = Plan(newest.prefix, rows, None, _folders(*readers))
+    plan = Plan(newest.prefix, rows, None, _folders(*readers), bytes_before=_on_disk(newest))
     _unreadable(plan)
     _follow_object_graph(plan, newest)
     _follow_meta(plan, graph)
