@@ -73,7 +73,8 @@ def _print_plan(plan: edit.Plan, written: edit.WriteResult | None) -> None:
         dtype = r.dtype if r.new_dtype == r.dtype or not r.kept else f"{r.dtype}->{r.new_dtype}"
         shape = "[" + ",".join(str(d) for d in r.shape) + "]"
         name = r.key if r.new_key in (None, r.key) else f"{r.key} -> {r.new_key}"
-        note = f"  ({r.reason})" if r.reason else ""
+        note = f"  [{r.display_name}]" if r.display_name != r.key else ""
+        note += f"  ({r.reason})" if r.reason else ""
         after = human_bytes(r.bytes_after) if r.kept else "-"
         print(f"{action:<18} {human_bytes(r.bytes_before):>10} {after:>10}  {dtype:<20} "
               f"{shape:<16} {name:<{width}}{note}".rstrip())
