@@ -153,7 +153,8 @@ def tf_average(run: str, n: int, dst: str) -> None:
 # -- measuring ---------------------------------------------------------------------------------
 
 def measure(cmd: list[str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS bytes) of one child process."""
+    """(wall seconds, peak RSS bytes) of one child process. Linux starts a child's peak
+    RSS from its parent's (the forked copy counts): this process maps no tensors."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -178,7 +179,14 @@ def warm(folder: str) -> int:
 
 
 def same_tensors(a: str, b: str) -> bool:
-    """Both results hold the same keys with the same bytes (checked with our reader)."""
+    """Both results hold the same keys with the same bytes (checked with our reader, in a
+    child: a child's peak RSS starts from its parent's, so this process stays small)."""
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "same", a, b],
+                          capture_output=True, text=True)
+    return proc.stdout.strip() == "True"
+
+
+def _same_here(a: str, b: str) -> bool:
     sys.path.insert(0, ROOT)
     from app.formats.bundle import Bundle
     ra, rb = Bundle(a), Bundle(b)
@@ -207,6 +215,8 @@ def main(argv=None) -> int:
             tf_strip(*rest)
         elif kind == "average":
             tf_average(rest[0], int(rest[1]), rest[2])
+        elif kind == "same":
+            print(_same_here(*rest))
         return 0
 
     out = os.path.join(args.out, f"scale{args.scale:g}")
