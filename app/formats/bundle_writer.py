@@ -237,9 +237,8 @@ class BundleWriter:
             try:
                 shard.f.close()
             except OSError:
-                pass
-            for path in (shard.path,):
-                _remove(path)
+                pass  # a full disk fails the final flush too
+            _remove(shard.path)
         for path in self._written:
             _remove(path)
         self._done = True
@@ -248,10 +247,8 @@ class BundleWriter:
 def _remove(path: str) -> None:
     try:
         os.remove(path)
-    except FileNotFoundError:
-        pass
     except OSError:
-        pass  # the staging folder's removal reports what could not go
+        pass  # gone already, or left for the staging folder's removal
 
 
 def plain(chunks) -> list:
