@@ -15,5 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trend": (".compare", "one variable across every checkpoint of a run"),
     "run": (".run", "run tensors of a model on values given as feeds"),
     "watch": (".watch", "follow a training folder: each checkpoint as it lands or is deleted"),
+    "edit": (".edit", "write a changed copy of a checkpoint: keep, drop, strip, rename, cast, merge"),
+    "average": (".edit", "average the last N checkpoints of a run into a new checkpoint"),
     "scalars": (".scalars", "the training curves a run logged: scalar summaries of its event files"),
 }

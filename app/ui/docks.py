@@ -32,7 +32,7 @@ LEFT, RIGHT = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
 # to the window by Qt).
 DEFAULT = (
     (LEFT, 420, ((("checkpoints",), 1), (("tree",), 4))),
-    (RIGHT, 820, ((("variables", "details", "compare", "run"), 2),
+    (RIGHT, 820, ((("variables", "details", "layers", "compare", "run"), 2),
                   (("value", "trend", "training"), 3))),
 )
 

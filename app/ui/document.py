@@ -18,6 +18,7 @@ from .panels.banner import Banner
 from .panels.checkpoints import CheckpointsPanel
 from .panels.compare import CompareTab
 from .panels.details import DetailsPanel
+from .panels.layers import LayersPanel
 from .panels.run import RunTab
 from .panels.scope_tree import ORIGIN as TREE
 from .panels.scope_tree import ScopeTreePanel
@@ -172,6 +173,7 @@ class ModelView(QWidget):
         self.tree = ScopeTreePanel(doc)
         self.variables = VariablesPanel(doc)
         self.details = DetailsPanel(doc)
+        self.layers = LayersPanel(doc)
         # Compare and Run build their panels when first shown: the window shows the model
         # sooner, and the Run panel's modules (numpy) load only if used.
         self.compare = CompareTab(doc)
@@ -187,6 +189,8 @@ class ModelView(QWidget):
                   "tree": (self.tree, "Graph", ""),
                   "variables": (self.variables, "Variables", ""),
                   "details": (self.details, "Details", ""),
+                  "layers": (self.layers, "Layers",
+                             "The Keras layers of this SavedModel, with their weights and configs"),
                   "compare": (self.compare, "Compare", ""),
                   "run": (self.run, "Run", ""),
                   "value": (self.value, "Value", ""),
@@ -202,7 +206,8 @@ class ModelView(QWidget):
             area.add(name, title, widget, tip, headers.get(name))
         area.arrange()
         d = area.docks
-        self.side_tabs = PanelGroup(area, [d["variables"], d["details"], d["compare"], d["run"]], self)
+        self.side_tabs = PanelGroup(area, [d["variables"], d["details"], d["layers"], d["compare"], d["run"]],
+                                    self)
         self.value_tabs = PanelGroup(area, [d["value"], d["trend"], d["training"]], self)
         self.trend.is_on_screen = d["trend"].on_screen
         self.training.is_on_screen = d["training"].on_screen
@@ -304,6 +309,7 @@ class ModelView(QWidget):
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.variables), bool(loaded.tensors))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.compare), bool(loaded.model.checkpoints))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run), self.run.available)
+        self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.layers), self.layers.available)
 
     def _selection_changed(self, selection: Selection) -> None:
         if selection.value is not None:
