@@ -4,6 +4,10 @@ A checkpoint saved during training holds both: Adam keeps two slots per variable
 92k-parameter CNN's checkpoint holds 276k numbers. People count a model by its parameters
 (as Keras' summary does); the optimizer's state is shown apart.
 
+Which of the model's variables train (Keras' "Trainable params") is known from a TF1
+graph's collection, a SavedModel's object graph, or a TF2 checkpoint's optimizer
+(`trainable_keys`).
+
 How a tensor is known to be optimizer state, most certain first:
 - a TF2 object graph links it to the variable it serves (`TensorInfo.slot_of`);
 - in a TF1 graph, it is an input of an optimizer's update op (`ApplyAdam`,
@@ -83,11 +87,9 @@ def split_parameters(tensors: dict, graph=None) -> ParameterSplit:
             split.optimizer += info.size
         else:
             split.model += info.size
-    trainable_ops = graph.collections().get("trainable_variables") if graph is not None else None
-    if trainable_ops:    # as Keras' summary: trainable and not (batch norm's moving statistics…)
-        by_op = graph.checkpoint_keys()
-        trainable = {by_op.get(op, op) for op in trainable_ops} - keys
-        split.trainable = sum(tensors[k].size for k in trainable if k in tensors)
+    trainable = trainable_keys(tensors, graph)
+    if trainable is not None:   # as Keras' summary: trainable and not (batch norm's statistics…)
+        split.trainable = sum(tensors[k].size for k in trainable - keys if k in tensors)
     return split
 
 
@@ -109,3 +111,20 @@ def optimizer_state_keys(tensors: dict, graph=None) -> set[str]:
         by_op = graph.checkpoint_keys()
         keys |= {by_op.get(op, op) for op in _update_op_inputs(graph)} & set(tensors)
     return keys
+
+
+def trainable_keys(tensors: dict, graph=None) -> set[str] | None:
+    """The keys of the variables that train, None where nothing says. Sources: a TF1
+    graph's `trainable_variables` collection; a SavedModel's object graph
+    (`SavedVariable.trainable`); a TF2 checkpoint's optimizer (the variables it keeps
+    slots for or lists as its trainable ones, `TensorInfo.trainable`)."""
+    trainable_ops = graph.collections().get("trainable_variables") if graph is not None else None
+    if trainable_ops:
+        by_op = graph.checkpoint_keys()
+        return {by_op.get(op, op) for op in trainable_ops}
+    saved = graph.trainable_keys() if graph is not None else None
+    if saved is not None and saved & set(tensors):
+        return saved
+    if any(t.trainable for t in tensors.values()):
+        return {k for k, t in tensors.items() if t.trainable}
+    return None

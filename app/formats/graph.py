@@ -234,6 +234,19 @@ class Graph:
     def collections_of(self, name: str) -> list[str]:
         return [k for k, v in self.collections().items() if name in v]
 
+    def trainable_keys(self) -> set[str] | None:
+        """A SavedModel's trainable variables, by checkpoint key, as its object graph
+        records them (`SavedVariable.trainable`); None when it has no object graph."""
+        if self.meta_graph is None or not self.meta_graph.HasField("object_graph_def"):
+            return None
+        from .objectgraph import variable_keys
+        objects = self.meta_graph.object_graph_def
+        keys = variable_keys(objects)
+        variables = [i for i, n in enumerate(objects.nodes) if n.WhichOneof("kind") == "variable"]
+        if not variables:
+            return None
+        return {keys[i] for i in variables if objects.nodes[i].variable.trainable and i in keys}
+
     def tags(self) -> list[str]:
         return list(self.meta_graph.meta_info_def.tags) if self.meta_graph is not None else []
 

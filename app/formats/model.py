@@ -249,6 +249,7 @@ def apply_object_graph(reader: Bundle) -> None:
         n = naming.get(key)
         if n is not None:
             t.display_name, t.slot_of, t.slot_name = n.display_name, n.slot_of, n.slot_name
+            t.trainable = n.trainable
 
 
 def load_graphs(model: Model, ckpt: Checkpoint | None = None) -> list[Graph]:

@@ -21,6 +21,7 @@ class Naming:
     display_name: str
     slot_of: str | None = None    # checkpoint key of the variable this slot belongs to
     slot_name: str | None = None
+    trainable: bool | None = None  # None: the checkpoint does not say
 
 
 def _paths(graph) -> dict[int, str]:
@@ -34,6 +35,38 @@ def _paths(graph) -> dict[int, str]:
                 paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
                 queue.append(child.node_id)
     return paths
+
+
+def escape(local_name: str) -> str:
+    """A name as it appears in a checkpoint key (TensorFlow escapes "." and "/")."""
+    return local_name.replace(".", "..").replace("/", ".S")
+
+
+def variable_keys(graph) -> dict[int, str]:
+    """Node id → checkpoint key of each object of a SavedModel's object graph, as its
+    variables' checkpoint names them: the first breadth-first path, escaped."""
+    paths, queue = {0: ""}, deque([0])
+    while queue:
+        node_id = queue.popleft()
+        for child in graph.nodes[node_id].children:
+            if child.node_id not in paths and 0 <= child.node_id < len(graph.nodes):
+                base = paths[node_id]
+                name = escape(child.local_name)
+                paths[child.node_id] = f"{base}/{name}" if base else name
+                queue.append(child.node_id)
+    return {i: p + ATTRIBUTE_SUFFIX for i, p in paths.items() if i}
+
+
+def trained_nodes(graph) -> set[int]:
+    """The variables an optimizer trains, by node id: those with slot variables (TF2
+    optimizers), and those an optimizer lists as `_trainable_variables` (Keras 3). Empty
+    when the checkpoint holds no optimizer that says."""
+    out = {slot.original_variable_node_id for node in graph.nodes for slot in node.slot_variables}
+    for node in graph.nodes:
+        for child in node.children:
+            if child.local_name == "_trainable_variables" and 0 <= child.node_id < len(graph.nodes):
+                out |= {c.node_id for c in graph.nodes[child.node_id].children}
+    return out
 
 
 def _strip(key: str) -> str:
@@ -88,6 +121,13 @@ def names(serialized: bytes) -> dict[str, Naming]:
                                    slot_name=slot.slot_name)
     if not linked:
         _link_keras3_slots(out)
+    # What trains: only an optimizer in the checkpoint says (TF2 checkpoints keep no
+    # `trainable` flag); the model's other variables (batch norm's statistics) do not.
+    trained = {key_of[i] for i in trained_nodes(graph) if i in key_of}
+    if trained:
+        for key, n in out.items():
+            if key.endswith(ATTRIBUTE_SUFFIX):
+                n.trainable = key in trained
     return out
 
 

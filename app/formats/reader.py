@@ -81,6 +81,7 @@ class TensorInfo:
     slot_of: str | None = None     # for optimizer slots: the key of the variable they serve
     slot_name: str | None = None
     problem: str | None = None     # why this entry cannot be read, found from the index alone
+    trainable: bool | None = None  # TF2: what the object graph's optimizer trains (None: unknown)
 
     def __post_init__(self):
         self.display_name = self.display_name or self.name

@@ -10,10 +10,10 @@ import html
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from ..document import Document, Selection
+from .docks import DockArea, PanelGroup
 from .panels.banner import Banner
 from .panels.checkpoints import CheckpointsPanel
 from .panels.compare import CompareTab
@@ -171,13 +171,6 @@ class ModelView(QWidget):
 
         self.checkpoints = CheckpointsPanel(doc)
         self.tree = ScopeTreePanel(doc)
-        left = QSplitter(Qt.Vertical)
-        left.setChildrenCollapsible(False)
-        left.addWidget(self.checkpoints)
-        left.addWidget(self.tree)
-        left.setStretchFactor(0, 1)
-        left.setStretchFactor(1, 4)
-
         self.variables = VariablesPanel(doc)
         self.details = DetailsPanel(doc)
         self.layers = LayersPanel(doc)
@@ -185,50 +178,71 @@ class ModelView(QWidget):
         # sooner, and the Run panel's modules (numpy) load only if used.
         self.compare = CompareTab(doc)
         self.run = RunTab(doc)
-        self.side_tabs = QTabWidget()
-        self.side_tabs.addTab(self.variables, "Variables")
-        self.side_tabs.addTab(self.details, "Details")
-        self.side_tabs.addTab(self.layers, "Layers")
-        self.side_tabs.setTabToolTip(self.side_tabs.indexOf(self.layers),
-                                     "The Keras layers of this SavedModel, with their weights and configs")
-        self.side_tabs.addTab(self.compare, "Compare")
-        self.side_tabs.addTab(self.run, "Run")
-        self._sizes_before_run = None
-        self.side_tabs.currentChanged.connect(self._side_tab_changed)
-
         self.value = ValuePanel(doc)
         self.trend = TrendPanel(doc)
-        self.value_tabs = QTabWidget()
-        self.value_tabs.setDocumentMode(True)
-        self.value_tabs.addTab(self.value, "Value")
-        self.value_tabs.addTab(self.trend, "Across the run")
-        self.value_tabs.setTabToolTip(1, "The selected variable at every checkpoint: histograms, "
-                                         "statistics and relative change against step")
         self.training = TrainingPanel(doc)
-        self.value_tabs.addTab(self.training, "Training")
-        self.value_tabs.setTabToolTip(2, "The curves the run logged (loss, accuracy, …) against step, "
-                                         "with its checkpoints marked")
-        self.value_tabs.currentChanged.connect(lambda _i: (self.trend.refresh(), self.training.refresh()))
-        right = QSplitter(Qt.Vertical)
-        right.setChildrenCollapsible(False)
-        right.addWidget(self.side_tabs)
-        right.addWidget(self.value_tabs)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
 
-        content = QSplitter(Qt.Horizontal)
-        content.setChildrenCollapsible(False)
-        content.addWidget(left)
-        content.addWidget(right)
-        content.setStretchFactor(0, 2)
-        content.setStretchFactor(1, 3)
-        content.setSizes([460, 740])        # scaled to the window: ~390 px of names at 1024
-        left.setSizes([150, 600])
-        right.setSizes([300, 450])
-        self.splitters = {"content": content, "left": left, "right": right}
-        self.stack.addWidget(content)
+        # Every panel is a dock: resized, tabbed, floated, maximized as the user likes;
+        # the main window saves and restores the arrangement (app.ui.docks).
+        self.docks = area = DockArea()
+        panels = {"checkpoints": (self.checkpoints, "Checkpoints", ""),
+                  "tree": (self.tree, "Graph", ""),
+                  "variables": (self.variables, "Variables", ""),
+                  "details": (self.details, "Details", ""),
+                  "layers": (self.layers, "Layers",
+                             "The Keras layers of this SavedModel, with their weights and configs"),
+                  "compare": (self.compare, "Compare", ""),
+                  "run": (self.run, "Run", ""),
+                  "value": (self.value, "Value", ""),
+                  "trend": (self.trend, "Across the run",
+                            "The selected variable at every checkpoint: histograms, "
+                            "statistics and relative change against step"),
+                  "training": (self.training, "Training",
+                               "The curves the run logged (loss, accuracy, …) against step, "
+                               "with its checkpoints marked")}
+        headers = {"checkpoints": [self.checkpoints.title, self.checkpoints.follow],
+                   "tree": [self.tree.title, self.tree.meta_graph]}
+        for name, (widget, title, tip) in panels.items():
+            area.add(name, title, widget, tip, headers.get(name))
+        area.arrange()
+        d = area.docks
+        self.side_tabs = PanelGroup(area, [d["variables"], d["details"], d["layers"], d["compare"], d["run"]],
+                                    self)
+        self.value_tabs = PanelGroup(area, [d["value"], d["trend"], d["training"]], self)
+        self.trend.is_on_screen = d["trend"].on_screen
+        self.training.is_on_screen = d["training"].on_screen
+        d["trend"].shown.connect(lambda on: on and self.trend.refresh())
+        d["training"].shown.connect(lambda on: on and self.training.refresh())
+        d["compare"].shown.connect(lambda on: on and self.compare.panel)
+        d["run"].shown.connect(self._run_shown)
+        self._sizes_before_run = None
+        self.layout_restored = False      # the user's saved layout is on screen: keep its sizes
+        self._saved_layout = None
+        self.stack.addWidget(area)
         # Ctrl+F belongs to the View menu's action, which calls focus_filter: a shortcut
         # here too made Qt call the key ambiguous and do neither.
+
+    def restore_layout(self, saved) -> None:
+        """Apply a saved arrangement of the docks (see DockArea.restore) once the model is
+        on screen: sizes restored into a tab not yet laid out come out scaled wrong."""
+        self._saved_layout = saved
+        if self.stack.currentIndex() == CONTENT:
+            self._apply_saved_layout()
+
+    def _apply_saved_layout(self) -> None:
+        saved, self._saved_layout = self._saved_layout, None
+        if saved is not None:
+            self.layout_restored = self.docks.restore(saved)
+            if self.doc.loaded is not None:
+                self._arrange_tabs()
+
+    def reset_layout(self) -> None:
+        self.layout_restored = False
+        self._sizes_before_run = None
+        self.docks.arrange()
+        if self.doc.loaded is not None:
+            self._arrange_tabs()
+            self._default_sizes(self.doc.loaded)
 
     # -- following the document ---------------------------------------------------------
 
@@ -260,17 +274,29 @@ class ModelView(QWidget):
         reloaded = self.stack.currentIndex() == LOADING and self._shown_before
         self._shown_before = True
         self.stack.setCurrentIndex(CONTENT)
+        self._apply_saved_layout()
         self._arrange_tabs()
         if not (reloaded and self.side_tabs.isTabVisible(self.side_tabs.currentIndex())):
             self.side_tabs.setCurrentIndex(0 if loaded.tensors else 1)
-        if not loaded.tensors:  # nothing to plot: give the room to the details
-            self.splitters["right"].setSizes([650, 200])
-        left = self.splitters["left"]
-        height = self.checkpoints.preferred_height()
-        total = sum(left.sizes()) or 750
-        left.setSizes([height, max(total - height, 200)])
+        if not self.layout_restored:
+            self._default_sizes(loaded)
         self.title_changed.emit(self.title)
         self.loaded_changed.emit()
+
+    def _default_sizes(self, loaded) -> None:
+        """The default layout's heights for this model: the checkpoint list as tall as its
+        rows; without tensors, the room goes to the details."""
+        d = self.docks.docks
+        docked = [d[n] for n in ("checkpoints", "tree", "details", "value")]
+        if any(x.isFloating() or x.isHidden() for x in docked):
+            return
+        self.docks.default_widths()
+        if not loaded.tensors:
+            self.docks.resizeDocks([d["details"], d["value"]], [650, 200], Qt.Vertical)
+        height = self.checkpoints.preferred_height()
+        total = d["checkpoints"].height() + d["tree"].height() or 750
+        self.docks.resizeDocks([d["checkpoints"], d["tree"]], [height, max(total - height, 200)],
+                               Qt.Vertical)
 
     def _checkpoint_changed(self, _loaded) -> None:
         self.banner.hide()
@@ -292,18 +318,24 @@ class ModelView(QWidget):
         elif selection.origin == TREE and (selection.op is not None or selection.key is None):
             self.side_tabs.setCurrentWidget(self.details)
 
-    def _side_tab_changed(self, index: int) -> None:
-        """The Run tab needs height (fetches, feeds, results): give it most of the column
-        while it is shown, and the previous split back after."""
-        right = self.splitters["right"]
-        page = self.side_tabs.widget(index)
-        if page in (self.compare, self.run):
-            _ = page.panel                 # built when first shown
-        if page is self.run:
-            if self._sizes_before_run is None:
-                self._sizes_before_run = right.sizes()
-                total = sum(self._sizes_before_run)
-                right.setSizes([int(total * 0.72), total - int(total * 0.72)])
-        elif self._sizes_before_run is not None:
-            right.setSizes(self._sizes_before_run)
+    def _run_shown(self, on: bool) -> None:
+        """The Run panel needs height (fetches, feeds, results): while it is on screen in the
+        default place, above the value panel, it gets most of that column; the previous
+        split comes back after. (It scrolls when it has less.)"""
+        d = self.docks.docks
+        run, value = d["run"], d["value"]
+        if on:
+            _ = self.run.panel                 # built when first shown
+        beside = (not run.isFloating() and not value.isFloating() and not value.isHidden()
+                  and self.docks.dockWidgetArea(run) == self.docks.dockWidgetArea(value)
+                  and value not in self.docks.tabifiedDockWidgets(run)
+                  and self.docks.maximized() is None)
+        if on and beside and self._sizes_before_run is None:
+            self._sizes_before_run = [run.height(), value.height()]
+            total = sum(self._sizes_before_run)
+            self.docks.resizeDocks([run, value], [int(total * 0.68), total - int(total * 0.68)],
+                                   Qt.Vertical)
+        elif not on and self._sizes_before_run is not None:
+            if beside:
+                self.docks.resizeDocks([run, value], self._sizes_before_run, Qt.Vertical)
             self._sizes_before_run = None

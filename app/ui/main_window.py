@@ -79,6 +79,15 @@ class MainWindow(QMainWindow):
         act_find.setShortcut(QKeySequence.Find)
         act_cancel = v.addAction("&Cancel background work", self._cancel_work)
         act_cancel.setShortcut(QKeySequence(Qt.Key_Escape))
+        v.addSeparator()
+        self.panels_menu = v.addMenu("&Panels")
+        self.panels_menu.aboutToShow.connect(self._fill_panels_menu)
+        self.act_maximize = v.addAction("&Maximize Panel", self._maximize_panel)
+        self.act_maximize.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.act_maximize.setToolTip("The panel with the keyboard focus over the whole tab; again to "
+                                     "restore the others")
+        self.act_reset_layout = v.addAction("&Reset Layout", self.reset_layout)
+        self.act_reset_layout.setToolTip("Put every panel back where it was at first")
 
         h = self.menuBar().addMenu("&Help")
         h.addAction("&About", self._about)
@@ -124,7 +133,7 @@ class MainWindow(QMainWindow):
         self._show_empty()
         self.tabs.setTabToolTip(i, path)
         self.tabs.setCurrentIndex(i)
-        self._restore_splitters(view)
+        self._restore_layout(view)
         self._add_recent(path)
         return view
 
@@ -152,9 +161,10 @@ class MainWindow(QMainWindow):
     def current(self) -> ModelView | None:
         return self.tabs.currentWidget()
 
-    def close_tab(self, index: int, ask: bool = True) -> None:
+    def close_tab(self, index: int, ask: bool = True, remember: bool = True) -> None:
         """Close the tab at `index`; where it holds results of runs, which live nowhere
-        else, only once the user says so."""
+        else, only once the user says so. `remember`: its arrangement of panels is the
+        one the next tab opens with."""
         if index < 0:
             return
         view = self.tabs.widget(index)
@@ -167,7 +177,8 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.Cancel)
             if answer != QMessageBox.StandardButton.Close:
                 return
-        self._save_splitters(view)
+        if remember:
+            self._save_layout(view)
         self.tabs.removeTab(index)
         view.shutdown()
         view.deleteLater()
@@ -261,15 +272,53 @@ class MainWindow(QMainWindow):
 
     # -- state --------------------------------------------------------------------------
 
-    def _save_splitters(self, view: ModelView) -> None:
-        for name, splitter in view.splitters.items():
-            self.settings.setValue(f"splitters/{name}", splitter.saveState())
+    # The arrangement of the panels, one for every tab: the last one closed (or the one
+    # shown when the window closes) is the one the next tab, and the next session, open with.
 
-    def _restore_splitters(self, view: ModelView) -> None:
-        for name, splitter in view.splitters.items():
-            state = self.settings.value(f"splitters/{name}")
-            if state is not None:
-                splitter.restoreState(state)
+    def _save_layout(self, view: ModelView) -> None:
+        saved = view.docks.save()
+        self.settings.setValue("layout/state", saved["state"])
+        self.settings.setValue("layout/panels", saved["panels"])
+
+    def _restore_layout(self, view: ModelView) -> None:
+        state = self.settings.value("layout/state")
+        panels = self.settings.value("layout/panels")
+        if state is None:
+            return
+        if isinstance(panels, str):           # QSettings gives a one-item list as its item
+            panels = [panels]
+        view.restore_layout({"state": state, "panels": panels})
+
+    def reset_layout(self) -> None:
+        """Every tab's panels back to the default arrangement, which is also what the next
+        session starts with."""
+        self.settings.remove("layout")
+        for i in range(self.tabs.count()):
+            self.tabs.widget(i).reset_layout()
+
+    def _fill_panels_menu(self) -> None:
+        """The current tab's panels, checked when open: unchecking closes one, checking
+        brings it back."""
+        self.panels_menu.clear()
+        view = self.current()
+        if view is None:
+            self.panels_menu.addAction("(no model open)").setEnabled(False)
+            return
+        for dock in view.docks.docks.values():
+            self.panels_menu.addAction(dock.toggleViewAction())
+
+    def _maximize_panel(self) -> None:
+        view = self.current()
+        if view is None:
+            return
+        area = view.docks
+        if area.maximized() is not None:
+            area.toggle_maximized(area.maximized())
+            return
+        focus = self.focusWidget()
+        dock = next((d for d in area.docks.values() if focus is not None and d.isAncestorOf(focus)),
+                    area.docks["value"])
+        area.toggle_maximized(dock)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -283,6 +332,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
+        if self.current() is not None:
+            self._save_layout(self.current())
         while self.tabs.count():
-            self.close_tab(0, ask=False)      # quitting says it all
+            self.close_tab(0, ask=False, remember=False)      # quitting says it all
         super().closeEvent(event)

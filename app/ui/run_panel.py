@@ -37,6 +37,7 @@ from .workers import Lane
 
 _ERROR_STYLE = "color: #c0392b;"
 _OK_STYLE = "color: palette(mid);"
+RESULTS_MIN_HEIGHT = 240
 
 
 # -- what the panel works on -------------------------------------------------------------
@@ -404,8 +405,11 @@ class RunPanel(QWidget):
         self.history_list.currentRowChanged.connect(self._history_chosen)
         self.result_tabs.addTab(self.history_list, "History")
         split.addWidget(self.result_tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # The form keeps its natural height; the rest goes to the results, which keep room
+        # for a readable plot (the Run tab scrolls when the window is smaller).
+        self.result_tabs.setMinimumHeight(RESULTS_MIN_HEIGHT)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
 
     @staticmethod
     def _table_style(table: QTableWidget) -> None:
@@ -932,33 +936,22 @@ class RunPanel(QWidget):
             self.plot_slot.setCurrentWidget(self.plot_note)
             return
         plot = self._plot_widget()
-        plot.clear()
-        if plot.plotItem.legend is not None:
-            plot.plotItem.legend.clear()
-        import pyqtgraph as pg
         colors = ["#2e86de", "#e67e22", "#27ae60", "#c0392b", "#8e44ad", "#16a085"]
         xs_all = [r.step if r.step is not None else i for i, r in enumerate(record.runs)]
+        series = []
         for k, n in enumerate(scalars):
             pts = [(x, _scalar(r.fetches.get(n))) for x, r in zip(xs_all, record.runs)
                    if r.fetches is not None]
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            color = colors[k % len(colors)]
-            plot.plot(list(xs), list(ys), pen=pg.mkPen(color, width=2), symbol="o",
-                      symbolSize=7, symbolBrush=color, symbolPen=None, name=n)
-        steps = sorted(set(xs_all))
-        plot.getAxis("bottom").setTicks([[(x, str(x)) for x in steps]] if len(steps) <= 12 else None)
+            if pts:
+                xs, ys = zip(*pts)
+                series.append((n, list(xs), list(ys), colors[k % len(colors)]))
+        plot.set_series(series)          # different scales: axes of their own
         self.plot_slot.setCurrentWidget(plot)
 
     def _plot_widget(self):
         if self._plot is None:
-            import pyqtgraph as pg
-            self._plot = pg.PlotWidget(background=self.palette().base().color())
-            self._plot.showGrid(x=True, y=True, alpha=0.25)
-            self._plot.setLabel("bottom", "step")
-            self._plot.addLegend(offset=(10, -10), brush=(255, 255, 255, 210),
-                                 labelTextColor=(40, 40, 40))
+            from .widgets.scaled_curves import ScaledCurves
+            self._plot = ScaledCurves("step")
             self._plot.setMinimumWidth(240)
             self.plot_slot.addWidget(self._plot)
         return self._plot

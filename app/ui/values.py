@@ -91,6 +91,7 @@ class ValueView(DisplayHost, MessagePanel):
         self._details = SelectableLabel()
         self._details.setFont(self._mono)
         self._details.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self._details.setMinimumWidth(80)     # cut in a narrow panel, not widening its minimum
         grid.addWidget(self._details, 0, 1)
         self._header = grid
         self._details_below = False

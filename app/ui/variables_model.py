@@ -14,6 +14,8 @@ COLUMNS = ("Name", "DType", "Shape", "Params", "Bytes", "Checkpoint key")
 SORT_ROLE = USER + 1
 
 
+_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)     # asked for at every paint: made once
+
 class VariablesModel(RowsModel):
     COLUMNS = COLUMNS
 
@@ -40,7 +42,7 @@ class VariablesModel(RowsModel):
         if role == SORT_ROLE:
             return (t.display_name.lower(), t.dtype_name, t.shape, t.size, t.nbytes, t.name)[col]
         if role == ALIGN and col in (3, 4):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+            return _RIGHT
         if role == TOOLTIP:
             lines = [t.display_name, f"key: {t.name}"]
             if t.slot_of:

@@ -90,9 +90,9 @@ def open_model(path: str, tensor: str | None) -> None:
     opened = MainWindow.open_path
 
     def open_path(window, p):
-        # The size the window takes on a 1920×1080 desktop (offscreen's 800×600 screen
-        # would make it smaller than its layout's minimum, which relayouts far slower).
-        window.resize(1360, 860)
+        # The size the window takes on a 1920×1080 desktop by default; CKPT_PROBE_SIZE=WxH
+        # asks for another (e.g. one smaller than the layout's minimum).
+        window.resize(*SIZE)
         view = opened(window, p)
         view.loaded_changed.connect(lambda: shown(view), type=Qt.SingleShotConnection)
         return view
@@ -104,10 +104,11 @@ def open_model(path: str, tensor: str | None) -> None:
 def shown(view) -> None:
     from PySide6.QtWidgets import QApplication
     QApplication.processEvents()     # the tree and the table painted
-    out = {"shown": time.perf_counter() - T0,
+    out = {"shown": time.perf_counter() - T0, "size": [view.window().width(), view.window().height()],
            "tree_rows": view.tree.model.rowCount(), "variables": view.variables.model.rowCount()}
     if TENSOR:
         out.update(stall(view, TENSOR))
+        out.update(relayout(view.window()))
     view.window().close()
     finish(out)
 
@@ -148,6 +149,27 @@ def stall(view, tensor: str) -> dict:
     probe.stop()
     return {"stats_seconds": time.perf_counter() - start,
             "max_gap_ms": max(gaps) if gaps else None, "ticks": len(gaps)}
+
+
+SIZE = tuple(int(v) for v in os.environ.get("CKPT_PROBE_SIZE", "1360x860").split("x"))
+
+def relayout(window) -> dict:
+    """What one relayout of the whole window costs the UI thread (its CPU time, which other
+    processes on a busy machine do not inflate): the window is resized by 2 px and back,
+    20 times, each followed by the layout and paint it triggers."""
+    from PySide6.QtWidgets import QApplication
+    w, h = window.width(), window.height()
+    cpu, wall = [], []
+    for i in range(20):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        window.resize(w + 2 * (i % 2), h + 2 * (i % 2))
+        QApplication.processEvents()
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    cpu.sort()
+    wall.sort()
+    return {"relayout_cpu_ms": 1000 * cpu[len(cpu) // 2], "relayout_wall_ms": 1000 * wall[len(wall) // 2],
+            "min_size": [window.minimumSizeHint().width(), window.minimumSizeHint().height()]}
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ class SliceHeatmapDisplay(Display):
         self.heat_readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         bar.addWidget(self.heat_readout, 1)
         lay.addLayout(bar)
-        self.heatmap = Heatmap()
+        self.heatmap = Heatmap(keep_aspect=True)
         self.heatmap.plot.setLabel("left", "row")
         self.heatmap.plot.setLabel("bottom", "column")
         self.heatmap.hovered.connect(self._hover)
@@ -153,8 +153,7 @@ class SliceHeatmapDisplay(Display):
             img = np.where(np.isposinf(img), hi, np.where(np.isneginf(img), lo, img))
         hm = self.heatmap
         hm.set_image(img, QRectF(0, 0, cols, rows), (lo, hi), cmap)
-        hm.plot.setLimits(xMin=-0.05 * cols, xMax=1.05 * cols, yMin=-0.05 * rows, yMax=1.05 * rows)
-        hm.plot.autoRange(padding=0.01)
+        hm.fit_aspect()             # no pan limits: a bounded aspect may leave blank sides
         self._drawn = True
         rank = self._info.rank
         cap = f"rows: axis {r} ({rows:,}) · columns: axis {c} ({cols:,})"

@@ -3,7 +3,7 @@ graph and checkpoint; its results become the current item, shown in the value pa
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from ...document import Document, Selection
 
@@ -38,7 +38,17 @@ class RunTab(QWidget):
             self._panel = RunPanel()
             self._panel.show_value.connect(lambda title, array: self.doc.select_value(title, array, ORIGIN))
             self._panel.status_changed.connect(lambda t: self.doc.status.emit(f"Run: {t}"))
-            self._layout.addWidget(self._panel)
+            # In a scroll area: the form and its results need more height than a small
+            # window has, and a panel's minimum would force the whole window that tall.
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.NoFrame)
+            scroll.setWidget(self._panel)
+            self._layout.addWidget(scroll)
+            self.scroll = scroll
+            # a finished run's results in view, when the form above them does not leave room
+            self._panel.run_finished.connect(
+                lambda _r: scroll.ensureWidgetVisible(self._panel.result_tabs, 0, 0))
             self._panel.set_selected_op(self._selected_op)
             self._follow_model()
         return self._panel

@@ -16,6 +16,7 @@ from ...analysis import function_tree
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
 from ..widgets.filter_field import FilterField
+from ..widgets.tables import fit_columns_on_change
 
 ORIGIN = "tree"
 OP_COLUMN_WIDTH = 110
@@ -61,7 +62,10 @@ class ScopeTreePanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.Interactive)
         header.resizeSection(1, OP_COLUMN_WIDTH)
         for c in (2, 3):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+            header.setSectionResizeMode(c, QHeaderView.Interactive)
+        # fitted when rows change, not at every relayout (see fit_columns_on_change)
+        fit_columns_on_change(self.tree, self.model, [2, 3])  # (a scope's counts are its
+        # children's sums: the top rows are the widest)
         # Selected, not current: Qt makes the first row current when the view takes the
         # focus (a click on an expander does), which is not the user choosing it.
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)

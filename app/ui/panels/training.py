@@ -28,6 +28,9 @@ class TrainingPanel(QWidget):
         self.slot = LazySlot(self._build, "Reading the run's event files…")
         lay.addWidget(self.slot)
         self.plots: dict[str, object] = {}       # tag → its pyqtgraph PlotWidget
+        # Whether the user sees this panel; the view that docks it says (a dock tabbed
+        # behind another is not hidden, only covered).
+        self.is_on_screen = lambda: not self.isHidden()
         doc.opened.connect(lambda _l: self._forget())
         doc.scalars_changed.connect(lambda _d: self._draw())
         doc.checkpoint_changed.connect(lambda _l: self._draw_markers())
@@ -40,7 +43,7 @@ class TrainingPanel(QWidget):
 
     def refresh(self) -> None:
         """Read the curves the first time this tab is shown (and after a reload)."""
-        if self.isHidden() or not self.available:
+        if not self.is_on_screen() or not self.available:
             return
         if self.doc.scalars is None:
             self.slot.hint("Reading the run's event files…")

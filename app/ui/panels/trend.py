@@ -20,6 +20,9 @@ class TrendPanel(QWidget):
         self.slot = LazySlot(self._build_view, PICK_HINT)
         lay.addWidget(self.slot)
         self.shown = None          # (key, bins, checkpoint prefixes) on screen
+        # Whether the user sees this panel; the view that docks it says (a dock tabbed
+        # behind another is not hidden, only covered).
+        self.is_on_screen = lambda: not self.isHidden()
         doc.selection_changed.connect(lambda _s: self.refresh())
         doc.checkpoints_changed.connect(lambda _c: self.refresh())
         doc.opened.connect(lambda _l: self._forget())
@@ -51,7 +54,7 @@ class TrendPanel(QWidget):
     def refresh(self) -> None:
         """Follow the selected variable over the run, if this panel is the tab shown."""
         loaded = self.doc.loaded
-        if self.isHidden() or loaded is None:
+        if not self.is_on_screen() or loaded is None:
             return
         key = self.doc.selection.key
         checkpoints = [c for c in loaded.model.checkpoints if c.on_disk]

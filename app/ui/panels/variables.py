@@ -24,6 +24,7 @@ class VariablesPanel(QWidget):
         row = QHBoxLayout()
         self.filter = FilterField("Filter variables")
         self.totals = QLabel()
+        self.totals.setMinimumWidth(80)       # cut in a narrow panel (the tooltip has it all)
         row.addWidget(self.filter, 1)
         row.addWidget(self.totals)
         lay.addLayout(row)

@@ -13,13 +13,19 @@ from .message import NotePage
 from .theme import sequential_map, style_axes, style_colour_bar
 
 
+MAX_STRETCH = 4.0     # a cell is drawn at most this many times taller than wide, or wider
+MIN_HEIGHT = 130      # below this the colour bar's labels overlap
+THIN = 8              # a slice with fewer rows or columns than this fills the plot
+
+
 class Heatmap(NotePage):
     """`hovered(point)`: the mouse is over the plot at `point` (plot coordinates), or has
     left it (None)."""
 
     hovered = Signal(object)
 
-    def __init__(self, axis_items: dict | None = None, note_margins: int = 0, parent=None):
+    def __init__(self, axis_items: dict | None = None, note_margins: int = 0, keep_aspect: bool = False,
+                 parent=None):
         canvas = pg.GraphicsLayoutWidget()
         canvas.setFrameShape(QFrame.NoFrame)
         super().__init__(canvas, margins=note_margins, parent=parent)
@@ -38,6 +44,10 @@ class Heatmap(NotePage):
             self.bar = pg.ColorBarItem(**bar_args)
         self.bar.setImageItem(self.image_item, insert_in=self.plot)
         self.canvas.scene().sigMouseMoved.connect(self._moved)
+        canvas.setMinimumHeight(MIN_HEIGHT)
+        self._rect: QRectF | None = None
+        self.keep_aspect = keep_aspect     # cells of an image of data, not of a chart
+        self.plot.getViewBox().sigResized.connect(lambda _vb: self.fit_aspect())
 
     def set_image(self, image, rect: QRectF, levels: tuple[float, float],
                   colour_map: pg.ColorMap | None = None) -> None:
@@ -49,7 +59,38 @@ class Heatmap(NotePage):
         if colour_map is not None:
             self.bar.setColorMap(colour_map)
         self.bar.setLevels((lo, hi))
+        self._rect = QRectF(rect)
         self.show_content()
+        self.fit_aspect()
+
+    def stretch(self) -> float | None:
+        """How many times taller than wide a cell is drawn (None: no image)."""
+        vb = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        w, h = vb.width(), vb.height()
+        if self._rect is None or w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
+            return None
+        return (h / (y1 - y0)) / (w / (x1 - x0))
+
+    def fit_aspect(self) -> None:
+        """Fill the plot when that draws cells at most MAX_STRETCH times taller than wide
+        (or wider than tall), or when the slice has fewer than THIN rows or columns;
+        otherwise keep that bound and leave the rest blank: a 172 × 88 slice squeezed into
+        a strip 40 px tall shows nothing of its shape."""
+        vb = self.plot.getViewBox()
+        rect, w, h = self._rect, vb.width(), vb.height()
+        if not self.keep_aspect or rect is None or w <= 0 or h <= 0 or rect.width() <= 0 or rect.height() <= 0:
+            return
+        fill = (h / rect.height()) / (w / rect.width())
+        bounded = min(max(fill, 1 / MAX_STRETCH), MAX_STRETCH)
+        if min(rect.width(), rect.height()) < THIN:
+            bounded = fill      # a few rows or columns: bars to read, not a shape to keep
+        if bounded == fill:
+            if vb.state["aspectLocked"]:
+                vb.setAspectLocked(False)
+        else:
+            vb.setAspectLocked(True, ratio=1 / bounded)     # pyqtgraph: x scale / y scale
+        vb.autoRange(padding=0.01)
 
     def image(self):
         """The image drawn (None when cleared)."""
@@ -57,6 +98,7 @@ class Heatmap(NotePage):
 
     def clear(self) -> None:
         self.image_item.clear()
+        self._rect = None
 
     def point_at(self, scene_pos: QPointF) -> QPointF | None:
         """The plot coordinates of a scene position, None outside the plot."""
