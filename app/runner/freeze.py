@@ -46,6 +46,9 @@ class FreezeRequest:
                                      # source graph ("op:0", "op"), or a signature output
                                      # key ("function" engine: an op of the frozen graph)
     keys: list[str] = field(default_factory=list)  # the labels that are signature keys
+    inputs: dict[str, str] = field(default_factory=dict)  # "session" engine with a
+                                     # signature: its inputs (key → tensor), which become
+                                     # the frozen graph's placeholders
     destination: str = ""            # the file asked for (absolute)
     partial: str = ""                # the temporary file beside it the worker writes
     text: bool = False               # text format (a .pbtxt destination)
@@ -106,8 +109,33 @@ def freeze_session(tf, sess, graph, request: FreezeRequest,
                        getattr(getattr(e, "op", None), "name", None)) from None
     except (ValueError, TypeError, KeyError, AssertionError) as e:
         raise RunError(f"the graph cannot be frozen: {first_line(e)}", "graph") from None
+    if request.inputs:
+        frozen = _cut_at_inputs(tf, graph, frozen, request.inputs, op_names)
     folded = sum(1 for n in frozen.node if n.op == "Const" and n.name in variables)
     return Frozen(frozen, targets, dtypes, folded)
+
+
+def _cut_at_inputs(tf, graph, graph_def, inputs: dict[str, str], op_names: list[str]):
+    """A signature's inputs as placeholders: an input that is not one already (the
+    parsed feature behind a tf.Example parser, say) has its op replaced by a Placeholder
+    of its dtype and shape, and what only fed it is pruned away — the graph a serving
+    tool feeds the way the signature says."""
+    nodes = {n.name: n for n in graph_def.node}
+    changed = False
+    for tensor in inputs.values():
+        op_name, index = graphwalk.split_tensor(tensor)
+        node = nodes.get(op_name)
+        if node is None or index != 0 or node.op in graphwalk.PLACEHOLDER_OPS:
+            continue
+        t = graph.get_tensor_by_name(f"{op_name}:0")
+        node.Clear()
+        node.name, node.op = op_name, "Placeholder"
+        node.attr["dtype"].type = t.dtype.base_dtype.as_datatype_enum
+        node.attr["shape"].shape.CopyFrom(t.shape.as_proto())
+        changed = True
+    if not changed:
+        return graph_def
+    return tf.compat.v1.graph_util.extract_sub_graph(graph_def, op_names)
 
 
 def freeze_function(tf, request: FreezeRequest, pure_graph,

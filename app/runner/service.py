@@ -328,7 +328,7 @@ def plan_freeze(path: str, outputs: list[str], destination: str, *,
     if not outputs and key is None:
         raise RunError("nothing to freeze for: name the outputs (ops or tensors)", "fetch")
 
-    sig_outputs = signature_io(graph, key)[1] if key is not None else {}
+    sig_inputs, sig_outputs = signature_io(graph, key) if key is not None else ({}, {})
     keys = [o for o in outputs if o in sig_outputs] if outputs else sorted(sig_outputs)
     labels: dict[str, str] = {}
     for label in outputs or keys:
@@ -348,7 +348,8 @@ def plan_freeze(path: str, outputs: list[str], destination: str, *,
         raise unsafe_error(needs.unsafe, "freezing these outputs")
     dest = _freeze_destination(destination, pl)
     run = pl.requests([], {}, key, allow_unsafe)[0]
-    return FreezeRequest(run, engine, labels, keys, dest, "", dest.endswith(".pbtxt"))
+    return FreezeRequest(run, engine, labels, keys, sig_inputs if engine == "session" else {},
+                         dest, "", dest.endswith(".pbtxt"))
 
 
 def _freeze_destination(destination: str, pl) -> str:
