@@ -43,6 +43,7 @@ class ModelView(QWidget):
         super().__init__(parent)
         self.doc = Document(path, lanes=lambda name: Lane(name, self))
         self._shown_before = False        # the model was on screen once: a reload keeps the tabs
+        self.freeze_dialog = None         # the latest Freeze dialog, ended with the tab
         self._build()
         doc = self.doc
         doc.opening.connect(self._opening)
@@ -125,6 +126,8 @@ class ModelView(QWidget):
     def shutdown(self) -> None:
         self.live.stop()
         self.run.shutdown()
+        if self.freeze_dialog is not None:
+            self.freeze_dialog.shutdown()
         self.doc.close()
 
     # -- layout -------------------------------------------------------------------------
@@ -170,6 +173,7 @@ class ModelView(QWidget):
 
         self.checkpoints = CheckpointsPanel(doc)
         self.tree = ScopeTreePanel(doc)
+        self.tree.freeze_requested.connect(self.freeze)
         left = QSplitter(Qt.Vertical)
         left.setChildrenCollapsible(False)
         left.addWidget(self.checkpoints)
@@ -224,6 +228,17 @@ class ModelView(QWidget):
         self.stack.addWidget(content)
         # Ctrl+F belongs to the View menu's action, which calls focus_filter: a shortcut
         # here too made Qt call the key ambiguous and do neither.
+
+    def freeze(self, outputs: list[str]) -> None:
+        """The Freeze dialog for this model with `outputs` listed; what it writes opens in a
+        tab of its own."""
+        from .freeze_dialog import freeze_dialog_for
+        if self.doc.loaded is None:
+            return
+        dialog = self.freeze_dialog = freeze_dialog_for(self.doc.loaded, self.title, outputs, self)
+        dialog.frozen.connect(self.open_requested.emit)
+        dialog.warm_up()
+        dialog.open()
 
     # -- following the document ---------------------------------------------------------
 
