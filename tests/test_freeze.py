@@ -205,6 +205,9 @@ def test_saved_model_signature_frozen_gives_its_outputs(models, session, out, wh
     assert [n for n, _d, _s in result.inputs] == ["x:0"]
     gd = frozen_graph_def(dest)
     assert variable_ops(gd) == [] and not gd.library.function
+    # the constants carry the variables' names (TF2: not the captures' "unknown_N")
+    assert {"w", "b"} <= {n.name for n in gd.node if n.op == "Const"}
+    assert result.folded == 2
     (value,) = run_frozen(dest, ["y:0"], {"x:0": info.sample_input})
     np.testing.assert_allclose(value, info.expected_output, rtol=1e-6)
     # the oracle: the SavedModel's own signature on the same input
@@ -435,3 +438,23 @@ def test_command_line_without_tensorflow_says_to_install_the_extra(models, out, 
     assert proc.returncode == 2, proc.stderr
     assert "TensorFlow is not installed" in proc.stderr and "`tf` extra" in proc.stderr
     assert "Traceback" not in proc.stderr and leftovers(out) == []
+
+
+def test_renaming_nodes_follows_inputs_control_edges_and_colocation():
+    from google.protobuf import text_format
+
+    from app.runner.freeze import rename_nodes
+    gd = text_format.Parse("""
+        node { name: "unknown" op: "Const" }
+        node { name: "w" op: "Const" }
+        node { name: "read" op: "Identity" input: "unknown:0"
+               attr { key: "_class" value { list { s: "loc:@unknown" } } } }
+        node { name: "out" op: "AddV2" input: "read" input: "unknown" input: "^unknown" }
+    """, tf.compat.v1.GraphDef())
+    given = rename_nodes(gd, {"unknown": "w"})  # "w" is taken: a suffix
+    assert given == {"unknown": "w_1"}
+    nodes = {n.name: n for n in gd.node}
+    assert set(nodes) == {"w_1", "w", "read", "out"}
+    assert list(nodes["read"].input) == ["w_1:0"]
+    assert list(nodes["out"].input) == ["read", "w_1", "^w_1"]
+    assert list(nodes["read"].attr["_class"].list.s) == [b"loc:@w_1"]

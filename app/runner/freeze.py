@@ -167,6 +167,7 @@ def freeze_function(tf, request: FreezeRequest, pure_graph,
         raise RunError(f"signature {req.signature} cannot be frozen: {first_line(e)}",
                        "graph") from None
     graph_def = frozen.graph.as_graph_def()
+    renamed = rename_nodes(graph_def, _variable_names(tf, loaded, function))
 
     structured = function.structured_outputs
     keys = sorted(structured) if isinstance(structured, dict) else []
@@ -175,7 +176,8 @@ def freeze_function(tf, request: FreezeRequest, pure_graph,
     targets, dtypes = {}, {}
     for label, name in request.outputs.items():
         if label in request.keys:
-            targets[label] = by_key[name].name
+            op_name, index = graphwalk.split_tensor(by_key[name].name)
+            targets[label] = f"{renamed.get(op_name, op_name)}:{index}"
             dtypes[label] = by_key[name].dtype.as_datatype_enum
             continue
         op_name, index = graphwalk.split_tensor(name)
@@ -188,8 +190,63 @@ def freeze_function(tf, request: FreezeRequest, pure_graph,
     ops = list(dict.fromkeys(graphwalk.split_tensor(t)[0] for t in targets.values()))
     graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, ops)
     captured = {internal.op.name for _external, internal in function.graph.captures}
+    captured = {renamed.get(c, c) for c in captured}
     folded = sum(1 for n in graph_def.node if n.op == "Const" and n.name in captured)
     return Frozen(graph_def, targets, dtypes, folded)
+
+
+def _variable_names(tf, loaded, function) -> dict[str, str]:
+    """Captured placeholder (what the frozen constant is named after: "unknown_3") → the
+    name of the variable behind it ("dense/kernel"), so the constants read as the model's
+    weights."""
+    try:
+        variables = [t for t in tf.train.TrackableView(loaded).descendants()
+                     if isinstance(t, tf.Variable)]
+    except Exception:  # an object graph TensorFlow cannot walk: keep its names
+        return {}
+    by_handle = {id(v.handle): v for v in variables}
+    names = {}
+    for external, internal in function.graph.captures:
+        v = by_handle.get(id(external))
+        if v is not None:
+            names[internal.op.name] = v.name.rsplit(":", 1)[0]
+    return names
+
+
+def rename_nodes(graph_def, names: dict[str, str]) -> dict[str, str]:
+    """Rename nodes of `graph_def` in place by `names` (old → new), their inputs and
+    colocation attrs following; a new name already taken gets a numbered suffix. Returns
+    old → the name given."""
+    taken = {n.name for n in graph_def.node} - set(names)
+    final = {}
+    for old, new in names.items():
+        candidate, i = new, 1
+        while candidate in taken or not _OP_NAME.fullmatch(candidate):
+            candidate = f"{new}_{i}"
+            i += 1
+            if i > 1000:
+                candidate = old
+                break
+        taken.add(candidate)
+        final[old] = candidate
+
+    def renamed(inp: str) -> str:
+        control = inp.startswith("^")
+        name, sep, index = inp.lstrip("^").partition(":")
+        name = final.get(name, name)
+        return ("^" if control else "") + name + sep + index
+
+    for node in graph_def.node:
+        node.name = final.get(node.name, node.name)
+        for i, inp in enumerate(node.input):
+            node.input[i] = renamed(inp)
+        if "_class" in node.attr:
+            values = node.attr["_class"].list.s
+            for i, v in enumerate(values):
+                text = v.decode("utf-8", "replace")
+                if text.startswith("loc:@"):
+                    values[i] = ("loc:@" + final.get(text[5:], text[5:])).encode("utf-8")
+    return final
 
 
 # -- naming the outputs, writing, and what was written ----------------------------------
