@@ -294,6 +294,32 @@ def test_real_saved_models_frozen_give_their_signature_outputs(realdata, session
         np.testing.assert_allclose(value, theirs[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
+# Real TF1 checkpoints with their .meta: (path under realdata, output op, its prefix).
+REAL_CHECKPOINTS = [
+    ("tf-onnx/tests/models/regression/checkpoint", "Add", "model"),
+]  # (tf-serving's half_plus_two export.meta says TensorFlow "0.12.head": TF 2 refuses it)
+
+
+@pytest.mark.parametrize("rel,output,prefix", REAL_CHECKPOINTS,
+                         ids=[r.split("/")[-2] for r, _o, _p in REAL_CHECKPOINTS])
+def test_real_checkpoints_frozen_run_as_the_restored_session(realdata, session, out, rel,
+                                                             output, prefix):
+    path = realdata / rel
+    if not path.exists():
+        pytest.skip(f"{rel} not in this copy of the real data")
+    dest = out / "frozen.pb"
+    result = freeze(session, path, [output], dest)
+    assert result.folded == 2 and variable_ops(frozen_graph_def(dest)) == []
+    rng = np.random.default_rng(5)
+    feeds = {}
+    for name, dtype, shape in result.inputs:
+        dims = [2] if shape is None else [2 if d is None else d for d in shape]
+        feeds[name] = rng.standard_normal(dims).astype(dtype)
+    (ours,) = run_frozen(dest, [f"{output}:0"], feeds)
+    (theirs,) = run_restored(path / f"{prefix}.meta", path / prefix, [f"{output}:0"], feeds)
+    np.testing.assert_array_equal(ours, theirs)
+
+
 # -- what is refused, and nothing left behind -----------------------------------------
 
 def test_an_output_not_in_the_graph_is_named_with_similar_ones(models, out):
