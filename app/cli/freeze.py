@@ -81,9 +81,14 @@ def cmd_freeze(args) -> int:
     from ..runner.worker import RunnerClient
     status = _Status()
     client = RunnerClient()
+    def runner(req):
+        try:
+            return client.freeze(req, on_status=status)
+        finally:  # the worker's memory (the restored session) is given back before the
+            client.close()  # written graph is read back
+
     try:
-        result = service.freeze(request, lambda req: client.freeze(req, on_status=status),
-                                on_status=status)
+        result = service.freeze(request, runner, on_status=status)
     except RunError as e:
         status.clear()
         print(f"error: {e}", file=sys.stderr)

@@ -216,10 +216,14 @@ class FreezeDialog(QDialog):
             def status(text: str) -> None:
                 fraction = next((f for prefix, f in _STAGES if text.startswith(prefix)), None)
                 job.progress(fraction if fraction is not None else -1.0, text)
+            def runner(req):
+                try:
+                    return client.freeze(req, on_status=status)
+                finally:  # give the restored session's memory back before the written
+                    client.close()  # graph is read back; another freeze starts a new worker
             try:
-                return _Outcome(service.freeze(
-                    request, lambda req: client.freeze(req, on_status=status),
-                    on_status=status, should_stop=stop.is_set))
+                return _Outcome(service.freeze(request, runner, on_status=status,
+                                               should_stop=stop.is_set))
             except RunError as e:
                 return _Outcome(error=e)
 
