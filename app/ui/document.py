@@ -187,6 +187,7 @@ class ModelView(QWidget):
         # sooner, and the Run panel's modules (numpy) load only if used.
         self.compare = CompareTab(doc)
         self.run = RunTab(doc)
+        self.run.freeze_requested.connect(self.freeze)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.variables, "Variables")
         self.side_tabs.addTab(self.details, "Details")
@@ -229,13 +230,15 @@ class ModelView(QWidget):
         # Ctrl+F belongs to the View menu's action, which calls focus_filter: a shortcut
         # here too made Qt call the key ambiguous and do neither.
 
-    def freeze(self, outputs: list[str]) -> None:
-        """The Freeze dialog for this model with `outputs` listed; what it writes opens in a
-        tab of its own."""
+    def freeze(self, outputs: list[str], signature: str | None = None) -> None:
+        """The Freeze dialog for this model with `outputs` listed (and `signature` chosen);
+        what it writes opens in a tab of its own."""
         from .freeze_dialog import freeze_dialog_for
         if self.doc.loaded is None:
             return
         dialog = self.freeze_dialog = freeze_dialog_for(self.doc.loaded, self.title, outputs, self)
+        if signature is not None:
+            dialog.signature.setCurrentText(signature)
         dialog.frozen.connect(self.open_requested.emit)
         dialog.warm_up()
         dialog.open()

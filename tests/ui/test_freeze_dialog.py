@@ -143,3 +143,19 @@ def test_a_saved_model_lists_its_signatures(qtbot, window, models):
     assert dialog.signature.count() == 1
     assert dialog.output_names == []
     dialog.reject()
+
+
+def test_the_run_tab_freezes_its_fetches(qtbot, window, models):
+    view = opened(qtbot, window, models.seed.dir)
+    view.side_tabs.setCurrentWidget(view.run)
+    panel = view.run.panel
+    assert not panel.btn_freeze.isEnabled()  # nothing to freeze for yet
+    panel.add_fetch("op_to_restore:0")
+    assert panel.btn_freeze.isEnabled()
+    if SHOTS:
+        qtbot.wait(500)
+        window.grab().save(os.path.join(SHOTS, "freeze_run_tab.png"))
+    panel.btn_freeze.click()
+    dialog = view.freeze_dialog
+    assert dialog.isVisible() and dialog.output_names == ["op_to_restore:0"]
+    dialog.reject()
