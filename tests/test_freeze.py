@@ -484,3 +484,29 @@ def test_renaming_nodes_follows_inputs_control_edges_and_colocation():
     assert list(nodes["read"].input) == ["w_1:0"]
     assert list(nodes["out"].input) == ["read", "w_1", "^w_1"]
     assert list(nodes["read"].attr["_class"].list.s) == [b"loc:@w_1"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs filled but for 1 KiB (needs the right to mount: else skipped)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    try:
+        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+        (mount / "filler").write_bytes(b"\0" * (free - 1024))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_said_and_leaves_nothing(models, session, full_disk):
+    dest = full_disk / "cnn.pb"  # the frozen CNN is about 2.7 KB: it does not fit
+    with pytest.raises(RunError) as e:
+        freeze(session, models.cnn.dir, ["logits"], dest)
+    assert e.value.kind == "write" and "cannot write" in str(e.value)
+    assert "No space left" in str(e.value)
+    assert leftovers(full_disk) == ["filler"]

@@ -348,8 +348,9 @@ def plan_freeze(path: str, outputs: list[str], destination: str, *,
         raise unsafe_error(needs.unsafe, "freezing these outputs")
     dest = _freeze_destination(destination, pl)
     run = pl.requests([], {}, key, allow_unsafe)[0]
-    return FreezeRequest(run, engine, labels, keys, sig_inputs if engine == "session" else {},
-                         dest, "", dest.endswith(".pbtxt"))
+    # Freezing a TF1 signature's outputs cuts the graph at the signature's inputs too.
+    cut = sig_inputs if engine == "session" and keys else {}
+    return FreezeRequest(run, engine, labels, keys, cut, dest, "", dest.endswith(".pbtxt"))
 
 
 def _freeze_destination(destination: str, pl) -> str:
