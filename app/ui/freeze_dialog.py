@@ -320,6 +320,19 @@ def can_freeze(loaded) -> bool:
             and loaded.model.kind != "graph" and loaded.checkpoint is not None)
 
 
+def freezable_op(loaded, op: str | None) -> str | None:
+    """`op` as an output to freeze for, or None where a graph op is not one: a TF2
+    SavedModel's top-level graph only calls its functions (its outputs are the
+    signature's)."""
+    graph = loaded.graph
+    if op is None or graph is None:
+        return None
+    if loaded.model.kind == "savedmodel" and graph.meta_graph is not None and \
+            len(graph.meta_graph.object_graph_def.nodes) > 0:
+        return None
+    return op
+
+
 def freeze_dialog_for(loaded, title: str, outputs: list[str] = (),
                       parent: QWidget | None = None) -> FreezeDialog:
     """The dialog for the model `loaded` (app.analysis.loading.Loaded) shows, at the

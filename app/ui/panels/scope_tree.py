@@ -145,9 +145,10 @@ class ScopeTreePanel(QWidget):
         loaded = self.doc.loaded
         if loaded is None or loaded.tree_kind != "graph":
             return
-        from ..freeze_dialog import can_freeze
+        from ..freeze_dialog import can_freeze, freezable_op
         scope = self.model.scope(self.tree.indexAt(pos))
-        op = loaded.tree_names[scope.op] if scope is not None and scope.op is not None else None
+        op = freezable_op(loaded, loaded.tree_names[scope.op]
+                          if scope is not None and scope.op is not None else None)
         menu = QMenu(self)
         act = menu.addAction(f"Freeze with output {op}…" if op else "Freeze…",
                              lambda: self.freeze_requested.emit([op] if op else []))
