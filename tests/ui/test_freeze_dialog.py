@@ -124,10 +124,11 @@ def test_mistakes_are_said_in_the_dialog_and_cancel_leaves_nothing(qtbot, window
     assert not dialog.start()
     assert "inside the model's folder" in dialog.status.text()
     dialog.destination.setText(str(out / "x.pb"))
-    statuses = []
-    dialog.lane.progress.connect(lambda _f, text: statuses.append(text)
-                                 or (text.startswith("folding") and dialog.cancel()))
+    # Cancel at once: the worker is still importing TensorFlow (a cancel between
+    # stages is tests/test_freeze.py's; here, what the dialog shows and leaves).
     assert dialog.start()
+    assert dialog.btn_cancel.text() == "Stop"
+    dialog.btn_cancel.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=TIMEOUT)
     assert "Cancelled" in dialog.status.text(), dialog.status.text()
     assert os.listdir(out) == [] and dialog.isVisible()
