@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from ..formats.errors import FormatError
 from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
+from ..formats.keras_layers import Layers, read_layers
 from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
 from ..formats.reader import TensorReader
 from ..formats.run import Checkpoint
+from .function_tree import attach_functions, op_name as scope_op_name
 from .params import ParameterSplit, split_parameters
 
 
@@ -26,6 +28,7 @@ class Loaded:
     problems: list[str] = field(default_factory=list)
     params: ParameterSplit = field(default_factory=ParameterSplit)   # model vs optimizer state
     event_files: dict[str, list[str]] = field(default_factory=dict)   # run → its event files
+    layers: Layers | None = None          # a Keras-made SavedModel's layers
 
     @property
     def tensors(self) -> dict:
@@ -39,6 +42,13 @@ class Loaded:
             return op_name if op_name in self.reader.tensors else None
         key = self.graph.checkpoint_keys().get(op_name)
         return key if key in self.reader.tensors else None
+
+    def op_of(self, scope: Scope) -> str | None:
+        """The op a tree row stands for: a graph op's name, `function@node` for an op in a
+        function, None for a scope or function row (or, in a tree of variable names, None)."""
+        if self.tree_kind != "graph":
+            return None
+        return scope_op_name(scope, self.tree_names, self.graph)
 
 
 def _reader_problems(reader: TensorReader) -> list[str]:
@@ -84,7 +94,11 @@ def build_tree(loaded: Loaded) -> None:
             elif name in tensors:  # a frozen graph's weights
                 sizes[i] = tensors[name].size
         loaded.tree = scope_tree(names, sizes)
+        attach_functions(loaded.tree, loaded.graph)
         loaded.tree_names, loaded.tree_kind = names, "graph"
+        loaded.layers = read_layers(loaded.graph.meta_graph, loaded.model.folder,
+                                    {k: t.display_name for k, t in loaded.tensors.items()}
+                                    ) if loaded.model.kind == "savedmodel" else None
     else:
         infos = list(loaded.tensors.values())
         names = [t.display_name for t in infos]

@@ -89,3 +89,23 @@ def split_parameters(tensors: dict, graph=None) -> ParameterSplit:
         trainable = {by_op.get(op, op) for op in trainable_ops} - keys
         split.trainable = sum(tensors[k].size for k in trainable if k in tensors)
     return split
+
+
+# What stripping the optimizer removes. Step counters (`global_step`, a TF2 `step`,
+# `save_counter`) stay: restoring a model (an Estimator, a CheckpointManager) may want
+# them, and a tf.Module's `step` may be the model's own.
+BETA_POWER = re.compile(r"(^|/)(beta1_power|beta2_power)(_\d+)?(/\.ATTRIBUTES.*)?$")
+
+
+def optimizer_state_keys(tensors: dict, graph=None) -> set[str]:
+    """The keys among `tensors` that hold an optimizer's state: its slots (linked, or
+    named as TensorFlow's optimizers name them), Adam's beta powers, what a Keras
+    optimizer owns, and, given the training graph, the inputs of its update ops."""
+    keys = {k for k, t in tensors.items()
+            if t.slot_of or SLOT_NAME.search(t.display_name) or SLOT_NAME.search(k)
+            or BETA_POWER.search(t.display_name) or BETA_POWER.search(k)
+            or OPTIMIZER_SCOPE.match(t.display_name) or OPTIMIZER_OWNED.search(k)}
+    if graph is not None:
+        by_op = graph.checkpoint_keys()
+        keys |= {by_op.get(op, op) for op in _update_op_inputs(graph)} & set(tensors)
+    return keys

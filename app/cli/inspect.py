@@ -107,8 +107,30 @@ def _print_inspect(model, ckpt, variables, graph_info) -> None:
         print(f"\ngraph {os.path.basename(graph_info['source'])} ({graph_info['format']}): "
               f"{graph_info['nodes']:,} ops, {graph_info['variables']} variables")
         print(f"  op types: {ops}")
+        lib = graph_info.get("function_library") or {}
+        if lib.get("count"):
+            print(f"  functions: {lib['count']:,} holding {lib['nodes']:,} ops; the graph calls "
+                  f"{len(lib['called_by_graph'])}, which reach {lib['reachable_from_graph']}")
+            if lib["missing"]:
+                print(f"  !! calls to functions missing from the library: {', '.join(lib['missing'][:5])}")
+            if lib["recursive"]:
+                rec = lib["recursive"]
+                print(f"  {len(rec):,} function(s) reach themselves through calls (recursion): "
+                      f"{', '.join(rec[:5])}{', ...' if len(rec) > 5 else ''}")
+            biggest = sorted(lib["functions"].items(), key=lambda kv: -kv[1]["nodes"])[:5]
+            for name, f in biggest:
+                ins = ", ".join(f"{n}: {d}" for n, d in f["inputs"])
+                outs = ", ".join(f"{n}: {d}" for n, d in f["outputs"])
+                print(f"    {f['nodes']:>6,} ops  {name}({ins}) -> ({outs})")
+        elif lib.get("missing"):
+            print(f"  !! calls to functions missing from the library: {', '.join(lib['missing'][:5])}")
         for key, sig in graph_info.get("signatures", {}).items():
-            print(f"  signature {key}: {sig['inputs']} -> {sig['outputs']}")
+            print(f"  signature {key} ({sig['method'] or 'no method name'}):")
+            for what in ("input", "output"):
+                for name, tensor in sig[f"{what}s"].items():
+                    print(f"    {what:<6} {name}: {sig[f'{what}_specs'][name]}  ({tensor})")
+        if graph_info.get("init_ops"):
+            print(f"  run on loading: {', '.join(graph_info['init_ops'])}")
 
 
 # -- dump and stats ---------------------------------------------------------------------

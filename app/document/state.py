@@ -250,7 +250,7 @@ class Document:
         # A reload (F5) keeps the current variable or op where the model still has it.
         if previous.key is not None and previous.key in loaded.tensors:
             self.select_tensor(previous.key, origin=previous.origin)
-        elif previous.op is not None and loaded.graph is not None and previous.op in loaded.graph.index:
+        elif previous.op is not None and loaded.graph is not None and loaded.graph.has_op(previous.op):
             self.select_op(previous.op, origin=previous.origin)
         self.status.emit(self.status_text())
 

@@ -28,3 +28,8 @@ class ModelsBelow(FormatError):
     def __init__(self, path: str, below: list[str]):
         self.below = list(below)
         super().__init__(path, "no model in this folder itself; found in: " + ", ".join(below))
+
+
+class WriteError(FormatError):
+    """A result could not be written (refused destination, full disk, no permission):
+    `path` names the destination; nothing partial is left behind."""

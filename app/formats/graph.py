@@ -7,10 +7,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from google.protobuf import text_format
 
 from . import protos, tensors
+from .functions import OP_SEP, Call, FunctionLibrary, split_ref
+from .signatures import init_ops
+from .signatures import signatures as signature_list
 from .errors import FormatError
 from .files import read_small_file
 
@@ -27,17 +31,48 @@ def input_node(name: str) -> str:
     return name.split(":", 1)[0]
 
 
-@dataclass
+# Graph ops that call functions through attrs; with an empty library only these are
+# looked at (a call to a function the library lacks is still found).
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall", "While",
+                      "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
+                      "SymbolicGradient", "RemoteCall", "For"})
+
+
+@dataclass(eq=False)
 class Scope:
     """One level of the name-scope tree. A name can be an op and a scope at once
-    (`dense/kernel` and `dense/kernel/Assign`): then `op` is set and `children` not empty."""
+    (`dense/kernel` and `dense/kernel/Assign`): then `op` is set and `children` not empty.
+
+    Functions add rows built on demand: `lazy(scope)` fills `children` the first time they
+    are asked for (`expand`), so that a call op's function body, or the library of a
+    SavedModel, costs nothing until it is opened."""
     name: str
     path: str
     parent: "Scope | None" = field(default=None, repr=False)
-    op: int | None = None                     # index into Graph.nodes
+    op: int | None = None                     # index into Graph.nodes (or into the body
+                                              # of `function`)
     children: dict[str, "Scope"] = field(default_factory=dict, repr=False)
     op_count: int = 0                         # ops at or below this scope
     params: int = 0                           # variable elements at or below this scope
+    function: str | None = None               # the function whose body holds this scope
+    calls: str | None = None                  # this row stands for that function
+    note: str = ""                            # what the Op column says of a non-op row
+    rank: int = 0                             # rows of lower rank are listed first
+    call_ops: int = 0                         # a call op's row: ops of the functions it calls
+    lazy: "Callable[[Scope], None] | None" = field(default=None, repr=False)
+    searched: bool = False                    # a filter expands `lazy` (the library does;
+                                              # call sites do not: they may recurse)
+
+    def expand(self) -> dict[str, "Scope"]:
+        """The children, the lazy ones built now if they were not yet."""
+        if self.lazy is not None:
+            fill, self.lazy = self.lazy, None
+            fill(self)
+        return self.children
+
+    @property
+    def expandable(self) -> bool:
+        return bool(self.children) or self.lazy is not None
 
 
 class Graph:
@@ -56,15 +91,52 @@ class Graph:
         self._tree: Scope | None = None
         self._keys: dict[str, str] | None = None
         self._collections: dict[str, list[str]] | None = None
+        self._functions: FunctionLibrary | None = None
+        self._calls: list[tuple[str, Call]] | None = None
+        self._op_types: dict[str, int] | None = None
+        self._fn_summary: dict | None = None
 
     def node(self, name: str):
+        """A graph op by name, or an op inside a function by its `function@node` reference."""
+        if OP_SEP in name:
+            function, node = split_ref(name)
+            return self.functions.node(function, node)
         return self.nodes[self.index[name]]
 
+    def has_op(self, name: str) -> bool:
+        """Whether `name` is a graph op or (as `function@node`) an op inside a function."""
+        if OP_SEP in name:
+            return self.functions.has_op(name)
+        return name in self.index
+
+    @property
+    def functions(self) -> FunctionLibrary:
+        """The function library, indexed on first use."""
+        if self._functions is None:
+            self._functions = FunctionLibrary(self.graph_def)
+        return self._functions
+
+    def calls(self) -> list[tuple[str, Call]]:
+        """(op name, call) for every function the graph's own ops call."""
+        if self._calls is None:
+            lib = self.functions
+            everything = len(lib) > 0
+            if not everything and not CALL_OPS.intersection(self.op_types()):
+                self._calls = []      # a TF1 graph: no library, no call op
+            else:
+                self._calls = [(node.name, c) for node in self.nodes
+                               if everything or node.op in CALL_OPS for c in lib.calls_of(node)]
+        return self._calls
+
     def op_types(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for node in self.nodes:
-            counts[node.op] = counts.get(node.op, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        """Op type → how many ops of it, most used first (counted once: the overview, the
+        command line and the search for call ops all ask)."""
+        if self._op_types is None:
+            counts: dict[str, int] = {}
+            for node in self.nodes:
+                counts[node.op] = counts.get(node.op, 0) + 1
+            self._op_types = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return dict(self._op_types)
 
     def consumers(self, name: str) -> list[str]:
         """Names of the nodes that take `name` as an input (data or control)."""
@@ -168,20 +240,30 @@ class Graph:
     def signatures(self):
         return dict(self.meta_graph.signature_def) if self.meta_graph is not None else {}
 
+    def _function_summary(self, make) -> dict:
+        if self._fn_summary is None:      # walks every call: once, not per overview shown
+            self._fn_summary = make(self.functions, self.calls())
+        return self._fn_summary
+
     def summary(self) -> dict:
         """The facts `inspect` reports about a graph."""
+        from .functions import summary as functions_summary
         out = {"source": self.source, "format": self.format, "nodes": len(self.nodes),
                "functions": len(self.graph_def.library.function),
+               "function_library": self._function_summary(functions_summary),
                "variables": len(self.variables()), "op_types": self.op_types()}
         if self.meta_graph is not None:
             info = self.meta_graph.meta_info_def
             out.update({
                 "tags": list(info.tags), "tensorflow_version": info.tensorflow_version,
                 "collections": {k: len(v) for k, v in self.collections().items()},
-                "signatures": {k: {"inputs": {n: t.name for n, t in s.inputs.items()},
-                                   "outputs": {n: t.name for n, t in s.outputs.items()},
-                                   "method": s.method_name}
-                               for k, s in self.meta_graph.signature_def.items()},
+                "signatures": {s.key: {"inputs": {t.key: t.tensor for t in s.inputs},
+                                       "outputs": {t.key: t.tensor for t in s.outputs},
+                                       "input_specs": {t.key: t.spec for t in s.inputs},
+                                       "output_specs": {t.key: t.spec for t in s.outputs},
+                                       "method": s.method}
+                               for s in signature_list(self.meta_graph)},
+                "init_ops": init_ops(self.meta_graph),
             })
             if self.meta_graph.HasField("saver_def"):
                 sd = self.meta_graph.saver_def
@@ -192,21 +274,25 @@ class Graph:
         return out
 
 
-def scope_tree(names, sizes: dict[int, int] | None = None) -> Scope:
+def scope_tree(names, sizes: dict[int, int] | None = None, root: Scope | None = None,
+               function: str | None = None) -> Scope:
     """The tree of `/`-separated names: `op` of a leaf is its index in `names`; `sizes`
-    (index → element count) fills in `params` at every level."""
-    root = Scope("", "")
+    (index → element count) fills in `params` at every level. With `root`, the tree is
+    built beneath that scope (a function's body beneath its row), every scope marked as
+    part of `function`."""
+    root = root if root is not None else Scope("", "")
+    base = root.path
     for i, name in enumerate(names):
         scope = root
         root.op_count += 1
         n = sizes.get(i, 0) if sizes else 0
         root.params += n
-        path = ""
+        path = base
         for part in name.split("/"):
             path = f"{path}/{part}" if path else part
             child = scope.children.get(part)
             if child is None:
-                child = scope.children[part] = Scope(part, path, scope)
+                child = scope.children[part] = Scope(part, path, scope, function=function)
             child.op_count += 1
             child.params += n
             scope = child

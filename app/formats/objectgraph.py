@@ -103,3 +103,47 @@ def _link_keras3_slots(out: dict[str, Naming]) -> None:
         original = by_flat.get(flat)
         if original is not None and original != key and slot.isidentifier():
             n.slot_of, n.slot_name = original, slot
+
+
+def rewrite(serialized: bytes, new_keys: dict[str, str | None]) -> bytes:
+    """The object graph after an edit: each attribute's checkpoint key replaced by
+    `new_keys[key]`, dropped where that is None (keys not in `new_keys` stay), and the
+    slot links of variables that lost their value removed. The objects and their paths
+    stay: `tf.train.Checkpoint` finds its variables by path, then reads them by the new
+    keys; objects left without values are simply not restored.
+
+    Raises ValueError if the bytes are not an object graph."""
+    try:
+        graph = protos.TrackableObjectGraph.FromString(serialized)
+    except Exception:
+        raise ValueError("the object graph does not parse") from None
+    lost_value: set[int] = set()
+    for node_id, node in enumerate(graph.nodes):
+        kept = []
+        for attr in node.attributes:
+            new = new_keys.get(attr.checkpoint_key, attr.checkpoint_key)
+            if new is None:
+                if attr.name == "VARIABLE_VALUE":
+                    lost_value.add(node_id)
+                continue
+            attr.checkpoint_key = new
+            kept.append(attr)
+        if len(kept) != len(node.attributes):
+            copies = [type(a)() for a in kept]
+            for c, a in zip(copies, kept):
+                c.CopyFrom(a)
+            del node.attributes[:]
+            node.attributes.extend(copies)
+    # slot links are listed on the optimizer's node, which may come before the variables
+    for node in graph.nodes:
+        if any(s.original_variable_node_id in lost_value or s.slot_variable_node_id in lost_value
+               for s in node.slot_variables):
+            slots = [s for s in node.slot_variables
+                     if s.original_variable_node_id not in lost_value
+                     and s.slot_variable_node_id not in lost_value]
+            copies = [type(s)() for s in slots]
+            for c, s in zip(copies, slots):
+                c.CopyFrom(s)
+            del node.slot_variables[:]
+            node.slot_variables.extend(copies)
+    return graph.SerializeToString()

@@ -85,6 +85,18 @@ _SCHEMA = {
         ("meta", 1, _F.TYPE_MESSAGE, _OPTIONAL, ".ckptbrowser.SavedTensorSliceMeta", None),
         ("data", 2, _F.TYPE_MESSAGE, _OPTIONAL, ".ckptbrowser.SavedSlice", None),
     ],
+    # tf.keras' `keras_metadata.pb` beside a SavedModel: per object of the SavedModel's
+    # object graph (by node id), its Keras identifier and a JSON of class and config.
+    "KerasSavedObject": [
+        ("node_id", 2, _F.TYPE_INT32, _OPTIONAL, None, None),
+        ("node_path", 3, _F.TYPE_STRING, _OPTIONAL, None, None),
+        ("identifier", 4, _F.TYPE_STRING, _OPTIONAL, None, None),
+        ("metadata", 5, _F.TYPE_STRING, _OPTIONAL, None, None),
+        ("version", 6, _F.TYPE_MESSAGE, _OPTIONAL, ".tensorboard.VersionDef", None),
+    ],
+    "SavedMetadata": [
+        ("nodes", 1, _F.TYPE_MESSAGE, _REPEATED, ".ckptbrowser.KerasSavedObject", None),
+    ],
 }
 
 
@@ -130,3 +142,4 @@ BundleEntryProto = _message("BundleEntryProto")
 CheckpointState = _message("CheckpointState")
 SavedModel = _message("SavedModel")
 SavedTensorSlices = _message("SavedTensorSlices")
+SavedMetadata = _message("SavedMetadata")

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..formats import tensors
 from ..formats.dtypes import enum_name
+from ..formats.functions import OP_SEP, split_ref
 from ..formats.graph import Graph
 from . import graphwalk
 from .feeds import FeedError, coerce, parse_feed, shape_text
@@ -155,8 +156,60 @@ def analyze(graph: Graph, fetches: list[str], *, signature: str | None = None,
                     path, unfed)
 
 
+def _graph_callers(graph: Graph, function: str, limit: int = 3) -> list[str]:
+    """The graph's own ops that reach `function`, through calls made inside other functions
+    too (breadth first up the callers; each function once, so recursion ends)."""
+    lib = graph.functions
+    direct: dict[str, list[str]] = {}
+    for node, call in graph.calls():
+        direct.setdefault(call.function, []).append(node)
+    found: list[str] = []
+    seen, queue = {function}, [function]
+    while queue and len(found) < limit:
+        name = queue.pop(0)
+        found += [n for n in direct.get(name, []) if n not in found]
+        for caller, _node, _attr in lib.callers(name):
+            if caller is not None and caller not in seen:
+                seen.add(caller)
+                queue.append(caller)
+    return sorted(found)[:limit]
+
+
+def inside_function(graph: Graph, name: str) -> str | None:
+    """Why `name` (`function@node`, or a node name found only in function bodies) cannot be
+    fetched by a TF1 session, or None when it is not such an op."""
+    op = graphwalk.split_tensor(name)[0] if OP_SEP not in name else name.split(":", 1)[0]
+    function, node = split_ref(op)
+    lib = graph.functions
+    if function is None:
+        if op in graph.index or not len(lib):
+            return None
+        places = lib.where(op)
+        if not places:
+            return None
+        function = places[0]
+        where = function + (f" (and {len(places) - 1} more)" if len(places) > 1 else "")
+        node = op
+    else:
+        if function not in lib:
+            return f"no function {function!r} in the graph's library"
+        if node not in lib.index(function):
+            close = difflib.get_close_matches(node, list(lib.index(function)), n=3)
+            hint = f"; similar: {', '.join(close)}" if close else ""
+            return f"no op {node!r} in function {function}{hint}"
+        where = function
+    callers = _graph_callers(graph, function)
+    via = (f"; fetch the outputs of the graph op that calls it ({', '.join(callers)}) "
+           "or run a signature") if callers else "; run a signature, or the op that calls the function"
+    return (f"{node} lives inside function {where}: a TF1 session fetches only the graph's own "
+            f"ops, not the inside of a function{via}")
+
+
 def _no_such(what: str, name: str, graph: Graph, kind: str) -> RunError:
     op = graphwalk.split_tensor(name)[0]
+    inside = inside_function(graph, name) if kind == "fetch" else None
+    if inside is not None:
+        return RunError(inside, kind, name)
     close = difflib.get_close_matches(op, list(graph.index), n=3)
     hint = f"; similar: {', '.join(close)}" if close else ""
     return RunError(f"no {what} {name!r} in the graph{hint}", kind, name)
@@ -433,6 +486,6 @@ def freeze(request: FreezeRequest, runner: Callable[[FreezeRequest], FreezeResul
     return result
 
 
-__all__ = ["FATAL", "FeedSpec", "RunNeeds", "CheckpointRun", "RunOutcome", "analyze",
+__all__ = ["FATAL", "FeedSpec", "RunNeeds", "CheckpointRun", "RunOutcome", "analyze", "inside_function",
            "run_kind", "load_feeds", "run_requests", "is_fatal", "FreezeRequest",
            "FreezeResult", "plan_freeze", "freeze", "DEFAULT_SIGNATURE"]

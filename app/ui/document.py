@@ -18,6 +18,7 @@ from .panels.banner import Banner
 from .panels.checkpoints import CheckpointsPanel
 from .panels.compare import CompareTab
 from .panels.details import DetailsPanel
+from .panels.layers import LayersPanel
 from .panels.run import RunTab
 from .panels.scope_tree import ORIGIN as TREE
 from .panels.scope_tree import ScopeTreePanel
@@ -183,6 +184,7 @@ class ModelView(QWidget):
 
         self.variables = VariablesPanel(doc)
         self.details = DetailsPanel(doc)
+        self.layers = LayersPanel(doc)
         # Compare and Run build their panels when first shown: the window shows the model
         # sooner, and the Run panel's modules (numpy) load only if used.
         self.compare = CompareTab(doc)
@@ -191,6 +193,9 @@ class ModelView(QWidget):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.variables, "Variables")
         self.side_tabs.addTab(self.details, "Details")
+        self.side_tabs.addTab(self.layers, "Layers")
+        self.side_tabs.setTabToolTip(self.side_tabs.indexOf(self.layers),
+                                     "The Keras layers of this SavedModel, with their weights and configs")
         self.side_tabs.addTab(self.compare, "Compare")
         self.side_tabs.addTab(self.run, "Run")
         self._sizes_before_run = None
@@ -296,6 +301,7 @@ class ModelView(QWidget):
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.variables), bool(loaded.tensors))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.compare), bool(loaded.model.checkpoints))
         self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.run), self.run.available)
+        self.side_tabs.setTabVisible(self.side_tabs.indexOf(self.layers), self.layers.available)
 
     def _selection_changed(self, selection: Selection) -> None:
         if selection.value is not None:

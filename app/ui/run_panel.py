@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..formats import dtypes
+from ..formats.signatures import signatures as signature_list
 from ..runner import feeds as feeds_mod
 from ..runner import graphwalk, service
 from ..runner.service import CheckpointRun, FeedSpec
@@ -481,7 +482,8 @@ class RunPanel(QWidget):
         raise KeyError(which)
 
     def _fill_signatures(self) -> None:
-        sigs = self.graph.signatures() if self.graph is not None else {}
+        # the loader's init op is no signature to call
+        sigs = [x.key for x in signature_list(self.graph.meta_graph)] if self.graph is not None else []
         combo = self.signature
         combo.blockSignals(True)
         combo.clear()
@@ -513,10 +515,11 @@ class RunPanel(QWidget):
         if key is None:
             self.signature_io.setText("")
         else:
-            sig = self.graph.signatures()[key]
-            ins = ", ".join(f"{k} ({v.name})" for k, v in sorted(sig.inputs.items()))
-            outs = ", ".join(f"{k} ({v.name})" for k, v in sorted(sig.outputs.items()))
+            sig = next(x for x in signature_list(self.graph.meta_graph) if x.key == key)
+            ins = ", ".join(f"{html.escape(t.key)} <code>{html.escape(t.spec)}</code>" for t in sig.inputs)
+            outs = ", ".join(f"{html.escape(t.key)} <code>{html.escape(t.spec)}</code>" for t in sig.outputs)
             self.signature_io.setText(f"inputs: {ins or 'none'}<br>outputs: {outs or 'none'}")
+            self.signature_io.setToolTip("\n".join(f"{t.key}: {t.tensor}" for t in sig.inputs + sig.outputs))
         using = key is not None
         for w in (self.fetch_edit, self.btn_add, self.btn_add_selected, self.fetch_list):
             w.setEnabled(not using)
@@ -540,6 +543,10 @@ class RunPanel(QWidget):
         if not name:
             return []
         name = name.strip()
+        inside = service.inside_function(self.graph, name) if self.graph is not None else None
+        if inside is not None:       # said now, not as an obscure failure of the run
+            self._show_error(inside)
+            return []
         if name.rpartition(":")[2].isdigit() and ":" in name:
             names = [name]
         else:

@@ -1,8 +1,10 @@
 """A lazy item model over a scope tree (formats.graph.Scope).
 
 Children lists are sorted and cached the first time a scope is expanded, so a 95k-op graph
-opens at once. A filter (substring or regex, on names or op types) keeps the matches and
-their ancestors; it is computed over the names in one pass and the model reset once.
+opens at once; rows a scope builds on demand (a call op's function, the function library:
+`Scope.lazy`) are built then too. A filter (substring or regex, on names or op types) keeps
+the matches and their ancestors; it is computed over the names in one pass and the model
+reset once. It looks into the function library, not into call sites (which may recurse).
 """
 
 from __future__ import annotations
@@ -13,9 +15,24 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
 from .roles import ALIGN, DISPLAY, TOOLTIP, USER
 
+from ..analysis.function_tree import LIBRARY
 from ..formats.graph import Scope
 
 COLUMNS = ("Name", "Op", "Ops", "Params")
+
+
+def _searched_path(scope: Scope) -> str:
+    """What a filter matches: the path, without the library branch's own name (a filter
+    for "library" should not match every op of every function)."""
+    path = scope.path
+    return path[len(LIBRARY) + 1:] if path.startswith(LIBRARY + "/") else path
+
+
+def _only_calls_below(scope: Scope) -> bool:
+    """An op's row whose children are only the functions it calls (not ops named below it)."""
+    first = next(iter(scope.children.values()), None)
+    return first is not None and first.calls is not None and all(
+        c.calls is not None for c in scope.children.values())
 
 
 def _natural_key(name: str):
@@ -26,7 +43,7 @@ class ScopeTreeModel(QAbstractItemModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._root: Scope | None = None
-        self._op_type = lambda i: ""      # leaf index → op type ("" in the variables tree)
+        self._op_type = lambda s: ""      # scope → its Op column ("" in the variables tree)
         self._kids: dict[int, list[Scope]] = {}
         self._row: dict[int, int] = {}
         self._visible: set[int] | None = None  # ids of scopes kept by the filter
@@ -35,11 +52,12 @@ class ScopeTreeModel(QAbstractItemModel):
     # -- content ----------------------------------------------------------------------
 
     def set_tree(self, root: Scope | None, op_type=None) -> None:
-        """`op_type(leaf index)` names a leaf's op; without it the leaves are tensors (the
-        tree of a checkpoint's variable names) and the count column counts tensors."""
+        """`op_type(scope)` names a row's op (or what a function row is); without it the
+        leaves are tensors (the tree of a checkpoint's variable names) and the count column
+        counts tensors."""
         self.beginResetModel()
         self._root = root
-        self._op_type = op_type or (lambda i: "")
+        self._op_type = op_type or (lambda s: "")
         self._leaves = "Ops" if op_type else "Tensors"
         self._kids.clear()
         self._row.clear()
@@ -58,10 +76,10 @@ class ScopeTreeModel(QAbstractItemModel):
             stack = [self._root] if self._root is not None else []
             while stack:
                 scope = stack.pop()
-                stack.extend(scope.children.values())
+                stack.extend((scope.expand() if scope.searched else scope.children).values())
                 hit = scope is not self._root and (
-                    pattern.search(scope.path) is not None
-                    or (scope.op is not None and pattern.search(self._op_type(scope.op) or "")))
+                    pattern.search(_searched_path(scope)) is not None
+                    or (scope.op is not None and pattern.search(self._op_type(scope) or "")))
                 if hit:
                     matches += 1
                     node = scope
@@ -82,7 +100,7 @@ class ScopeTreeModel(QAbstractItemModel):
     def _children(self, scope: Scope) -> list[Scope]:
         kids = self._kids.get(id(scope))
         if kids is None:
-            kids = sorted(scope.children.values(), key=lambda s: _natural_key(s.name))
+            kids = sorted(scope.expand().values(), key=lambda s: (s.rank, _natural_key(s.name)))
             if self._visible is not None:
                 kids = [k for k in kids if id(k) in self._visible]
             for row, kid in enumerate(kids):
@@ -99,10 +117,10 @@ class ScopeTreeModel(QAbstractItemModel):
             return QModelIndex()
         scope, index = self._root, QModelIndex()
         for part in path.split("/"):
+            self._children(scope)
             child = scope.children.get(part)
             if child is None:
                 return QModelIndex()
-            self._children(scope)
             if self._visible is not None and id(child) not in self._visible:
                 return QModelIndex()
             index = self.index(self._row[id(child)], 0, index)
@@ -135,7 +153,7 @@ class ScopeTreeModel(QAbstractItemModel):
         if self._root is None or parent.column() > 0:
             return 0
         scope = parent.internalPointer() if parent.isValid() else self._root
-        if not scope.children:
+        if not scope.expandable:
             return 0
         return len(self._children(scope))
 
@@ -143,8 +161,9 @@ class ScopeTreeModel(QAbstractItemModel):
         if self._root is None or parent.column() > 0:
             return False
         scope = parent.internalPointer() if parent.isValid() else self._root
-        if not scope.children:
+        if not scope.expandable:
             return False
+        # Unfiltered, a lazy row says it has children without building them.
         return self._visible is None or bool(self._children(scope))
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
@@ -167,13 +186,21 @@ class ScopeTreeModel(QAbstractItemModel):
             if col == 0:
                 return scope.name
             if col == 1:
-                return self._op_type(scope.op) if scope.op is not None else ""
+                return self._op_type(scope)
             if col == 2:
-                return f"{scope.op_count:,}" if scope.children else ""
+                if scope.op is not None and (scope.call_ops or scope.lazy is not None
+                                             or _only_calls_below(scope)):
+                    # a call op: the ops of what it calls (none when it is missing)
+                    return f"{scope.call_ops:,}" if scope.call_ops else ""
+                if scope.calls is not None:
+                    return f"{scope.op_count:,}" if scope.op_count else ""
+                return f"{scope.op_count:,}" if scope.expandable else ""
             if col == 3:
                 return f"{scope.params:,}" if scope.params else ""
         elif role == TOOLTIP and col == 0:
             return scope.path
+        elif role == TOOLTIP and col == 2 and scope.call_ops:
+            return "Ops in the body of the function(s) this op calls"
         elif role == ALIGN and col >= 2:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         elif role == USER:

@@ -25,7 +25,7 @@ OPS = ["Placeholder", "VariableV2", "Identity", "Conv2D", "Relu", "VariableV2", 
 @pytest.fixture
 def model(qtbot):
     m = ScopeTreeModel()
-    m.set_tree(scope_tree(NAMES, {1: 864, 5: 100}), lambda i: OPS[i])
+    m.set_tree(scope_tree(NAMES, {1: 864, 5: 100}), lambda s: OPS[s.op] if s.op is not None else "")
     return m
 
 

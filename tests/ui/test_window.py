@@ -480,9 +480,11 @@ def test_a_savedmodels_signatures_apart_from_its_init_op_each_usable_in_run(qtbo
     saved = fx.saved_models(tmp_path / "saved").tf2
     view = opened(qtbot, window, saved.dir)
     text = view.details.toPlainText()
-    assert "serving_default" in text and "use in Run" in text
-    assert "__saved_model_init_op" not in text.split("Signatures")[1].split("initialisation op")[0]
-    assert "initialisation op run on loading" in text
+    assert "serving_default" in text and "Run…" in text
+    sigs = text.split("Signatures")[1].split("Run once on loading")[0]
+    assert "__saved_model_init_op" not in sigs and "NoOp" not in sigs and "unknown dtype" not in sigs
+    assert "x float32 [-1, 3]" in " ".join(sigs.split())      # dtype name and shape of input x
+    assert "Run once on loading (not a signature)" in text
     view.details.anchorClicked.emit(QUrl("signature:serving_default"))
     assert view.side_tabs.currentWidget() is view.run
     assert view.run.panel.signature_key == "serving_default"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QTextBrowser
 
+from ...analysis import function_tree
 from ...analysis.graph_io import likely_inputs, likely_outputs
 from ...document import Document, Selection
 from .. import details as pages
@@ -34,8 +35,8 @@ class DetailsPanel(QTextBrowser):
         if loaded is None:
             return
         if selection.scope is not None:
-            self.setHtml(pages.scope_html(selection.scope, loaded.tree_kind))
-        elif selection.op is not None and loaded.graph is not None and selection.op in loaded.graph.index:
+            self.setHtml(pages.scope_html(selection.scope, loaded.tree_kind, loaded.graph))
+        elif selection.op is not None and loaded.graph is not None and loaded.graph.has_op(selection.op):
             self.setHtml(pages.op_html(loaded.graph, selection.op, selection.key))
 
     def _link_clicked(self, url) -> None:
@@ -44,5 +45,9 @@ class DetailsPanel(QTextBrowser):
             self.doc.select_op(text[len(pages.LINK_PREFIX):], origin=ORIGIN)
         elif text.startswith(pages.RUN_PREFIX):
             self.doc.request_run([text[len(pages.RUN_PREFIX):]])
+        elif text.startswith(pages.FUNCTION_PREFIX):
+            row = function_tree.library_row(self.doc.loaded.tree, text[len(pages.FUNCTION_PREFIX):])
+            if row is not None:
+                self.doc.select(Selection(scope=row, origin=ORIGIN))
         elif text.startswith(pages.SIGNATURE_PREFIX):
             self.doc.request_run([], signature=text[len(pages.SIGNATURE_PREFIX):])

@@ -57,7 +57,7 @@ class RunTab(QWidget):
         if selection.value is not None or loaded is None:
             return
         self._selected_op = (selection.op if selection.op is not None and loaded.tree_kind == "graph"
-                             and selection.op in loaded.graph.index else None)
+                             and loaded.graph.has_op(selection.op) else None)
         if self._panel is not None:
             self._panel.set_selected_op(self._selected_op)
 

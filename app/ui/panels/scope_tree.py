@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
                                QTreeView, QVBoxLayout, QWidget)
 
+from ...analysis import function_tree
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
 from ..widgets.filter_field import FilterField
@@ -102,15 +103,20 @@ class ScopeTreePanel(QWidget):
 
     def _fill(self, keep_filter: bool = False) -> None:
         loaded = self.doc.loaded
-        nodes = loaded.graph.nodes if loaded.graph is not None else None
-        self.model.set_tree(loaded.tree, (lambda i: nodes[i].op) if nodes is not None else None)
+        graph = loaded.graph
+        nodes = graph.nodes if graph is not None else None
+        self.model.set_tree(loaded.tree, (lambda s: function_tree.op_type(s, graph))
+                            if graph is not None else None)
         self.tree.setColumnHidden(1, nodes is None)     # no op types in a tree of variable names
         self.filter.setPlaceholderText("Filter by name or op type (Ctrl+F)" if nodes is not None
                                        else "Filter by name (Ctrl+F)")
         if loaded.tree_kind == "graph":
             src = os.path.basename(loaded.graph.source)
             tags = f" [{', '.join(loaded.graph.tags())}]" if loaded.graph.tags() else ""
-            self.title.setText(f"<b>Graph</b> — {html.escape(src)}{html.escape(tags)}, {len(nodes):,} ops")
+            functions = len(loaded.graph.functions)
+            fn = (f" + {functions:,} function{'s' if functions != 1 else ''}"
+                  f" ({loaded.graph.functions.node_count():,} ops)") if functions else ""
+            self.title.setText(f"<b>Graph</b> — {html.escape(src)}{html.escape(tags)}, {len(nodes):,} ops{fn}")
         else:
             self.title.setText("<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
         if keep_filter and self.filter.text():
@@ -196,7 +202,7 @@ class ScopeTreePanel(QWidget):
         elif loaded.tree_kind == "variables":
             self.doc.select(Selection(key=loaded.tree_names[scope.op], scope=scope, origin=ORIGIN))
         else:
-            self.doc.select_op(loaded.tree_names[scope.op], origin=ORIGIN)
+            self.doc.select_op(loaded.op_of(scope), origin=ORIGIN)
 
     def reveal(self, path: str, clear_filter: bool = True) -> bool:
         """Make the row of `path` (an op, or a tensor's display name) current without
@@ -223,7 +229,9 @@ class ScopeTreePanel(QWidget):
         if selection.scope is not None:
             return selection.scope.path
         if loaded.tree_kind == "graph":
-            return selection.op
+            # An op inside a function is shown where the library lists it.
+            return function_tree.library_path(selection.op) if selection.op and "@" in selection.op \
+                else selection.op
         info = loaded.tensors.get(selection.key) if selection.key is not None else None
         return info.display_name if info is not None else None
 

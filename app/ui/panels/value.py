@@ -119,7 +119,7 @@ class ValuePanel(QWidget):
             self.show_array(selection.title, selection.value)
         elif selection.key is not None and selection.key in loaded.tensors:
             self._show_tensor(selection.key)
-        elif selection.op is not None and loaded.graph is not None and selection.op in loaded.graph.index:
+        elif selection.op is not None and loaded.graph is not None and loaded.graph.has_op(selection.op):
             node = loaded.graph.node(selection.op)
             if node.op == "Const":
                 self._show_const(selection.op)

@@ -1,0 +1,316 @@
+"""The bundle writer against TensorFlow: what we write, tf.train.load_checkpoint reads back
+byte for byte, and TensorFlow's Saver restores; writing is atomic and never touches its
+source."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from .conftest import require
+
+tf = require("tensorflow")
+
+from app.analysis import edit  # noqa: E402
+from app.analysis.progress import Cancelled  # noqa: E402
+from app.formats import dtypes  # noqa: E402
+from app.formats.bundle import Bundle  # noqa: E402
+from app.formats.bundle_writer import BundleWriter, plain  # noqa: E402
+from app.formats.errors import CorruptDataError, FormatError, WriteError  # noqa: E402
+from app.formats.model import load_graphs, open_checkpoint, open_path  # noqa: E402
+from app.formats.run import read_state  # noqa: E402
+
+from . import tf_fixtures as fx  # noqa: E402
+from .oracle import assert_same, tf_values  # noqa: E402
+from .test_realdata import CHECKPOINTS  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("writer_src")
+    return {
+        "dtypes": fx.all_dtypes(root / "dtypes"),
+        "v1": fx.v1_variants(root / "v1"),
+        "keras": fx.tf2_keras(root / "keras"),
+        "cnn": fx.cnn_epochs(root / "cnn", epochs=2, eval_dir=root / "cnn_eval"),
+    }
+
+
+def copy(src: str, dst, **spec) -> edit.WriteResult:
+    """Open `src` as the app does and write it to `dst` through a plan."""
+    model = open_path(src)
+    reader = open_checkpoint(model.selected)
+    try:
+        graphs = load_graphs(model, model.selected)
+    except FormatError:  # a broken graph beside good weights: the CLI goes on without it
+        graphs = []
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(**spec), graphs[0] if graphs else None)
+        return edit.write_plan(plan, str(dst))
+    finally:
+        reader.close()
+
+
+def assert_same_checkpoint(src: str, dst: str) -> int:
+    ours, theirs = tf_values(tf, dst), tf_values(tf, src)
+    assert set(ours) == set(theirs)
+    for key, value in theirs.items():
+        assert_same(ours[key], value, key)
+    return len(theirs)
+
+
+def tree_digest(folder) -> dict[str, str]:
+    out = {}
+    for root, _dirs, files in os.walk(folder):
+        for f in files:
+            p = os.path.join(root, f)
+            out[os.path.relpath(p, folder)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["prefix", "exotic_prefix"])
+def test_every_dtype_copies_byte_equal(built, tmp_path, which):
+    src = str(getattr(built["dtypes"], which))
+    result = copy(src, tmp_path / "out" / "copy")
+    assert result.prefix == str(tmp_path / "out" / "copy")
+    n = assert_same_checkpoint(src, result.prefix)
+    assert n >= 15
+    # and the declared dtypes are TensorFlow's, not their numpy storage types
+    theirs = tf.train.load_checkpoint(result.prefix).get_variable_to_dtype_map()
+    for key, name in {**built["dtypes"].dtype_names, **built["dtypes"].exotic_dtype_names}.items():
+        if key in theirs:
+            assert theirs[key].name == name, key
+
+
+def test_variant_tensor_is_refused_with_a_reason(built, tmp_path):
+    with pytest.raises(edit.PlanError, match="variant"):
+        copy(str(built["dtypes"].variant_prefix), tmp_path / "out" / "v")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("variant", ["sharded", "partitioned", "custom_names", "resource"])
+def test_saver_checkpoints_copy_and_restore_through_their_graph(built, tmp_path, variant):
+    ck = getattr(built["v1"], variant)
+    dst = tmp_path / "out" / "model"
+    result = copy(str(ck.prefix), dst)
+    assert_same_checkpoint(str(ck.prefix), result.prefix)
+    assert os.path.isfile(str(dst) + ".meta")  # nothing renamed: the graph is copied
+    if variant == "partitioned":
+        reader = Bundle(str(dst))
+        assert reader.tensors["weights"].partitioned and len(reader.extents("weights")) == 3
+        reader.close()
+    graph = tf.Graph()
+    config = tf.compat.v1.ConfigProto(device_count={"CPU": 2}, allow_soft_placement=True)
+    with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config) as sess:
+        saver = tf.compat.v1.train.import_meta_graph(str(dst) + ".meta")
+        saver.restore(sess, str(dst))
+        by_name = {v.name.split(":")[0]: v for v in tf.compat.v1.global_variables()}
+        if variant == "partitioned":
+            for key, parts in built["v1"].partitions.items():
+                got = np.concatenate(sess.run([by_name[p] for p, _ in parts]), axis=0)
+                assert_same(got, ck.values[key], key)
+        elif variant == "custom_names":
+            for key, var in built["v1"].custom_names_map.items():
+                assert_same(np.asarray(sess.run(by_name[var])), ck.values[key], key)
+        else:
+            for key, value in ck.values.items():
+                assert_same(np.asarray(sess.run(by_name[key])), value, key)
+
+
+def test_tf2_sliced_checkpoint_copies_and_restores(built, tmp_path):
+    keras = built["keras"]
+    dst = tmp_path / "out" / "ckpt"
+    copy(str(keras.sharded_policy.prefix), dst)
+    assert_same_checkpoint(str(keras.sharded_policy.prefix), str(dst))
+    reader = Bundle(str(dst))
+    for key in keras.sliced_keys:
+        assert reader.tensors[key].partitioned
+    reader.close()
+    # a fresh module of the same structure, all zeros, restored by object path
+    module = tf.Module(name="shardable")
+    values = keras.sharded_policy.values
+    by_attr = {}
+    for key, value in values.items():
+        attr = key.split("/")[0]
+        setattr(module, attr, tf.Variable(np.zeros_like(value), name=attr))
+        by_attr[attr] = key
+    tf.train.Checkpoint(root=module).read(str(dst)).assert_consumed()
+    for attr, key in by_attr.items():
+        assert_same(getattr(module, attr).numpy(), values[key], key)
+
+
+def test_many_keys_span_several_index_blocks(tmp_path):
+    prefix = str(tmp_path / "many")
+    values = {f"layer_{i:05d}/" + "w" * (i % 40): np.full((i % 5,), i, np.int32) for i in range(15000)}
+    writer = BundleWriter(prefix, max_shard_bytes=20_000)
+    for key, value in values.items():
+        writer.add(key, dtypes.BY_NAME["int32"], value.shape, plain([value]))
+    files = writer.finish()
+    assert sum(".data-" in f for f in files) > 1
+    assert os.path.getsize(prefix + ".index") > 600_000  # several 256 KiB blocks
+    theirs = tf_values(tf, prefix)
+    assert set(theirs) == set(values)
+    for key in list(values)[::211]:
+        assert_same(theirs[key], values[key], key)
+
+
+def test_max_shard_size_splits_the_data(built, tmp_path):
+    src = str(built["dtypes"].prefix)
+    copy(src, tmp_path / "out" / "s", max_shard_bytes=200)
+    shards = sorted(p.name for p in (tmp_path / "out").glob("s.data-*"))
+    assert len(shards) > 3 and shards[-1].endswith(f"-of-{len(shards):05d}")
+    assert_same_checkpoint(src, str(tmp_path / "out" / "s"))
+
+
+def test_state_file_records_the_result(built, tmp_path):
+    out = tmp_path / "out"
+    copy(str(built["cnn"].checkpoints[0].prefix), out / "first")
+    copy(str(built["cnn"].checkpoints[1].prefix), out / "second")
+    listed, latest = read_state(str(out))
+    assert latest == "second" and listed == ["first", "second"]
+    assert tf.train.latest_checkpoint(str(out)) == str(out / "second")
+
+
+def test_realdata_round_trip(realdata, tmp_path):
+    """Every checkpoint of the real data, read then written unchanged: TensorFlow reads
+    the same tensors (pre-0.11 checkpoints come out as bundles)."""
+    done = 0
+    for i, rel in enumerate(CHECKPOINTS):
+        path = realdata / rel
+        if not path.exists():
+            continue
+        model = open_path(str(path))
+        ckpt = model.selected
+        src = ckpt.prefix if ckpt.format == "bundle" else ckpt.data_files[0]
+        if ckpt.format == "v1" and len(ckpt.data_files) > 1:
+            src = ckpt.prefix + "-?????-of-%05d" % len(ckpt.data_files)
+        try:
+            theirs = tf_values(tf, src)
+        except Exception:  # TensorFlow cannot read it either (a deliberately broken one)
+            with pytest.raises((FormatError, edit.PlanError)):
+                copy(str(path), tmp_path / f"bad{i}" / "ckpt")
+            assert not (tmp_path / f"bad{i}").exists()
+            continue
+        dst = tmp_path / f"out{i}" / "ckpt"
+        copy(str(path), dst)
+        ours = tf_values(tf, str(dst))
+        assert set(ours) == set(theirs), rel
+        for key, value in theirs.items():
+            if key != "_CHECKPOINTABLE_OBJECT_GRAPH":
+                assert_same(ours[key], value, f"{rel}: {key}")
+        done += 1
+    assert done >= 10
+
+
+# -- hostile -------------------------------------------------------------------------------
+
+def test_output_inside_or_over_the_source_is_refused(built, tmp_path):
+    ck = built["cnn"].checkpoints[-1]
+    before = tree_digest(ck.dir)
+    for dst in (ck.prefix, ck.dir / "stripped", ck.dir / "sub" / "model"):
+        with pytest.raises(WriteError, match="inside the source's folder"):
+            copy(str(ck.prefix), dst)
+    assert tree_digest(ck.dir) == before
+
+
+def test_an_existing_result_is_not_overwritten(built, tmp_path):
+    src = str(built["cnn"].checkpoints[0].prefix)
+    copy(src, tmp_path / "out" / "m")
+    before = tree_digest(tmp_path / "out")
+    with pytest.raises(WriteError, match="already exists"):
+        copy(src, tmp_path / "out" / "m")
+    assert tree_digest(tmp_path / "out") == before
+
+
+@pytest.mark.parametrize("existing_folder", [False, True])
+def test_cancel_halfway_leaves_nothing(built, tmp_path, existing_folder):
+    src = built["dtypes"].prefix
+    before = tree_digest(built["dtypes"].dir)
+    out = tmp_path / "out"
+    if existing_folder:
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+    reader = Bundle(str(src))
+    plan = edit.plan_edit(reader, edit.EditSpec())
+    calls, seen = [0], []
+
+    def cancelled():
+        calls[0] += 1
+        if calls[0] == 20:  # several tensors are written by then
+            seen.extend(os.listdir(out if existing_folder else tmp_path))
+            return True
+        return False
+
+    with pytest.raises(Cancelled):
+        edit.write_plan(plan, str(out / "m"), cancelled=cancelled)
+    reader.close()
+    assert any(".partial-" in n for n in seen)  # it was under way, in its hidden folder
+    assert sorted(os.listdir(tmp_path)) == (["out"] if existing_folder else [])
+    if existing_folder:
+        assert sorted(os.listdir(out)) == ["keep.txt"]
+    assert tree_digest(built["dtypes"].dir) == before
+
+
+def test_corrupt_source_leaves_nothing(built, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in built["cnn"].checkpoints[0].data_files + [built["cnn"].checkpoints[0].index]:
+        (src / f.name).write_bytes(f.read_bytes())
+    data = next(src.glob("*.data-*"))
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    with pytest.raises(CorruptDataError):
+        copy(str(src / "epoch-0"), tmp_path / "out" / "m")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 64 KiB filesystem of its own: a real disk-full, not a simulated one."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip()}): disk-full untested")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_disk_full_leaves_nothing(tiny_tmpfs, tmp_path):
+    prefix = tmp_path / "src" / "big"
+    prefix.parent.mkdir()
+    values = {f"w{i}": np.random.RandomState(i).standard_normal(8000).astype(np.float32)
+              for i in range(4)}  # 128 KB: twice the filesystem
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=list(values), shape_and_slices=[""] * 4,
+                      tensors=[tf.constant(v) for v in values.values()])
+    for dst in (tiny_tmpfs / "m", tiny_tmpfs / "new" / "m"):
+        with pytest.raises(WriteError, match="No space left"):
+            copy(str(prefix), dst)
+        assert os.listdir(tiny_tmpfs) == []
+    # the same writes fit once a filter makes the result small
+    copy(str(prefix), tiny_tmpfs / "m", keep=["^w0$"])
+    assert set(tf_values(tf, str(tiny_tmpfs / "m"))) == {"w0"}
+
+
+def test_missing_folders_above_the_result_are_made_whole_or_not_at_all(built, tmp_path):
+    src = str(built["cnn"].checkpoints[0].prefix)
+    copy(src, tmp_path / "a" / "b" / "c" / "m")
+    assert sorted(os.listdir(tmp_path / "a" / "b" / "c")) == [
+        "checkpoint", "m.data-00000-of-00001", "m.index", "m.meta"]
+    assert os.listdir(tmp_path) == ["a"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WriteError, match="not a folder"):
+        copy(src, tmp_path / "file" / "d" / "m")
+    with pytest.raises(edit.PlanError):
+        copy(src, tmp_path / "x" / "y" / "m", keep=["nothing matches"])
+    assert sorted(os.listdir(tmp_path)) == ["a", "file"]
