@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": (".compare", "how much every variable changed from checkpoint A to B"),
     "trend": (".compare", "one variable across every checkpoint of a run"),
     "run": (".run", "run tensors of a model on values given as feeds"),
+    "freeze": (".freeze", "fold a checkpoint's variables into its graph: one frozen .pb for serving"),
     "watch": (".watch", "follow a training folder: each checkpoint as it lands or is deleted"),
     "edit": (".edit", "write a changed copy of a checkpoint: keep, drop, strip, rename, cast, merge"),
     "average": (".edit", "average the last N checkpoints of a run into a new checkpoint"),

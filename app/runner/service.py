@@ -9,6 +9,9 @@
 - `run_requests` runs the requests of a plan — one checkpoint or every one — through any
   runner (an in-process `Session`, or a `RunnerClient` and its worker process) under
   one error policy, and reports each checkpoint's outcome through a plain callback.
+- `plan_freeze` checks what freezing a model for some outputs involves (names, variables,
+  destination, unsafe ops) and makes the request; `freeze` has a runner do it and puts
+  the file into place atomically (the TensorFlow side: app.runner.freeze).
 
 The error policy: a RunError of a kind in FATAL concerns every checkpoint alike (a feed
 that does not fit, a fetch not in the graph, an unsafe op, a graph that cannot be
@@ -21,7 +24,10 @@ Pure: no TensorFlow, no Qt. Call `run_requests` from a thread that may block.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -33,7 +39,9 @@ from ..formats.functions import OP_SEP, split_ref
 from ..formats.graph import Graph
 from . import graphwalk
 from .feeds import FeedError, coerce, parse_feed, shape_text
-from .session import RunError, RunRequest, RunResult, signature_io
+from .freeze import FreezeRequest, FreezeResult
+from .session import (RunError, RunRequest, RunResult, no_tensorflow_message, plan,
+                      signature_io, tensorflow_missing, unsafe_error)
 
 FATAL = frozenset({"feed", "fetch", "unsafe", "graph", "worker", "cancelled"})
 
@@ -325,5 +333,159 @@ def run_requests(requests: list[RunRequest], runner: Callable[[RunRequest], RunR
     return outcome
 
 
+# -- freezing ----------------------------------------------------------------------------
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def plan_freeze(path: str, outputs: list[str], destination: str, *,
+                checkpoint: str | None = None, signature: str | None = None,
+                allow_unsafe: bool = False) -> FreezeRequest:
+    """The request that freezes the model at `path` (as `session.plan` takes it; the
+    checkpoint chosen by `checkpoint`, else the latest) for `outputs` into `destination`.
+
+    `outputs` are op or tensor names of a TF1 graph, or output keys of the SavedModel's
+    `signature` (default serving_default; no outputs: all of its outputs) — for a TF2
+    SavedModel also op names of the frozen signature, checked when it is frozen.
+    Raises RunError ("fetch": a name not in the graph; "graph": nothing to freeze;
+    "write": a destination that cannot be; "unsafe": ops that reach outside the session,
+    unless `allow_unsafe`, with `ops`) or FormatError (a model that cannot be read).
+    Pure: call it before starting TensorFlow, to report mistakes at once."""
+    outputs = list(dict.fromkeys(o.strip() for o in outputs if o.strip()))
+    pl = plan(path, checkpoint, signature=signature)
+    graph, model = pl.graph, pl.model
+    prefix = pl.checkpoints[0][0]
+    source = model.graph_path or (model.selected.prefix if model.selected else model.path)
+    signatures = sorted(k for k in graph.signatures() if not k.startswith("__"))
+    if pl.kind == "savedmodel":
+        tf2 = graph.meta_graph is not None and len(graph.meta_graph.object_graph_def.nodes) > 0
+        key = signature or (DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in signatures else None)
+        if key is None and (tf2 or not outputs):
+            raise RunError(f"{model.folder}: no {DEFAULT_SIGNATURE} signature; choose one "
+                           f"(signatures: {', '.join(signatures) or 'none'})", "fetch")
+        if key is not None and key not in signatures:
+            raise RunError(f"no signature {key!r} (signatures: {', '.join(signatures) or 'none'})",
+                           "fetch", key)
+        engine = "function" if tf2 else "session"
+    else:
+        key, engine = None, "session"
+        if signature is not None:
+            raise RunError(f"{source}: not a SavedModel; it has no signatures to choose from",
+                           "fetch", signature)
+    if not graph.variables():
+        raise RunError(f"{source}: the graph has no variables, so there is nothing to fold "
+                       f"into constants (is it frozen already?)", "graph")
+    if prefix is None:
+        raise RunError(f"{source}: no checkpoint holds this graph's variables, so they have no "
+                       f"values to fold in; freeze the checkpoint or run folder instead", "graph")
+    if not outputs and key is None:
+        raise RunError("nothing to freeze for: name the outputs (ops or tensors)", "fetch")
+
+    sig_inputs, sig_outputs = signature_io(graph, key) if key is not None else ({}, {})
+    keys = [o for o in outputs if o in sig_outputs] if outputs else sorted(sig_outputs)
+    labels: dict[str, str] = {}
+    for label in outputs or keys:
+        if label in sig_outputs:
+            labels[label] = label if engine == "function" else sig_outputs[label]
+        else:
+            labels[label] = label
+    # What the run service checks for a run of these outputs: names, and unsafe ops on
+    # their path and in the restore or loader.
+    if engine == "function":
+        needs = analyze(graph, [], signature=key, kind="savedmodel")
+    else:
+        needs = analyze(graph, list(labels.values()), kind=pl.kind, restores=pl.restores)
+    if needs.missing:
+        raise needs.missing[0]
+    if needs.unsafe and not allow_unsafe:
+        raise unsafe_error(needs.unsafe, "freezing these outputs")
+    dest = _freeze_destination(destination, pl)
+    run = pl.requests([], {}, key, allow_unsafe)[0]
+    # Freezing a TF1 signature's outputs cuts the graph at the signature's inputs too.
+    cut = sig_inputs if engine == "session" and keys else {}
+    return FreezeRequest(run, engine, labels, keys, cut, dest, "", dest.endswith(".pbtxt"))
+
+
+def _freeze_destination(destination: str, pl) -> str:
+    """`destination` made absolute, or RunError ("write") when it is a folder, has no
+    folder to go in, or is the model's own file or inside its folder (a model's folder is
+    only ever read)."""
+    if not destination or not destination.strip():
+        raise RunError("no destination file given", "write")
+    dest = os.path.abspath(os.path.expanduser(destination))
+    if os.path.isdir(dest):
+        raise RunError(f"{dest} is a folder; give the file to write, e.g. "
+                       f"{os.path.join(dest, 'frozen.pb')}", "write")
+    if not os.path.isdir(os.path.dirname(dest)):
+        raise RunError(f"{os.path.dirname(dest)}: no such folder to write into", "write")
+    real = os.path.realpath(dest)
+    model = pl.model
+    files = {model.graph_path, *(p for c in model.checkpoints
+                                 for p in (c.index, c.meta, *c.data_files))}
+    if real in {os.path.realpath(f) for f in files if f}:
+        raise RunError(f"{dest} is a file of the model being frozen; write the frozen graph "
+                       f"to a new file", "write")
+    folder = os.path.realpath(model.folder)
+    if os.path.commonpath([folder, real]) == folder:
+        raise RunError(f"{dest} is inside the model's folder {model.folder}, which is only "
+                       f"read; write the frozen graph elsewhere", "write")
+    return dest
+
+
+def freeze(request: FreezeRequest, runner: Callable[[FreezeRequest], FreezeResult], *,
+           on_status: Callable[[str], None] | None = None,
+           should_stop: Callable[[], bool] | None = None) -> FreezeResult:
+    """Freeze with `runner` (a RunnerClient's `freeze`, or a Session's): it writes a
+    temporary file beside the destination, which is checked (it reads back as a graph
+    without variables, with the outputs in it) and renamed into place. On any failure or
+    cancel the temporary file is removed and the destination left as it was. Cancel by
+    `should_stop()` (asked before and after) and by cancelling the runner (a RunnerClient
+    ends its worker). Raises RunError (kind "cancelled" when cancelled). Blocks: call it
+    from a worker thread."""
+    from ..formats.errors import FormatError
+    from ..formats.graph import load_graph
+    from .worker import Cancelled
+
+    if tensorflow_missing():
+        raise RunError(no_tensorflow_message(), "tensorflow")
+    stop = should_stop or (lambda: False)
+    if stop():
+        raise Cancelled()
+    folder, name = os.path.split(request.destination)
+    stem, ext = os.path.splitext(name)
+    partial = os.path.join(folder, f".{stem}.partial-{secrets.token_hex(4)}{ext}")
+    req = dataclasses.replace(request, partial=partial)
+    try:
+        result = runner(req)
+        if stop():
+            raise Cancelled()
+        if on_status is not None:
+            on_status("checking the frozen graph")
+        try:
+            written = load_graph(partial)
+        except FormatError as e:
+            raise RunError(f"the frozen graph does not read back: {e}", "graph") from None
+        if written.variables():
+            raise RunError("the frozen graph still holds variables: "
+                           f"{', '.join(written.variables()[:5])}", "graph")
+        absent = [t for t in result.outputs.values()
+                  if graphwalk.split_tensor(t)[0] not in written.index]
+        if absent:
+            raise RunError(f"the frozen graph lacks its outputs: {', '.join(absent)}", "graph")
+        try:
+            os.replace(partial, request.destination)
+        except OSError as e:
+            raise RunError(f"{request.destination}: cannot write: {e.strerror or e}",
+                           "write") from None
+    except BaseException:
+        try:
+            os.remove(partial)
+        except FileNotFoundError:
+            pass
+        raise
+    return result
+
+
 __all__ = ["FATAL", "FeedSpec", "RunNeeds", "CheckpointRun", "RunOutcome", "analyze", "inside_function",
-           "run_kind", "load_feeds", "run_requests", "is_fatal"]
+           "run_kind", "load_feeds", "run_requests", "is_fatal", "FreezeRequest",
+           "FreezeResult", "plan_freeze", "freeze", "DEFAULT_SIGNATURE"]

@@ -67,7 +67,8 @@ class RunResult:
 
 class RunError(Exception):
     """A run that could not be done. `kind`: "feed", "fetch", "unsafe", "graph",
-    "checkpoint", "op", "cancelled" or "worker"; `name`: the feed, fetch or op at fault;
+    "checkpoint", "op", "cancelled", "worker", "tensorflow" (not installed) or "write"
+    (a file that cannot be written); `name`: the feed, fetch or op at fault;
     `ops`: for "unsafe", one line per op."""
 
     def __init__(self, message: str, kind: str = "op", name: str | None = None,
@@ -198,6 +199,21 @@ def import_tensorflow(quiet: bool = True):
     return tf
 
 
+def no_tensorflow_message(error: BaseException | None = None) -> str:
+    why = f" ({error})" if error is not None else ""
+    return (f"TensorFlow is not installed{why}; running and freezing need it: install the "
+            f"`tf` extra (pip install 'checkpoint-browser[tf]', or '.[tf]' in the source tree)")
+
+
+def tensorflow_missing() -> bool:
+    """Whether `import tensorflow` cannot work here, found without importing it."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec("tensorflow") is None
+    except (ImportError, ValueError):
+        return True
+
+
 def _import_with_stderr_held():
     import tempfile
     try:
@@ -259,6 +275,26 @@ class Session:
         return RunResult(values, request.checkpoint, request.step, time.perf_counter() - t0,
                          timings, imported, restored, self.imports, self.restores)
 
+    def freeze(self, request) -> "FreezeResult":  # noqa: F821 (app.runner.freeze)
+        """Fold the variables of `request.run`'s graph into constants for the request's
+        outputs and write the frozen GraphDef to `request.partial` (see app.runner.freeze)."""
+        from . import freeze as freeze_mod
+        tf = self._tf()
+        t0 = time.perf_counter()
+        req = request.run
+        if request.engine == "function":
+            pure = _pick_tagged(_read_saved_model(req.graph), req)
+            frozen = freeze_mod.freeze_function(tf, request, pure, self.status)
+        else:
+            timings: dict[str, float] = {}
+            self._ensure_graph(req, timings)
+            self._ensure_restored(req, timings)
+            path = self._walk(list(request.outputs.values()), [])
+            if path.unsafe and not req.allow_unsafe:
+                raise unsafe_error(path.unsafe, "these outputs")
+            frozen = freeze_mod.freeze_session(tf, self._sess, self._graph, request, self.status)
+        return freeze_mod.write(frozen, request, t0, self.status)
+
     def warm(self) -> None:
         """Import TensorFlow now, so that the first run does not wait for it."""
         self._tf()
@@ -285,7 +321,10 @@ class Session:
     def _tf(self):
         if _tf is None:
             self.status("importing TensorFlow")
-        return import_tensorflow()
+        try:
+            return import_tensorflow()
+        except ImportError as e:
+            raise RunError(no_tensorflow_message(e), "tensorflow") from None
 
     def _digest(self, path: str) -> str:
         """A file's content hash, cached by (path, size, mtime): runs that write a .meta
@@ -337,7 +376,7 @@ class Session:
             raise
         except (tf.errors.OpError, ValueError, TypeError, KeyError) as e:
             sess.close()
-            raise RunError(f"{req.graph}: the graph cannot be imported: {_first_line(e)}",
+            raise RunError(f"{req.graph}: the graph cannot be imported: {first_line(e)}",
                            "graph") from None
         self._graph, self._sess, self._key = graph, sess, key
         self.imports += 1
@@ -361,19 +400,7 @@ class Session:
         self._saver = None
 
     def _load_saved_model(self, tf, graph, sess, req: RunRequest) -> None:
-        from tensorflow.core.protobuf import saved_model_pb2
-        sm = _read_proto(saved_model_pb2.SavedModel, _saved_model_file(req.graph))
-        graphs = [Graph(mg.graph_def, mg, req.graph, "savedmodel") for mg in sm.meta_graphs]
-        if not graphs:
-            raise RunError(f"{req.graph}: the SavedModel holds no meta graph", "graph")
-        if req.tags:
-            pure = next((g for g in graphs if set(g.tags()) == set(req.tags)), None)
-            if pure is None:
-                have = "; ".join(",".join(g.tags()) for g in graphs)
-                raise RunError(f"{req.graph}: no meta graph tagged {','.join(req.tags)} "
-                               f"(have: {have})", "graph")
-        else:
-            pure = _pick_meta_graph(graphs, req.signature)
+        pure = _pick_tagged(_read_saved_model(req.graph), req)
         if not req.allow_unsafe:
             problems = graphwalk.loader_problems(pure)
             if problems:
@@ -425,9 +452,9 @@ class Session:
                 saver.restore(self._sess, req.checkpoint)
         except tf.errors.OpError as e:
             raise RunError(f"{req.checkpoint}: cannot be restored into this graph: "
-                           f"{_first_line(e)}", "checkpoint", _op_name(e)) from None
+                           f"{first_line(e)}", "checkpoint", _op_name(e)) from None
         except ValueError as e:
-            raise RunError(f"{req.checkpoint}: {_first_line(e)}", "checkpoint") from None
+            raise RunError(f"{req.checkpoint}: {first_line(e)}", "checkpoint") from None
         self._restored = req.checkpoint
         self._dirty = False
         self.restores += 1
@@ -464,7 +491,7 @@ class Session:
         except tf.errors.OpError as e:
             raise _op_error(e) from None
         except (ValueError, TypeError) as e:
-            raise RunError(_first_line(e), "feed") from None
+            raise RunError(first_line(e), "feed") from None
         finally:
             timings["run"] = time.perf_counter() - t0
             if path.mutating:
@@ -548,6 +575,27 @@ def _saved_model_file(folder: str) -> str:
     raise RunError(f"{folder}: no saved_model.pb in it", "graph")
 
 
+def _read_saved_model(folder: str) -> list[Graph]:
+    from tensorflow.core.protobuf import saved_model_pb2
+    sm = _read_proto(saved_model_pb2.SavedModel, _saved_model_file(folder))
+    graphs = [Graph(mg.graph_def, mg, folder, "savedmodel") for mg in sm.meta_graphs]
+    if not graphs:
+        raise RunError(f"{folder}: the SavedModel holds no meta graph", "graph")
+    return graphs
+
+
+def _pick_tagged(graphs: list[Graph], req: RunRequest) -> Graph:
+    """The meta graph of `req.tags`, else the one `_pick_meta_graph` chooses."""
+    if not req.tags:
+        return _pick_meta_graph(graphs, req.signature)
+    pure = next((g for g in graphs if set(g.tags()) == set(req.tags)), None)
+    if pure is None:
+        have = "; ".join(",".join(g.tags()) for g in graphs)
+        raise RunError(f"{req.graph}: no meta graph tagged {','.join(req.tags)} "
+                       f"(have: {have})", "graph")
+    return pure
+
+
 def _read_proto(cls, path: str):
     """A binary or text proto, told apart as app.formats.graph does."""
     from ..formats.graph import looks_like_text, parse_proto
@@ -567,7 +615,7 @@ _FRAMING = ("Graph execution error", "Detected at node", "Node:", "[[", "File \"
             "defined at (most recent call last)")
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     """The line of an error message that says what went wrong."""
     text = str(getattr(e, "message", None) or e)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -584,7 +632,7 @@ def _op_name(e) -> str | None:
 
 def _op_error(e) -> RunError:
     """TensorFlow's OpError as a short message naming the op (or feed) at fault."""
-    message = _first_line(e)
+    message = first_line(e)
     name = _op_name(e)
     lowered = message.lower()
     if "must feed a value for placeholder" in lowered:
@@ -614,4 +662,5 @@ def _as_numpy(value):
 
 
 __all__ = ["RunRequest", "RunResult", "RunError", "Session", "Plan", "plan", "signature_io",
+           "first_line", "no_tensorflow_message", "tensorflow_missing",
            "import_tensorflow"]

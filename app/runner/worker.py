@@ -15,7 +15,7 @@ Use from a thread that may block (a QThread or a pool thread, never the UI threa
     client.close()
 
 Messages over the pipe, parent → worker: ("warm", id), ("run", id, RunRequest),
-("prepare", id, RunRequest), ("close",). Worker → parent: ("status", id, text),
+("prepare", id, RunRequest), ("freeze", id, FreezeRequest), ("close",). Worker → parent: ("status", id, text),
 ("ready", id, None), ("result", id, RunResult | None), ("error", id, RunError).
 """
 
@@ -88,6 +88,8 @@ def _worker_main(conn, config: dict | None) -> None:
                 reply = ("ready", rid, None)
             elif command == "run":
                 reply = ("result", rid, session.run(message[2]))
+            elif command == "freeze":
+                reply = ("result", rid, session.freeze(message[2]))
             elif command == "prepare":
                 session.prepare(message[2])
                 reply = ("result", rid, None)
@@ -220,6 +222,12 @@ class RunnerClient:
         """Import the graph and restore the checkpoint of `request`, running nothing."""
         self._call("prepare", request, on_status, timeout)
 
+    def freeze(self, request, on_status: StatusCallback | None = None,
+               timeout: float | None = None):
+        """Freeze in the worker (`Session.freeze`): writes `request.partial`, returns a
+        FreezeResult. Use app.runner.service.freeze, which puts the file into place."""
+        return self._call("freeze", request, on_status, timeout)
+
     def _say(self, text: str, on_status) -> None:
         if text == self.status:
             return
@@ -245,6 +253,10 @@ class RunnerClient:
                 except (OSError, ValueError):
                     return self._died(proc)
                 return self._wait(rid, proc, conn, on_status, timeout)
+            except KeyboardInterrupt:  # the caller gives up on the reply: end the run too
+                proc.kill()
+                proc.join()
+                raise
             finally:
                 with self._state:
                     self._running = None

@@ -44,6 +44,7 @@ class ModelView(QWidget):
         super().__init__(parent)
         self.doc = Document(path, lanes=lambda name: Lane(name, self))
         self._shown_before = False        # the model was on screen once: a reload keeps the tabs
+        self.freeze_dialog = None         # the latest Freeze dialog, ended with the tab
         self._build()
         doc = self.doc
         doc.opening.connect(self._opening)
@@ -126,6 +127,8 @@ class ModelView(QWidget):
     def shutdown(self) -> None:
         self.live.stop()
         self.run.shutdown()
+        if self.freeze_dialog is not None:
+            self.freeze_dialog.shutdown()
         self.doc.close()
 
     # -- layout -------------------------------------------------------------------------
@@ -171,6 +174,7 @@ class ModelView(QWidget):
 
         self.checkpoints = CheckpointsPanel(doc)
         self.tree = ScopeTreePanel(doc)
+        self.tree.freeze_requested.connect(self.freeze)
         self.variables = VariablesPanel(doc)
         self.details = DetailsPanel(doc)
         self.layers = LayersPanel(doc)
@@ -178,6 +182,7 @@ class ModelView(QWidget):
         # sooner, and the Run panel's modules (numpy) load only if used.
         self.compare = CompareTab(doc)
         self.run = RunTab(doc)
+        self.run.freeze_requested.connect(self.freeze)
         self.value = ValuePanel(doc)
         self.trend = TrendPanel(doc)
         self.training = TrainingPanel(doc)
@@ -243,6 +248,19 @@ class ModelView(QWidget):
         if self.doc.loaded is not None:
             self._arrange_tabs()
             self._default_sizes(self.doc.loaded)
+
+    def freeze(self, outputs: list[str], signature: str | None = None) -> None:
+        """The Freeze dialog for this model with `outputs` listed (and `signature` chosen);
+        what it writes opens in a tab of its own."""
+        from .freeze_dialog import freeze_dialog_for
+        if self.doc.loaded is None:
+            return
+        dialog = self.freeze_dialog = freeze_dialog_for(self.doc.loaded, self.title, outputs, self)
+        if signature is not None:
+            dialog.signature.setCurrentText(signature)
+        dialog.frozen.connect(self.open_requested.emit)
+        dialog.warm_up()
+        dialog.open()
 
     # -- following the document ---------------------------------------------------------
 

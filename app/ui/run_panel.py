@@ -238,6 +238,7 @@ class RunPanel(QWidget):
     show_value = Signal(str, object)
     status_changed = Signal(str)
     run_finished = Signal(object)         # the RunRecord (for tests and the status bar)
+    freeze_requested = Signal(list, object)  # "Freeze…": the fetches, the signature (or None)
     _worker_status = Signal(str)          # from the run thread
     _partial = Signal(object)             # a CheckpointRun, from the run thread
 
@@ -358,12 +359,18 @@ class RunPanel(QWidget):
         self.btn_run.clicked.connect(self.run)
         self.btn_cancel = QPushButton("Cancel")
         self.btn_cancel.clicked.connect(self.cancel)
+        self.btn_freeze = QPushButton("Freeze…")
+        self.btn_freeze.setToolTip("Fold the variables into constants for these fetches: one "
+                                   "frozen graph (.pb) to serve")
+        self.btn_freeze.clicked.connect(lambda: self.freeze_requested.emit(
+            [] if self.signature_key is not None else self.fetches, self.signature_key))
         self.status = QLabel()
         self.status.setStyleSheet(_OK_STYLE)
         rrow.addWidget(self.checkpoint_label)
         rrow.addWidget(self.checkpoint_choice)
         self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         rrow.addWidget(self.status, 1)
+        rrow.addWidget(self.btn_freeze)
         rrow.addWidget(self.btn_run)
         rrow.addWidget(self.btn_cancel)
         tl.addLayout(rrow)
@@ -680,6 +687,8 @@ class RunPanel(QWidget):
         ready = (self.model is not None and self.analysis is not None and not running
                  and (bool(self.fetches) or self.signature_key is not None))
         self.btn_run.setEnabled(ready)
+        self.btn_freeze.setEnabled(self.model is not None and self.model.kind != "graph"
+                                   and (bool(self.fetches) or self.signature_key is not None))
         self.btn_cancel.setEnabled(running)
         self.btn_add_selected.setEnabled(bool(self._selected_op) and self.signature_key is None)
         self.btn_remove.setEnabled(bool(self.fetch_list.selectedItems()))

@@ -3,6 +3,7 @@ graph and checkpoint; its results become the current item, shown in the value pa
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from ...document import Document, Selection
@@ -11,6 +12,8 @@ ORIGIN = "run"
 
 
 class RunTab(QWidget):
+    freeze_requested = Signal(list, object)   # the panel's "Freeze…": fetches, signature
+
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
         self.doc = doc
@@ -38,6 +41,7 @@ class RunTab(QWidget):
             self._panel = RunPanel()
             self._panel.show_value.connect(lambda title, array: self.doc.select_value(title, array, ORIGIN))
             self._panel.status_changed.connect(lambda t: self.doc.status.emit(f"Run: {t}"))
+            self._panel.freeze_requested.connect(self.freeze_requested.emit)
             # In a scroll area: the form and its results need more height than a small
             # window has, and a panel's minimum would force the whole window that tall.
             scroll = QScrollArea()

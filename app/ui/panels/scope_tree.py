@@ -8,9 +8,9 @@ import html
 import os
 import re
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTreeView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QTreeView, QVBoxLayout, QWidget)
 
 from ...analysis import function_tree
 from ...document import Document, Selection
@@ -23,6 +23,8 @@ OP_COLUMN_WIDTH = 110
 
 
 class ScopeTreePanel(QWidget):
+    freeze_requested = Signal(list)   # "Freeze…" from the context menu: the op names chosen
+
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
         self.doc = doc
@@ -70,6 +72,8 @@ class ScopeTreePanel(QWidget):
         # focus (a click on an expander does), which is not the user choosing it.
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         lay.addWidget(self.tree, 1)
+        self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
 
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
@@ -146,6 +150,22 @@ class ScopeTreePanel(QWidget):
                 self.tree.expand(index)
             else:
                 self._expanded.discard(path)
+
+    def _context_menu(self, pos) -> None:
+        loaded = self.doc.loaded
+        if loaded is None or loaded.tree_kind != "graph":
+            return
+        from ..freeze_dialog import can_freeze, freezable_op
+        scope = self.model.scope(self.tree.indexAt(pos))
+        op = freezable_op(loaded, loaded.tree_names[scope.op]
+                          if scope is not None and scope.op is not None else None)
+        menu = QMenu(self)
+        act = menu.addAction(f"Freeze with output {op}…" if op else "Freeze…",
+                             lambda: self.freeze_requested.emit([op] if op else []))
+        act.setEnabled(can_freeze(loaded))
+        if not act.isEnabled():
+            act.setToolTip("Freezing needs the graph's variables and a checkpoint with their values")
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def focus_filter(self) -> None:
         self.filter.setFocus()
