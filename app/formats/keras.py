@@ -113,6 +113,8 @@ def _variable_names(class_name: str | None, config: dict, count: int) -> list[st
         "SimpleRNNCell": ["kernel", "recurrent_kernel"] + bias,
     }
     names = table.get(c) or table.get({_snake(k): k for k in table}.get(c, ""))
+    if names and names[-1] == "bias" and len(names) == count + 1 and "use_bias" not in config:
+        return names[:-1]  # no config to say so: one variable short is a layer without bias
     return names if names is not None and len(names) == count else None
 
 
@@ -303,8 +305,23 @@ class KerasFile(TensorReader):
                     from None
         self._link_slots()
 
+    @staticmethod
+    def _member_of(group, name: str):
+        """The dataset `name` of `group`; None when there is no such link; the reason
+        (text) when HDF5 refuses to open it (a header that is corrupt or lies)."""
+        try:
+            if name not in group:
+                return None
+            return group[name]
+        except (OSError, KeyError, ValueError, RuntimeError) as e:
+            return _h5_reason(e)
+
     def _add(self, key: str, dset, display: str) -> None:
         import h5py
+        if isinstance(dset, str):  # listed, but HDF5 cannot open it
+            self.tensors[key] = TensorInfo(key, None, 0, (), 0, display_name=display,
+                                           problem=f"cannot be opened: {dset}")
+            return
         if not isinstance(dset, h5py.Dataset):
             return
         dtype_name = _dtype_name(dset.dtype)
@@ -347,19 +364,15 @@ class KerasFile(TensorReader):
             if group is not None:
                 for wname in _names(group.attrs.get("weight_names")):
                     key = f"{root.name.strip('/')}/{lname}/{wname}".lstrip("/")
-                    dset = group.get(wname)
-                    if dset is None:
-                        continue
-                    self._add(key, dset, _strip_output(wname))
+                    self._add(key, self._member_of(group, wname), _strip_output(wname))
                     if key in self.tensors:
                         layer.weights.append(key)
             self.layers.append(layer)
 
     def _list_keras2_optimizer(self, group) -> None:
         for wname in _names(group.attrs.get("weight_names")):
-            dset = group.get(wname)
-            if dset is not None:
-                self._add(f"optimizer_weights/{wname}", dset, "optimizer/" + _strip_output(wname))
+            self._add(f"optimizer_weights/{wname}", self._member_of(group, wname),
+                      "optimizer/" + _strip_output(wname))
 
     def _list_keras3(self, h5) -> None:
         import h5py
@@ -392,7 +405,7 @@ class KerasFile(TensorReader):
         if opt is not None and isinstance(opt.get("vars"), h5py.Group):
             oname = _text_or_none(opt["vars"].attrs.get("name")) or "optimizer"
             for i in sorted(opt["vars"].keys(), key=_natural):
-                self._add(f"optimizer/vars/{i}", opt["vars"][i], f"optimizer/{oname}/{i}")
+                self._add(f"optimizer/vars/{i}", self._member_of(opt["vars"], i), f"optimizer/{oname}/{i}")
             if configs:  # slots follow the trainable weights' order, which only the config gives
                 self._name_optimizer_slots(oname)
 
@@ -410,7 +423,7 @@ class KerasFile(TensorReader):
         path = "/".join(owners)
         for k, vname in zip(keys, names):
             key = f"{group_path.strip('/')}/vars/{k}".lstrip("/")
-            self._add(key, vars_group[k], f"{path}/{vname}")
+            self._add(key, self._member_of(vars_group, k), f"{path}/{vname}")
             if key in self.tensors:
                 layer.weights.append(key)
         self.layers.append(layer)
