@@ -90,7 +90,7 @@ def find_labels(model_path: str, vocabulary: bool = False) -> str | None:
             continue
         hits = [n for n in names if pattern.search(n) and os.path.isfile(os.path.join(place, n))]
         if not vocabulary:
-            hits = [n for n in hits if not VOCAB_NAMES.search(n)] or hits
+            hits = [n for n in hits if not VOCAB_NAMES.search(n)]  # a vocabulary names tokens
         hits.sort(key=lambda n: (not n.lower().startswith("labels"), len(n), n))
         if hits:
             return os.path.join(place, hits[0])

@@ -46,6 +46,47 @@ def parse_range(text: str) -> str:
     raise MediaError(f"unknown value range {text!r} (use {', '.join(RANGES)})")
 
 
+def image_range_of(text: str) -> str | None:
+    """For a feed's text naming an image (`@cat.jpg`, `@cat.jpg:-1..1`): the value range
+    it asks for (the default when it names none); else None."""
+    spec = text.strip()
+    if not spec.startswith("@"):
+        return None
+    head, sep, tail = spec[1:].rpartition(":")
+    if sep and head.lower().endswith(IMAGE_EXTENSIONS):
+        try:
+            return parse_range(tail)
+        except MediaError:
+            return None
+    return DEFAULT_RANGE if spec.lower().endswith(IMAGE_EXTENSIONS) else None
+
+
+def with_range(text: str, value_range: str) -> str:
+    """A feed's text naming an image, with `value_range` as its suffix."""
+    spec = text.strip()
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.lower().endswith(IMAGE_EXTENSIONS):
+        spec = head
+    return spec if value_range == DEFAULT_RANGE else f"{spec}:{value_range}"
+
+
+def is_small_media(text: str, base_dir: str | None, limit: int = 16 << 20) -> bool:
+    """A feed's text naming a media file small enough to decode as it is typed (to show
+    what it becomes); bigger ones are decoded by the run."""
+    spec = text.strip()[1:].strip()
+    head, sep, _tail = spec.rpartition(":")
+    if sep and head.lower().endswith(IMAGE_EXTENSIONS):
+        spec = head
+    if not is_media(spec):
+        return False
+    path = os.path.expanduser(spec)
+    path = path if os.path.isabs(path) else os.path.join(base_dir or os.getcwd(), path)
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) <= limit
+    except OSError:
+        return False
+
+
 class MediaFeed:
     """A decoded file, fitted to an input by `fit`."""
     path: str
