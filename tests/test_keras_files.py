@@ -275,3 +275,16 @@ def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp
     reader.close()
     assert not any(cache.rglob("model.weights.h5"))
     assert sorted(os.listdir(tmp_path)) == ["cache", "deflated.keras"]
+
+
+def test_copy_python_snippet_reads_the_same_value(kfiles):
+    from app.document.snippets import restore_snippet
+    dest, weights, *_ = kfiles
+    for name in ("tiny.keras", "tiny.h5"):
+        loaded = load(str(dest / name))
+        key = next(k for k, t in loaded.tensors.items() if t.display_name == "probs/kernel")
+        code = restore_snippet(loaded, key)
+        loaded.reader.close()   # the snippet runs in the user's own process, apart from ours
+        scope: dict = {}
+        exec(code, scope)  # noqa: S102 (our own generated code)
+        _same(scope["value"], weights["probs/kernel"], name)

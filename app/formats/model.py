@@ -49,6 +49,8 @@ class Model:
         a SavedModel's version number "00000001")."""
         base = self.folder if self.kind in ("run", "savedmodel") else (
             self.graph_path or (self.selected.prefix if self.selected else self.path))
+        if self.kind == "run" and len(self.checkpoints) == 1 and self.checkpoints[0].format == "keras":
+            return os.path.basename(self.checkpoints[0].prefix)   # one Keras file: its name
         base = os.path.normpath(base)
         name = os.path.basename(base)
         if not name:

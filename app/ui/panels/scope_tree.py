@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTreeView,
                                QVBoxLayout, QWidget)
 
+from .. import keras_layers
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
 from ..widgets.filter_field import FilterField
@@ -108,7 +109,8 @@ class ScopeTreePanel(QWidget):
             tags = f" [{', '.join(loaded.graph.tags())}]" if loaded.graph.tags() else ""
             self.title.setText(f"<b>Graph</b> — {html.escape(src)}{html.escape(tags)}, {len(nodes):,} ops")
         else:
-            self.title.setText("<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
+            self.title.setText(keras_layers.title_html(loaded.reader)
+                               or "<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
         if keep_filter and self.filter.text():
             self.apply_filter()
         else:
