@@ -35,6 +35,8 @@ def image_classifier(root: Path):
     """A small CNN trained here on four kinds of 32×32 pictures, exported as a SavedModel
     (signature serving_default: image → probabilities) with a labels asset; and a PNG of
     a green disc, 80×64, for the feeds to resize. Returns (SavedModel folder, PNG)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(7)
     rng = np.random.default_rng(7)
     model = keras.Sequential([keras.Input((32, 32, 3), name="image"),

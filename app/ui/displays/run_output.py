@@ -20,6 +20,14 @@ _NOTE = ("Pick a result to read it here: class scores as the top classes with th
          "an image output as a picture, token ids as text, a 2-D output as a heatmap.")
 
 
+def _percent(p: float) -> str:
+    """A probability as people read it: 45.93 %, 0.0012 % (small ones keep 2 digits)."""
+    if not np.isfinite(p):
+        return str(p)
+    pct = p * 100
+    return f"{pct:.2f} %" if pct >= 0.01 or pct == 0 else f"{pct:.2g} %"
+
+
 class _Picture(QLabel):
     """An image scaled to the room it has, keeping its aspect; small images stay sharp."""
 
@@ -213,9 +221,7 @@ class RunOutputView(QWidget):
         ranked = outputs.top_k(value, self.k.value(), names)
         logits = bool(ranked) and ranked[0].probability is not None
         batch = f" (first of a batch of {arr.shape[0]})" if arr.ndim == 2 and arr.shape[0] > 1 else ""
-        what = "logits" if logits else "probabilities"
-        self.title.setText(f"<b>{name}</b>: top {len(ranked)} of {classes:,} classes, "
-                           f"{what}{batch}")
+        self.title.setText(f"<b>{name}</b>: top {len(ranked)} of {classes:,} classes{batch}")
         self.labels_note.setText(note)
         t = self.table
         t.setHorizontalHeaderLabels(["#", "Class", "Logit" if logits else "Probability",
@@ -225,8 +231,8 @@ class RunOutputView(QWidget):
         top = ranked[0].probability if logits else ranked[0].score
         for i, r in enumerate(ranked):
             label = r.label if r.label is not None else f"class {r.index}"
-            cells = [str(r.index), label, f"{r.score:.6g}",
-                     "" if r.probability is None else f"{r.probability:.2%}"]
+            cells = [str(r.index), label, f"{r.score:.6g}" if logits else _percent(r.score),
+                     "" if r.probability is None else _percent(r.probability)]
             share = r.probability if logits else r.score
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -234,6 +240,8 @@ class RunOutputView(QWidget):
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 if c == 1 and r.label is not None:
                     item.setToolTip(f"{label}  (index {r.index})")
+                elif c >= 2:
+                    item.setToolTip(f"{r.score!r}" if c == 2 else f"{r.probability!r}")
                 t.setItem(i, c, item)
             if share is not None and top:
                 t.item(i, 1).setData(Qt.UserRole, share)
@@ -285,6 +293,7 @@ class RunOutputView(QWidget):
     # -- for tests -----------------------------------------------------------------------
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """The top-k table as shown: (index, label, score) per row."""
+        """The top-k table: (index, label, exact score) per row."""
         t = self.table
-        return [tuple(t.item(r, c).text() for c in range(3)) for r in range(t.rowCount())]
+        return [(t.item(r, 0).text(), t.item(r, 1).text(), t.item(r, 2).toolTip())
+                for r in range(t.rowCount())]
