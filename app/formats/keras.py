@@ -199,7 +199,8 @@ class KerasFile(TensorReader):
                 return h5py.File(source, "r", locking=False)
             return h5py.File(source, "r")
         except OSError as e:
-            raise FormatError(self.path, f"HDF5 cannot be opened ({_h5_reason(e)})") from None
+            raise FormatError(self.path, f"an HDF5 file that cannot be opened, truncated or "
+                                         f"corrupt ({_h5_reason(e)})") from None
 
     def _open_archive(self, size: int) -> None:
         try:
@@ -364,7 +365,7 @@ class KerasFile(TensorReader):
             if group is not None:
                 for wname in _names(group.attrs.get("weight_names")):
                     key = f"{root.name.strip('/')}/{lname}/{wname}".lstrip("/")
-                    self._add(key, self._member_of(group, wname), _strip_output(wname))
+                    self._add(key, self._member_of(group, wname), _keras2_path(lname, wname))
                     if key in self.tensors:
                         layer.weights.append(key)
             self.layers.append(layer)
@@ -544,6 +545,16 @@ def _names(value) -> list[str]:
         return [_text(v) for v in list(value)]
     except TypeError:
         return []
+
+
+def _keras2_path(layer: str, weight: str) -> str:
+    """A Keras 2 weight name as the weight's path: under its layer's name. Keras 2 named
+    weights by the scope they were made in, which may differ from the layer's final name
+    (`conv2d_3_1/kernel:0` in layer `conv2d_3`); Keras loads them as `conv2d_3/kernel`."""
+    name = _strip_output(weight)
+    if name.startswith(layer + "/") or "/" not in name:
+        return name if "/" in name else f"{layer}/{name}"
+    return f"{layer}/{name.split('/', 1)[1]}"
 
 
 def _strip_output(name: str) -> str:
