@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from . import dtypes
 from .errors import FormatError
 from .files import regular_file_size
-from .reader import TensorInfo, TensorReader
+from .reader import CHUNK_BYTES, TensorInfo, TensorReader
 
 if TYPE_CHECKING:
     import numpy as np
@@ -225,10 +225,8 @@ class KerasFile(TensorReader):
             if info.header_offset + info.compress_size > size:
                 raise FormatError(self.path, f"truncated: {WEIGHTS_MEMBER} runs past the end of "
                                              f"the file")
-            try:
-                self._member = self._zip.open(info)
-            except (zipfile.BadZipFile, OSError, ValueError) as e:
-                raise FormatError(self.path, f"{WEIGHTS_MEMBER} cannot be read ({e})") from None
+            self._member = _Window(self.path, _member_data_offset(self.path, info, size),
+                                   info.file_size)
             self._h5 = self._open_h5(self._member)
         else:
             self._h5 = self._open_h5(self._unpack(info))
@@ -354,7 +352,7 @@ class KerasFile(TensorReader):
 
     def _file_size(self) -> int:
         if self._member is not None:
-            return self._zip.getinfo(WEIGHTS_MEMBER).file_size
+            return self._member.length
         return os.path.getsize(self._h5.filename) if self._h5 is not None else 0
 
     def _list_keras2(self, root) -> None:
@@ -491,6 +489,29 @@ class KerasFile(TensorReader):
             raise FormatError(self.path, f"{name}: read {list(out.shape)}, listed as {list(info.shape)}")
         return out.astype(info.dtype.numpy, copy=False)   # native byte order
 
+    def chunks(self, name: str, chunk_bytes: int = CHUNK_BYTES):
+        """Slabs of rows (axis 0) of about `chunk_bytes`: row-major, one region, so a
+        statistic over a large embedding never holds it whole."""
+        import numpy as np
+        info = self.readable(name)
+        if info.dtype is None or info.dtype.is_string:
+            raise FormatError(self.index_path, f"{name}: no numeric chunks")
+        if len(info.shape) < 1 or info.nbytes <= chunk_bytes:
+            yield self.read(name).ravel()
+            return
+        row = max(1, info.nbytes // max(1, info.shape[0]))
+        step = max(1, chunk_bytes // row)
+        for start in range(0, info.shape[0], step):
+            with self._lock:
+                if self._h5 is None:
+                    raise FormatError(self.path, "closed")
+                try:
+                    part = np.asarray(self._h5[name][start:start + step])
+                except (OSError, ValueError, TypeError, RuntimeError, KeyError) as e:
+                    raise FormatError(self.path, f"{name}: the data cannot be read "
+                                                 f"({_h5_reason(e)})") from None
+            yield part.astype(info.dtype.numpy, copy=False).ravel()
+
     def close(self) -> None:
         for handle in (self._h5, self._member, self._zip):
             try:
@@ -516,6 +537,70 @@ class KerasFile(TensorReader):
             if isinstance(inner, dict) and isinstance(inner.get("name"), str):
                 return inner["name"]
         return None
+
+
+def _member_data_offset(path: str, info: zipfile.ZipInfo, size: int) -> int:
+    """Where a stored member's bytes start: after its local header, whose name and extra
+    field lengths may differ from the central directory's."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+    except OSError as e:
+        raise FormatError(path, f"cannot read: {e.strerror}") from None
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise FormatError(path, f"{info.filename}: its local header is missing or broken")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_len + extra_len
+    if start + info.file_size > size:
+        raise FormatError(path, f"truncated: {info.filename} runs past the end of the file")
+    return start
+
+
+class _Window:
+    """A read-only file object over bytes [start, start + length) of a file: a stored zip
+    member, seekable at the cost of a seek (zipfile's own member files re-read from the
+    start on every backward seek, and HDF5 seeks back and forth)."""
+
+    def __init__(self, path: str, start: int, length: int):
+        self._f = open(path, "rb")
+        self._start, self.length, self._pos = start, length, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self.length}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.length - self._pos
+        n = left if n is None or n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        self._f.seek(self._start + self._pos)
+        data = self._f.read(n)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(memoryview(buffer)))
+        memoryview(buffer)[:len(data)] = data
+        return len(data)
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._f.close()
 
 
 def cache_dir() -> str:
