@@ -163,3 +163,26 @@ def test_broken_media_files_are_clear_errors_and_feed_rules_hold(tmp_path):
     with pytest.raises(feeds.FeedError, match="unknown function"):
         feeds.parse_feed("load_image('x.png')")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.wav", "cut.png", "ok.png"]
+
+
+def test_cli_decodes_token_ids_with_the_vocabulary_asset(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\nthe\ncat\n##s\nsat\n")
+
+    class Echo(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab = tf.saved_model.Asset(str(vocab))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="ids")])
+        def serve(self, ids):
+            return {"tokens": tf.identity(ids)}
+
+    module = Echo()
+    export = tmp_path / "echo"
+    tf.saved_model.save(module, str(export), signatures={"serving_default": module.serve})
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "run", str(export),
+                           "--signature", "serving_default", "--feed", "ids=[1, 2, 3, 4, 0]"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "decoded: the cats sat" in proc.stdout

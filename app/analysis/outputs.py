@@ -83,6 +83,8 @@ def find_labels(model_path: str, vocabulary: bool = False) -> str | None:
     if os.path.basename(folder) == "variables":
         folder = os.path.dirname(folder)
     places = [os.path.join(folder, "assets"), folder]
+    if os.path.isdir(path) and os.path.dirname(folder) != folder:
+        places.append(os.path.dirname(folder))   # beside a SavedModel's folder
     for place in places:
         try:
             names = sorted(os.listdir(place))

@@ -196,6 +196,8 @@ class _Readable:
 
     def __init__(self, args):
         self.k = args.top_k
+        self.path = args.path
+        self.vocabulary: list[str] | None = None    # looked for on the first token output
         self.labels = None
         self.notes: list[str] = []
         self._said: set[str] = set()
@@ -207,6 +209,18 @@ class _Readable:
                 if args.labels:
                     raise UsageError(f"--labels {path}: {e}") from None
                 self.notes.append(f"{path}: not read as labels ({e})")
+
+    def tokens(self, value) -> str | None:
+        """Token ids decoded with the vocabulary the model ships, else None."""
+        if outputs.kind(value) != "tokens":
+            return None
+        if self.vocabulary is None:
+            found = outputs.find_labels(self.path, vocabulary=True)
+            try:
+                self.vocabulary = outputs.read_labels(found).names if found else []
+            except (OSError, ValueError):
+                self.vocabulary = []
+        return outputs.decode_tokens(value, self.vocabulary) if self.vocabulary else None
 
     def top(self, value) -> tuple[list[outputs.Ranked], str | None] | None:
         if self.k <= 0 or outputs.kind(value) != "scores":
@@ -247,6 +261,9 @@ def _print_result(run: service.CheckpointRun, readable: _Readable) -> None:
         top = readable.top(value)
         if top:
             _print_top(*top)
+        text = readable.tokens(value)
+        if text is not None:
+            print(f"    decoded: {text}")
 
 
 def _print_top(ranked: list[outputs.Ranked], note: str | None) -> None:
