@@ -307,3 +307,27 @@ def test_a_keras2_model_as_a_package_ships_it_reads_as_keras_loads_it(realdata):
     classes = {layer.name: layer.class_name for layer in reader.layers}
     assert all(classes[layer.name] == type(layer).__name__ for layer in model.layers)
     reader.close()
+
+
+def test_nested_models_and_recurrent_cells_keep_keras_paths(tmp_path):
+    """A Sequential inside a Functional model (`block/inner_dense/kernel`) and an LSTM's
+    cell (`lstm/lstm_cell/recurrent_kernel`), in every file kind."""
+    keras.utils.set_random_seed(5)
+    block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
+                             name="block")
+    inp = keras.Input((5, 4))
+    x = keras.layers.LSTM(6, name="lstm")(inp)
+    x = keras.layers.Dense(4, name="proj")(x)
+    model = keras.Model(inp, block(x), name="seq")
+    model.save(tmp_path / "seq.keras")
+    model.save(tmp_path / "seq.h5")
+    model.save_weights(tmp_path / "seq.weights.h5")
+    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
+    assert "lstm/lstm_cell/recurrent_kernel" in theirs and "block/inner_dense/kernel" in theirs
+    for name in ("seq.keras", "seq.h5", "seq.weights.h5"):
+        reader = KerasFile(str(tmp_path / name))
+        ours = {t.display_name: k for k, t in reader.tensors.items()}
+        assert set(ours) == set(theirs), name
+        for path, value in theirs.items():
+            _same(reader.read(ours[path]), value, f"{name}: {path}")
+        reader.close()

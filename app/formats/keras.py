@@ -388,7 +388,8 @@ class KerasFile(TensorReader):
                     continue
                 vars_group = child.get("vars")
                 name = _text_or_none(vars_group.attrs.get("name")) if vars_group is not None else None
-                here = owners + [name or key]
+                # `layers` holds a model's layers: a container, not a layer of the path
+                here = owners if vars_group is None and key == "layers" else owners + [name or key]
                 if vars_group is not None and isinstance(vars_group, h5py.Group):
                     self._keras3_layer(child.name, vars_group, here, key, configs)
                 walk(child, here, depth + 1)
