@@ -126,9 +126,11 @@ def test_a_tab_is_named_by_what_identifies_the_model(tmp_path):
     assert Checkpoint(prefix=str(tmp_path / "run") + "/").name == "run/"
 
 
-def test_a_keras_or_tflite_file_gets_one_plain_message(tmp_path):
-    for name, head in (("emotion_model.hdf5", b"\x89HDF\r\n\x1a\n"), ("m.tflite", b"\x1c\x00\x00\x00TFL3"),
-                       ("m.keras", b"PK\x03\x04")):
+def test_a_broken_keras_or_a_tflite_file_gets_one_plain_message(tmp_path):
+    for name, head, says in (
+            ("emotion_model.hdf5", b"\x89HDF\r\n\x1a\n", "an HDF5 file that cannot be opened, truncated or corrupt"),
+            ("m.tflite", b"\x1c\x00\x00\x00TFL3", "not a TensorFlow checkpoint, graph or SavedModel"),
+            ("m.keras", b"PK\x03\x04", "a broken or truncated .keras archive")):
         path = tmp_path / name
         path.write_bytes(head + bytes(200))
         doc = Document(str(path))
@@ -136,4 +138,4 @@ def test_a_keras_or_tflite_file_gets_one_plain_message(tmp_path):
         doc.open()
         assert [n for n, _ in log] == ["opening", "open_failed"], name
         message = log[1][1][0]
-        assert "not a TensorFlow checkpoint, graph or SavedModel" in message and name in message
+        assert says in message and name in message

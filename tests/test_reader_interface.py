@@ -61,11 +61,23 @@ def _consts(folder):
     return ConstReader(load_graph(str(folder / "frozen.pb")))
 
 
+def _keras(folder):
+    import h5py
+    v = _values()
+    with h5py.File(folder / "model.h5", "w") as f:   # Keras 2's HDF5 layout
+        f.attrs["layer_names"] = np.array([b"dense"])
+        g = f.create_group("dense")
+        g.attrs["weight_names"] = np.array([b"dense/plain:0", b"dense/ints:0"])
+        g.create_dataset("dense/plain:0", data=v["plain"])
+        g.create_dataset("dense/ints:0", data=v["ints"])
+    return open_checkpoint(open_path(str(folder / "model.h5")).selected)
+
+
 @pytest.fixture(scope="module")
 def readers(tmp_path_factory):
     root = tmp_path_factory.mktemp("readers")
     made = {}
-    for kind, make in (("bundle", _bundle), ("v1", _v1), ("const", _consts)):
+    for kind, make in (("bundle", _bundle), ("v1", _v1), ("const", _consts), ("keras", _keras)):
         folder = root / kind
         folder.mkdir()
         made[kind] = make(folder)
@@ -107,7 +119,7 @@ def _reassembled(reader, name) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("kind", ["bundle", "v1", "const"])
+@pytest.mark.parametrize("kind", ["bundle", "v1", "const", "keras"])
 def test_chunks_laid_into_extents_are_the_bytes_read_returns(readers, kind):
     reader = readers[kind]
     for name, info in reader.tensors.items():
@@ -127,7 +139,7 @@ def test_bundle_streams_in_many_chunks_and_reports_its_slices(readers):
     assert readers["v1"].extents("plain") == (Region((0, 0), (60, 70)),)
 
 
-@pytest.mark.parametrize("kind", ["bundle", "v1", "const"])
+@pytest.mark.parametrize("kind", ["bundle", "v1", "const", "keras"])
 def test_unknown_names_raise_key_error_naming_the_reader(readers, kind):
     reader = readers[kind]
     with pytest.raises(KeyError, match="nope"):

@@ -13,6 +13,7 @@ from ..analysis import verify as verify_mod
 from ..analysis.export import atomic_write, write_npy
 from ..formats.display import human_bytes
 from ..formats.errors import FormatError
+from ..formats.keras import KerasFile
 from ..formats.model import load_graphs, open_path
 from .common import (EXIT_OK, EXIT_PROBLEMS, UsageError, add_checkpoint_option, dump_json,
                      find_tensor, open_weights, report, statistics_json, tensor_statistics)
@@ -65,15 +66,37 @@ def cmd_inspect(args) -> int:
         if len(graphs) > 1:
             graph_info["meta_graphs"] = [g.tags() for g in graphs]
 
+    layers = _keras_layers(reader) if isinstance(reader, KerasFile) else None
     if args.json:
         dump_json({"path": model.path, "kind": model.kind, "title": model.title,
                    "checkpoints": [_ckpt_json(c) for c in model.checkpoints],
                    "selected": ckpt.prefix if ckpt else None,
                    "variables": [_var_json(t) for t in variables],
-                   "graph": graph_info, "problems": problems, "notes": model.notes})
+                   "graph": graph_info, "problems": problems, "notes": model.notes,
+                   **({"layers": layers} if layers is not None else {})})
     else:
         _print_inspect(model, ckpt, variables, graph_info)
+        if layers:
+            _print_layers(reader, layers)
     return report(problems, model.notes)
+
+
+def _keras_layers(reader: KerasFile) -> list[dict]:
+    return [{"name": layer.name, "class": layer.class_name,
+             "weights": [reader.tensors[k].display_name for k in layer.weights],
+             "parameters": sum(reader.tensors[k].size for k in layer.weights)}
+            for layer in reader.layers]
+
+
+def _print_layers(reader: KerasFile, layers: list[dict]) -> None:
+    name = reader.model_name()
+    version = f", Keras {reader.keras_version}" if reader.keras_version else ""
+    print(f"\n{len(layers)} layers{f' of {name}' if name else ''} ({reader.layout} layout{version}):")
+    width = min(40, max(len(entry["name"]) for entry in layers))
+    for entry in layers:
+        cls = entry["class"] or "?"
+        print(f"  {entry['name']:<{width}}  {cls:<22} {entry['parameters']:>10,}  "
+              f"{', '.join(w.rsplit('/', 1)[-1] for w in entry['weights'])}")
 
 
 def _print_inspect(model, ckpt, variables, graph_info) -> None:

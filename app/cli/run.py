@@ -29,8 +29,9 @@ import threading
 
 import numpy as np
 
+from ..analysis import outputs
 from ..formats import dtypes
-from ..runner import graphwalk, service
+from ..runner import graphwalk, media, service
 from ..runner.feeds import FeedError, parse_feed, split_assignment
 from ..runner.session import RunError, Session, plan
 from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, json_safe
@@ -38,7 +39,7 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, 
 
 # -- feeds as typed ------------------------------------------------------------------
 
-def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
+def _parse_feeds(items: list[str], image_range: str | None = None) -> dict[str, np.ndarray]:
     feeds: dict[str, np.ndarray] = {}
     seen: dict[str, str] = {}
     for item in items:
@@ -48,7 +49,7 @@ def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
             if canonical in seen:
                 raise UsageError(f"{name} is fed twice (also as {seen[canonical]})")
             seen[canonical] = name
-            feeds[name] = parse_feed(text)
+            feeds[name] = parse_feed(text, image_range=image_range)
         except FeedError as e:
             raise UsageError(f"feed {item.partition('=')[0]}: {e.problem}") from None
     return feeds
@@ -125,7 +126,13 @@ def cmd_run(args) -> int:
         raise UsageError("nothing to run: give --fetch NAME (or --signature KEY)")
     if len(set(fetches)) != len(fetches):
         raise UsageError("a fetch is named twice")
-    feeds = _parse_feeds(args.feed or [])
+    if args.image_range:
+        try:
+            media.parse_range(args.image_range)
+        except media.MediaError as e:
+            raise UsageError(str(e)) from None
+    feeds = _parse_feeds(args.feed or [], args.image_range)
+    decoded = {k: v for k, v in feeds.items() if isinstance(v, media.MediaFeed)}
     try:
         pl = plan(args.path, args.checkpoint, args.all_checkpoints, args.signature)
         needs = service.analyze(pl.graph, fetches, signature=args.signature, fed=feeds,
@@ -133,6 +140,9 @@ def cmd_run(args) -> int:
         feeds = needs.check(feeds)
     except RunError as e:
         raise UsageError(str(e)) from None
+    for name, feed in decoded.items():   # what was made of a media file, and its rate
+        print(f"note: feed {name}: {feed.describe(feeds.get(name))}", file=sys.stderr)
+    readable = _Readable(args)
     unfed = needs.unfed(feeds)
     if unfed:
         spec = unfed[0]
@@ -161,7 +171,7 @@ def cmd_run(args) -> int:
         if run.error is not None:
             print(f"error: {where(run.checkpoint)}{run.error}", file=sys.stderr)
         elif not args.json:
-            _print_result(run)
+            _print_result(run, readable)
 
     session = Session(status=status)
     try:
@@ -174,20 +184,72 @@ def cmd_run(args) -> int:
         print(f"error: {where(outcome.stopped_at.checkpoint)}{outcome.error}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
-        dump_json({"results": [_run_json(r) for r in outcome.runs]})
+        dump_json({"results": [_run_json(r, readable) for r in outcome.runs]})
+    for note in readable.notes:
+        print(f"note: {note}", file=sys.stderr)
     return EXIT_PROBLEMS if outcome.failed else EXIT_OK
 
 
-def _run_json(run: service.CheckpointRun) -> dict:
+class _Readable:
+    """Class scores as a top-k table with labels (a `--labels` file, else one the model
+    ships), as `outputs` reads them."""
+
+    def __init__(self, args):
+        self.k = args.top_k
+        self.path = args.path
+        self.vocabulary: list[str] | None = None    # looked for on the first token output
+        self.labels = None
+        self.notes: list[str] = []
+        self._said: set[str] = set()
+        path = args.labels or outputs.find_labels(args.path)
+        if path:
+            try:
+                self.labels = outputs.read_labels(path)
+            except (OSError, ValueError) as e:
+                if args.labels:
+                    raise UsageError(f"--labels {path}: {e}") from None
+                self.notes.append(f"{path}: not read as labels ({e})")
+
+    def tokens(self, value) -> str | None:
+        """Token ids decoded with the vocabulary the model ships, else None."""
+        if outputs.kind(value) != "tokens":
+            return None
+        if self.vocabulary is None:
+            found = outputs.find_labels(self.path, vocabulary=True)
+            try:
+                self.vocabulary = outputs.read_labels(found).names if found else []
+            except (OSError, ValueError):
+                self.vocabulary = []
+        return outputs.decode_tokens(value, self.vocabulary) if self.vocabulary else None
+
+    def top(self, value) -> tuple[list[outputs.Ranked], str | None] | None:
+        if self.k <= 0 or outputs.kind(value) != "scores":
+            return None
+        classes = outputs.without_batch(np.asarray(value)).shape[-1]
+        names, note = self.labels.fit(classes) if self.labels else (None, None)
+        if note and note not in self._said:
+            self._said.add(note)
+            if names is None:
+                self.notes.append(note)
+        return outputs.top_k(value, self.k, names), (note if names else None)
+
+
+def _run_json(run: service.CheckpointRun, readable: _Readable) -> dict:
     if run.error is not None:
         return {"checkpoint": run.checkpoint, "step": run.step, "fetches": None,
                 "error": str(run.error)}
-    return {"checkpoint": run.checkpoint, "step": run.step,
-            "fetches": {k: _json_value(v) for k, v in run.fetches.items()},
-            "seconds": run.seconds}
+    out = {"checkpoint": run.checkpoint, "step": run.step,
+           "fetches": {k: _json_value(v) for k, v in run.fetches.items()},
+           "seconds": run.seconds}
+    tops = {k: top for k, v in run.fetches.items() if (top := readable.top(v))}
+    if tops:
+        out["top_k"] = {k: [{"index": r.index, "label": r.label, "score": r.score,
+                             "probability": r.probability} for r in ranked]
+                        for k, (ranked, _note) in tops.items()}
+    return out
 
 
-def _print_result(run: service.CheckpointRun) -> None:
+def _print_result(run: service.CheckpointRun, readable: _Readable) -> None:
     if run.checkpoint:
         name = os.path.basename(run.checkpoint)
         step = f" (step {run.step})" if run.step is not None else ""
@@ -196,6 +258,21 @@ def _print_result(run: service.CheckpointRun) -> None:
         print(f"{run.seconds:.3f} s")
     for key, value in run.fetches.items():
         _print_value(key, value)
+        top = readable.top(value)
+        if top:
+            _print_top(*top)
+        text = readable.tokens(value)
+        if text is not None:
+            print(f"    decoded: {text}")
+
+
+def _print_top(ranked: list[outputs.Ranked], note: str | None) -> None:
+    logits = ranked and ranked[0].probability is not None
+    print(f"    top {len(ranked)}{f' ({note})' if note else ''}:")
+    width = max(len(r.label or "") for r in ranked)
+    for r in ranked:
+        extra = f"  p={r.probability:.4f}" if logits else ""
+        print(f"    {r.index:>6}  {r.label or '':<{width}}  {r.score:.6g}{extra}")
 
 
 # -- the parser -----------------------------------------------------------------------
@@ -212,7 +289,18 @@ def add_parser(sub, name: str, help_text: str) -> None:
     sp.add_argument("--feed", action="append", metavar="NAME=VALUE",
                     help="a placeholder's value: a literal (13, [[1, 2], [3, 4]], \"text\"), "
                          "a constructor (zeros(2, 3), random(4, seed=1), …) or @FILE "
-                         "(.npy, .npz[:key], .csv); repeatable")
+                         "(.npy, .npz[:key], .csv; an image, resized to the input: "
+                         "@cat.jpg, @cat.jpg:-1..1; a WAV file: @clip.wav; text lines: "
+                         "@lines.txt); repeatable")
+    sp.add_argument("--image-range", metavar="RANGE",
+                    help="the value range of image feeds that do not name one: 0..1 "
+                         "(default for float inputs), 0..255 or -1..1")
+    sp.add_argument("--labels", metavar="FILE",
+                    help="class names, one a line, for class-score outputs (default: a "
+                         "labels file the model ships, in assets/ or beside it)")
+    sp.add_argument("--top-k", type=int, default=5, metavar="K",
+                    help="how many classes to list for a class-score output (0: none; "
+                         "default 5)")
     which = sp.add_mutually_exclusive_group()
     which.add_argument("--checkpoint", metavar="STEP|PREFIX",
                        help="which checkpoint of a run (default: the latest)")

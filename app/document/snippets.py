@@ -21,6 +21,17 @@ def restore_snippet(loaded: Loaded, key: str) -> str:
             f"    saver.restore(sess, {prefix!r})\n"
             f"    value = sess.run(sess.graph.get_tensor_by_name({op + ':0'!r}))\n"
             "print(value.shape, value.dtype)\n")
+    if loaded.checkpoint is not None and loaded.checkpoint.format == "keras":
+        if prefix.lower().endswith(".keras"):   # the weights are a member of the zip
+            return ("import zipfile\n\nimport h5py\n\n"
+                    f"with zipfile.ZipFile({prefix!r}) as z, z.open('model.weights.h5') as member, \\\n"
+                    "        h5py.File(member, 'r') as f:\n"
+                    f"    value = f[{key!r}][()]\n"
+                    "print(value.shape, value.dtype)\n")
+        return ("import h5py\n\n"
+                f"with h5py.File({prefix!r}, 'r') as f:\n"
+                f"    value = f[{key!r}][()]\n"
+                "print(value.shape, value.dtype)\n")
     if prefix is not None:
         return ("import tensorflow as tf\n\n"
                 f"reader = tf.train.load_checkpoint({prefix!r})\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from . import objectgraph, tensors
+from . import keras, objectgraph, tensors
 from .bundle import OBJECT_GRAPH_KEY, Bundle, prefix_of
 from .errors import FormatError, ModelsBelow
 from .files import read_tail
@@ -49,6 +49,8 @@ class Model:
         a SavedModel's version number "00000001")."""
         base = self.folder if self.kind in ("run", "savedmodel") else (
             self.graph_path or (self.selected.prefix if self.selected else self.path))
+        if self.kind == "run" and len(self.checkpoints) == 1 and self.checkpoints[0].format == "keras":
+            return os.path.basename(self.checkpoints[0].prefix)   # one Keras file: its name
         base = os.path.normpath(base)
         name = os.path.basename(base)
         if not name:
@@ -136,6 +138,8 @@ def open_path(path: str) -> Model:
         return _run(folder, path)
     if name in SAVED_MODEL_FILES:
         return _saved_model(folder, path)
+    if name.lower().endswith(keras.EXTENSIONS) and keras.is_keras_file(path):
+        return _run(folder, path, pick=path)  # the folder's Keras files are the run's epochs
     kind = _foreign_kind(path)
     if kind:
         raise FormatError(path, f"{kind}: not a TensorFlow checkpoint, graph or SavedModel, and this "
@@ -181,8 +185,8 @@ def _foreign_kind(path: str) -> str | None:
             head = f.read(8)
     except OSError:
         return None
-    if head == _HDF5_MAGIC:
-        return "a Keras HDF5 model (.h5/.hdf5)"
+    if head == _HDF5_MAGIC:  # with another name than Keras gives its files
+        return "an HDF5 file not named .h5, .hdf5 or .keras"
     if head.startswith(_ZIP_MAGIC) and path.endswith(".keras"):
         return "a Keras 3 model archive (.keras)"
     if head[4:8] == b"TFL3":
@@ -198,7 +202,8 @@ def _models_below(folder: str, limit: int = 5) -> list[str]:
         if depth >= 4:
             dirs[:] = []
         dirs.sort()
-        if root != folder and (STATE_FILE in files or any(f.endswith(".index") for f in files)
+        if root != folder and (STATE_FILE in files or any(f.endswith((".index", *keras.EXTENSIONS))
+                                                          for f in files)
                                or any(f in SAVED_MODEL_FILES for f in files)):
             found.append(os.path.relpath(root, folder))
             dirs[:] = []
@@ -228,6 +233,8 @@ def open_checkpoint(ckpt: Checkpoint) -> TensorReader:
         raise FormatError(ckpt.prefix, "listed in the state file but not on disk")
     if ckpt.format == "v1":
         return V1Checkpoint(ckpt.data_files)
+    if ckpt.format == "keras":
+        return keras.KerasFile(ckpt.prefix)
     reader = Bundle(ckpt.prefix)
     apply_object_graph(reader)
     return reader

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf import text_format
 
-from . import protos
+from . import keras, protos
 from .bundle import data_file_name
 from .errors import FormatError
 from .files import read_small_file
@@ -24,7 +24,7 @@ from .v1 import is_v1_file
 STATE_FILE = "checkpoint"
 _DATA_RE = re.compile(r"^(.*)\.data-(\d{5})-of-(\d{5})$")
 _V1_SHARD_RE = re.compile(r"^(.*)-(\d{5})-of-(\d{5})$")
-_NOT_V1 = (".index", ".meta", ".pb", ".pbtxt", ".json", ".txt", ".npy", ".npz", ".h5", ".py",
+_NOT_V1 = (".index", ".meta", ".pb", ".pbtxt", ".json", ".txt", ".npy", ".npz", ".h5", ".hdf5", ".keras", ".py",
            ".md", ".csv", ".png", ".jpg", ".tflite", ".onnx", ".zip", ".gz", ".log")
 _MAX_V1_PROBES = 200
 
@@ -37,7 +37,7 @@ class Checkpoint:
     index: str | None = None           # None for V1 checkpoints
     data_files: list[str] = field(default_factory=list)
     latest: bool = False
-    format: str = "bundle"             # "bundle" or "v1"
+    format: str = "bundle"             # "bundle", "v1" or "keras" (one Keras file)
     on_disk: bool = True               # False: named by the state file but not found
     mtime: float | None = None
     size: int = 0                      # bytes on disk
@@ -50,7 +50,9 @@ class Checkpoint:
 
 def step_of(prefix: str) -> int | None:
     """The global step in a checkpoint's name: `epoch-7` → 7, `model.ckpt-1000` → 1000,
-    `epoch_3` → 3."""
+    `epoch_3` → 3; a Keras file's epoch (`weights.epoch01.h5` → 1)."""
+    if prefix.lower().endswith(keras.EXTENSIONS):
+        return keras.step_of(prefix)
     m = re.search(r"[-_](\d+)$", os.path.basename(prefix))
     return int(m.group(1)) if m else None
 
@@ -111,6 +113,11 @@ class RunFolder:
                     self.problems.append(f"{name}: data file without its .index; cannot be read")
 
         self._find_v1(names, by_prefix)
+        for name in names:  # Keras files: each one a checkpoint of the run (by epoch)
+            full = os.path.join(folder, name)
+            if name.lower().endswith(keras.EXTENSIONS) and os.path.isfile(full) \
+                    and keras.is_keras_file(full):
+                by_prefix[full] = Checkpoint(full, index=full, data_files=[full], format="keras")
 
         listed, latest = [], None
         if STATE_FILE in names and os.path.isfile(os.path.join(folder, STATE_FILE)):
@@ -145,7 +152,7 @@ class RunFolder:
         metas = [n for n in names if n.endswith(".meta")]
         for c in self.checkpoints:
             c.step = step_of(c.prefix)
-            c.meta = self._meta_for(c, metas)
+            c.meta = self._meta_for(c, metas) if c.format != "keras" else None
             if c.format == "bundle" and c.on_disk:
                 c.data_files = self._bundle_data(c)
             self._measure(c)

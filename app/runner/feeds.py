@@ -10,7 +10,10 @@ Text is parsed, never evaluated. Three forms are understood:
   `arange(0, 1, 0.1)`, `linspace(0, 1, 5)`, `random(2, 3)` (uniform in [0, 1)) and
   `normal(2, 3)` (standard normal), both with `seed=0` unless given another;
 - files: `@x.npy`, `@x.npz` (its only array) or `@x.npz:key`, `@x.csv` (numbers separated
-  by commas, or by blanks; a header line is skipped).
+  by commas, or by blanks; a header line is skipped); media files (app.runner.media):
+  `@cat.jpg` (PNG, JPEG, …; `@cat.jpg:-1..1` picks the value range), `@clip.wav`, and
+  `@lines.txt` (its numbers, or its lines as strings when they are not numbers). A media
+  file is fitted to its input (size, channels, length) by `coerce`.
 
 Anything else — attribute access, names outside that list, lambdas, comprehensions,
 subscripts, `**`-bombs, pickles in .npy files — is refused with a ValueError (`FeedError`)
@@ -32,6 +35,7 @@ import zipfile
 import numpy as np
 
 from ..formats import dtypes
+from . import media
 from ..formats.display import shape_text  # noqa: F401  (callers format feed shapes with it)
 
 # Limits on what typed text may ask for. Bigger inputs belong in a .npy file.
@@ -58,17 +62,28 @@ class FeedError(ValueError):
 
 # -- entry points ----------------------------------------------------------------------
 
-def parse_feed(text: str, base_dir: str | None = None) -> np.ndarray:
-    """The array a feed's text stands for. `@FILE` paths are relative to `base_dir`
-    (default: the current directory). Raises FeedError."""
+def parse_feed(text: str, base_dir: str | None = None, image_range: str | None = None):
+    """The array a feed's text stands for, or a `media.MediaFeed` that `coerce` fits to its
+    input. `@FILE` paths are relative to `base_dir` (default: the current directory);
+    `image_range` is the value range of images that do not name one. Raises FeedError."""
     if not isinstance(text, str):
         raise FeedError(f"expected text, got {type(text).__name__}")
     stripped = text.strip()
     if not stripped:
         raise FeedError("the value is empty")
     if stripped.startswith("@"):
-        return load_file(stripped[1:].strip(), base_dir)
+        return load_file(stripped[1:].strip(), base_dir, image_range)
     return parse_literal(stripped)
+
+
+def materialize(value) -> np.ndarray:
+    """A parsed value as an array where no input says how to fit it."""
+    if isinstance(value, media.MediaFeed):
+        try:
+            return value.natural()
+        except media.MediaError as e:
+            raise FeedError(str(e)) from None
+    return value
 
 
 def split_assignment(arg: str) -> tuple[str, str]:
@@ -468,6 +483,13 @@ def locate_file(spec: str, base_dir: str | None = None) -> tuple[str, str | None
     if ".npz:" in lowered and not os.path.exists(resolve_path(spec, base_dir)):
         cut = lowered.rindex(".npz:") + len(".npz")
         path, key = spec[:cut], spec[cut + 1:]
+    elif ":" in spec and not os.path.exists(resolve_path(spec, base_dir)):
+        head, _sep, tail = spec.rpartition(":")   # an image's value range: @cat.jpg:-1..1
+        if head.lower().endswith(media.IMAGE_EXTENSIONS):
+            try:
+                path, key = head, media.parse_range(tail)
+            except media.MediaError as e:
+                raise FeedError(str(e)) from None
     full = resolve_path(path, base_dir)
     if not os.path.exists(full):
         raise FeedError(f"no such file: {full}")
@@ -476,8 +498,9 @@ def locate_file(spec: str, base_dir: str | None = None) -> tuple[str, str | None
     return full, key
 
 
-def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
-    """`path.npy`, `path.npz[:key]` or `path.csv` as an array (`spec` without the `@`)."""
+def load_file(spec: str, base_dir: str | None = None, image_range: str | None = None):
+    """`path.npy`, `path.npz[:key]` or `path.csv` as an array, or a media file decoded
+    (`spec` without the `@`)."""
     full, key = locate_file(spec, base_dir)
     ext = os.path.splitext(full)[1].lower()
     try:
@@ -485,15 +508,29 @@ def load_file(spec: str, base_dir: str | None = None) -> np.ndarray:
             return _load_npy(full)
         if ext == ".npz":
             return _load_npz(full, key)
-        if ext in (".csv", ".txt", ".tsv"):
+        if ext in (".csv", ".tsv"):
             return _load_csv(full)
+        if ext == ".txt":
+            try:
+                return _load_csv(full)
+            except FeedError:
+                raise
+            except ValueError:        # not numbers: the lines, for string inputs
+                return media.load(full)
+        if ext in media.IMAGE_EXTENSIONS:
+            return media.load(full, key or (media.parse_range(image_range) if image_range else None))
+        if ext in media.AUDIO_EXTENSIONS:
+            return media.load(full)
     except FeedError:
         raise
+    except media.MediaError as e:
+        raise FeedError(str(e)) from None
     except MemoryError:
         raise FeedError(f"{full}: not enough memory to load it") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise FeedError(f"{full}: cannot be read as {ext[1:]}: {_pickle_hint(e)}") from None
-    raise FeedError(f"{full}: unknown kind of file (use .npy, .npz or .csv)")
+    raise FeedError(f"{full}: unknown kind of file (use .npy, .npz, .csv, an image, .wav "
+                    f"or .txt)")
 
 
 def resolve_path(path: str, base_dir: str | None) -> str:
@@ -609,6 +646,11 @@ def coerce(value, dtype: str, shape=None, name: str | None = None) -> np.ndarray
     "int64", "string", "bool", ...) and `shape` (a sequence with None or -1 for unknown
     dimensions, or None for an unknown rank). Raises FeedError naming `name`."""
     dtype = dtype[:-4] if dtype.endswith("_ref") else dtype
+    if isinstance(value, media.MediaFeed):
+        try:
+            value = value.fit(dtype, shape)
+        except media.MediaError as e:
+            raise FeedError(str(e), name) from None
     arr = value if isinstance(value, np.ndarray) else _as_array(value, name)
     kind = _kind(arr)
     if dtype in ("resource", "variant"):

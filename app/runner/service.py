@@ -38,7 +38,7 @@ from ..formats.dtypes import enum_name
 from ..formats.functions import OP_SEP, split_ref
 from ..formats.graph import Graph
 from . import graphwalk
-from .feeds import FeedError, coerce, parse_feed, shape_text
+from .feeds import FeedError, coerce, materialize, parse_feed, shape_text
 from .freeze import FreezeRequest, FreezeResult
 from .session import (RunError, RunRequest, RunResult, no_tensorflow_message, plan,
                       signature_io, tensorflow_missing, unsafe_error)
@@ -93,11 +93,13 @@ class RunNeeds:
             raise self.missing[0]
         out = dict(feeds)
         for spec in self.feeds:
-            if spec.label in feeds and spec.dtype is not None:
+            if spec.label in feeds:
                 try:
-                    out[spec.label] = coerce(feeds[spec.label], spec.dtype, spec.shape, spec.label)
+                    out[spec.label] = materialize(feeds[spec.label]) if spec.dtype is None \
+                        else coerce(feeds[spec.label], spec.dtype, spec.shape, spec.label)
                 except FeedError as e:
-                    raise RunError(str(e), "feed", spec.label) from None
+                    raise RunError(str(e) if e.name else f"feed {spec.label}: {e.problem}",
+                                   "feed", spec.label) from None
         return out
 
 
@@ -268,7 +270,7 @@ def load_feeds(specs: Iterable[FeedSpec], texts: Mapping[str, str],
             continue
         try:
             value = parse_feed(text, base_dir)
-            values[spec.label] = value if spec.dtype is None else coerce(
+            values[spec.label] = materialize(value) if spec.dtype is None else coerce(
                 value, spec.dtype, spec.shape, spec.label)
         except FeedError as e:
             raise RunError(f"feed {spec.label}: {e.problem}", "feed", spec.label) from None

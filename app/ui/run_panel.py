@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
 from ..formats import dtypes
 from ..formats.signatures import signatures as signature_list
 from ..runner import feeds as feeds_mod
-from ..runner import graphwalk, service
+from ..runner import graphwalk, media, service
 from ..runner.service import CheckpointRun, FeedSpec
 from ..runner.session import RunError, plan
 from .workers import Lane
@@ -152,9 +152,17 @@ class FeedRow(QFrame):
             "default value" if spec.optional else "13, [[1, 2], [3, 4]], zeros(2, 3), @file.npy")
         self.edit.setToolTip("A literal (13, [1, 2], True, \"text\"), a constructor (zeros(2, 3), "
                              "ones(…), full(…, v), arange(…), linspace(…), random(…, seed=0)) "
-                             "or @FILE (.npy, .npz[:key], .csv). Drop a file here to load it.")
+                             "or @FILE (.npy, .npz[:key], .csv; an image, resized to the input, "
+                             "@cat.jpg:-1..1 for its value range; a .wav; text lines). "
+                             "Drop a file here to load it.")
         self.browse = QPushButton("…")
-        self.browse.setToolTip("Load the value from a .npy, .npz or .csv file")
+        self.browse.setToolTip("Load the value from a file: arrays, an image, a WAV file or text")
+        self.range_choice = QComboBox()      # an image's value range, as the text's suffix
+        for name in media.RANGES:
+            self.range_choice.addItem(f"range {name}", name)
+        self.range_choice.setToolTip("The value range the image's pixels are scaled to")
+        self.range_choice.hide()
+        self.range_choice.activated.connect(self._range_chosen)
         self.browse.setFixedWidth(32)
         self.browse.clicked.connect(self._pick_file)
         self.message = QLabel()
@@ -164,8 +172,9 @@ class FeedRow(QFrame):
         lay.addWidget(self.name_label, 0, 0)
         lay.addWidget(self.type_label, 0, 1)
         lay.addWidget(self.edit, 0, 2)
-        lay.addWidget(self.browse, 0, 3)
-        lay.addWidget(self.message, 1, 2, 1, 2)
+        lay.addWidget(self.range_choice, 0, 3)
+        lay.addWidget(self.browse, 0, 4)
+        lay.addWidget(self.message, 1, 2, 1, 3)
         lay.setColumnStretch(2, 1)
         self.edit.textChanged.connect(self._edited)
         self.validate()
@@ -181,9 +190,14 @@ class FeedRow(QFrame):
         self.validate()
         self.changed.emit()
 
-    def set_message(self, text: str) -> None:
+    def set_message(self, text: str, error: bool = True) -> None:
+        self.problem = text if error else ""   # a note (what a media file became) is no problem
         self.message.setText(text)
+        self.message.setStyleSheet(_ERROR_STYLE if error else _OK_STYLE)
         self.message.setVisible(bool(text))
+
+    def _range_chosen(self, _index: int) -> None:
+        self.set_text(media.with_range(self.text, self.range_choice.currentData()))
 
     def validate(self, load_files: bool = False):
         """The value as an array fit for the placeholder, or None (the message says why;
@@ -193,8 +207,13 @@ class FeedRow(QFrame):
         if not text:
             self.set_message("" if self.spec.optional else "")
             return None
+        image = media.image_range_of(text)
+        self.range_choice.setVisible(image is not None)
+        if image is not None:
+            self.range_choice.setCurrentIndex(self.range_choice.findData(image))
         try:
-            if text.startswith("@") and not load_files:
+            if text.startswith("@") and not (load_files or media.is_small_media(
+                    text, self.base_dir)):
                 feeds_mod.locate_file(text[1:].strip(), self.base_dir)
                 self.set_message("")
                 return None
@@ -203,13 +222,17 @@ class FeedRow(QFrame):
         except feeds_mod.FeedError as e:
             self.set_message(e.problem)
             return None
-        self.set_message("")
+        # what a media file became (its size, range, rate), said under the row
+        self.set_message(value.describe(out) if isinstance(value, media.MediaFeed) else "",
+                         error=False)
         return out
 
     def _pick_file(self) -> None:
         path, _f = QFileDialog.getOpenFileName(self, f"Value of {self.spec.label}",
                                                self.base_dir or "",
-                                               "Arrays (*.npy *.npz *.csv);;All files (*)")
+                                               "Values (*.npy *.npz *.csv *.txt *.png *.jpg "
+                                               "*.jpeg *.bmp *.gif *.webp *.tif *.tiff *.wav);;"
+                                               "All files (*)")
         if path:
             self.set_text("@" + path)
 
@@ -392,7 +415,14 @@ class RunPanel(QWidget):
         self.results.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
         self.results.cellClicked.connect(self._result_clicked)
         self.results.currentCellChanged.connect(lambda r, _c, _pr, _pc: self._result_clicked(r, 0))
-        self.result_tabs.addTab(self.results, "Results")
+        from .displays.run_output import RunOutputView
+        self.output_view = RunOutputView()   # the chosen result as a person reads it
+        self.results_split = QSplitter(Qt.Horizontal)
+        self.results_split.setChildrenCollapsible(False)
+        self.results_split.addWidget(self.results)
+        self.results_split.addWidget(self.output_view)
+        self.results_split.setSizes([500, 400])
+        self.result_tabs.addTab(self.results_split, "Results")
         self.epochs_box = QSplitter(Qt.Horizontal)
         self.epochs_box.setChildrenCollapsible(False)
         self.plot_slot = QStackedWidget()
@@ -436,6 +466,8 @@ class RunPanel(QWidget):
         and the checkpoint selected in the view. Fetches and typed values are kept while
         the graph stays the same."""
         same_graph = graph is self.graph
+        if model is not self.model:
+            self.output_view.set_model_path(model.path if model is not None else None)
         self.model, self.graph, self.checkpoint = model, graph, checkpoint
         self._fill_checkpoints()
         if not same_graph:
@@ -639,7 +671,8 @@ class RunPanel(QWidget):
             n = sum(1 for s in analysis.feeds if not s.optional)
             note = (f"{n} placeholder{'s' if n != 1 else ''} to feed"
                     + (f", {len(analysis.feeds) - n} optional" if n < len(analysis.feeds) else "")
-                    + ". Type a value, or drop a .npy/.npz/.csv file on a row.")
+                    + ". Type a value, or drop a file on a row (.npy, .csv, an image, "
+                      "a .wav, text lines).")
         self.feeds_note.setText(note)
         if analysis.missing:  # each with similar names, when the graph has some
             self.fetch_message.setText("\n".join(str(e) for e in analysis.missing))
@@ -727,8 +760,8 @@ class RunPanel(QWidget):
             feeds_text[row.spec.label] = text
             if text.startswith("@"):
                 row.validate()
-                if row.message.text():
-                    problems.append(f"{row.spec.label}: {row.message.text()}")
+                if row.problem:
+                    problems.append(f"{row.spec.label}: {row.problem}")
                 files.append(row.spec)
                 continue
             value = row.validate()
@@ -902,6 +935,9 @@ class RunPanel(QWidget):
                     self.results.setItem(i, c, item)
             where = f" at step {last.step}" if record.every and last.step is not None else ""
             self.result_tabs.setTabText(0, f"Results{where}")
+            from ..analysis.outputs import kind as output_kind
+            readable = next((i for i, (_n, v) in enumerate(items) if output_kind(v)), 0)
+            self.output_view.show_output(*items[readable]) if items else None
         else:
             self.result_tabs.setTabText(0, "Results")
         self.result_tabs.setTabEnabled(1, record.every)
@@ -973,6 +1009,7 @@ class RunPanel(QWidget):
         if last is None or row >= len(last.fetches):
             return
         name = list(last.fetches)[row]
+        self.output_view.show_output(name, last.fetches.get(name))
         self._emit_value(name, last, record)
 
     def _epoch_cell_clicked(self, row: int, col: int) -> None:

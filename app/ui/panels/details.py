@@ -9,6 +9,7 @@ from ...analysis import function_tree
 from ...analysis.graph_io import likely_inputs, likely_outputs
 from ...document import Document, Selection
 from .. import details as pages
+from .. import keras_layers
 
 ORIGIN = "details"
 
@@ -35,7 +36,9 @@ class DetailsPanel(QTextBrowser):
         if loaded is None:
             return
         if selection.scope is not None:
-            self.setHtml(pages.scope_html(selection.scope, loaded.tree_kind, loaded.graph))
+            layer = keras_layers.layer_of(loaded.reader, selection.scope.path)
+            self.setHtml(pages.scope_html(selection.scope, loaded.tree_kind, loaded.graph)
+                         + (keras_layers.layer_html(layer) if layer else ""))
         elif selection.op is not None and loaded.graph is not None and loaded.graph.has_op(selection.op):
             self.setHtml(pages.op_html(loaded.graph, selection.op, selection.key))
 

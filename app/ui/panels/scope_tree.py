@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, Q
                                QTreeView, QVBoxLayout, QWidget)
 
 from ...analysis import function_tree
+from .. import keras_layers
 from ...document import Document, Selection
 from ..tree_model import ScopeTreeModel
 from ..widgets.filter_field import FilterField
@@ -122,7 +123,8 @@ class ScopeTreePanel(QWidget):
                   f" ({loaded.graph.functions.node_count():,} ops)") if functions else ""
             self.title.setText(f"<b>Graph</b> — {html.escape(src)}{html.escape(tags)}, {len(nodes):,} ops{fn}")
         else:
-            self.title.setText("<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
+            self.title.setText(keras_layers.title_html(loaded.reader)
+                               or "<b>Variables by scope</b> — no graph (.meta) for this checkpoint")
         if keep_filter and self.filter.text():
             self.apply_filter()
         else:

