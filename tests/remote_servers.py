@@ -1,0 +1,125 @@
+"""Servers on 127.0.0.1 for the remote-run tests and benchmark: moto's S3 server, and a
+web server honouring Range whose faults a test switches on (latency, dropped connections,
+short bodies, wrong bytes, 403)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextlib.contextmanager
+def s3_server():
+    """moto's S3 API on a free port; yields its endpoint URL (for AWS_ENDPOINT_URL)."""
+    from moto.server import ThreadedMotoServer
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+class Faults:
+    """What the web server does wrong now; tests set these between commands."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.latency = 0.0           # seconds before each answer
+        self.drop_next = 0           # close the connection without an answer, this many times
+        self.truncate_next = 0       # send half the body, this many times (or -1: always)
+        self.corrupt = False         # flip a byte in every ranged answer
+        self.forbid_after = None     # answer 403 once this many requests were served
+        self.requests = 0
+        self.ranges = 0
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    faults: Faults
+
+    def log_message(self, *args):
+        pass
+
+    def _fault_gate(self) -> bool:
+        f = self.faults
+        f.requests += 1
+        if f.latency:
+            time.sleep(f.latency)
+        if f.drop_next > 0:
+            f.drop_next -= 1
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return False
+        if f.forbid_after is not None and f.requests > f.forbid_after:
+            self.send_error(403, "Forbidden")
+            return False
+        return True
+
+    def do_HEAD(self):
+        if self._fault_gate():
+            super().do_HEAD()
+
+    def do_GET(self):
+        if not self._fault_gate():
+            return
+        path = self.translate_path(self.path)
+        rng = self.headers.get("Range")
+        if os.path.isdir(path) or not rng or not os.path.isfile(path):
+            return super().do_GET()
+        self.faults.ranges += 1
+        size = os.path.getsize(path)
+        lo, _, hi = rng.removeprefix("bytes=").partition("-")
+        start = int(lo)
+        end = min(int(hi) if hi else size - 1, size - 1)
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            body = bytearray(fh.read(end - start + 1))
+        if self.faults.corrupt and body:
+            body[len(body) // 2] ^= 0xFF
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.faults.truncate_next:
+            self.faults.truncate_next -= self.faults.truncate_next > 0
+            self.wfile.write(bytes(body[: len(body) // 2]))
+            self.close_connection = True
+            return
+        self.wfile.write(bytes(body))
+
+
+@contextlib.contextmanager
+def web_server(folder):
+    """A web server of `folder` on a free port, honouring Range; yields (base URL, Faults)."""
+    faults = Faults()
+    handler = type("Handler", (_Handler,), {"faults": faults})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", faults
+    finally:
+        server.shutdown()
+        server.server_close()
