@@ -48,7 +48,7 @@ class Faults:
         self.latency = 0.0           # seconds before each answer
         self.drop_next = 0           # close the connection without an answer, this many times
         self.truncate_next = 0       # send half the body, this many times (or -1: always)
-        self.corrupt = False         # flip a byte in every ranged answer
+        self.corrupt = ""            # flip a byte in every ranged answer of paths holding this
         self.forbid_after = None     # answer 403 once this many requests were served
         self.requests = 0
         self.ranges = 0
@@ -94,7 +94,7 @@ class _Handler(SimpleHTTPRequestHandler):
         with open(path, "rb") as fh:
             fh.seek(start)
             body = bytearray(fh.read(end - start + 1))
-        if self.faults.corrupt and body:
+        if self.faults.corrupt and self.faults.corrupt in self.path and body:
             body[len(body) // 2] ^= 0xFF
         self.send_response(206)
         self.send_header("Content-Type", "application/octet-stream")

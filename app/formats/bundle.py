@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import crc32c
 
-from . import dtypes, protos
+from . import dtypes, location, protos
 from .dtypes import DType
 from .errors import CorruptDataError, FormatError
 from .files import regular_file_size
@@ -99,6 +99,7 @@ class Bundle(TensorReader):
                                                "maybe a pre-0.11 checkpoint")
         if header.num_shards < 1 or header.num_shards > 1_000_000:
             raise FormatError(self.index_path, f"bundle header declares {header.num_shards} shards")
+        location.trust(self.index_path)
         self.big_endian = header.endianness == 1
         self.num_shards = header.num_shards
         self.shards = [_Shard(data_file_name(prefix, i, self.num_shards))

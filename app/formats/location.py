@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .urls import display, is_url, local_path, root_and_rest
 
 __all__ = ["is_url", "display", "normalize", "isdir", "isfile", "exists", "listdir", "stat",
-           "read_whole", "read_head", "read_tail", "join", "dirname", "basename",
+           "read_whole", "trust", "read_head", "read_tail", "join", "dirname", "basename",
            "normpath", "commonpath", "inside"]
 
 
@@ -80,6 +80,12 @@ def stat(path: str, fresh: bool = False) -> Stat:
 
 def read_whole(url: str, limit: int) -> bytes:
     return _remote().read_whole(url, limit)
+
+
+def trust(path: str) -> None:
+    """A file read whole has parsed: a remote one may now be kept in the disk cache."""
+    if is_url(path):
+        _remote().confirm(path)
 
 
 def read_head(url: str, n: int) -> bytes:

@@ -8,7 +8,8 @@ through `AWS_ENDPOINT_URL`. This module is the only one that talks to them:
 - small files read whole (state file, `.index`, `.meta`),
 - ranges of a data file, whole or streamed in parts with several requests in flight.
 
-A range is kept in the disk cache (cache.py) only once it passed its crc32c; a query
+A range is kept in the disk cache (cache.py) only once it passed its crc32c, a whole file
+once its reader confirmed it parsed; a query
 string (a signed URL's signature, a SAS token) is held here, carried to the files beside
 the one it came with, and never appears in a path, a message or the cache's keys.
 Failures become FormatError naming the URL (shown without secrets) and what to do;
@@ -72,6 +73,7 @@ class _State:
         self.listings: dict[str, tuple[float, dict[str, Entry] | None]] = {}
         self.infos: dict[str, tuple[float, Entry | None]] = {}
         self.dirs: set[str] = set()                  # URLs typed with a trailing '/'
+        self.unconfirmed: dict[str, tuple[str, bytes]] = {}   # read whole, not yet parsed
         self.pool: ThreadPoolExecutor | None = None
 
 
@@ -287,8 +289,8 @@ def info(url: str, fresh: bool = False) -> Entry | None:
     parent, name = posixpath.split(url)
     if is_url(parent) and root_and_rest(parent)[1]:
         lst = listing(parent, fresh)
-        if lst is not None:
-            return lst.get(name)
+        if lst is not None and (name not in lst or lst[name].is_dir or lst[name].size is not None):
+            return lst.get(name)   # a web server's page gives no sizes: asked below
     now = time.monotonic()
     hit = _state.infos.get(url)
     if hit is not None and not fresh and now - hit[0] < LISTING_TTL:
@@ -379,8 +381,8 @@ def read_whole(url: str, limit: int) -> bytes:
     if e.size is not None and e.size > limit:
         raise FormatError(url, f"is {e.size} bytes, too large for this kind of file")
     key = f"file|{url}|{e.size}|{e.mtime}"
-    data = cache.get(key) if e.size is not None else None
-    if data is not None and len(data) == e.size:
+    data = _kept_whole(url, e)
+    if data is not None:
         return data
     if e.size is None:
         data = _call(url, lambda fs: fs.cat_file(_fs_path(fs, _with_query(url))))
@@ -388,12 +390,29 @@ def read_whole(url: str, limit: int) -> bytes:
         counters["bytes"] += len(data)
         return data
     data = _fetch(url, 0, e.size, e.size) if e.size else b""
-    cache.put(key, data)
+    with _state.lock:
+        _state.unconfirmed[url] = (key, data)
     return data
+
+
+def confirm(url: str) -> None:
+    """The file last read whole from `url` parsed (its own checksums passed): keep it."""
+    with _state.lock:
+        held = _state.unconfirmed.pop(url, None)
+    if held is not None:
+        cache.put(*held)
+
+
+def _kept_whole(url: str, e: Entry) -> bytes | None:
+    data = cache.get(f"file|{url}|{e.size}|{e.mtime}") if e.size is not None else None
+    return data if data is not None and len(data) == e.size else None
 
 
 def read_head(url: str, n: int) -> bytes:
     e = stat(url)
+    kept = _kept_whole(url, e)
+    if kept is not None:
+        return kept[:n]
     end = min(n, e.size) if e.size is not None else n
     return _fetch(url, 0, end, e.size) if end else b""
 
@@ -402,6 +421,9 @@ def read_tail(url: str, n: int) -> bytes:
     e = stat(url)
     if e.size is None:
         return read_whole(url, 1 << 30)[-n:]
+    kept = _kept_whole(url, e)
+    if kept is not None:
+        return kept[-n:]
     start = max(0, e.size - n)
     return _fetch(url, start, e.size, e.size) if e.size > start else b""
 

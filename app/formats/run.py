@@ -65,6 +65,7 @@ def read_state(folder: str) -> tuple[list[str], str | None]:
         text_format.Parse(data.decode("utf-8"), state)
     except Exception:
         raise FormatError(path, "checkpoint state file does not parse (garbage or not a state file)") from None
+    location.trust(path)
     listed = list(state.all_model_checkpoint_paths)
     latest = state.model_checkpoint_path or None
     if latest and latest not in listed:
