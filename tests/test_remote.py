@@ -240,3 +240,37 @@ def test_corrupt_index_is_reported_and_not_kept(web, capsys):
     faults.corrupt = ""
     code, out, err = run_cli(capsys, "inspect", f"{url}/cnn/epoch-2.index")
     assert code == 0, err    # read anew, not answered from a cache of bad bytes
+
+
+def test_cancel_stops_a_slow_fetch_within_a_second(web):
+    import threading
+    from app.formats import location
+    from app.formats.errors import Cancelled
+    from app.formats.model import open_path
+    _, url, faults = web
+    model = open_path(f"{url}/cnn/epoch-2.index")   # listing while the server is quick
+    faults.latency = 1.5                            # every answer now takes 1.5 s (under the 2 s timeout)
+    stop = threading.Event()
+    outcome = {}
+
+    def work():
+        try:
+            with location.cancel_when(stop.is_set):
+                from app.formats.model import open_checkpoint
+                reader = open_checkpoint(model.selected)
+                for _ in range(20):
+                    reader.read("dense/kernel")
+                    remote.reset()  # fetch again: each read waits on the slow server
+            outcome["result"] = "finished"
+        except Cancelled:
+            outcome["result"] = "cancelled"
+            outcome["at"] = time.monotonic()
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.5)
+    asked = time.monotonic()
+    stop.set()
+    t.join(timeout=5)
+    faults.latency = 0.0
+    assert outcome.get("result") == "cancelled"
+    assert outcome["at"] - asked < 1.0

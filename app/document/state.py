@@ -21,6 +21,7 @@ from typing import Any, Callable, Protocol
 
 from ..analysis.loading import Loaded, build_tree, load, open_reader
 from ..analysis.progress import Cancelled
+from ..formats import location
 from ..formats.display import human_bytes
 from ..formats.errors import FormatError, ModelsBelow
 from ..formats.run import Checkpoint
@@ -120,6 +121,14 @@ def _trainable_text(params) -> str:
     return f" ({params.trainable:,} trainable)"
 
 
+def _stoppable(task: Callable) -> Callable:
+    """The task, with remote reads that stop within a moment of the job's cancel."""
+    def run(job):
+        with location.cancel_when(job.cancelled):
+            return task(job)
+    return run
+
+
 class Document:
     """Events (each an `Event`; arguments in brackets):
     - opening [path] — reading starts; progress [fraction, text] while it runs
@@ -165,7 +174,7 @@ class Document:
         if not self._closed:
             if what:
                 self.working.emit(lane, what)
-            self.lanes[lane].submit(task, on_done, on_error)
+            self.lanes[lane].submit(_stoppable(task), on_done, on_error)
 
     def cancel(self, lane: str) -> None:
         self.lanes[lane].cancel()

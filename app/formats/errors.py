@@ -20,6 +20,11 @@ class FormatError(Exception):
         super().__init__(display(f"{self.path}: {problem}" if self.path else problem))
 
 
+class Cancelled(Exception):
+    """The caller asked to stop (analysis.progress re-exports it; a remote read raises it
+    too, when its waiting thread is told to stop)."""
+
+
 class CorruptDataError(FormatError):
     """Tensor bytes whose checksum does not match the index: never shown as data."""
 

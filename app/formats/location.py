@@ -82,6 +82,12 @@ def read_whole(url: str, limit: int) -> bytes:
     return _remote().read_whole(url, limit)
 
 
+def cancel_when(stop):
+    """A context in which remote reads of this thread stop (Cancelled) soon after
+    `stop()` turns true. Local reads need none: they never wait on a network."""
+    return _remote().cancel_when(stop)
+
+
 def trust(path: str) -> None:
     """A file read whole has parsed: a remote one may now be kept in the disk cache."""
     if is_url(path):

@@ -24,6 +24,8 @@ import posixpath
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitTimeout
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator, NamedTuple
 from urllib.parse import unquote
@@ -31,7 +33,7 @@ from urllib.parse import unquote
 import crc32c
 
 from . import cache
-from .errors import FormatError
+from .errors import Cancelled, FormatError
 from .table import mask_crc
 from .urls import display, is_url, root_and_rest, scheme, split_secret
 
@@ -78,6 +80,7 @@ class _State:
 
 
 _state = _State()
+_waiting = threading.local()   # .stop: the calling thread's "should I stop?" question
 
 
 def reset() -> None:
@@ -192,8 +195,39 @@ def _message(url: str, exc: BaseException) -> FormatError:
     return FormatError(url, f"cannot read ({text}): check the network and the address")
 
 
+@contextmanager
+def cancel_when(stop):
+    """Within this block, remote reads made by this thread give up (raising Cancelled)
+    within a tenth of a second of `stop()` turning true; requests under way are left to
+    finish in the background and their bytes are dropped."""
+    previous = getattr(_waiting, "stop", None)
+    _waiting.stop = stop
+    try:
+        yield
+    finally:
+        _waiting.stop = previous
+
+
+def _wait(future):
+    stop = getattr(_waiting, "stop", None)
+    while True:
+        try:
+            return future.result(timeout=None if stop is None else 0.1)
+        except WaitTimeout:
+            if stop():
+                future.cancel()
+                raise Cancelled() from None
+
+
 def _call(url: str, fn, *args, **kwargs):
-    """fn(fs, *args): retried with backoff when the connection drops; FormatError else."""
+    """fn(fs, *args): retried with backoff when the connection drops; FormatError else.
+    A thread that may be told to stop waits for it from beside (see cancel_when)."""
+    if getattr(_waiting, "stop", None) is not None:
+        return _wait(_pool().submit(_call_here, url, fn, *args, **kwargs))
+    return _call_here(url, fn, *args, **kwargs)
+
+
+def _call_here(url: str, fn, *args, **kwargs):
     delay = BACKOFF
     for attempt in range(ATTEMPTS):
         fs = _filesystem(url)
@@ -493,7 +527,7 @@ def stream(url: str, offset: int, size: int, part: int, crc: int | None) -> Iter
             pending.append(pool.submit(_fetch, url, s, min(s + part, offset + size), e.size))
             nxt += 1
         while pending:
-            piece = pending.pop(0).result()
+            piece = _wait(pending.pop(0))
             if nxt < len(starts):
                 s = starts[nxt]
                 pending.append(pool.submit(_fetch, url, s, min(s + part, offset + size), e.size))
