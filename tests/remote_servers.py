@@ -123,3 +123,20 @@ def web_server(folder):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def gcs_server(bucket: str):
+    """A Cloud Storage emulator (gcp-storage-emulator) on a free port, with one bucket;
+    yields its address for STORAGE_EMULATOR_HOST. gcsfs must be imported with
+    GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false: its bucket-type probe speaks gRPC, which
+    the emulator does not."""
+    from gcp_storage_emulator.server import create_server
+    logging.getLogger("gcp_storage_emulator").setLevel(logging.ERROR)
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=bucket)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
