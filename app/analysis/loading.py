@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..formats import location
 from ..formats.errors import FormatError
 from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
@@ -118,7 +119,8 @@ def load(path: str, job=None, checkpoint: str | None = None) -> Loaded:
         loaded.problems.append(str(e))
     say(0.8, "building the scope tree")
     build_tree(loaded)
-    if model.kind in ("run", "checkpoint"):      # training curves logged beside the checkpoints
+    # training curves logged beside the checkpoints (read from local folders only)
+    if model.kind in ("run", "checkpoint") and not location.is_url(model.folder):
         loaded.event_files = find_event_files(model.folder)
     if loaded.graph is not None:
         loaded.graph.collections()

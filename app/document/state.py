@@ -124,7 +124,7 @@ def _trainable_text(params) -> str:
 def _stoppable(task: Callable) -> Callable:
     """The task, with remote reads that stop within a moment of the job's cancel."""
     def run(job):
-        with location.cancel_when(job.cancelled):
+        with location.cancel_when(job.cancelled, job.progress):
             return task(job)
     return run
 
@@ -213,8 +213,10 @@ class Document:
 
     @property
     def title(self) -> str:
-        return self.loaded.model.title if self.loaded else os.path.basename(
-            os.path.normpath(self.path)) or self.path
+        if self.loaded:
+            return self.loaded.model.title
+        shown = location.display(self.path)
+        return location.basename(location.normpath(shown)) or shown
 
     @property
     def checkpoint(self) -> Checkpoint | None:

@@ -82,10 +82,11 @@ def read_whole(url: str, limit: int) -> bytes:
     return _remote().read_whole(url, limit)
 
 
-def cancel_when(stop):
+def cancel_when(stop, progress=None):
     """A context in which remote reads of this thread stop (Cancelled) soon after
-    `stop()` turns true. Local reads need none: they never wait on a network."""
-    return _remote().cancel_when(stop)
+    `stop()` turns true, and big downloads report to `progress(fraction, text)`. Local
+    reads need none: they never wait on a network."""
+    return _remote().cancel_when(stop, progress)
 
 
 def trust(path: str) -> None:

@@ -196,16 +196,17 @@ def _message(url: str, exc: BaseException) -> FormatError:
 
 
 @contextmanager
-def cancel_when(stop):
+def cancel_when(stop, progress=None):
     """Within this block, remote reads made by this thread give up (raising Cancelled)
     within a tenth of a second of `stop()` turning true; requests under way are left to
-    finish in the background and their bytes are dropped."""
-    previous = getattr(_waiting, "stop", None)
-    _waiting.stop = stop
+    finish in the background and their bytes are dropped. Large files read whole report
+    to `progress(fraction, text)`."""
+    previous = getattr(_waiting, "stop", None), getattr(_waiting, "progress", None)
+    _waiting.stop, _waiting.progress = stop, progress
     try:
         yield
     finally:
-        _waiting.stop = previous
+        _waiting.stop, _waiting.progress = previous
 
 
 def _wait(future):
@@ -291,7 +292,9 @@ def listing(folder: str, fresh: bool = False) -> dict[str, Entry] | None:
 def _ls(fs, folder: str) -> dict[str, Entry] | None:
     web = scheme(folder) in ("http", "https")
     try:
-        items = fs.ls(_fs_path(fs, _with_query(folder) if web else folder), detail=True)
+        # a web folder is its page at "folder/" (relative links resolve against it)
+        target = folder.rstrip("/") + "/" + _state.queries.get(folder, "") if web else folder
+        items = fs.ls(_fs_path(fs, target), detail=True)
     except FileNotFoundError:
         if web:
             return None
@@ -302,7 +305,9 @@ def _ls(fs, folder: str) -> dict[str, Entry] | None:
     base = _fs_path(fs, folder).rstrip("/") + "/"
     for d in items:
         name = d.get("name", "")
-        if web:
+        if web:   # links come back joined to the page's address, query string and all
+            if name.startswith(target):
+                name = base + name[len(target):].lstrip("/")
             name = split_secret(name)[0]
         if not name.startswith(base):
             continue
@@ -423,7 +428,18 @@ def read_whole(url: str, limit: int) -> bytes:
         counters["requests"] += 1
         counters["bytes"] += len(data)
         return data
-    data = _fetch(url, 0, e.size, e.size) if e.size else b""
+    if e.size > 2 * PART_BYTES:   # a big graph: in parts, several at once, with progress
+        report = getattr(_waiting, "progress", None)
+        parts, done = [], 0
+        for piece in stream(url, 0, e.size, PART_BYTES, None):
+            parts.append(piece)
+            done += len(piece)
+            if report is not None:
+                report(done / e.size, f"downloading {posixpath.basename(url)}: "
+                                      f"{done >> 20} of {e.size >> 20} MB")
+        data = b"".join(parts)
+    else:
+        data = _fetch(url, 0, e.size, e.size) if e.size else b""
     with _state.lock:
         _state.unconfirmed[url] = (key, data)
     return data

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from ..formats import location
 from ..document import Document, Selection
 from .panels.banner import Banner
 from .panels.checkpoints import CheckpointsPanel
@@ -229,7 +230,7 @@ class ModelView(QWidget):
 
     def _opening(self, path: str) -> None:
         self.stack.setCurrentIndex(LOADING)
-        self.loading_label.setText(f"Opening {html.escape(path)}…")
+        self.loading_label.setText(f"Opening {html.escape(location.display(path))}…")
         self.loading_bar.setValue(0)
         self.banner.hide()
 
