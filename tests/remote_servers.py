@@ -140,3 +140,77 @@ def gcs_server(bucket: str):
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+class ThrottlingProxy:
+    """A TCP relay on 127.0.0.1 in front of a server, standing in for a slow link: each
+    chunk from the client is held `latency` seconds (so every request pays it), and the
+    answers of all connections share `rate` bytes per second. `counted` is the bytes sent
+    back. Runs its own asyncio loop in a thread; `stop()` ends it."""
+
+    def __init__(self, upstream_port: int, latency: float = 0.05, rate: float = 12.5e6):
+        import asyncio
+        self.upstream_port, self.latency, self.rate = upstream_port, latency, rate
+        self.counted = 0
+        self._free_at = 0.0
+        self._loop = asyncio.new_event_loop()
+        self.port = free_port()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, ready):
+        import asyncio
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", self.port))
+        ready.set()
+        self._loop.run_forever()
+
+    async def _client(self, reader, writer):
+        import asyncio
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_writer, up=True),
+                             self._pipe(up_reader, writer, up=False), return_exceptions=True)
+
+    async def _pipe(self, reader, writer, up: bool):
+        import asyncio
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await reader.read(64 << 10)
+                if not data:
+                    break
+                if up:
+                    await asyncio.sleep(self.latency)
+                else:
+                    now = loop.time()
+                    start = max(now, self._free_at)
+                    self._free_at = start + len(data) / self.rate
+                    await asyncio.sleep(self._free_at - now)
+                    self.counted += len(data)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def stop(self):
+        def end():
+            self._server.close()
+            self._loop.stop()
+        self._loop.call_soon_threadsafe(end)
+        self._thread.join(5)

@@ -3,6 +3,7 @@ it gives on a local copy; faults give clear errors, never bad data, never a hang
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -318,3 +319,20 @@ def test_commands_same_on_gcs_emulator(gcs, capsys, command):
     assert got[0] == want[0], got[2]
     assert got[1].replace(f"{url}/", str(copy) + "/") == want[1]
     assert got[2].replace(f"{url}/", str(copy) + "/") == want[2]
+
+
+def test_run_on_a_remote_model_uses_local_copies_of_its_files(s3, capsys):
+    copy, url = s3
+    args = ["run", None, "--fetch", "dense/bias:0", "--json"]
+    args[1] = copy / "cnn"
+    want = run_cli(capsys, *args)
+    args[1] = f"{url}/cnn"
+    got = run_cli(capsys, *args)
+    assert got[0] == want[0] == 0, got[2]
+    # the same values (the rest of the output holds timings)
+    assert [r["fetches"] for r in json.loads(got[1])["results"]] == \
+        [r["fetches"] for r in json.loads(want[1])["results"]]
+    files = os.path.join(cache.folder(), "files")
+    names = sorted(n for d in os.listdir(files) for n in os.listdir(os.path.join(files, d)))
+    assert "epoch-2.index" in names and "epoch-0.meta" in names
+    assert "epoch-1.index" not in names          # exactly the files of the checkpoint run

@@ -122,8 +122,8 @@ def _entries() -> list[tuple[float, str, int]]:
     try:
         with os.scandir(folder()) as it:
             for d in it:
-                if d.name.startswith(".part-"):
-                    continue
+                if d.name.startswith(".part-") or not d.is_file(follow_symlinks=False):
+                    continue   # pieces being written; files/ holds the runner's copies
                 try:
                     st = d.stat()
                 except OSError:

@@ -89,6 +89,12 @@ def cancel_when(stop, progress=None):
     return _remote().cancel_when(stop, progress)
 
 
+def local_copies(paths: list[str]) -> dict[str, str]:
+    """Each path as a local file: itself when local, else a whole copy made through the
+    cache (see remote.local_copy). For TensorFlow, which reads only local files here."""
+    return {p: (_remote().local_copy(p) if is_url(p) else p) for p in paths}
+
+
 def trust(path: str) -> None:
     """A file read whole has parsed: a remote one may now be kept in the disk cache."""
     if is_url(path):

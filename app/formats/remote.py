@@ -503,6 +503,45 @@ def read_range(url: str, offset: int, size: int, crc: int | None = None) -> byte
     return data
 
 
+def local_copy(url: str) -> str:
+    """A whole local copy of a remote file, for TensorFlow to open (the runner): kept in
+    the cache folder under `files/`, named by its folder's URL, and reused while the
+    remote file keeps its size and time. Fetched in parts, several at once, reporting to
+    the progress of `cancel_when`."""
+    import hashlib
+    e = stat(url)
+    folder = os.path.join(cache.folder(), "files",
+                          hashlib.sha256(posixpath.dirname(url).encode()).hexdigest()[:32])
+    target = os.path.join(folder, posixpath.basename(url))
+    try:
+        st = os.stat(target)
+        if st.st_size == e.size and abs(st.st_mtime - e.mtime) < 1e-3:
+            return target
+    except OSError:
+        pass
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    report = getattr(_waiting, "progress", None)
+    tmp = target + ".part"
+    done = 0
+    try:
+        with open(tmp, "wb") as out:
+            for piece in stream(url, 0, e.size or 0, PART_BYTES, None):
+                out.write(piece)
+                done += len(piece)
+                if report is not None and e.size:
+                    report(done / e.size, f"copying {posixpath.basename(url)}: "
+                                          f"{done >> 20} of {e.size >> 20} MB")
+        os.utime(tmp, (e.mtime, e.mtime))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
 def _pool() -> ThreadPoolExecutor:
     with _state.lock:
         if _state.pool is None:
