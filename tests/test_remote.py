@@ -31,6 +31,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("remote_runs")
     cnn = fx.cnn_epochs(base / "cnn", epochs=3)
     dtypes = fx.all_dtypes(base / "dtypes")
+    fx.summaries_tf2(base / "logs")
     return base, cnn, dtypes
 
 
@@ -87,14 +88,16 @@ COMMANDS = [
     ("trend", "{cnn}", "dense/kernel"),
     ("trend", "{cnn}", "conv/bias", "--json"),
     ("watch", "{cnn}", "--timeout", "0", "--interval", "0.1"),
+    ("scalars", "{logs}"),
+    ("scalars", "{logs}", "--json"),
 ]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c).replace("{", "").replace("}", ""))
 def test_every_command_same_on_s3_as_on_local_copy(s3, capsys, command):
     copy, url = s3
-    local = [a.format(cnn=copy / "cnn", dtypes=copy / "dtypes") for a in command]
-    far = [a.format(cnn=f"{url}/cnn", dtypes=f"{url}/dtypes") for a in command]
+    local = [a.format(cnn=copy / "cnn", dtypes=copy / "dtypes", logs=copy / "logs") for a in command]
+    far = [a.format(cnn=f"{url}/cnn", dtypes=f"{url}/dtypes", logs=f"{url}/logs") for a in command]
     want = run_cli(capsys, *local)
     got = run_cli(capsys, *far)
     assert got[0] == want[0], got[2]

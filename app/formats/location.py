@@ -95,6 +95,15 @@ def local_copies(paths: list[str]) -> dict[str, str]:
     return {p: (_remote().local_copy(p) if is_url(p) else p) for p in paths}
 
 
+def event_files_copy(folder: str, depth: int) -> str:
+    """A local folder with the event files of a remote run folder (and its subfolders),
+    copied whole through the cache; a local folder is returned as it is."""
+    if not is_url(folder):
+        return folder
+    from .event_files import is_event_file_name
+    return _remote().mirror(folder, is_event_file_name, depth)
+
+
 def trust(path: str) -> None:
     """A file read whole has parsed: a remote one may now be kept in the disk cache."""
     if is_url(path):

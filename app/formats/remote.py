@@ -508,11 +508,36 @@ def local_copy(url: str) -> str:
     the cache folder under `files/`, named by its folder's URL, and reused while the
     remote file keeps its size and time. Fetched in parts, several at once, reporting to
     the progress of `cancel_when`."""
+    folder = os.path.join(cache.folder(), "files", _digest(posixpath.dirname(url)))
+    return _copy_to(url, os.path.join(folder, posixpath.basename(url)))
+
+
+def _digest(text: str) -> str:
     import hashlib
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def mirror(folder: str, wanted, depth: int) -> str:
+    """A local folder holding copies of the files `wanted(name)` picks in a remote folder
+    and its subfolders (down to `depth`), laid out as there; reused while they keep their
+    size and time. For readers of whole files (event files)."""
+    root = os.path.join(cache.folder(), "files", "tree-" + _digest(folder))
+
+    def walk(url: str, local: str, level: int) -> None:
+        for name, e in sorted((listing(url) or {}).items()):
+            if e.is_dir:
+                if level < depth and not name.startswith("."):
+                    walk(posixpath.join(url, name), os.path.join(local, name), level + 1)
+            elif wanted(name):
+                os.makedirs(local, mode=0o700, exist_ok=True)
+                _copy_to(posixpath.join(url, name), os.path.join(local, name))
+    walk(folder, root, 0)
+    return root
+
+
+def _copy_to(url: str, target: str) -> str:
     e = stat(url)
-    folder = os.path.join(cache.folder(), "files",
-                          hashlib.sha256(posixpath.dirname(url).encode()).hexdigest()[:32])
-    target = os.path.join(folder, posixpath.basename(url))
+    folder = os.path.dirname(target)
     try:
         st = os.stat(target)
         if st.st_size == e.size and abs(st.st_mtime - e.mtime) < 1e-3:
