@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
-from ..analysis.loading import Loaded, build_tree, load, open_reader
+from ..analysis.loading import Loaded, add_graph, build_tree, load, open_reader
 from ..analysis.progress import Cancelled
 from ..formats import location
 from ..formats.display import human_bytes
@@ -67,7 +67,7 @@ class Selection:
 
 
 NOTHING = Selection()
-LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events")
+LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events", "graph")
 
 
 class InlineJob:
@@ -231,10 +231,12 @@ class Document:
         self.status.emit(f"Opening {self.path}…")
         self.models_below = []
         path = self.path
+        later = location.is_url(path)   # remote: variables from the index first, then the graph
+        self.cancel("graph")
 
         def task(job):
             try:
-                return load(path, job, keep)
+                return load(path, job, keep, graph_later=later)
             except ModelsBelow as e:     # not a failure to report: a choice to offer
                 return e
 
@@ -264,6 +266,28 @@ class Document:
         elif previous.op is not None and loaded.graph is not None and previous.op in loaded.graph.index:
             self.select_op(previous.op, origin=previous.origin)
         self.status.emit(self.status_text())
+        if loaded.graph_pending:
+            self._read_graph(loaded)
+
+    def _read_graph(self, first: Loaded) -> None:
+        """The second step of opening a remote model: its graph, which may be large, read
+        (with progress) while the variables are already shown."""
+        def done(result: Loaded) -> None:
+            current = self.loaded
+            if current is None or current.model is not first.model:
+                return                      # reopened meanwhile
+            if current.checkpoint is not first.checkpoint:   # switched meanwhile: keep it
+                result = replace(current, graphs=result.graphs, graph=result.graph,
+                                 graph_pending=False)
+                build_tree(result)
+            self.loaded = result
+            self.graph_changed.emit(result)
+            self._tell_problems(result.problems)
+            self.status.emit(self.status_text())
+
+        self.status.emit("Reading the graph…")
+        self.submit("graph", lambda job: add_graph(first), done,
+                    lambda m, d: self.notice.emit(m, d, False))
 
     def read_scalars(self) -> None:
         """The scalar summaries (loss, accuracy, …) of the run's event files, in the

@@ -51,6 +51,9 @@ def test_open_url_shows_the_run_and_values_read_by_range(qtbot, window, served, 
     assert view.stack.currentIndex() == 2
     assert view.checkpoints.list.topLevelItemCount() == 6
     assert view.variables.model.rowCount() == 15
+    # the graph comes in a second step, after the variables
+    qtbot.waitUntil(lambda: view.loaded.graph is not None, timeout=TIMEOUT)
+    assert view.loaded.tree_kind == "graph" and view.tree.model.rowCount() > 10
     view.variables.select_key("conv/kernel")
     qtbot.waitUntil(lambda: view.value.view.array() is not None, timeout=TIMEOUT)
     assert view.value.view.array().tobytes() == view.loaded.reader.read("conv/kernel").tobytes()
