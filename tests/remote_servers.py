@@ -214,3 +214,22 @@ class ThrottlingProxy:
             self._loop.stop()
         self._loop.call_soon_threadsafe(end)
         self._thread.join(5)
+
+
+def _serve_throttled_s3(latency: float, rate: float) -> None:
+    """Child-process entry for the benchmark: moto's S3 server behind a ThrottlingProxy,
+    away from the measured process's interpreter lock. Prints `READY <server> <relay>`;
+    each `count` line on stdin answers with the bytes the relay sent back; EOF ends it."""
+    import sys
+    with s3_server() as endpoint:
+        proxy = ThrottlingProxy(int(endpoint.rsplit(":", 1)[1]), latency, rate)
+        print("READY", endpoint, proxy.url, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "count":
+                print(proxy.counted, flush=True)
+        proxy.stop()
+
+
+if __name__ == "__main__":
+    import sys
+    _serve_throttled_s3(float(sys.argv[1]), float(sys.argv[2]))

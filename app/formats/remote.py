@@ -141,6 +141,12 @@ def _filesystem(url: str):
     return fs
 
 
+def connect(url: str) -> None:
+    """Make the filesystem for the URL's scheme now (its SDK's start-up costs a second or
+    two), without asking the server anything."""
+    _filesystem(url)
+
+
 def _options(sch: str, anonymous: bool) -> dict:
     t = timeout()
     if sch in ("s3", "s3a"):
