@@ -109,12 +109,17 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(bytes(body))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass   # connections the faults cut are expected, not worth a traceback
+
+
 @contextlib.contextmanager
 def web_server(folder):
     """A web server of `folder` on a free port, honouring Range; yields (base URL, Faults)."""
     faults = Faults()
     handler = type("Handler", (_Handler,), {"faults": faults})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
+    server = _QuietServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -339,3 +339,15 @@ def test_run_on_a_remote_model_uses_local_copies_of_its_files(s3, capsys):
     names = sorted(n for d in os.listdir(files) for n in os.listdir(os.path.join(files, d)))
     assert "epoch-2.index" in names and "epoch-0.meta" in names
     assert "epoch-1.index" not in names          # exactly the files of the checkpoint run
+
+
+def test_a_run_opened_once_reopens_offline(web, capsys):
+    _, url, faults = web
+    want = run_cli(capsys, "stats", f"{url}/cnn/", "dense/kernel")
+    assert want[0] == 0
+    remote.reset()                  # a new session…
+    faults.drop_next = 10 ** 6      # …with the server unreachable
+    got = run_cli(capsys, "stats", f"{url}/cnn/", "dense/kernel")
+    assert got == want
+    code, out, err = run_cli(capsys, "stats", f"{url}/cnn/", "conv/bias")   # never fetched
+    assert code == 2 and "cannot read" in err and url in err

@@ -176,8 +176,19 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
+def _not_found(exc: BaseException) -> bool:
+    """A 404, not a FileNotFoundError that a filesystem made of a dropped connection
+    (fsspec's web filesystem says "not found" for any failed HEAD)."""
+    if isinstance(exc, FileNotFoundError):
+        cause = exc.__cause__
+        return cause is None or isinstance(cause, FileNotFoundError) or _status(cause) == 404
+    return _status(exc) == 404
+
+
 def _permanent(exc: BaseException) -> bool:
-    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError,
+    if isinstance(exc, FileNotFoundError):
+        return _not_found(exc)
+    if isinstance(exc, (PermissionError, IsADirectoryError,
                         NotADirectoryError, FormatError, ImportError, TypeError)):
         return True
     status = _status(exc)
@@ -187,8 +198,11 @@ def _permanent(exc: BaseException) -> bool:
 def _message(url: str, exc: BaseException) -> FormatError:
     status = _status(exc)
     name = type(exc).__name__
-    if isinstance(exc, FileNotFoundError) or status == 404:
+    if _not_found(exc):
         return FormatError(url, "not found on the server (404): check the URL")
+    if isinstance(exc, FileNotFoundError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+        status, name = _status(exc), type(exc).__name__
     if isinstance(exc, PermissionError) or status in (401, 403):
         return FormatError(url, "access denied (403): check your credentials (the storage SDK's "
                                 "environment variables or config files) or that the object is public")
@@ -343,10 +357,15 @@ def info(url: str, fresh: bool = False) -> Entry | None:
     try:
         d = _call(url, lambda fs: fs.info(_fs_path(fs, _with_query(url))))
         e = Entry(d.get("size"), _mtime(d), d.get("type") == "directory")
+        cache.put("info|" + url, json.dumps(e).encode())
     except FormatError as err:
-        if "not found" not in err.problem:
-            raise
-        e = None
+        if "not found" in err.problem:
+            e = None
+        else:   # offline: what was learnt last time, if anything
+            kept = cache.get("info|" + url)
+            if kept is None:
+                raise
+            e = Entry(*json.loads(kept))
     _state.infos[url] = (now, e)
     return e
 
