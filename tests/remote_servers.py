@@ -221,20 +221,23 @@ class ThrottlingProxy:
         self._thread.join(5)
 
 
-def _serve_throttled_s3(latency: float, rate: float) -> None:
+def _serve_throttled_s3(latency: float, rate: float, web_folder: str) -> None:
     """Child-process entry for the benchmark: moto's S3 server behind a ThrottlingProxy,
-    away from the measured process's interpreter lock. Prints `READY <server> <relay>`;
-    each `count` line on stdin answers with the bytes the relay sent back; EOF ends it."""
+    and a web server of `web_folder` behind another, away from the measured process's
+    interpreter lock. Prints `READY <s3 server> <s3 relay> <web relay>`; each `count` line
+    on stdin answers with the bytes both relays sent back; EOF ends it."""
     import sys
-    with s3_server() as endpoint:
+    with s3_server() as endpoint, web_server(web_folder) as (web, _):
         proxy = ThrottlingProxy(int(endpoint.rsplit(":", 1)[1]), latency, rate)
-        print("READY", endpoint, proxy.url, flush=True)
+        web_proxy = ThrottlingProxy(int(web.rsplit(":", 1)[1]), latency, rate)
+        print("READY", endpoint, proxy.url, web_proxy.url, flush=True)
         for line in sys.stdin:
             if line.strip() == "count":
-                print(proxy.counted, flush=True)
+                print(proxy.counted + web_proxy.counted, flush=True)
         proxy.stop()
+        web_proxy.stop()
 
 
 if __name__ == "__main__":
     import sys
-    _serve_throttled_s3(float(sys.argv[1]), float(sys.argv[2]))
+    _serve_throttled_s3(float(sys.argv[1]), float(sys.argv[2]), sys.argv[3])

@@ -45,15 +45,15 @@ class Servers:
     """moto's S3 server and the throttling relay, in a child process (their work must not
     share this process's interpreter lock with the reader being measured)."""
 
-    def __init__(self, latency: float, rate: float):
+    def __init__(self, latency: float, rate: float, web_folder: str):
         self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "remote_servers.py"),
-                                      str(latency), str(rate)], stdin=subprocess.PIPE,
+                                      str(latency), str(rate), web_folder], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
         words = self.proc.stdout.readline().split()
         if not words or words[0] != "READY":
             raise SystemExit("the S3 server did not start")
-        self.endpoint, self.url = words[1], words[2]
+        self.endpoint, self.url, self.web = words[1], words[2], words[3]
 
     @property
     def counted(self) -> int:
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     work = tempfile.mkdtemp(prefix="bench-remote-")
     rows = []
     try:
-        servers = Servers(args.latency, rate)
+        servers = Servers(args.latency, rate, vgg)
         try:
             endpoint = servers.endpoint
             os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint)
@@ -188,9 +188,17 @@ def main(argv=None) -> int:
                 # 2. fc6 statistics by range, against the link's own speed
                 with Meter(proxy) as big:
                     stats_of(url + "model.ckpt-2", BIG)
-                rows.append(("stats of fc6/weights (411 MB)", big, None))
-                print(f"  fc6: {mb(big.bytes / big.seconds)}/s through a {mb(rate)}/s link "
-                      f"({big.bytes / big.seconds / rate:.0%} of it)")
+                rows.append(("stats of fc6/weights (411 MB), S3 server", big, None))
+                print(f"  fc6 from S3: {mb(big.bytes / big.seconds)}/s through a {mb(rate)}/s link "
+                      f"({big.bytes / big.seconds / rate:.0%} of it); the test S3 server builds the "
+                      "whole object for every range request")
+                # the same from a web server that reads just the range from disk
+                fresh(os.path.join(work, "cache2"))
+                with Meter(proxy) as web:
+                    stats_of(servers.web + "/model.ckpt-1", BIG)
+                rows.append(("stats of fc6/weights (411 MB), web server", web, None))
+                print(f"  fc6 from a web server: {mb(web.bytes / web.seconds)}/s "
+                      f"({web.bytes / web.seconds / rate:.0%} of the link)")
                 # 3. diff of two checkpoints by range vs download both + diff
                 fresh(os.path.join(work, "cache3"))
                 with Meter(proxy) as rd:
