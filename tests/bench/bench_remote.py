@@ -132,6 +132,11 @@ def download(fs, keys: list[str], dest: str) -> int:
     return sum(os.path.getsize(os.path.join(dest, os.path.basename(k))) for k in keys)
 
 
+def _say(rows, row) -> None:
+    rows.append(row)
+    print("  " + _row(*row), flush=True)   # as it comes: a long run keeps what it measured
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "bench", "out"))
@@ -181,14 +186,14 @@ def main(argv=None) -> int:
                 download(fs, keys, os.path.join(work, "dl1"))
                 s_local = local_small(os.path.join(work, "dl1", "model.ckpt-2.index"))
             assert s_lazy.to_json() == s_local.to_json()
-            rows.append(("list + stats of conv1_1/weights", lazy, dl))
+            _say(rows, ("list + stats of conv1_1/weights", lazy, dl))
             print(f"  bytes the job needs: {mb(small_need)} (index + .meta + the tensor)")
 
             if not args.skip_big:
                 # 2. fc6 statistics by range, against the link's own speed
                 with Meter(proxy) as big:
                     stats_of(url + "model.ckpt-2", BIG)
-                rows.append(("stats of fc6/weights (411 MB), S3 server", big, None))
+                _say(rows, ("stats of fc6/weights (411 MB), S3 server", big, None))
                 print(f"  fc6 from S3: {mb(big.bytes / big.seconds)}/s through a {mb(rate)}/s link "
                       f"({big.bytes / big.seconds / rate:.0%} of it); the test S3 server builds the "
                       "whole object for every range request")
@@ -196,7 +201,7 @@ def main(argv=None) -> int:
                 fresh(os.path.join(work, "cache2"))
                 with Meter(proxy) as web:
                     stats_of(servers.web + "/model.ckpt-1", BIG)
-                rows.append(("stats of fc6/weights (411 MB), web server", web, None))
+                _say(rows, ("stats of fc6/weights (411 MB), web server", web, None))
                 print(f"  fc6 from a web server: {mb(web.bytes / web.seconds)}/s "
                       f"({web.bytes / web.seconds / rate:.0%} of the link)")
                 # 3. diff of two checkpoints by range vs download both + diff
@@ -207,7 +212,7 @@ def main(argv=None) -> int:
                     keys = [f"vgg/run/{k}" for k in sizes if k.startswith(("model.ckpt-1.", "model.ckpt-2."))]
                     download(fs, keys, os.path.join(work, "dl3"))
                     diff_of(os.path.join(work, "dl3", "model.ckpt-1"), os.path.join(work, "dl3", "model.ckpt-2"))
-                rows.append(("diff of two checkpoints", rd, dd))
+                _say(rows, ("diff of two checkpoints", rd, dd))
                 shutil.rmtree(os.path.join(work, "dl3"), ignore_errors=True)
 
             # 4. second open from the cache vs a local open
@@ -217,7 +222,7 @@ def main(argv=None) -> int:
             fresh(None)
             with Meter(proxy) as local:
                 local_small(os.path.join(work, "dl1", "model.ckpt-2.index"))
-            rows.append(("second open + stats (cache vs local)", again, local))
+            _say(rows, ("second open + stats (cache vs local)", again, local))
         finally:
             servers.stop()
     finally:
@@ -226,10 +231,14 @@ def main(argv=None) -> int:
     print()
     print("| job | by range: s | MB | requests | baseline: s | MB | ratio (time) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, a, b in rows:
-        base = f"{b.seconds:.2f} | {b.bytes / 1e6:,.1f} | {a.seconds / b.seconds:.3f}" if b else "– | – | –"
-        print(f"| {name} | {a.seconds:.2f} | {a.bytes / 1e6:,.2f} | {a.requests} | {base} |")
+    for row in rows:
+        print(_row(*row))
     return 0
+
+
+def _row(name, a, b) -> str:
+    base = f"{b.seconds:.2f} | {b.bytes / 1e6:,.1f} | {a.seconds / b.seconds:.3f}" if b else "– | – | –"
+    return f"| {name} | {a.seconds:.2f} | {a.bytes / 1e6:,.2f} | {a.requests} | {base} |"
 
 
 if __name__ == "__main__":
