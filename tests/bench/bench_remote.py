@@ -15,6 +15,12 @@ Rows: list the run + statistics of `vgg_16/conv1/conv1_1/weights`; statistics of
 `vgg_16/fc6/weights` (411 MB: here the link is the limit, so the figure is MB/s against the
 link's); diff of the two checkpoints; a second open (listing + the small tensor's
 statistics) from the disk cache vs a local open. Bytes are what crossed the relay.
+
+Known limits: moto's S3 server builds the whole object for every range request (its
+_handle_range_header slices the full value), so many ranges of one 553 MB object cost it
+far more than one whole download; the web-server row of fc6 shows the reader against a
+server that reads only the range. A full run needs a few GB of memory for moto and about
+10–15 minutes on a quiet 2-core machine; `--skip-big` keeps the first and last rows.
 """
 
 from __future__ import annotations
