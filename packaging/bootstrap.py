@@ -64,7 +64,7 @@ def install() -> None:
         return
     say("installing dependencies (TensorFlow included; the first time takes a few minutes)")
     run([PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([PY, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[tf,test]"])
+    run([PY, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[tf,test,s3,gcs]"])
     with open(STAMP, "w") as f:
         f.write(digest)
 

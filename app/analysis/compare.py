@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..formats import dtypes
+from ..formats import dtypes, location
 from ..formats.errors import FormatError
 from ..formats.reader import CHUNK_BYTES, TensorReader
 from .progress import Cancelled, Ticker
@@ -329,6 +329,12 @@ def _lockstep(pieces) -> tuple[list[Part], list[float], list[float]]:
 def _identity(reader) -> tuple:
     """A checkpoint as a cache key: its path, and the index file's mtime and size, so a
     checkpoint rewritten in place is not answered from the cache."""
+    if location.is_url(reader.index_path):
+        try:
+            st = location.stat(reader.index_path)
+        except FormatError:
+            return reader.index_path, None, None
+        return reader.index_path, st.mtime, st.size
     path = os.path.abspath(reader.index_path)
     try:
         st = os.stat(path)

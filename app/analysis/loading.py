@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..formats import location
 from ..formats.errors import FormatError
 from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
@@ -28,6 +29,7 @@ class Loaded:
     problems: list[str] = field(default_factory=list)
     params: ParameterSplit = field(default_factory=ParameterSplit)   # model vs optimizer state
     event_files: dict[str, list[str]] = field(default_factory=dict)   # run → its event files
+    graph_pending: bool = False           # a remote model: its graph comes in a second step
     layers: Layers | None = None          # a Keras-made SavedModel's layers
 
     @property
@@ -107,23 +109,46 @@ def build_tree(loaded: Loaded) -> None:
         loaded.tree_kind = "variables"
 
 
-def load(path: str, job=None, checkpoint: str | None = None) -> Loaded:
+def _read_graphs(loaded: Loaded, ckpt: Checkpoint | None) -> None:
+    try:
+        loaded.graphs = load_graphs(loaded.model, ckpt)
+    except FormatError as e:
+        loaded.problems.append(str(e))
+    loaded.graph = loaded.graphs[0] if loaded.graphs else None
+
+
+def add_graph(loaded: Loaded) -> Loaded:
+    """The second step of a `graph_later` load: a copy with the graph and its tree."""
+    done = replace(loaded, problems=[], graph_pending=False)
+    _read_graphs(done, loaded.checkpoint)
+    build_tree(done)
+    if done.graph is not None:
+        done.graph.collections()
+    return done
+
+
+def load(path: str, job=None, checkpoint: str | None = None, graph_later: bool = False) -> Loaded:
     """Open whatever is at `path`: FormatError if nothing can be; partial problems are
-    collected in `problems` and the rest is still shown."""
+    collected in `problems` and the rest is still shown. `graph_later` (a remote run):
+    the variables come from the index alone when a checkpoint has them, and `add_graph`
+    reads the graph, which may be large, afterwards."""
     say = (lambda f, t: job.progress(f, t)) if job is not None else (lambda f, t: None)
     say(0.05, "finding the model")
     model = open_path(path)
     loaded = Loaded(model, problems=list(model.problems))
     ckpt = model.checkpoint(checkpoint)
-    say(0.2, "parsing the graph")
-    try:
-        loaded.graphs = load_graphs(model, ckpt)
-    except FormatError as e:
-        loaded.problems.append(str(e))
-    loaded.graph = loaded.graphs[0] if loaded.graphs else None
+    if graph_later and ckpt is not None and model.graph_sources(ckpt):
+        loaded.graph_pending = True
+    else:
+        say(0.2, "parsing the graph")
+        _read_graphs(loaded, ckpt)
     if job is not None and job.cancelled():
         return loaded
     say(0.6, "reading the checkpoint index")
+    if loaded.graph_pending:
+        open_reader(loaded, ckpt)
+        build_tree(loaded)
+        return loaded
     try:
         open_reader(loaded, ckpt)
     except FormatError as e:
@@ -132,7 +157,8 @@ def load(path: str, job=None, checkpoint: str | None = None) -> Loaded:
         loaded.problems.append(str(e))
     say(0.8, "building the scope tree")
     build_tree(loaded)
-    if model.kind in ("run", "checkpoint"):      # training curves logged beside the checkpoints
+    # training curves logged beside the checkpoints (read from local folders only)
+    if model.kind in ("run", "checkpoint") and not location.is_url(model.folder):
         loaded.event_files = find_event_files(model.folder)
     if loaded.graph is not None:
         loaded.graph.collections()

@@ -4,8 +4,7 @@ Pure Python: the window's worker lanes import it without numpy."""
 from __future__ import annotations
 
 
-class Cancelled(Exception):
-    """The caller asked to stop."""
+from ..formats.errors import Cancelled  # noqa: F401  (one class for every layer)
 
 
 class Ticker:

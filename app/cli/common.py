@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from ..formats import location
 from ..formats.errors import FormatError
 from ..formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
 
@@ -42,12 +43,13 @@ def run_command(args) -> int:
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         return EXIT_OK
     except MemoryError:
-        print(f"error: {args.path}: out of memory", file=sys.stderr)
+        print(location.display(f"error: {args.path}: out of memory"), file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:  # a bug of ours: one line, not a traceback
         if os.environ.get("CKPT_BROWSER_DEBUG"):
             raise
-        print(f"error: {args.path}: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        print(location.display(f"error: {args.path}: unexpected {type(e).__name__}: {e}"),
+              file=sys.stderr)
         return EXIT_BUG
 
 
@@ -116,6 +118,12 @@ def open_weights(model: Model, ckpt_arg: str | None, problems: list[str]):
 def split_at_step(arg: str) -> tuple[str, str | None]:
     """`FOLDER@STEP` → (FOLDER, STEP). A path that exists as typed wins over the form, so
     folders with an '@' in their name still open."""
+    if location.is_url(arg):   # a URL's '@' may be its user name; STEP follows the last '/'
+        head, _, tail = arg.rpartition("/")
+        if "@" not in tail or "?" in tail:
+            return arg, None
+        name, which = tail.rsplit("@", 1)
+        return (f"{head}/{name}" if name else head), which or None
     path = os.path.expanduser(arg)
     if "@" not in arg or os.path.exists(path) or os.path.exists(path + ".index"):
         return arg, None

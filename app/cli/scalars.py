@@ -6,13 +6,22 @@ import os
 import re
 
 from ..formats.display import number_text
+from ..formats import location
 from ..formats.errors import FormatError
+from ..formats.event_files import DEFAULT_MAX_DEPTH
 from ..formats.events import read_scalars
 from .common import UsageError, dump_json, report
 
 
+def _remote_folder(url: str) -> str:
+    url = location.normalize(url)
+    return url if location.isdir(url) else location.dirname(url)
+
+
 def _run_folder(path: str) -> str:
     """RUN as typed: a folder, or any file in it (a checkpoint, an event file)."""
+    if location.is_url(path):   # read from local copies of its event files
+        return location.event_files_copy(_remote_folder(path), DEFAULT_MAX_DEPTH)
     path = os.path.abspath(os.path.expanduser(path))
     if os.path.isdir(path):
         return path
@@ -23,15 +32,17 @@ def _run_folder(path: str) -> str:
 
 def cmd_scalars(args) -> int:
     folder = _run_folder(args.path)
+    # a remote run is read from local copies; messages name the remote files
+    shown = _remote_folder(args.path) if location.is_url(args.path) else folder
     try:
         pattern = re.compile(args.tag) if args.tag else None
     except re.error as e:
         raise UsageError(f"--tag {args.tag!r}: not a regular expression ({e})") from None
     data = read_scalars(folder, pattern)
     if not data.files:
-        raise FormatError(folder, "no event files (events.out.tfevents.*) here or in its subfolders")
-    notes = [str(n) for n in data.notes if not n.is_problem]
-    problems = [str(n) for n in data.problems]
+        raise FormatError(shown, "no event files (events.out.tfevents.*) here or in its subfolders")
+    notes = [str(n).replace(folder, shown) for n in data.notes if not n.is_problem]
+    problems = [str(n).replace(folder, shown) for n in data.problems]
     if args.json:
         dump_json({"series": [{"run": s.run, "tag": s.tag, "points": [
             {"step": int(step), "wall_time": float(wall), "value": float(value)}

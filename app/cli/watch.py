@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..analysis import stats as stats_mod
+from ..formats import location
 from ..formats.errors import FormatError
 from ..formats.live import RunWatcher
 from ..formats.model import open_checkpoint
@@ -78,9 +79,10 @@ def _line(obj: dict) -> str:
 def cmd_watch(args) -> int:
     if args.interval <= 0:
         raise UsageError("--interval must be positive")
-    if not os.path.isdir(args.path):
-        raise FormatError(args.path, "not a folder (watch follows a training run's folder)")
-    watcher = RunWatcher(args.path, grace=args.grace)
+    folder = location.normalize(args.path) if location.is_url(args.path) else args.path
+    if not location.isdir(folder):
+        raise FormatError(folder, "not a folder (watch follows a training run's folder)")
+    watcher = RunWatcher(folder, grace=args.grace)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     problems = 0
     while True:

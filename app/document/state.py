@@ -19,8 +19,9 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
-from ..analysis.loading import Loaded, build_tree, load, open_reader
+from ..analysis.loading import Loaded, add_graph, build_tree, load, open_reader
 from ..analysis.progress import Cancelled
+from ..formats import location
 from ..formats.display import human_bytes
 from ..formats.errors import FormatError, ModelsBelow
 from ..formats.run import Checkpoint
@@ -66,7 +67,7 @@ class Selection:
 
 
 NOTHING = Selection()
-LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events")
+LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events", "graph")
 
 
 class InlineJob:
@@ -120,6 +121,14 @@ def _trainable_text(params) -> str:
     return f" ({params.trainable:,} trainable)"
 
 
+def _stoppable(task: Callable) -> Callable:
+    """The task, with remote reads that stop within a moment of the job's cancel."""
+    def run(job):
+        with location.cancel_when(job.cancelled, job.progress):
+            return task(job)
+    return run
+
+
 class Document:
     """Events (each an `Event`; arguments in brackets):
     - opening [path] — reading starts; progress [fraction, text] while it runs
@@ -165,7 +174,7 @@ class Document:
         if not self._closed:
             if what:
                 self.working.emit(lane, what)
-            self.lanes[lane].submit(task, on_done, on_error)
+            self.lanes[lane].submit(_stoppable(task), on_done, on_error)
 
     def cancel(self, lane: str) -> None:
         self.lanes[lane].cancel()
@@ -204,8 +213,10 @@ class Document:
 
     @property
     def title(self) -> str:
-        return self.loaded.model.title if self.loaded else os.path.basename(
-            os.path.normpath(self.path)) or self.path
+        if self.loaded:
+            return self.loaded.model.title
+        shown = location.display(self.path)
+        return location.basename(location.normpath(shown)) or shown
 
     @property
     def checkpoint(self) -> Checkpoint | None:
@@ -220,10 +231,12 @@ class Document:
         self.status.emit(f"Opening {self.path}…")
         self.models_below = []
         path = self.path
+        later = location.is_url(path)   # remote: variables from the index first, then the graph
+        self.cancel("graph")
 
         def task(job):
             try:
-                return load(path, job, keep)
+                return load(path, job, keep, graph_later=later)
             except ModelsBelow as e:     # not a failure to report: a choice to offer
                 return e
 
@@ -253,6 +266,28 @@ class Document:
         elif previous.op is not None and loaded.graph is not None and loaded.graph.has_op(previous.op):
             self.select_op(previous.op, origin=previous.origin)
         self.status.emit(self.status_text())
+        if loaded.graph_pending:
+            self._read_graph(loaded)
+
+    def _read_graph(self, first: Loaded) -> None:
+        """The second step of opening a remote model: its graph, which may be large, read
+        (with progress) while the variables are already shown."""
+        def done(result: Loaded) -> None:
+            current = self.loaded
+            if current is None or current.model is not first.model:
+                return                      # reopened meanwhile
+            if current.checkpoint is not first.checkpoint:   # switched meanwhile: keep it
+                result = replace(current, graphs=result.graphs, graph=result.graph,
+                                 graph_pending=False)
+                build_tree(result)
+            self.loaded = result
+            self.graph_changed.emit(result)
+            self._tell_problems(result.problems)
+            self.status.emit(self.status_text())
+
+        self.status.emit("Reading the graph…")
+        self.submit("graph", lambda job: add_graph(first), done,
+                    lambda m, d: self.notice.emit(m, d, False))
 
     def read_scalars(self) -> None:
         """The scalar summaries (loss, accuracy, …) of the run's event files, in the

@@ -2,7 +2,8 @@
 
 Opening a bundle parses only its index. Tensor bytes are read when asked, through memory
 maps of the data shards, and every read is checked against the entry's crc32c first:
-bytes that fail it raise CorruptDataError and are never handed out as values.
+bytes that fail it raise CorruptDataError and are never handed out as values. Shards at a
+URL are read by range instead (remote.py), through the very same checks.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import crc32c
 
-from . import dtypes, protos
+from . import dtypes, location, protos
 from .dtypes import DType
 from .errors import CorruptDataError, FormatError
 from .files import regular_file_size
+from .location import is_url
 from .ordered_code import slice_key
 from .reader import CHUNK_BYTES, Region, TensorInfo, TensorReader
 from .table import Table, mask_crc, read_varint
@@ -59,6 +61,10 @@ class _Shard:
     problem: str | None = None
     mm: mmap.mmap | None = field(default=None, repr=False)
 
+    @property
+    def remote(self) -> bool:
+        return is_url(self.path)
+
 
 def _shape(proto) -> tuple[int, ...]:
     if proto.unknown_rank:
@@ -93,6 +99,7 @@ class Bundle(TensorReader):
                                                "maybe a pre-0.11 checkpoint")
         if header.num_shards < 1 or header.num_shards > 1_000_000:
             raise FormatError(self.index_path, f"bundle header declares {header.num_shards} shards")
+        location.trust(self.index_path)
         self.big_endian = header.endianness == 1
         self.num_shards = header.num_shards
         self.shards = [_Shard(data_file_name(prefix, i, self.num_shards))
@@ -207,11 +214,15 @@ class Bundle(TensorReader):
         """The stored pieces in the order `chunks` walks them (one for a plain tensor)."""
         return tuple(Region(e.starts, e.lengths) for e in self._usable(name)[1])
 
-    def _bytes(self, entry) -> memoryview:
-        """The raw bytes of one entry, mapped, not yet checked."""
+    def _bytes(self, entry, crc: int | None = None) -> memoryview:
+        """The raw bytes of one entry, mapped (or fetched: `crc` lets the remote cache keep
+        only good bytes), not yet checked."""
         if entry.size == 0:
             return memoryview(b"")
         shard = self.shards[entry.shard_id]
+        if shard.remote:
+            from . import remote
+            return memoryview(remote.read_range(shard.path, entry.offset, entry.size, crc))
         if shard.mm is None:
             try:
                 with open(shard.path, "rb") as f:
@@ -229,7 +240,7 @@ class Bundle(TensorReader):
 
     def _fixed(self, name: str, entry, dtype: DType, shape) -> np.ndarray:
         """A verified, read-only array over the mapped bytes of a fixed-size entry."""
-        raw = self._bytes(entry)
+        raw = self._bytes(entry, entry.crc32c)
         crc = 0
         for start in range(0, len(raw), CHUNK_BYTES):
             crc = crc32c.crc32c(raw[start:start + CHUNK_BYTES], crc)
@@ -299,8 +310,11 @@ class Bundle(TensorReader):
         step = max(dtype.itemsize, chunk_bytes - chunk_bytes % dtype.itemsize)
         for ext in extents:
             entry, crc = ext.entry, 0
-            raw = self._bytes(entry)
             shard = self.shards[entry.shard_id]
+            if shard.remote:
+                yield from self._remote_chunks(name, entry, step, dtype)
+                continue
+            raw = self._bytes(entry)
             for start in range(0, entry.size, step):
                 view = raw[start:start + step]
                 crc = crc32c.crc32c(view, crc)
@@ -308,6 +322,20 @@ class Bundle(TensorReader):
                 yield arr.byteswap() if self.big_endian and dtype.itemsize > 1 else arr
                 self._release(shard, entry.offset + start - 4 * step, step)
             self._verify(name, entry, crc)
+
+    def _remote_chunks(self, name: str, entry, step: int, dtype: DType):
+        """A remote entry's elements, fetched in parts with several ranges in flight."""
+        from . import remote
+        import numpy as np
+        crc = 0
+        part = min(step, max(dtype.itemsize, remote.PART_BYTES - remote.PART_BYTES % dtype.itemsize))
+        if entry.size:
+            for piece in remote.stream(self.shards[entry.shard_id].path, entry.offset,
+                                       entry.size, part, entry.crc32c):
+                crc = crc32c.crc32c(piece, crc)
+                arr = np.frombuffer(piece, dtype=dtype.numpy)
+                yield arr.byteswap() if self.big_endian and dtype.itemsize > 1 else arr
+        self._verify(name, entry, crc)
 
     @staticmethod
     def _release(shard: _Shard, offset: int, length: int) -> None:

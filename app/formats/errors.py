@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .urls import display
+
 
 class FormatError(Exception):
     """A model file is missing, unreadable, truncated, corrupt or not what it claims.
@@ -14,7 +16,13 @@ class FormatError(Exception):
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = os.fspath(path) if path is not None else None
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        # A signed URL's query string or a URL's user:password never reach a message.
+        super().__init__(display(f"{self.path}: {problem}" if self.path else problem))
+
+
+class Cancelled(Exception):
+    """The caller asked to stop (analysis.progress re-exports it; a remote read raises it
+    too, when its waiting thread is told to stop)."""
 
 
 class CorruptDataError(FormatError):

@@ -17,6 +17,7 @@ from .signatures import init_ops
 from .signatures import signatures as signature_list
 from .errors import FormatError
 from .files import read_small_file
+from .location import trust
 
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable",
                           "_VarHandlesOp"})
@@ -367,6 +368,7 @@ def load_saved_model(path: str) -> list[Graph]:
     sm = parse_proto(protos.SavedModel, data, path.endswith(".pbtxt"))
     if sm is None or not len(sm.meta_graphs):
         raise FormatError(path, "does not parse as a SavedModel (corrupt or not a SavedModel)")
+    trust(path)
     return [Graph(mg.graph_def, mg, path, "savedmodel") for mg in sm.meta_graphs]
 
 
@@ -375,7 +377,12 @@ def load_graph(path: str) -> Graph:
 
     The extension says which form is tried first; a file that parses as neither is an error.
     """
-    data = read_small_file(path)
+    graph = _parse_graph(path, read_small_file(path))
+    trust(path)
+    return graph
+
+
+def _parse_graph(path: str, data: bytes) -> Graph:
     text = looks_like_text(path, data)
     first_meta = path.endswith(".meta")
     order = ("meta", "graph") if first_meta else ("graph", "meta")

@@ -22,7 +22,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
-from . import dtypes, protos, tensors
+from . import dtypes, location, protos, tensors
 from .files import read_small_file
 from .objectgraph import ATTRIBUTE_SUFFIX
 
@@ -127,8 +127,8 @@ def _weight(nodes, node_id: int, local: str, paths, tensor_names, by_display) ->
 def _metadata(folder: str | None, nodes) -> tuple[dict[int, tuple[str, str]], str, str]:
     """node id → (identifier, JSON) from keras_metadata.pb, else from the object graph."""
     if folder:
-        path = os.path.join(folder, METADATA_FILE)
-        if os.path.isfile(path):
+        path = location.join(folder, METADATA_FILE)
+        if location.isfile(path):   # a remote SavedModel's too
             try:
                 meta = protos.SavedMetadata.FromString(read_small_file(path))
             except Exception:  # DecodeError and kin: said, and the object graph used instead

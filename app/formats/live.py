@@ -38,7 +38,8 @@ Cost: `poll()` stats the folder; if its modification time has not changed and no
 pending, that is all. Otherwise it lists the folder (names only) and stats and parses only
 prefixes that are new, pending, or whose set of file names changed. Files of checkpoints
 already reported are re-stat'ed only every `sweep` seconds, to notice rewrites in place
-(which do not touch the folder's own time).
+(which do not touch the folder's own time). A folder at a URL has no time of its own:
+each poll lists it afresh (one request) and compares names, sizes and times.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from . import protos
+from . import location, protos
 from .bundle import HEADER_KEY, data_file_name
 from .errors import FormatError
 from .run import step_of
@@ -101,16 +102,31 @@ def completeness(prefix: str) -> str | None:
         return f"bundle header declares {n} shards"
     for shard in range(n):
         path = data_file_name(prefix, shard, n)
-        try:
-            size = os.stat(path).st_size
-        except OSError:
+        st = _size_and_time(path)
+        if st is None:
             return f"data file {os.path.basename(path)} is missing"
+        size = st[0]
         if size < ends.get(shard, 0):
             return (f"data file {os.path.basename(path)} has {size} bytes, the index needs "
                     f"{ends[shard]} (truncated or still being written)")
     if any(s >= n for s in ends):
         return "index places entries in shards its header does not declare"
     return None
+
+
+def _size_and_time(path: str) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a file, None if it is gone."""
+    if location.is_url(path):
+        try:
+            st = location.stat(path)
+        except FormatError:
+            return None
+        return st.size, int(st.mtime * 1e9)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class RunWatcher:
@@ -138,11 +154,7 @@ class RunWatcher:
     def poll(self) -> list[WatchEvent]:
         events: list[WatchEvent] = []
         now = self._clock()
-        try:
-            st = os.stat(self.folder)
-            dir_sig = (st.st_dev, st.st_ino, st.st_mtime_ns)
-        except OSError:
-            dir_sig = None
+        dir_sig = self._folder_signature()
         if dir_sig is None:   # the folder is gone: so is every checkpoint in it
             events += self._forget(set(self._entries))
             self._dir_sig = None
@@ -178,6 +190,21 @@ class RunWatcher:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _folder_signature(self) -> tuple | None:
+        if location.is_url(self.folder):
+            try:
+                names = location.listdir(self.folder, fresh=True)
+                sig = tuple((n, location.stat(location.join(self.folder, n))) for n in names
+                            if n.endswith(".index") or _DATA_RE.match(n))
+            except FormatError:
+                return None
+            return ("remote", 0, hash(sig))
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_mtime_ns)
+
     def _stamp(self, events: list[WatchEvent]) -> list[WatchEvent]:
         if events:
             self.last_change = self._wall()
@@ -187,9 +214,12 @@ class RunWatcher:
         """prefix → its file names, for every prefix that has an index in the folder."""
         groups: dict[str, set] = {}
         try:
-            with os.scandir(self.folder) as it:
-                names = [d.name for d in it]
-        except OSError:
+            if location.is_url(self.folder):
+                names = location.listdir(self.folder)
+            else:
+                with os.scandir(self.folder) as it:
+                    names = [d.name for d in it]
+        except (OSError, FormatError):
             return None
         for name in names:
             if name.endswith(".index"):
@@ -198,16 +228,15 @@ class RunWatcher:
             m = _DATA_RE.match(name)
             if m and m.group(1) in groups:
                 groups[m.group(1)].add(name)
-        return {os.path.join(self.folder, p): frozenset(n) for p, n in groups.items()}
+        return {location.join(self.folder, p): frozenset(n) for p, n in groups.items()}
 
     def _signature(self, entry: _Entry) -> tuple | None:
         sig = []
         for name in sorted(entry.names):
-            try:
-                st = os.stat(os.path.join(self.folder, name))
-            except OSError:
+            st = _size_and_time(location.join(self.folder, name))
+            if st is None:
                 return None   # vanished while we looked: the next listing will say so
-            sig.append((name, st.st_size, st.st_mtime_ns))
+            sig.append((name, *st))
         return tuple(sig)
 
     def _check(self, prefix: str, entry: _Entry, now: float) -> WatchEvent | None:
@@ -224,7 +253,7 @@ class RunWatcher:
         if problem is not None and not self._overdue(entry, sig, now):
             return None   # not complete yet: TensorFlow may still be writing it
         entry.decided = sig
-        files = [os.path.join(self.folder, n) for n, _, _ in sig]
+        files = [location.join(self.folder, n) for n, _, _ in sig]
         if entry.reported:
             if problem == entry.problem:
                 return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from . import keras, objectgraph, tensors
+from . import keras, location, objectgraph, tensors
 from .bundle import OBJECT_GRAPH_KEY, Bundle, prefix_of
 from .errors import FormatError, ModelsBelow
 from .files import read_tail
@@ -51,13 +51,13 @@ class Model:
             self.graph_path or (self.selected.prefix if self.selected else self.path))
         if self.kind == "run" and len(self.checkpoints) == 1 and self.checkpoints[0].format == "keras":
             return os.path.basename(self.checkpoints[0].prefix)   # one Keras file: its name
-        base = os.path.normpath(base)
-        name = os.path.basename(base)
+        base = location.normpath(base)
+        name = location.basename(base)
         if not name:
             return base
         stem = os.path.splitext(name)[0] if self.kind == "graph" else name
         if stem.lower() in GENERIC_NAMES or stem.isdigit():
-            parent = os.path.basename(os.path.dirname(base))
+            parent = location.basename(location.dirname(base))
             if parent:
                 return f"{parent}/{name}"
         return name
@@ -69,7 +69,7 @@ class Model:
         for c in self.checkpoints:
             if which in (c.prefix, c.name) or (c.step is not None and which == str(c.step)):
                 return c
-        full = os.path.abspath(which)
+        full = location.normalize(which)
         for c in self.checkpoints:
             if full in (c.prefix, c.index, *c.data_files):
                 return c
@@ -85,8 +85,8 @@ class Model:
 
 def _is_saved_model_dir(folder: str) -> str | None:
     for name in SAVED_MODEL_FILES:
-        p = os.path.join(folder, name)
-        if os.path.isfile(p):
+        p = location.join(folder, name)
+        if location.isfile(p):
             return p
     return None
 
@@ -98,7 +98,7 @@ def _run(folder: str, path: str, pick: str | None = None) -> Model:
     if not usable:
         metas = [n for n in run.names if n.endswith(GRAPH_EXTENSIONS)]
         if len(metas) == 1:
-            return Model(path, "graph", folder, graph_path=os.path.join(folder, metas[0]),
+            return Model(path, "graph", folder, graph_path=location.join(folder, metas[0]),
                          problems=run.problems)
         if len(metas) > 1:
             shown = ", ".join(metas[:4]) + (", …" if len(metas) > 4 else "")
@@ -114,12 +114,12 @@ def _run(folder: str, path: str, pick: str | None = None) -> Model:
 
 def open_path(path: str) -> Model:
     """Find the model at `path`. Raises FormatError when there is none."""
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if os.path.isdir(path):
+    path = location.normalize(path)
+    if location.isdir(path):
         sm = _is_saved_model_dir(path) or (
-            os.path.basename(path) == "variables" and _is_saved_model_dir(os.path.dirname(path)))
+            location.basename(path) == "variables" and _is_saved_model_dir(location.dirname(path)))
         if sm:
-            return _saved_model(os.path.dirname(sm), sm)
+            return _saved_model(location.dirname(sm), sm)
         try:
             return _run(path, path)
         except FormatError as e:
@@ -127,12 +127,12 @@ def open_path(path: str) -> Model:
             if below:
                 raise ModelsBelow(path, below) from None
             raise e
-    folder, name = os.path.split(path)
-    if not os.path.exists(path):
-        if os.path.isfile(path + ".index") or os.path.isfile(path + ".meta"):
+    folder, name = location.dirname(path), location.basename(path)
+    if not location.isfile(path):
+        if location.isfile(path + ".index") or location.isfile(path + ".meta"):
             return _run(folder, path, pick=path)  # a checkpoint prefix
-        raise FormatError(path, "no such file or folder")
-    if not os.path.isfile(path):
+        if not location.exists(path):
+            raise FormatError(path, "no such file or folder")
         raise FormatError(path, "is not a regular file or folder")
     if name == STATE_FILE:
         return _run(folder, path)
@@ -144,8 +144,8 @@ def open_path(path: str) -> Model:
     if kind:
         raise FormatError(path, f"{kind}: not a TensorFlow checkpoint, graph or SavedModel, and this "
                                 "version does not read it")
-    if folder.endswith(os.sep + "variables") or os.path.basename(folder) == "variables":
-        parent = os.path.dirname(folder)
+    if location.basename(folder) == "variables":
+        parent = location.dirname(folder)
         sm = _is_saved_model_dir(parent)
         if sm:
             return _saved_model(parent, sm)
@@ -154,9 +154,9 @@ def open_path(path: str) -> Model:
         return _run(folder, path, pick=prefix)
     if name.endswith(".meta"):
         base = path[: -len(".meta")]
-        if os.path.isfile(base + ".index"):
+        if location.isfile(base + ".index"):
             return _run(folder, path, pick=base)
-        if os.path.isfile(base) and is_v1_file(base):
+        if location.isfile(base) and is_v1_file(base):
             model = _run(folder, path)
             model.selected = next((c for c in model.checkpoints if c.prefix == base), model.selected)
             return model
@@ -180,11 +180,18 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _foreign_kind(path: str) -> str | None:
+    if location.is_url(path):
+        head = location.read_head(path, 8)
+        return _foreign_head(head, path)
     try:
         with open(path, "rb") as f:
             head = f.read(8)
     except OSError:
         return None
+    return _foreign_head(head, path)
+
+
+def _foreign_head(head: bytes, path: str) -> str | None:
     if head == _HDF5_MAGIC:  # with another name than Keras gives its files
         return "an HDF5 file not named .h5, .hdf5 or .keras"
     if head.startswith(_ZIP_MAGIC) and path.endswith(".keras"):
@@ -196,6 +203,8 @@ def _foreign_kind(path: str) -> str | None:
 
 def _models_below(folder: str, limit: int = 5) -> list[str]:
     """Subfolders (a few levels down) that hold a model, to point a lost user at them."""
+    if location.is_url(folder):
+        return []   # a walk would be a request per folder
     found = []
     for root, dirs, files in os.walk(folder):
         depth = root[len(folder):].count(os.sep)
@@ -213,10 +222,10 @@ def _models_below(folder: str, limit: int = 5) -> list[str]:
 
 
 def _saved_model(folder: str, pb: str) -> Model:
-    prefix = os.path.join(folder, "variables", "variables")
+    prefix = location.join(folder, "variables", "variables")
     model = Model(folder, "savedmodel", folder, graph_path=pb)
-    if os.path.isfile(prefix + ".index"):
-        run = RunFolder(os.path.dirname(prefix))
+    if location.isfile(prefix + ".index"):
+        run = RunFolder(location.dirname(prefix))
         model.checkpoints = [c for c in run.checkpoints if c.prefix == prefix]
         model.problems, model.notes = run.problems, run.notes
         if model.checkpoints:
@@ -264,7 +273,7 @@ def load_graphs(model: Model, ckpt: Checkpoint | None = None) -> list[Graph]:
     source = model.graph_sources(ckpt)
     if source is None:
         return []
-    if model.kind == "savedmodel" or os.path.basename(source) in SAVED_MODEL_FILES:
+    if model.kind == "savedmodel" or location.basename(source) in SAVED_MODEL_FILES:
         return load_saved_model(source)
     return [load_graph(source)]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf import text_format
 
-from . import keras, protos
+from . import keras, location, protos
 from .bundle import data_file_name
 from .errors import FormatError
 from .files import read_small_file
@@ -60,13 +60,14 @@ def step_of(prefix: str) -> int | None:
 def read_state(folder: str) -> tuple[list[str], str | None]:
     """(all listed paths, model_checkpoint_path) of a folder's state file. FormatError if
     it exists but does not parse."""
-    path = os.path.join(folder, STATE_FILE)
+    path = location.join(folder, STATE_FILE)
     data = read_small_file(path, limit=16 << 20)
     state = protos.CheckpointState()
     try:
         text_format.Parse(data.decode("utf-8"), state)
     except Exception:
         raise FormatError(path, "checkpoint state file does not parse (garbage or not a state file)") from None
+    location.trust(path)
     listed = list(state.all_model_checkpoint_paths)
     latest = state.model_checkpoint_path or None
     if latest and latest not in listed:
@@ -77,14 +78,13 @@ def read_state(folder: str) -> tuple[list[str], str | None]:
 def _inside(folder: str, listed: str) -> str:
     """Where a state file's path is, resolved inside `folder`: its own place when that is
     in the folder, else its last component in the folder (paths of the training machine)."""
-    candidate = os.path.normpath(os.path.join(folder, listed))
-    root = os.path.normpath(folder)
-    if os.path.commonpath([root, candidate]) == root and (
-            os.path.exists(candidate + ".index") or os.path.exists(candidate)
+    candidate = location.normpath(location.join(folder, listed))
+    if location.inside(folder, candidate) and (
+            location.exists(candidate + ".index") or location.exists(candidate)
             or any(c in listed for c in "*?[")):
         return candidate
     base = re.split(r"[\\/]", listed.rstrip("/\\"))[-1]
-    return os.path.join(folder, base)
+    return location.join(folder, base)
 
 
 class RunFolder:
@@ -95,20 +95,20 @@ class RunFolder:
         self.problems: list[str] = []   # what could not be read
         self.notes: list[str] = []      # what is worth knowing but not wrong
         try:
-            names = sorted(os.listdir(folder))
+            names = sorted(location.listdir(folder))
         except OSError as e:
             raise FormatError(folder, f"cannot list folder: {e.strerror}") from None
         self.names = names
         by_prefix: dict[str, Checkpoint] = {}
 
         for name in names:
-            full = os.path.join(folder, name)
+            full = location.join(folder, name)
             if name.endswith(".index"):
                 p = full[: -len(".index")]
                 by_prefix[p] = Checkpoint(p, index=full)
             else:
                 m = _DATA_RE.match(name)
-                if m and os.path.join(folder, m.group(1)) not in by_prefix and \
+                if m and location.join(folder, m.group(1)) not in by_prefix and \
                         m.group(1) + ".index" not in names:
                     self.problems.append(f"{name}: data file without its .index; cannot be read")
 
@@ -120,7 +120,7 @@ class RunFolder:
                 by_prefix[full] = Checkpoint(full, index=full, data_files=[full], format="keras")
 
         listed, latest = [], None
-        if STATE_FILE in names and os.path.isfile(os.path.join(folder, STATE_FILE)):
+        if STATE_FILE in names and location.isfile(location.join(folder, STATE_FILE)):
             try:
                 listed, latest = read_state(folder)
             except FormatError as e:
@@ -135,9 +135,9 @@ class RunFolder:
                 p = hits[0] if hits else p
             if p not in by_prefix:
                 by_prefix[p] = Checkpoint(p, on_disk=False)
-                elsewhere = os.path.normpath(os.path.join(folder, entry))
-                if os.path.commonpath([os.path.normpath(folder), elsewhere]) != os.path.normpath(folder) \
-                        and (os.path.exists(elsewhere) or os.path.exists(elsewhere + ".index")):
+                elsewhere = location.normpath(location.join(folder, entry))
+                if not location.inside(folder, elsewhere) \
+                        and (location.exists(elsewhere) or location.exists(elsewhere + ".index")):
                     # It exists there: say plainly that it was not read, and why.
                     where = entry if os.path.isabs(entry) else f"{entry} ({elsewhere})"
                     self.notes.append(f"the state file lists {where}, outside this folder: not followed "
@@ -165,14 +165,14 @@ class RunFolder:
             if name == STATE_FILE or name.endswith(_NOT_V1) or _DATA_RE.match(name) \
                     or name.startswith("events.out"):
                 continue
-            full = os.path.join(self.folder, name)
-            if not os.path.isfile(full) or probes >= _MAX_V1_PROBES:
+            full = location.join(self.folder, name)
+            if not location.isfile(full) or probes >= _MAX_V1_PROBES:
                 continue
             probes += 1
             if not is_v1_file(full):
                 continue
             m = _V1_SHARD_RE.match(name)
-            prefix = os.path.join(self.folder, m.group(1)) if m else full
+            prefix = location.join(self.folder, m.group(1)) if m else full
             groups.setdefault(prefix, []).append(full)
         for prefix, files in groups.items():
             if prefix not in by_prefix:
@@ -186,7 +186,7 @@ class RunFolder:
         for name in self.names:
             m = _DATA_RE.match(name)
             if m and m.group(1) == base:
-                found.append(os.path.join(self.folder, name))
+                found.append(location.join(self.folder, name))
         if not found:
             found = [data_file_name(c.prefix, 0, 1)]
         return found
@@ -199,7 +199,7 @@ class RunFolder:
         if c.format == "v1" and c.data_files:
             shard_meta = re.sub(r"-\d{5}-of-\d{5}$", "", c.data_files[0]) + ".meta"
             if os.path.basename(shard_meta) in metas:
-                return os.path.join(self.folder, os.path.basename(shard_meta))
+                return location.join(self.folder, os.path.basename(shard_meta))
         stem = re.sub(r"[-_]\d+$", "", os.path.basename(c.prefix))
         same_run = []
         for m in metas:
@@ -210,20 +210,20 @@ class RunFolder:
             step = c.step if c.step is not None else 0
             below = [s for s in same_run if s[0] is not None and s[0] <= step]
             pick = max(below) if below else min(same_run, key=lambda s: (s[0] is None, s[0] or 0))
-            return os.path.join(self.folder, pick[1])
+            return location.join(self.folder, pick[1])
         if len(metas) == 1:
-            return os.path.join(self.folder, metas[0])
+            return location.join(self.folder, metas[0])
         return None
 
     def _measure(self, c: Checkpoint) -> None:
         files = ([c.index] if c.index else []) + c.data_files
         for f in files:
             try:
-                st = os.stat(f)
-            except OSError:
+                st = location.stat(f)
+            except FormatError:
                 continue
-            c.size += st.st_size
-            c.mtime = max(c.mtime or 0.0, st.st_mtime)
+            c.size += st.size
+            c.mtime = max(c.mtime or 0.0, st.mtime)
 
     def _mark_latest(self, latest_prefix: str | None) -> None:
         present = [c for c in self.checkpoints if c.on_disk]

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..formats import location
+from ..formats.errors import FormatError
 from ..formats.graph import Graph, load_graph, load_saved_model
 from ..formats.model import Model, open_path
 from . import feeds as feeds_mod
@@ -109,9 +111,33 @@ class Plan:
         return self.kind == "meta" and any(prefix for prefix, _step, _graph in self.checkpoints)
 
     def requests(self, fetches, feeds, signature=None, allow_unsafe=False) -> list[RunRequest]:
-        return [RunRequest(graph_path, self.kind, list(fetches), dict(feeds), prefix, step,
-                           signature, self.tags, allow_unsafe)
-                for prefix, step, graph_path in self.checkpoints]
+        """The runs, on local files: a remote model's graph and checkpoints are copied
+        first (exactly their files, through the cache: see location.local_copies)."""
+        out = []
+        for prefix, step, graph_path in self.checkpoints:
+            graph_path, prefix = self._local(graph_path, prefix)
+            out.append(RunRequest(graph_path, self.kind, list(fetches), dict(feeds), prefix, step,
+                                  signature, self.tags, allow_unsafe))
+        return out
+
+    def _local(self, graph_path: str, prefix: str | None) -> tuple[str, str | None]:
+        if not location.is_url(graph_path) and not (prefix and location.is_url(prefix)):
+            return graph_path, prefix
+        if self.kind == "savedmodel":
+            raise RunError(f"{location.display(graph_path)}: running a SavedModel from a URL "
+                           "is not supported; copy it to this computer first", "graph")
+        wanted = [graph_path]
+        ckpt = next((c for c in self.model.checkpoints if c.prefix == prefix), None)
+        if ckpt is not None:
+            wanted += ([ckpt.index] if ckpt.index else []) + list(ckpt.data_files)
+        try:
+            local = location.local_copies(wanted)
+        except FormatError as e:
+            raise RunError(str(e), "graph") from None
+        if ckpt is None:
+            return local[graph_path], prefix
+        where = os.path.dirname(local[ckpt.index or ckpt.data_files[0]])
+        return local[graph_path], os.path.join(where, os.path.basename(prefix))
 
 
 def plan(path: str, checkpoint: str | None = None, all_checkpoints: bool = False,

@@ -12,6 +12,7 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
+from ..formats import location
 from ..document import Document, Selection
 from .docks import DockArea, PanelGroup
 from .panels.banner import Banner
@@ -266,7 +267,7 @@ class ModelView(QWidget):
 
     def _opening(self, path: str) -> None:
         self.stack.setCurrentIndex(LOADING)
-        self.loading_label.setText(f"Opening {html.escape(path)}…")
+        self.loading_label.setText(f"Opening {html.escape(location.display(path))}…")
         self.loading_bar.setValue(0)
         self.banner.hide()
 

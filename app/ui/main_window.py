@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget)
 
 from .. import __version__
+from ..formats import location
+from . import open_url
 from .document import ModelView
 
 MAX_RECENT = 12
@@ -29,13 +31,17 @@ class MainWindow(QMainWindow):
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.empty = QLabel("Open a checkpoint folder, a checkpoint file, a SavedModel or a graph:\n"
-                            "File ▸ Open Folder… (Ctrl+O), or drop it onto this window.")
+                            "File ▸ Open Folder… (Ctrl+O), or drop it onto this window.\n"
+                            "A run in object storage or on the web: File ▸ Open URL… (Ctrl+L), "
+                            "or paste its URL here.")
         self.empty.setAlignment(Qt.AlignCenter)
         self.central = QStackedWidget()
         self.central.addWidget(self.empty)
         self.central.addWidget(self.tabs)
         self.setCentralWidget(self.central)
         self._build_menus()
+        open_url.apply_cache_setting(self.settings)
+        QShortcut(QKeySequence.Paste, self, self._paste)   # text fields keep their own paste
         self._build_status()
         self.resize(self._first_size())
         geometry = self.settings.value("window/geometry")
@@ -61,9 +67,12 @@ class MainWindow(QMainWindow):
         self.act_open_folder.setShortcut(QKeySequence.Open)
         self.act_open_file = m.addAction("Open F&ile…", self.open_file_dialog)
         self.act_open_file.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.act_open_url = m.addAction("Open &URL…", self.open_url_dialog)
+        self.act_open_url.setShortcut(QKeySequence("Ctrl+L"))
         self.recent_menu = m.addMenu("Open &Recent")
         self._fill_recent()
         m.addSeparator()
+        open_url.add_cache_menu(m, self, self.settings)
         self.act_reload = m.addAction("&Reload", self.reload_current)
         self.act_reload.setShortcut(QKeySequence.Refresh)
         self.act_verify = m.addAction("&Verify Checkpoints", self._verify)
@@ -115,7 +124,7 @@ class MainWindow(QMainWindow):
     # -- opening ------------------------------------------------------------------------
 
     def open_path(self, path: str) -> ModelView:
-        path = os.path.abspath(path)
+        path = path if location.is_url(path) else os.path.abspath(path)
         for i in range(self.tabs.count()):
             view = self.tabs.widget(i)
             if view.path == path:
@@ -131,11 +140,21 @@ class MainWindow(QMainWindow):
             lane.busy_changed.connect(lambda _b, v=view: self._busy(v))
         i = self.tabs.addTab(view, view.title)
         self._show_empty()
-        self.tabs.setTabToolTip(i, path)
+        self.tabs.setTabToolTip(i, location.display(path))
         self.tabs.setCurrentIndex(i)
         self._restore_layout(view)
-        self._add_recent(path)
+        self._add_recent(location.display(path))   # a signed URL's query is a secret: not kept
         return view
+
+    def open_url_dialog(self) -> None:
+        url = open_url.ask_url(self)
+        if url:
+            self.open_path(url)
+
+    def _paste(self) -> None:
+        url = open_url.url_in_text(QGuiApplication.clipboard().text())
+        if url:
+            self.open_path(url)
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a checkpoint folder", self._start_dir())
@@ -150,7 +169,7 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def _start_dir(self) -> str:
-        recent = self.recent()
+        recent = [p for p in self.recent() if not location.is_url(p)]
         return os.path.dirname(recent[0]) if recent else os.path.expanduser("~")
 
     def reload_current(self) -> None:
@@ -321,13 +340,12 @@ class MainWindow(QMainWindow):
         area.toggle_maximized(dock)
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        if open_url.urls_in(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.open_path(url.toLocalFile())
+        for path in open_url.urls_in(event.mimeData()):
+            self.open_path(path)
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
