@@ -18,7 +18,6 @@ readable name.
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
 from dataclasses import dataclass, field
 
