@@ -135,6 +135,11 @@ class RunWatcher:
         done = [p for p, e in self._entries.items() if e.reported]
         return sorted(done, key=lambda p: (step_of(p) is None, step_of(p) or 0, p))
 
+    @property
+    def pending(self) -> bool:
+        """Some checkpoint is not judged yet (still being written): worth polling soon."""
+        return any(e.signature is None or e.signature != e.decided for e in self._entries.values())
+
     def poll(self) -> list[WatchEvent]:
         events: list[WatchEvent] = []
         now = self._clock()
@@ -147,8 +152,7 @@ class RunWatcher:
             events += self._forget(set(self._entries))
             self._dir_sig = None
             return self._stamp(events)
-        pending = any(e.signature is None or e.signature != e.decided
-                      for e in self._entries.values())
+        pending = self.pending
         sweeping = now - self._last_sweep >= self.sweep
         if dir_sig == self._dir_sig and not pending and not sweeping:
             return events
