@@ -32,7 +32,7 @@ class LiveRun:
         self.folder = folder
         self.mode = mode            # "notify" (file-system notifications) or "poll"
         self.fstype = fstype        # the folder's file system type, where known
-        self.watcher = RunWatcher(folder, grace=grace)
+        self.watcher = RunWatcher(folder, grace=grace, trust_folder_time=(mode != "poll"))
         self.last_change: float | None = None
 
     def prime(self) -> None:
