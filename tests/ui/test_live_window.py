@@ -77,3 +77,63 @@ def test_follow_off_keeps_the_current_checkpoint(qtbot, window, tmp_path):
         shutil.copyfile(run / f"model.ckpt-1.{f}", run / f"model.ckpt-2.{f}")
     qtbot.waitUntil(lambda: _steps(view) == [1, 2], timeout=TIMEOUT)
     assert view.doc.checkpoint.step == 1
+
+
+def test_polled_run_keeps_the_deleted_current_checkpoint_and_its_curves_grow(qtbot, window, tmp_path,
+                                                                              monkeypatch):
+    """A real TF2 training process (CheckpointManager, max_to_keep=3, tf.summary into train/)
+    with polling forced: the checkpoint on screen is deleted under it and stays, marked,
+    with its value still shown; the Training tab's loss curve grows to every step."""
+    import time
+
+    import numpy as np
+
+    from app.document.live import DELETED_NOTE
+    from app.formats.live import completeness
+    from ..test_live import SAVES, recorded
+
+    monkeypatch.setenv("CHECKPOINT_BROWSER_WATCH", "poll")
+    run, record = tmp_path / "run", tmp_path / "record"
+    proc = start_training("tf2ev", run, record)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((run / "ckpt-1.index").exists() and completeness(str(run / "ckpt-1")) is None):
+            assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
+            time.sleep(0.02)
+        window.open_path(str(run))
+        view = window.current()
+        qtbot.waitUntil(lambda: view.doc.loaded is not None, timeout=TIMEOUT)
+        assert view.live.mode == "poll"
+        shown = view.doc.checkpoint
+        key = next(t.name for t in view.doc.loaded.tensors.values() if t.display_name == "a")
+        view.doc.select_tensor(key)
+        qtbot.waitUntil(lambda: view.value.slot.built and view.value.view.snapshot() is not None,
+                        timeout=TIMEOUT)
+        tab = view.value_tabs.indexOf(view.training)
+        assert view.value_tabs.isTabVisible(tab)
+        view.value_tabs.setCurrentIndex(tab)
+        qtbot.waitUntil(lambda: "loss" in view.training.plots, timeout=TIMEOUT)
+        assert proc.poll() is None, "training ended before the window followed it"
+        first_points = len(view.training.curve("train", "loss")[0])
+        proc.wait(timeout=120)
+        assert proc.returncode == 0, proc.stderr.read()
+        # The loss curve grew to every step, as TensorFlow logged it (1/step in float32).
+        qtbot.waitUntil(lambda: len(view.training.curve("train", "loss")[0]) == SAVES, timeout=TIMEOUT)
+        steps, values = view.training.curve("train", "loss")
+        assert list(steps) == list(range(1, SAVES + 1)) and first_points < SAVES
+        assert np.array_equal(values, np.float32(1.0) / np.arange(1, SAVES + 1, dtype=np.float32))
+        # The checkpoint on screen was deleted by max_to_keep: still listed, marked, current.
+        qtbot.waitUntil(lambda: _steps(view) == [SAVES - 2, SAVES - 1, SAVES], timeout=TIMEOUT)
+        kept = [c for c in view.doc.loaded.model.checkpoints if c.prefix == shown.prefix]
+        assert kept and kept[0].note == DELETED_NOTE and not kept[0].on_disk
+        assert view.doc.checkpoint.prefix == shown.prefix
+        rows = [view.checkpoints.list.topLevelItem(i).text(1)
+                for i in range(view.checkpoints.list.topLevelItemCount())]
+        assert any(DELETED_NOTE in r and shown.name in r for r in rows), rows
+        assert DELETED_NOTE in view.banner.text.text()
+        # What was read of it is still on screen, equal to what TensorFlow saved.
+        snap = view.value.view.snapshot()
+        assert np.array_equal(snap[3], recorded(record, shown.step)["a"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()

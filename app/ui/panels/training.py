@@ -28,8 +28,9 @@ class TrainingPanel(QWidget):
         self.slot = LazySlot(self._build, "Reading the run's event files…")
         lay.addWidget(self.slot)
         self.plots: dict[str, object] = {}       # tag → its pyqtgraph PlotWidget
+        self.lines: dict[tuple, tuple] = {}     # (tag, run) → (raw line, smoothed line or None)
         doc.opened.connect(lambda _l: self._forget())
-        doc.scalars_changed.connect(lambda _d: self._draw())
+        doc.scalars_changed.connect(lambda _d: self._grow() if self.plots else self._draw())
         doc.checkpoint_changed.connect(lambda _l: self._draw_markers())
         doc.checkpoints_changed.connect(lambda _c: self._draw_markers())
 
@@ -93,6 +94,12 @@ class TrainingPanel(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.plots.clear()
+        self.lines.clear()
+
+    def curve(self, run: str, tag: str):
+        """(steps, values) of the raw line drawn for `tag` of `run` (for tests and probes)."""
+        raw, _smooth = self.lines[(tag, run)]
+        return raw.getData()
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -116,10 +123,7 @@ class TrainingPanel(QWidget):
         by_tag: dict[str, list] = {}
         for s in data.series:
             by_tag.setdefault(s.tag, []).append(s)
-        points = sum(len(s) for s in data.series)
-        problems = len(data.problems)
-        self.summary.setText(f"{len(by_tag)} tags · {len(runs)} run(s) · {points:,} points"
-                             + (f" · {problems} damaged record(s) skipped" if problems else ""))
+        self._summarize(data)
         if not by_tag:
             self.column_layout.addWidget(QLabel("The event files hold no scalar summaries."))
             return
@@ -138,18 +142,45 @@ class TrainingPanel(QWidget):
                 color = pg.mkColor(colors[s.run])
                 faint = pg.mkColor(colors[s.run])
                 faint.setAlpha(70 if weight > 0 else 255)
-                item.plot(series.steps, series.values, pen=pg.mkPen(faint, width=1))
+                raw = item.plot(series.steps, series.values, pen=pg.mkPen(faint, width=1))
+                smoothed = None
                 if weight > 0:
-                    item.plot(series.steps, smooth(series.values, weight), pen=pg.mkPen(color, width=2),
-                              name=s.run)
+                    smoothed = item.plot(series.steps, smooth(series.values, weight),
+                                         pen=pg.mkPen(color, width=2), name=s.run)
                 else:
-                    item.legend.addItem(item.listDataItems()[-1], s.run)
+                    item.legend.addItem(raw, s.run)
+                self.lines[(tag, s.run)] = (raw, smoothed)
             item.setLogMode(y=self.log_check.isChecked())
             plot.scene().sigMouseClicked.connect(lambda ev, p=plot: self._clicked(p, ev))
             self.column_layout.addWidget(plot)
             self.plots[tag] = plot
         self.column_layout.addStretch(1)
         self._draw_markers()
+
+    def _grow(self) -> None:
+        """Training appended to the event files: the lines get their new points in place
+        (no plot is rebuilt, the zoom stays); a new tag or run draws everything anew."""
+        data = self.doc.scalars
+        if data is None or {(s.tag, s.run) for s in data.series} != set(self.lines):
+            self._draw()
+            return
+        from ...analysis.curves import smooth
+        weight = self.weight()
+        for s in data.series:
+            raw, smoothed = self.lines[(s.tag, s.run)]
+            series = s.last_per_step()
+            raw.setData(series.steps, series.values)
+            if smoothed is not None:
+                smoothed.setData(series.steps, smooth(series.values, weight))
+        self._summarize(data)
+
+    def _summarize(self, data) -> None:
+        runs = {s.run for s in data.series}
+        tags = {s.tag for s in data.series}
+        points = sum(len(s) for s in data.series)
+        problems = len(data.problems)
+        self.summary.setText(f"{len(tags)} tags · {len(runs)} run(s) · {points:,} points"
+                             + (f" · {problems} damaged record(s) skipped" if problems else ""))
 
     def _draw_markers(self) -> None:
         """A dashed line at every checkpoint's step; the current one solid."""
