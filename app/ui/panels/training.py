@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QScrollArea, QSlider,
+                               QVBoxLayout, QWidget)
 
 from ...document import Document
 from .lazy import LazySlot
@@ -17,6 +17,11 @@ PLOT_HEIGHT = 200
 # Colours of the runs, in order: distinct on light and dark backgrounds.
 RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 CLICK_SLACK = 0.02          # a click this close (fraction of the x range) to a marker picks it
+# What of the selected variable's Across-the-run curve can lie over the curves (right axis).
+OVERLAYS = (("", "No overlay"), ("norm", "Variable: norm ‖w‖"),
+            ("rel_change_first", "Variable: change vs first"),
+            ("rel_change_prev", "Variable: change vs previous"))
+OVERLAY_COLOR = "#8e44ad"
 
 
 class TrainingPanel(QWidget):
@@ -32,7 +37,10 @@ class TrainingPanel(QWidget):
         doc.opened.connect(lambda _l: self._forget())
         doc.scalars_changed.connect(lambda _d: self._grow() if self.plots else self._draw())
         doc.checkpoint_changed.connect(lambda _l: self._draw_markers())
-        doc.checkpoints_changed.connect(lambda _c: self._draw_markers())
+        doc.checkpoints_changed.connect(lambda _c: (self._draw_markers(), self._refresh_overlay()))
+        doc.selection_changed.connect(lambda _s: self._refresh_overlay())
+        self.trend = None                        # the overlaid variable's Trend, once read
+        self._trend_for = None                   # (key, checkpoint prefixes) it was read for
 
     @property
     def available(self) -> bool:
@@ -48,6 +56,7 @@ class TrainingPanel(QWidget):
             self.doc.read_scalars()
         elif not self.plots:
             self._draw()
+        self._refresh_overlay()
 
     def _forget(self) -> None:
         self.plots.clear()
@@ -70,9 +79,14 @@ class TrainingPanel(QWidget):
         self.smoothing.setToolTip("An exponential moving average, as TensorBoard smooths (0: none)")
         self.smoothing_value = QLabel()
         self.log_check = QCheckBox("Log scale")
+        self.overlay = QComboBox()
+        for name, text in OVERLAYS:
+            self.overlay.addItem(text, name)
+        self.overlay.setToolTip("Lay the selected variable's curve from Across the run over every plot, "
+                                "on an axis of its own at the right (one point per checkpoint)")
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for w in (self.smoothing, self.smoothing_value, self.log_check):
+        for w in (self.smoothing, self.smoothing_value, self.log_check, self.overlay):
             row.addWidget(w)
         row.addStretch(1)
         row.addWidget(self.summary)
@@ -86,6 +100,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.area, 1)
         self.smoothing.valueChanged.connect(lambda _v: self._draw())
         self.log_check.toggled.connect(self._set_log)
+        self.overlay.currentIndexChanged.connect(lambda _i: self._refresh_overlay())
         return page
 
     def _clear(self) -> None:
@@ -152,10 +167,12 @@ class TrainingPanel(QWidget):
                 self.lines[(tag, s.run)] = (raw, smoothed)
             item.setLogMode(y=self.log_check.isChecked())
             plot.scene().sigMouseClicked.connect(lambda ev, p=plot: self._clicked(p, ev))
+            self._add_right_axis(plot)
             self.column_layout.addWidget(plot)
             self.plots[tag] = plot
         self.column_layout.addStretch(1)
         self._draw_markers()
+        self._draw_overlay()
 
     def _grow(self) -> None:
         """Training appended to the event files: the lines get their new points in place
@@ -226,6 +243,96 @@ class TrainingPanel(QWidget):
         ckpt = self.checkpoint_near(x, x1 - x0)
         if ckpt is not None:
             self.doc.select_checkpoint(ckpt.prefix)
+
+    # -- the selected variable across the run, on the same step axis --------------------
+
+    def overlay_kind(self) -> str:
+        return self.overlay.currentData() if self.slot.built else ""
+
+    def _add_right_axis(self, plot) -> None:
+        """A view box of its own, tied to the plot's steps, with the right axis for it."""
+        import pyqtgraph as pg
+        item = plot.getPlotItem()
+        box = pg.ViewBox()
+        box.setMouseEnabled(x=False, y=False)
+        item.scene().addItem(box)
+        item.getAxis("right").linkToView(box)
+        box.setXLink(item)
+
+        def follow():
+            box.setGeometry(item.vb.sceneBoundingRect())
+            box.linkedViewChanged(item.vb, box.XAxis)
+        item.vb.sigResized.connect(follow)
+        follow()
+        plot.overlay_box = box
+        plot.overlay_line = None
+
+    def _refresh_overlay(self) -> None:
+        """Read the selected variable across the run's checkpoints (shared with Across the
+        run through the result cache) when an overlay is asked for and the tab is shown."""
+        loaded = self.doc.loaded
+        kind = self.overlay_kind()
+        key = self.doc.selection.key
+        if not kind or key is None or loaded is None or self.isHidden() or not self.plots:
+            self._draw_overlay()
+            return
+        checkpoints = [c for c in loaded.model.checkpoints if c.on_disk]
+        wanted = (key, tuple(c.prefix for c in checkpoints))
+        if wanted == self._trend_for:
+            self._draw_overlay()
+            return
+        from ...analysis import compare
+        from ...formats.model import open_checkpoint
+        cache = self.doc.result_cache()
+
+        def task(job):
+            readers = [(c.step, open_checkpoint(c)) for c in checkpoints]
+            try:
+                return compare.trend(readers, key, compare.DEFAULT_BINS, cancelled=job.cancelled, cache=cache)
+            finally:
+                for _s, r in readers:
+                    r.close()
+
+        def done(trend):
+            self.trend, self._trend_for = trend, wanted
+            self._draw_overlay()
+
+        self.doc.submit("trend", task, done, lambda m, _d: self.summary.setText(f"overlay: {m}"))
+
+    def _draw_overlay(self) -> None:
+        import pyqtgraph as pg
+        kind = self.overlay_kind()
+        trend = self.trend if self._trend_for and self._trend_for[0] == self.doc.selection.key else None
+        points = [] if trend is None or not kind else [
+            (p.step, getattr(p, kind)) for p in trend.points
+            if p.step is not None and getattr(p, kind) is not None]
+        label = dict(OVERLAYS).get(kind, "").replace("Variable: ", "")
+        for plot in self.plots.values():
+            item, box = plot.getPlotItem(), getattr(plot, "overlay_box", None)
+            if box is None:
+                continue
+            if plot.overlay_line is not None:
+                box.removeItem(plot.overlay_line)
+                plot.overlay_line = None
+            if not points:
+                item.hideAxis("right")
+                continue
+            steps, values = zip(*points)
+            plot.overlay_line = pg.PlotDataItem(
+                steps, values, pen=pg.mkPen(OVERLAY_COLOR, width=2, style=Qt.DashLine),
+                symbol="o", symbolSize=6, symbolBrush=OVERLAY_COLOR, symbolPen=None)
+            box.addItem(plot.overlay_line)
+            box.enableAutoRange(axis=pg.ViewBox.YAxis)
+            item.showAxis("right")
+            axis = item.getAxis("right")
+            axis.setLabel(f"{trend.name}: {label}", color=OVERLAY_COLOR)
+            axis.setPen(pg.mkPen(OVERLAY_COLOR))
+            axis.setTextPen(pg.mkPen(OVERLAY_COLOR))
+
+    def overlay_points(self, tag: str):
+        """(steps, values) of the overlay drawn on `tag`'s plot, or None (for tests)."""
+        line = getattr(self.plots.get(tag), "overlay_line", None)
+        return None if line is None else line.getData()
 
     def _set_log(self, on: bool) -> None:
         for plot in self.plots.values():
