@@ -325,6 +325,7 @@ class TrainingPanel(QWidget):
             box.enableAutoRange(axis=pg.ViewBox.YAxis)
             item.showAxis("right")
             axis = item.getAxis("right")
+            axis.setGrid(False)        # the plot's own grid is enough: two grids read as noise
             axis.setLabel(f"{trend.name}: {label}", color=OVERLAY_COLOR)
             axis.setPen(pg.mkPen(OVERLAY_COLOR))
             axis.setTextPen(pg.mkPen(OVERLAY_COLOR))
