@@ -156,6 +156,7 @@ class Document:
         self._event_log = None               # what reads them, and only what was appended since
         self.live = None                     # LiveRun: the folder followed while training writes
         self._told_gone: set[str] = set()    # deleted checkpoints the user was told about
+        self._poll_again = None              # follow_latest of a poll asked for while one ran
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
                      "scalars_changed", "live_changed", "work_cancelled", "working",
@@ -352,7 +353,13 @@ class Document:
             return None
         from .live import LiveRun
         live = self.live = LiveRun(loaded.model.folder, mode, fstype, grace)
-        self.submit("live", lambda job: live.prime(), lambda _r: None,
+        self._poll_again = None
+
+        def primed(_result):
+            if live is self.live and self._poll_again is not None:
+                self.poll_live(self._poll_again)
+
+        self.submit("live", lambda job: live.prime(), primed,
                     lambda m, d: self.notice.emit(f"following the run: {m}", d, False))
         return live
 
@@ -360,12 +367,20 @@ class Document:
         """Ask the folder what changed, on the "live" lane (skipped while a poll runs); the
         result comes back as `apply_live`."""
         live = self.live
-        if live is None or self.lanes["live"].busy:
+        if live is None:
             return
+        if self.lanes["live"].busy:
+            self._poll_again = follow_latest   # a change seen while a poll runs is not lost
+            return
+        self._poll_again = None
 
         def done(update):
-            if live is self.live and update is not None:
+            if live is not self.live:
+                return
+            if update is not None:
                 self.apply_live(update, follow_latest)
+            if self._poll_again is not None:
+                self.poll_live(self._poll_again)
 
         self.submit("live", live.poll, done,
                     lambda m, d: self.notice.emit(f"following the run: {m}", d, False))

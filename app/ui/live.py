@@ -3,9 +3,9 @@
 to look:
 
 * on a local file system, when the kernel says the folder (or an event file) changed —
-  Qt's `QFileSystemWatcher`, inotify on Linux — and every POLL_MS while a checkpoint is
-  still being written (TensorFlow writes a sharded checkpoint's `.index` in place, which
-  tells the folder nothing), plus a slow SWEEP_MS safety poll;
+  Qt's `QFileSystemWatcher`, inotify on Linux — then every POLL_MS for BUSY_S seconds and
+  while a checkpoint is still being written (TensorFlow writes a sharded checkpoint's
+  `.index` in place, which tells the folder nothing), plus a slow SWEEP_MS safety poll;
 * on NFS, SMB, FUSE and other mounts where changes made elsewhere never reach this
   kernel's notifications (`app.formats.mounts`), every POLL_MS; an idle poll there is one
   stat of the folder.
@@ -29,6 +29,7 @@ SWEEP_MS = 5000        # notification mode: the slow safety poll
 EVENTS_MS = 2000       # how often appended event records are looked for, at most
 NOTIFY_DELAY_MS = 50   # a burst of notifications (TensorFlow's renames) makes one poll
 EVENTS_SOON_MS = 300   # an appended event file is read this long after it was written to
+BUSY_S = 3.0           # notification mode: poll at POLL_MS this long after a notification
 
 
 class LiveFollower(QObject):
@@ -45,6 +46,8 @@ class LiveFollower(QObject):
         self.mode: str | None = None
         self.fstype: str | None = None
         self._events_at = 0.0
+        self._busy_until = 0.0              # notification mode: poll often until then
+        self._swept_at = 0.0
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.poll)
         self.soon = QTimer(self)             # notifications come in bursts: one poll for each
@@ -87,9 +90,9 @@ class LiveFollower(QObject):
             self.notifier = QFileSystemWatcher(self)
             self.notifier.addPath(folder)
             self._watch_event_files()
-            self.notifier.directoryChanged.connect(lambda _p: self.soon.start())
+            self.notifier.directoryChanged.connect(lambda _p: self._notified())
             self.notifier.fileChanged.connect(lambda _p: self._events_changed())
-        self.timer.setInterval(POLL_MS if self.mode == "poll" else SWEEP_MS)
+        self.timer.setInterval(POLL_MS)
         self.timer.start()
         self.changed.emit()
 
@@ -115,14 +118,24 @@ class LiveFollower(QObject):
         self.doc.live = None
         self.changed.emit()
 
+    def _notified(self) -> None:
+        self._busy_until = time.monotonic() + BUSY_S
+        self.soon.start(NOTIFY_DELAY_MS)
+
     def poll(self) -> None:
-        """Look now (on the document's lane); also look at the event files now and then."""
-        if self.doc.live is None or self.doc.loaded is None:
-            return
-        self.doc.poll_live(self._follow_latest())
+        """Look now (on the document's lane); also look at the event files now and then.
+        In notification mode the timer's ticks look only shortly after a notification,
+        while a checkpoint is pending, or every SWEEP_MS."""
         live = self.doc.live
-        if self.mode == "notify" and live is not None and live.pending:
-            self.soon.start(POLL_MS)          # a checkpoint is being written in place
+        if live is None or self.doc.loaded is None:
+            return
+        now = time.monotonic()
+        if self.mode == "notify" and self.sender() is self.timer and now >= self._busy_until \
+                and not live.pending and now - self._swept_at < SWEEP_MS / 1000:
+            return
+        if now - self._swept_at >= SWEEP_MS / 1000:
+            self._swept_at = now
+        self.doc.poll_live(self._follow_latest())
         if time.monotonic() - self._events_at >= EVENTS_MS / 1000:
             self._read_events()
 
@@ -137,8 +150,7 @@ class LiveFollower(QObject):
 
     def _after_change(self) -> None:
         self._watch_event_files()
-        if self.mode == "notify" and self.doc.live is not None:
-            self.soon.start(POLL_MS)          # the watcher may still be judging a new one
+        self._busy_until = time.monotonic() + BUSY_S   # training is writing: look often a while
         self.changed.emit()
 
     def describe(self) -> str:

@@ -137,3 +137,41 @@ def test_polled_run_keeps_the_deleted_current_checkpoint_and_its_curves_grow(qtb
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_compare_keeps_a_and_b_follows_the_newest_checkpoint(qtbot, window, tmp_path):
+    """Checkpoints TensorFlow wrote land one by one (data first, index last): with "B follows
+    newest", A stays pinned and each new one is compared with it."""
+    import numpy as np
+
+    train, record, run = tmp_path / "train", tmp_path / "record", tmp_path / "run"
+    proc = start_training("tf2", train, record, saves=12)
+    assert proc.wait(timeout=180) == 0, proc.stderr.read()
+    run.mkdir()
+
+    def land(step, as_step=None):
+        for f in ("data-00000-of-00001", "index"):
+            shutil.copyfile(train / f"ckpt-{step}.{f}", run / f"ckpt-{as_step or step}.{f}")
+    land(10)
+    window.open_path(str(run))
+    view = window.current()
+    qtbot.waitUntil(lambda: view.doc.loaded is not None, timeout=TIMEOUT)
+    land(11)
+    qtbot.waitUntil(lambda: _steps(view) == [10, 11], timeout=TIMEOUT)
+    compare = view.compare
+    panel = compare.panel
+    panel.a.setCurrentIndex(0)
+    panel.b.setCurrentIndex(1)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.summary.text().startswith("B ckpt-11"), timeout=TIMEOUT)
+    panel.follow_b.setChecked(True)
+    land(12)
+    qtbot.waitUntil(lambda: panel.summary.text().startswith("B ckpt-12"), timeout=TIMEOUT)
+    assert panel.a.currentText().startswith("ckpt-10") and panel.b.currentText().startswith("ckpt-12")
+    row = next(r for r in (panel.model.row(i) for i in range(panel.model.rowCount())) if r.name == "a")
+    assert np.isclose(row.rel_l2, 0.2, rtol=1e-6)          # ‖a·12 − a·10‖ / ‖a·10‖
+    # Unticked, B stays where it is.
+    panel.follow_b.setChecked(False)
+    land(10, as_step=13)
+    qtbot.waitUntil(lambda: 13 in _steps(view), timeout=TIMEOUT)
+    assert panel.b.currentText().startswith("ckpt-12")
