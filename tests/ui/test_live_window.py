@@ -175,3 +175,38 @@ def test_compare_keeps_a_and_b_follows_the_newest_checkpoint(qtbot, window, tmp_
     land(10, as_step=13)
     qtbot.waitUntil(lambda: 13 in _steps(view), timeout=TIMEOUT)
     assert panel.b.currentText().startswith("ckpt-12")
+
+
+def test_across_the_run_grows_by_the_new_checkpoint_only(qtbot, window, tmp_path):
+    import numpy as np
+
+    from app.analysis import compare
+    from app.formats.model import open_checkpoint
+
+    train, record, run = tmp_path / "train", tmp_path / "record", tmp_path / "run"
+    proc = start_training("tf2", train, record, saves=12)
+    assert proc.wait(timeout=180) == 0, proc.stderr.read()
+    run.mkdir()
+    for step in (12, 11):      # the range of a·step shrinks from 12 to 10: no bin moves
+        for f in ("data-00000-of-00001", "index"):
+            shutil.copyfile(train / f"ckpt-{step}.{f}", run / f"ckpt-{step}.{f}")
+    window.open_path(str(run))
+    view = window.current()
+    qtbot.waitUntil(lambda: view.doc.loaded is not None, timeout=TIMEOUT)
+    key = next(t.name for t in view.doc.loaded.tensors.values() if t.display_name == "a")
+    view.doc.select_tensor(key)
+    view.value_tabs.setCurrentIndex(view.value_tabs.indexOf(view.trend))
+    qtbot.waitUntil(lambda: view.trend.view.trend() is not None
+                    and len(view.trend.view.trend().points) == 2, timeout=TIMEOUT)
+    assert view.trend.last_read == "whole"
+    for f in ("data-00000-of-00001", "index"):
+        shutil.copyfile(train / f"ckpt-10.{f}", run / f"ckpt-13.{f}")   # a new step, values of 10
+    qtbot.waitUntil(lambda: len(view.trend.view.trend().points) == 3, timeout=TIMEOUT)
+    assert view.trend.last_read == "grown by 1"
+    grown = view.trend.view.trend()
+    whole = compare.trend([(c.step, open_checkpoint(c)) for c in view.doc.loaded.model.checkpoints],
+                          key, view.trend.view.bins())
+    assert grown.edges == whole.edges
+    assert [p.counts for p in grown.points] == [p.counts for p in whole.points]
+    assert np.allclose([p.rel_change_prev or 0 for p in grown.points],
+                       [p.rel_change_prev or 0 for p in whole.points], rtol=1e-12)
