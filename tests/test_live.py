@@ -358,3 +358,41 @@ def test_a_reader_keeps_what_it_mapped_when_tensorflow_deletes_the_checkpoint(tm
                 readers[2].read(t.name)
     for r in readers.values():
         r.close()
+
+
+def test_watch_run_fetch_evaluates_each_checkpoint_as_it_lands(tmp_path):
+    """TF1 Saver training (the .meta comes last): each new checkpoint is restored into the
+    run's graph and the reads of `a`, `b` fetched; the values are what training saved at that step."""
+    run, record = tmp_path / "run", tmp_path / "record"
+    run.mkdir()
+    watch = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "watch", str(run),
+                              "--run-fetch", "a/Read/ReadVariableOp", "b/Read/ReadVariableOp:0", "--json",
+                              "--until", str(SAVES),
+                              "--timeout", "120", "--interval", "0.02"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = watch.stderr.readline()      # TensorFlow imported: training may start
+    assert ready.startswith("ready:"), ready
+    proc = start_training("tf1", run, record)
+    out, err = watch.communicate(timeout=180)
+    proc.wait(timeout=60)
+    lines = [json.loads(line) for line in out.splitlines()]
+    added = [o for o in lines if o["event"] == "added"]
+    fetched = [o for o in added if "fetches" in o]
+    # Every checkpoint is reported; one that TensorFlow deleted before it could be
+    # restored (max_to_keep=3 while a restore runs) says so instead of giving values.
+    assert [o["step"] for o in added] == list(range(1, SAVES + 1)), err
+    assert all("problem" in o for o in added if "fetches" not in o)
+    assert len(fetched) >= SAVES // 2 and fetched[-1]["step"] == SAVES, ([o.get("problem") for o in added], err)
+    for o in fetched:
+        want = recorded(record, o["step"])
+        assert np.array_equal(np.asarray(o["fetches"]["a/Read/ReadVariableOp"], np.float32), want["a"])
+        assert np.array_equal(np.asarray(o["fetches"]["b/Read/ReadVariableOp:0"], np.float32), want["b"])
+    assert watch.returncode == (1 if len(fetched) < len(added) else 0), err
+
+
+def test_watch_run_fetch_refuses_a_name_the_graph_lacks(tmp_path):
+    run, record = tmp_path / "run", tmp_path / "record"
+    start_training("tf1", run, record, saves=1).wait(timeout=120)
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "watch", str(run), "--run-fetch", "nope:0",
+                           "--timeout", "5"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "nope" in done.stderr and "Traceback" not in done.stderr

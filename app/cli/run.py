@@ -38,7 +38,8 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, 
 
 # -- feeds as typed ------------------------------------------------------------------
 
-def _parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
+def parse_feeds(items: list[str]) -> dict[str, np.ndarray]:
+    """`--feed NAME=VALUE` items as arrays by name; UsageError for a bad one."""
     feeds: dict[str, np.ndarray] = {}
     seen: dict[str, str] = {}
     for item in items:
@@ -125,7 +126,7 @@ def cmd_run(args) -> int:
         raise UsageError("nothing to run: give --fetch NAME (or --signature KEY)")
     if len(set(fetches)) != len(fetches):
         raise UsageError("a fetch is named twice")
-    feeds = _parse_feeds(args.feed or [])
+    feeds = parse_feeds(args.feed or [])
     try:
         pl = plan(args.path, args.checkpoint, args.all_checkpoints, args.signature)
         needs = service.analyze(pl.graph, fetches, signature=args.signature, fed=feeds,
@@ -183,8 +184,13 @@ def _run_json(run: service.CheckpointRun) -> dict:
         return {"checkpoint": run.checkpoint, "step": run.step, "fetches": None,
                 "error": str(run.error)}
     return {"checkpoint": run.checkpoint, "step": run.step,
-            "fetches": {k: _json_value(v) for k, v in run.fetches.items()},
+            "fetches": fetches_json(run.fetches),
             "seconds": run.seconds}
+
+
+def fetches_json(fetches: dict) -> dict:
+    """Fetched values as `run --json` writes them (also `watch --run-fetch --json`)."""
+    return {k: _json_value(v) for k, v in fetches.items()}
 
 
 def _print_result(run: service.CheckpointRun) -> None:
