@@ -18,7 +18,7 @@ SAMPLE = """\
 30 22 0:26 / /proc rw,nosuid - proc proc rw
 41 22 0:40 / /mnt/nfs rw,relatime shared:5 - nfs4 server:/export rw,vers=4.2
 42 41 0:41 / /mnt/nfs/inner rw - ext4 /dev/vdb rw
-43 22 0:42 / /home/me/remote\\040box rw,nosuid,nodev - fuse.sshfs me@host:/ rw
+43 22 0:42 / /srv/remote\\040box rw,nosuid,nodev - fuse.sshfs me@host:/ rw
 44 22 0:43 / /mnt/share rw - cifs //host/share rw
 45 22 0:44 / /mnt/share rw - tmpfs tmpfs rw
 46 22 0:45 / /mnt/nfsish rw - nfs server:/x rw
@@ -27,12 +27,12 @@ SAMPLE = """\
 
 def test_the_longest_mount_point_holding_a_path_gives_its_type():
     assert parse_mountinfo(SAMPLE)[0] == ("/", "ext4")
-    assert filesystem_type("/home/me/run", SAMPLE) == "ext4"
+    assert filesystem_type("/srv/run", SAMPLE) == "ext4"
     assert filesystem_type("/mnt/nfs/run/train", SAMPLE) == "nfs4"
     assert filesystem_type("/mnt/nfs", SAMPLE) == "nfs4"
     assert filesystem_type("/mnt/nfs/inner/run", SAMPLE) == "ext4"      # mounted inside NFS
     assert filesystem_type("/mnt/nfsish/run", SAMPLE) == "nfs"          # not /mnt/nfs's
-    assert filesystem_type("/home/me/remote box/run", SAMPLE) == "fuse.sshfs"   # \040 is a space
+    assert filesystem_type("/srv/remote box/run", SAMPLE) == "fuse.sshfs"   # \040 is a space
     assert filesystem_type("/mnt/share/x", SAMPLE) == "tmpfs"          # the later mount hides the first
 
 
