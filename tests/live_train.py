@@ -2,8 +2,10 @@
 
     python tests/live_train.py MODE RUN_FOLDER RECORD_FOLDER SAVES
 
-MODE: tf1 (Saver), tf1s (Saver(sharded=True) over two CPU devices: two data shards) or
-tf2 (CheckpointManager). Both keep 3 checkpoints. After each save the values saved are
+MODE: tf1 (Saver), tf1s (Saver(sharded=True) over two CPU devices: two data shards),
+tf2 (CheckpointManager) or tf2ev (tf2, and `tf.summary` writes a scalar "loss" = 1/step and
+a histogram "a" of variable a into RUN_FOLDER/train at each step, flushed before the save).
+All keep 3 checkpoints. After each save the values saved are
 written to RECORD_FOLDER/step-N.npz (outside the run), so that a test can compare what it
 read during the run with what TensorFlow wrote. A save that fails (the test may delete the
 folder under it) is recorded in RECORD_FOLDER/failed-N and the loop goes on.
@@ -58,9 +60,15 @@ else:
     a = tf.Variable(tf.zeros([1000]))
     b = tf.Variable(tf.zeros([300, 30]))
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(a=a, b=b), run, max_to_keep=3)
+    writer = tf.summary.create_file_writer(os.path.join(run, "train")) if mode == "tf2ev" else None
     for step in range(1, saves + 1):
         a.assign(base_a * step)
         b.assign(base_b * step)
+        if writer is not None:
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss", 1.0 / step)
+                tf.summary.histogram("a", a)
+            writer.flush()
         if save_or_note(step, lambda: manager.save(checkpoint_number=step)):
             record_step(step, {"a": a.numpy(), "b": b.numpy()})
         time.sleep(0.2)

@@ -39,7 +39,9 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, 
 
 # -- feeds as typed ------------------------------------------------------------------
 
-def _parse_feeds(items: list[str], image_range: str | None = None) -> dict[str, np.ndarray]:
+def parse_feeds(items: list[str], image_range: str | None = None) -> dict[str, np.ndarray]:
+    """`--feed NAME=VALUE` items as arrays by name (`@file` ones decoded with
+    `image_range`); UsageError for a bad one."""
     feeds: dict[str, np.ndarray] = {}
     seen: dict[str, str] = {}
     for item in items:
@@ -131,7 +133,7 @@ def cmd_run(args) -> int:
             media.parse_range(args.image_range)
         except media.MediaError as e:
             raise UsageError(str(e)) from None
-    feeds = _parse_feeds(args.feed or [], args.image_range)
+    feeds = parse_feeds(args.feed or [], args.image_range)
     decoded = {k: v for k, v in feeds.items() if isinstance(v, media.MediaFeed)}
     try:
         pl = plan(args.path, args.checkpoint, args.all_checkpoints, args.signature)
@@ -239,7 +241,7 @@ def _run_json(run: service.CheckpointRun, readable: _Readable) -> dict:
         return {"checkpoint": run.checkpoint, "step": run.step, "fetches": None,
                 "error": str(run.error)}
     out = {"checkpoint": run.checkpoint, "step": run.step,
-           "fetches": {k: _json_value(v) for k, v in run.fetches.items()},
+           "fetches": fetches_json(run.fetches),
            "seconds": run.seconds}
     tops = {k: top for k, v in run.fetches.items() if (top := readable.top(v))}
     if tops:
@@ -247,6 +249,11 @@ def _run_json(run: service.CheckpointRun, readable: _Readable) -> dict:
                              "probability": r.probability} for r in ranked]
                         for k, (ranked, _note) in tops.items()}
     return out
+
+
+def fetches_json(fetches: dict) -> dict:
+    """Fetched values as `run --json` writes them (also `watch --run-fetch --json`)."""
+    return {k: _json_value(v) for k, v in fetches.items()}
 
 
 def _print_result(run: service.CheckpointRun, readable: _Readable) -> None:

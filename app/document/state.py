@@ -67,7 +67,9 @@ class Selection:
 
 
 NOTHING = Selection()
-LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events", "graph")
+LANES = ("load", "value", "stats", "verify", "compare", "trend", "run", "events", "live", "graph")
+# Not the user's to stop with Esc: following the folder goes on while the run is open.
+UNSTOPPABLE = ("load", "live")
 
 
 class InlineJob:
@@ -140,7 +142,10 @@ class Document:
     - selection_changed [Selection]
     - notice [message, details, error: bool] — something to tell the user, not fatal
     - run_requested [op names, signature key or None] — the user asked to run these
-    - scalars_changed [EventData] — the training curves the run's event files hold
+    - scalars_changed [EventData] — the training curves the run's event files hold (again
+      each time training appends to them, while the run is followed)
+    - live_changed [LiveUpdate] — training changed the run's folder (after the checkpoint
+      list and the current checkpoint were updated)
     - work_cancelled [lane names] — the user stopped these kinds of background work
     - working [lane name, text] — work whose result replaces what a pane shows has started
     - status [text] — one line for the status bar
@@ -157,9 +162,13 @@ class Document:
         self._results = None
         self.models_below: list[str] = []   # after a failed open: subfolders that hold models
         self.scalars = None                  # EventData of the run's event files, once read
+        self._event_log = None               # what reads them, and only what was appended since
+        self.live = None                     # LiveRun: the folder followed while training writes
+        self._told_gone: set[str] = set()    # deleted checkpoints the user was told about
+        self._poll_again = None              # follow_latest of a poll asked for while one ran
         for name in ("opening", "progress", "opened", "open_failed", "checkpoint_changed",
                      "graph_changed", "checkpoints_changed", "selection_changed", "notice", "run_requested",
-                     "scalars_changed", "work_cancelled", "working",
+                     "scalars_changed", "live_changed", "work_cancelled", "working",
                      "status", "busy_changed"):
             setattr(self, name, Event(name))
 
@@ -183,9 +192,9 @@ class Document:
         """Stop whatever runs in the background, except opening (`cancel_open`); say which
         kinds of work were stopped (`work_cancelled`), so that no panel keeps promising a
         result that will not come."""
-        stopped = [name for name, lane in self.lanes.items() if name != "load" and lane.busy]
+        stopped = [name for name, lane in self.lanes.items() if name not in UNSTOPPABLE and lane.busy]
         for name, lane in self.lanes.items():
-            if name != "load":
+            if name not in UNSTOPPABLE:
                 lane.cancel()
         if stopped:
             self.work_cancelled.emit(stopped)
@@ -258,6 +267,9 @@ class Document:
         previous, self.selection = self.selection, NOTHING
         self.loaded = loaded
         self.scalars = None
+        self._event_log = None
+        self.live = None
+        self._told_gone = set()
         self.opened.emit(loaded)
         self._tell_problems(loaded.problems)
         # A reload (F5) keeps the current variable or op where the model still has it.
@@ -295,15 +307,25 @@ class Document:
         loaded = self.loaded
         if loaded is None or not loaded.event_files:
             return
-        from ..formats.events import read_scalars
-        folder = loaded.model.folder
+        from ..formats.events import EventLog
+        if self._event_log is None:
+            self._event_log = EventLog(loaded.model.folder)
+        log = self._event_log
 
         def done(data):
+            if log is not self._event_log or data is self.scalars:
+                return   # another run by now, or nothing new
             self.scalars = data
             self.scalars_changed.emit(data)
 
-        self.submit("events", lambda job: read_scalars(folder, cancelled=job.cancelled), done,
+        self.submit("events", lambda job: log.update(cancelled=job.cancelled), done,
                     lambda m, d: self.notice.emit(f"training curves: {m}", d, False))
+
+    def refresh_scalars(self) -> None:
+        """While training appends to the event files: read what was appended (only that),
+        if the curves were read once and no read is under way."""
+        if self.scalars is not None and self._event_log is not None and not self.lanes["events"].busy:
+            self.read_scalars()
 
     def _tell_problems(self, problems: list[str]) -> None:
         if problems:
@@ -354,6 +376,72 @@ class Document:
             return
         self.loaded.model.checkpoints = list(checkpoints)
         self.checkpoints_changed.emit(self.loaded.model.checkpoints)
+
+    # -- following a run while training writes it ---------------------------------------
+
+    def follow_run(self, mode: str = "poll", fstype: str | None = None, grace: float = 2.0):
+        """Start following the opened run's folder (a `LiveRun`; None for other models).
+        What is on disk now is taken as known, on the "live" lane."""
+        loaded = self.loaded
+        if loaded is None or loaded.model.kind != "run":
+            self.live = None
+            return None
+        from .live import LiveRun
+        live = self.live = LiveRun(loaded.model.folder, mode, fstype, grace)
+        self._poll_again = None
+
+        def primed(_result):
+            if live is self.live and self._poll_again is not None:
+                self.poll_live(self._poll_again)
+
+        self.submit("live", lambda job: live.prime(), primed,
+                    lambda m, d: self.notice.emit(f"following the run: {m}", d, False))
+        return live
+
+    def poll_live(self, follow_latest: bool = False) -> None:
+        """Ask the folder what changed, on the "live" lane (skipped while a poll runs); the
+        result comes back as `apply_live`."""
+        live = self.live
+        if live is None:
+            return
+        if self.lanes["live"].busy:
+            self._poll_again = follow_latest   # a change seen while a poll runs is not lost
+            return
+        self._poll_again = None
+
+        def done(update):
+            if live is not self.live:
+                return
+            if update is not None:
+                self.apply_live(update, follow_latest)
+            if self._poll_again is not None:
+                self.poll_live(self._poll_again)
+
+        self.submit("live", live.poll, done,
+                    lambda m, d: self.notice.emit(f"following the run: {m}", d, False))
+
+    def apply_live(self, update, follow_latest: bool = False) -> None:
+        """The run's folder as a poll found it: the list changes; with `follow_latest` the
+        newest checkpoint becomes current; a current checkpoint deleted from disk (e.g. by
+        max_to_keep) stays listed, marked, with what was read of it still shown."""
+        from .live import DELETED_NOTE, keep_shown
+        if self.loaded is None:
+            return
+        current = self.checkpoint
+        listed = list(update.checkpoints)
+        newest = max((c for c in listed if c.on_disk and c.step is not None),
+                     key=lambda c: c.step, default=None)
+        moving = follow_latest and newest is not None and (current is None or current.prefix != newest.prefix)
+        if not moving:
+            listed = keep_shown(listed, current)
+        self.set_checkpoints(listed)
+        if moving:
+            self.select_checkpoint(newest.prefix)
+        elif current is not None and current.prefix not in self._told_gone and any(
+                c.prefix == current.prefix and c.note == DELETED_NOTE for c in listed):
+            self._told_gone.add(current.prefix)
+            self.notice.emit(f"{current.name} was {DELETED_NOTE}.", "", False)
+        self.live_changed.emit(update)
 
     def select_meta_graph(self, index: int) -> None:
         loaded = self.loaded

@@ -25,7 +25,7 @@ import re
 import stat
 import struct
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import crc32c
 import numpy as np
@@ -555,3 +555,60 @@ def read_histograms(run_folder: str, tag_regex=None, progress=None, cancelled=No
     tensors) of the event files in `run_folder` and its subfolders, in `.histograms`."""
     return EventReader(run_folder, tag_regex, scalars=False, histograms=True,
                        max_depth=max_depth).read(progress, cancelled)
+
+
+# ---------------------------------------------------------------------------- growing
+
+def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return b.copy() if not len(a) else (a if not len(b) else np.concatenate([a, b]))
+
+
+def merged(old: EventData, new: EventData) -> EventData:
+    """`old` followed by `new` (a later read of the same files): series of the same run and
+    tag joined, new ones added. Damage noted before stays noted; a "truncated" note of an
+    earlier read is dropped (its record was read since, or `new` says so again); skipped
+    values are counted together. Neither argument is changed."""
+    out = EventData(files=new.files, bytes_read=new.bytes_read, cancelled=new.cancelled)
+    fresh = {(s.run, s.tag): s for s in new.series}
+    for s in old.series:
+        n = fresh.pop((s.run, s.tag), None)
+        out.series.append(s if n is None else ScalarSeries(
+            s.run, s.tag, _join(s.steps, n.steps), _join(s.wall_times, n.wall_times),
+            _join(s.values, n.values)))
+    out.series.extend(fresh.values())
+    hist = {(h.run, h.tag): h for h in new.histograms}
+    for h in old.histograms:
+        n = hist.pop((h.run, h.tag), None)
+        out.histograms.append(h if n is None else HistogramSeries(h.run, h.tag, h.points + n.points))
+    out.histograms.extend(hist.values())
+    skipped: dict[tuple, Note] = {}
+    for note in [n for n in old.notes if n.kind != "truncated"] + list(new.notes):
+        if note.kind != "skipped":
+            out.notes.append(note)
+            continue
+        key = (note.run, note.tag, note.message)
+        if key in skipped:
+            skipped[key] = replace(skipped[key], count=skipped[key].count + note.count)
+        else:
+            skipped[key] = note
+    out.notes.extend(skipped.values())
+    return out
+
+
+class EventLog:
+    """Everything read so far of a run's event files (scalars and histograms); `update()`
+    reads only what was appended since (from the offsets its `EventReader` keeps) and
+    returns the whole, as a new `EventData` (the previous one is left as it was, so a
+    reader on another thread never sees it change). One caller at a time."""
+
+    def __init__(self, run_folder: str, max_depth: int = DEFAULT_MAX_DEPTH):
+        self.reader = EventReader(run_folder, scalars=True, histograms=True, max_depth=max_depth)
+        self.data = EventData()
+        self.last_read = EventData()      # what the last update read (bytes, notes)
+
+    def update(self, progress=None, cancelled=None) -> EventData:
+        self.last_read = self.reader.read(progress, cancelled)
+        if self.last_read.series or self.last_read.histograms or self.last_read.notes \
+                or not self.data.files:
+            self.data = merged(self.data, self.last_read)
+        return self.data

@@ -35,7 +35,8 @@ The state file is not consulted: it is written after the checkpoint and may be g
 stale, and the folder listing already says everything that is needed.
 
 Cost: `poll()` stats the folder; if its modification time has not changed and nothing is
-pending, that is all. Otherwise it lists the folder (names only) and stats and parses only
+pending, that is all (on network and FUSE mounts, whose folder times are cached, it lists
+the folder's names as well: `trust_folder_time=False`). Otherwise it lists the folder (names only) and stats and parses only
 prefixes that are new, pending, or whose set of file names changed. Files of checkpoints
 already reported are re-stat'ed only every `sweep` seconds, to notice rewrites in place
 (which do not touch the folder's own time). A folder at a URL has no time of its own:
@@ -133,8 +134,12 @@ class RunWatcher:
     """The checkpoints of one folder as they come and go; `poll()` says what changed."""
 
     def __init__(self, folder: str, grace: float = 2.0, sweep: float = 5.0,
-                 clock=time.monotonic, wall=time.time):
+                 clock=time.monotonic, wall=time.time, trust_folder_time: bool = True):
         self.folder = folder
+        # On NFS and FUSE mounts the folder's time is cached (FUSE's attr_timeout, NFS's
+        # acdirmin): a checkpoint can come and go before it moves. There every poll lists
+        # the folder (names only; still no stat or read of what is known).
+        self.trust_folder_time = trust_folder_time
         self.grace = grace
         self.sweep = sweep
         self._clock = clock
@@ -151,6 +156,11 @@ class RunWatcher:
         done = [p for p, e in self._entries.items() if e.reported]
         return sorted(done, key=lambda p: (step_of(p) is None, step_of(p) or 0, p))
 
+    @property
+    def pending(self) -> bool:
+        """Some checkpoint is not judged yet (still being written): worth polling soon."""
+        return any(e.signature is None or e.signature != e.decided for e in self._entries.values())
+
     def poll(self) -> list[WatchEvent]:
         events: list[WatchEvent] = []
         now = self._clock()
@@ -159,10 +169,9 @@ class RunWatcher:
             events += self._forget(set(self._entries))
             self._dir_sig = None
             return self._stamp(events)
-        pending = any(e.signature is None or e.signature != e.decided
-                      for e in self._entries.values())
+        pending = self.pending
         sweeping = now - self._last_sweep >= self.sweep
-        if dir_sig == self._dir_sig and not pending and not sweeping:
+        if dir_sig == self._dir_sig and not pending and not sweeping and self.trust_folder_time:
             return events
         if self._dir_sig is not None and dir_sig[:2] != self._dir_sig[:2]:
             events += self._forget(set(self._entries))   # deleted and made again
@@ -246,8 +255,10 @@ class RunWatcher:
         if sig != entry.signature:
             entry.signature = sig
             entry.changed_at = now
-        elif sig == entry.decided or not self._overdue(entry, sig, now):
-            return None   # judged already, or unchanged and still within its grace
+        elif sig == entry.decided or (self.trust_folder_time and not self._overdue(entry, sig, now)):
+            # Judged already, or unchanged and still within its grace. Where file sizes are
+            # cached (network, FUSE), an unchanged size proves nothing: read it again.
+            return None
         self.reads += 1
         problem = completeness(prefix)
         if problem is not None and not self._overdue(entry, sig, now):

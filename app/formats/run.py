@@ -41,6 +41,7 @@ class Checkpoint:
     on_disk: bool = True               # False: named by the state file but not found
     mtime: float | None = None
     size: int = 0                      # bytes on disk
+    note: str = ""                     # why it is listed although not on disk (e.g. deleted while shown)
 
     @property
     def name(self) -> str:

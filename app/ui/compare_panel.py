@@ -159,6 +159,11 @@ class ComparePanel(QWidget):
         top.addWidget(self.a)
         top.addWidget(QLabel("B"))
         top.addWidget(self.b)
+        # While training writes the run: A stays, B becomes each new checkpoint as it lands.
+        self.follow_b = QCheckBox("B follows newest")
+        self.follow_b.setToolTip("Keep A; each new checkpoint training writes becomes B and is "
+                                 "compared with A")
+        top.addWidget(self.follow_b)
         top.addWidget(self.run_button)
         top.addWidget(self.other_button)
         top.addStretch(1)

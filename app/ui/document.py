@@ -91,7 +91,9 @@ class ModelView(QWidget):
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
-        return tuple(self.doc.lanes.values())
+        """The lanes whose work the window shows (progress, Stop): not the live folder's
+        polls, which run every half second while the run is followed."""
+        return tuple(lane for name, lane in self.doc.lanes.items() if name != "live")
 
     @property
     def opening(self) -> bool:

@@ -147,6 +147,11 @@ class ValueView(DisplayHost, MessagePanel):
         self._stats_label.setText(self._stats_text(stats))
         self._histogram.set_stats(stats)
 
+    def show_logged(self, logged) -> None:
+        """The run's logged histogram of this variable (app.analysis.logged), drawn over
+        the values' own histogram; None: none."""
+        self._histogram.set_logged(logged)
+
     def stats_stopped(self, why: str) -> None:
         """The statistics of the tensor shown will not come (cancelled): the line and the
         histogram say `why`, with a link that asks for them again (`statsRetry`)."""

@@ -13,11 +13,14 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 from ...analysis.stats import DEFAULT_BINS
 from ..array_model import format_float
 from ..description import Description
-from ..widgets.labels import SelectableLabel
+from ..widgets.labels import SelectableLabel, html_escape
 from ..widgets.layout import SPACING
 from ..widgets.spin import MAX_BINS, bins_spin_box
 from ..widgets.theme import plot_widget, style_axes
 from .base import Display
+
+
+LOGGED_COLOR = "#e67e22"    # the run's logged histogram: apart from the palette's highlight
 
 
 class HistogramDisplay(Display):
@@ -37,6 +40,7 @@ class HistogramDisplay(Display):
         self._stopped = ""          # why no statistics are coming (cancelled), if so
         self._bins = DEFAULT_BINS
         self._log = False
+        self._logged = None         # the run's logged histogram of this variable, if any
 
     def priority(self, info: Description) -> int:
         return 30 if info.has_statistics else 0
@@ -48,6 +52,7 @@ class HistogramDisplay(Display):
         self._info = info
         self._stats = None
         self._stopped = ""
+        self._logged = None
         self.invalidate()
 
     def set_stats(self, stats) -> None:
@@ -57,6 +62,15 @@ class HistogramDisplay(Display):
         if stats is not None and stats.counts:
             self._bins = min(len(stats.counts), MAX_BINS)
         self.invalidate()
+
+    def set_logged(self, logged) -> None:
+        """An app.analysis.logged.LoggedHistogram to draw beside the values' own (None: none)."""
+        self._logged = logged
+        self.invalidate()
+
+    def logged_item(self) -> pg.PlotDataItem:
+        self.refresh()
+        return self.logged_line
 
     def stop(self, why: str) -> None:
         """No statistics are coming (the computation was cancelled): say so, not 'Computing'."""
@@ -107,8 +121,15 @@ class HistogramDisplay(Display):
         pi.getViewBox().setMouseEnabled(x=True, y=False)
         self.histogram_item = pi.plot([0.0, 1.0], [0], stepMode="center", fillLevel=0)
         self.histogram_item.hide()
+        # The run's own histogram summary of this variable, outlined over the values' one.
+        self.logged_line = pi.plot([0.0, 1.0], [0], stepMode="center")
+        self.logged_line.hide()
         self.hist_plot.scene().sigMouseMoved.connect(self._hover)
         lay.addWidget(self.hist_plot, 1)
+        self.logged_label = SelectableLabel()
+        self.logged_label.setWordWrap(True)
+        self.logged_label.hide()
+        lay.addWidget(self.logged_label)
 
     def _style(self, palette: QPalette) -> None:
         self.hist_plot.setBackground(palette.color(QPalette.Base))
@@ -118,6 +139,7 @@ class HistogramDisplay(Display):
         fill.setAlpha(110)
         self.histogram_item.setPen(pg.mkPen(accent, width=1.5))
         self.histogram_item.setBrush(pg.mkBrush(fill))
+        self.logged_line.setPen(pg.mkPen(LOGGED_COLOR, width=2))
 
     def _bins_picked(self, n: int) -> None:
         self._bins = n
@@ -161,9 +183,38 @@ class HistogramDisplay(Display):
         pi.setLabel("bottom", "|x|" if getattr(s, "of_magnitude", False) else "value")
         self.histogram_item.show()
         self.hist_readout.setText(self._summary())
+        self._draw_logged(edges, counts)
+
+    def _draw_logged(self, edges: np.ndarray, counts: np.ndarray) -> None:
+        from ...analysis.logged import as_count_per_bin
+        logged = self._logged
+        if logged is None or not len(logged.counts) or getattr(self._stats, "of_magnitude", False):
+            self.logged_line.hide()
+            self.logged_label.hide()
+            return
+        y = as_count_per_bin(logged, float(edges[1] - edges[0]))
+        if self._log:
+            y = np.where(y > 0, y, 0.5)
+        self.logged_line.setData(logged.edges, y, stepMode="center")
+        self.logged_line.show()
+        pi = self.hist_plot.getPlotItem()
+        top = max(float(counts.max()), float(y.max()), 1.0)
+        if self._log:
+            pi.setYRange(math.log10(0.5), math.log10(top) + 0.15, padding=0)
+        else:
+            pi.setYRange(0, top * 1.05, padding=0)
+        lo, hi = min(edges[0], logged.edges[0]), max(edges[-1], logged.edges[-1])
+        pi.setXRange(lo, hi, padding=0.02 if hi > lo else 0.5)
+        self.logged_label.setText(
+            f"<span style='color:{LOGGED_COLOR}'>━━</span> {html_escape(logged.label())}, "
+            f"{int(logged.counts.sum()):,} values in {len(logged.counts)} buckets, scaled to these bins' width"
+            + ("" if logged.same_step else " — no histogram was logged at this checkpoint's step"))
+        self.logged_label.show()
 
     def _clear(self, note: str) -> None:
         self.histogram_item.hide()
+        self.logged_line.hide()
+        self.logged_label.hide()
         self.histogram_item.setData([0.0, 1.0], [0], stepMode="center", fillLevel=0)
         self.hist_readout.setText(note)
         self.hist_plot.getPlotItem().setLabel("bottom", "")

@@ -62,12 +62,16 @@ class CheckpointsPanel(QWidget):
         for c in checkpoints:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.mtime)) if c.mtime else ""
             step = "" if c.step is None else str(c.step)
-            name = c.name + ("  (latest)" if c.latest else "") + ("" if c.on_disk else "  (missing)")
+            gone = "" if c.on_disk else f"  ({c.note or 'missing'})"
+            name = c.name + ("  (latest)" if c.latest else "") + gone
             item = QTreeWidgetItem([step, name, when, human_bytes(c.size) if c.on_disk else ""])
             item.setData(0, Qt.UserRole, c.prefix)
             item.setTextAlignment(0, Qt.AlignRight | Qt.AlignVCenter)
             item.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
-            if not c.on_disk:
+            if c.note:   # the one on screen, deleted under it: it stays current, marked
+                item.setToolTip(1, f"{c.prefix}: {c.note}")
+                item.setForeground(1, self.palette().placeholderText())
+            elif not c.on_disk:
                 item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
                 item.setToolTip(1, "Listed in the state file, but not on disk")
             else:

@@ -68,17 +68,25 @@ class CompareTab(QWidget):
         if not self.choices:
             return
         latest = next((i for i, (_n, c) in enumerate(own) if c.latest), len(own) - 1)
+        follow = False
         if keep and self._panel is not None:
-            # The same A and B as before, where they still exist.
+            # The same A and B as before, where they still exist; with "B follows newest",
+            # B is the newest checkpoint of the run (compared again when it is a new one).
             a, b = (previous[i] if 0 <= i < len(previous) else None
                     for i in (self._panel.a.currentIndex(), self._panel.b.currentIndex()))
             prefixes = [c.prefix for _n, c in self.choices]
-            self.picks = (prefixes.index(a) if a in prefixes else 0,
-                          prefixes.index(b) if b in prefixes else latest)
+            newest = max(range(len(own)), key=lambda i: (own[i][1].step is not None, own[i][1].step or 0),
+                         default=None)
+            follow = self._panel.follow_b.isChecked() and newest is not None
+            pick_b = newest if follow else (prefixes.index(b) if b in prefixes else latest)
+            follow = follow and prefixes[pick_b] != b
+            self.picks = (prefixes.index(a) if a in prefixes else 0, pick_b)
         else:
             self.picks = (0, latest if pick_b is None else pick_b)
         if self._panel is not None:
             self._panel.set_choices([n for n, _c in self.choices], *self.picks)
+            if follow and self.readers is not None:
+                self.compare(*self.picks)
 
     def compare(self, a: int, b: int) -> None:
         if not (0 <= a < len(self.choices) and 0 <= b < len(self.choices)):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QScrollArea, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QScrollArea, QSlider,
+                               QVBoxLayout, QWidget)
 
 from ...document import Document
 from .lazy import LazySlot
@@ -17,6 +17,11 @@ PLOT_HEIGHT = 200
 # Colours of the runs, in order: distinct on light and dark backgrounds.
 RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 CLICK_SLACK = 0.02          # a click this close (fraction of the x range) to a marker picks it
+# What of the selected variable's Across-the-run curve can lie over the curves (right axis).
+OVERLAYS = (("", "No overlay"), ("norm", "Variable: norm ‖w‖"),
+            ("rel_change_first", "Variable: change vs first"),
+            ("rel_change_prev", "Variable: change vs previous"))
+OVERLAY_COLOR = "#8e44ad"
 
 
 class TrainingPanel(QWidget):
@@ -28,13 +33,18 @@ class TrainingPanel(QWidget):
         self.slot = LazySlot(self._build, "Reading the run's event files…")
         lay.addWidget(self.slot)
         self.plots: dict[str, object] = {}       # tag → its pyqtgraph PlotWidget
+        self.lines: dict[tuple, tuple] = {}     # (tag, run) → (raw line, smoothed line or None)
+
         # Whether the user sees this panel; the view that docks it says (a dock tabbed
         # behind another is not hidden, only covered).
         self.is_on_screen = lambda: not self.isHidden()
         doc.opened.connect(lambda _l: self._forget())
-        doc.scalars_changed.connect(lambda _d: self._draw())
+        doc.scalars_changed.connect(lambda _d: self._grow() if self.plots else self._draw())
         doc.checkpoint_changed.connect(lambda _l: self._draw_markers())
-        doc.checkpoints_changed.connect(lambda _c: self._draw_markers())
+        doc.checkpoints_changed.connect(lambda _c: (self._draw_markers(), self._refresh_overlay()))
+        doc.selection_changed.connect(lambda _s: self._refresh_overlay())
+        self.trend = None                        # the overlaid variable's Trend, once read
+        self._trend_for = None                   # (key, checkpoint prefixes) it was read for
 
     @property
     def available(self) -> bool:
@@ -50,6 +60,7 @@ class TrainingPanel(QWidget):
             self.doc.read_scalars()
         elif not self.plots:
             self._draw()
+        self._refresh_overlay()
 
     def _forget(self) -> None:
         self.plots.clear()
@@ -72,9 +83,14 @@ class TrainingPanel(QWidget):
         self.smoothing.setToolTip("An exponential moving average, as TensorBoard smooths (0: none)")
         self.smoothing_value = QLabel()
         self.log_check = QCheckBox("Log scale")
+        self.overlay = QComboBox()
+        for name, text in OVERLAYS:
+            self.overlay.addItem(text, name)
+        self.overlay.setToolTip("Lay the selected variable's curve from Across the run over every plot, "
+                                "on an axis of its own at the right (one point per checkpoint)")
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for w in (self.smoothing, self.smoothing_value, self.log_check):
+        for w in (self.smoothing, self.smoothing_value, self.log_check, self.overlay):
             row.addWidget(w)
         row.addStretch(1)
         row.addWidget(self.summary)
@@ -88,6 +104,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.area, 1)
         self.smoothing.valueChanged.connect(lambda _v: self._draw())
         self.log_check.toggled.connect(self._set_log)
+        self.overlay.currentIndexChanged.connect(lambda _i: self._refresh_overlay())
         return page
 
     def _clear(self) -> None:
@@ -96,6 +113,12 @@ class TrainingPanel(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.plots.clear()
+        self.lines.clear()
+
+    def curve(self, run: str, tag: str):
+        """(steps, values) of the raw line drawn for `tag` of `run` (for tests and probes)."""
+        raw, _smooth = self.lines[(tag, run)]
+        return raw.getData()
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -119,10 +142,7 @@ class TrainingPanel(QWidget):
         by_tag: dict[str, list] = {}
         for s in data.series:
             by_tag.setdefault(s.tag, []).append(s)
-        points = sum(len(s) for s in data.series)
-        problems = len(data.problems)
-        self.summary.setText(f"{len(by_tag)} tags · {len(runs)} run(s) · {points:,} points"
-                             + (f" · {problems} damaged record(s) skipped" if problems else ""))
+        self._summarize(data)
         if not by_tag:
             self.column_layout.addWidget(QLabel("The event files hold no scalar summaries."))
             return
@@ -141,18 +161,47 @@ class TrainingPanel(QWidget):
                 color = pg.mkColor(colors[s.run])
                 faint = pg.mkColor(colors[s.run])
                 faint.setAlpha(70 if weight > 0 else 255)
-                item.plot(series.steps, series.values, pen=pg.mkPen(faint, width=1))
+                raw = item.plot(series.steps, series.values, pen=pg.mkPen(faint, width=1))
+                smoothed = None
                 if weight > 0:
-                    item.plot(series.steps, smooth(series.values, weight), pen=pg.mkPen(color, width=2),
-                              name=s.run)
+                    smoothed = item.plot(series.steps, smooth(series.values, weight),
+                                         pen=pg.mkPen(color, width=2), name=s.run)
                 else:
-                    item.legend.addItem(item.listDataItems()[-1], s.run)
+                    item.legend.addItem(raw, s.run)
+                self.lines[(tag, s.run)] = (raw, smoothed)
             item.setLogMode(y=self.log_check.isChecked())
             plot.scene().sigMouseClicked.connect(lambda ev, p=plot: self._clicked(p, ev))
+            self._add_right_axis(plot)
             self.column_layout.addWidget(plot)
             self.plots[tag] = plot
         self.column_layout.addStretch(1)
         self._draw_markers()
+        self._draw_overlay()
+
+    def _grow(self) -> None:
+        """Training appended to the event files: the lines get their new points in place
+        (no plot is rebuilt, the zoom stays); a new tag or run draws everything anew."""
+        data = self.doc.scalars
+        if data is None or {(s.tag, s.run) for s in data.series} != set(self.lines):
+            self._draw()
+            return
+        from ...analysis.curves import smooth
+        weight = self.weight()
+        for s in data.series:
+            raw, smoothed = self.lines[(s.tag, s.run)]
+            series = s.last_per_step()
+            raw.setData(series.steps, series.values)
+            if smoothed is not None:
+                smoothed.setData(series.steps, smooth(series.values, weight))
+        self._summarize(data)
+
+    def _summarize(self, data) -> None:
+        runs = {s.run for s in data.series}
+        tags = {s.tag for s in data.series}
+        points = sum(len(s) for s in data.series)
+        problems = len(data.problems)
+        self.summary.setText(f"{len(tags)} tags · {len(runs)} run(s) · {points:,} points"
+                             + (f" · {problems} damaged record(s) skipped" if problems else ""))
 
     def _draw_markers(self) -> None:
         """A dashed line at every checkpoint's step; the current one solid."""
@@ -198,6 +247,97 @@ class TrainingPanel(QWidget):
         ckpt = self.checkpoint_near(x, x1 - x0)
         if ckpt is not None:
             self.doc.select_checkpoint(ckpt.prefix)
+
+    # -- the selected variable across the run, on the same step axis --------------------
+
+    def overlay_kind(self) -> str:
+        return self.overlay.currentData() if self.slot.built else ""
+
+    def _add_right_axis(self, plot) -> None:
+        """A view box of its own, tied to the plot's steps, with the right axis for it."""
+        import pyqtgraph as pg
+        item = plot.getPlotItem()
+        box = pg.ViewBox()
+        box.setMouseEnabled(x=False, y=False)
+        item.scene().addItem(box)
+        item.getAxis("right").linkToView(box)
+        box.setXLink(item)
+
+        def follow():
+            box.setGeometry(item.vb.sceneBoundingRect())
+            box.linkedViewChanged(item.vb, box.XAxis)
+        item.vb.sigResized.connect(follow)
+        follow()
+        plot.overlay_box = box
+        plot.overlay_line = None
+
+    def _refresh_overlay(self) -> None:
+        """Read the selected variable across the run's checkpoints (shared with Across the
+        run through the result cache) when an overlay is asked for and the tab is shown."""
+        loaded = self.doc.loaded
+        kind = self.overlay_kind()
+        key = self.doc.selection.key
+        if not kind or key is None or loaded is None or self.isHidden() or not self.plots:
+            self._draw_overlay()
+            return
+        checkpoints = [c for c in loaded.model.checkpoints if c.on_disk]
+        wanted = (key, tuple(c.prefix for c in checkpoints))
+        if wanted == self._trend_for:
+            self._draw_overlay()
+            return
+        from ...analysis import compare
+        from ...formats.model import open_checkpoint
+        cache = self.doc.result_cache()
+
+        def task(job):
+            readers = [(c.step, open_checkpoint(c)) for c in checkpoints]
+            try:
+                return compare.trend(readers, key, compare.DEFAULT_BINS, cancelled=job.cancelled, cache=cache)
+            finally:
+                for _s, r in readers:
+                    r.close()
+
+        def done(trend):
+            self.trend, self._trend_for = trend, wanted
+            self._draw_overlay()
+
+        self.doc.submit("trend", task, done, lambda m, _d: self.summary.setText(f"overlay: {m}"))
+
+    def _draw_overlay(self) -> None:
+        import pyqtgraph as pg
+        kind = self.overlay_kind()
+        trend = self.trend if self._trend_for and self._trend_for[0] == self.doc.selection.key else None
+        points = [] if trend is None or not kind else [
+            (p.step, getattr(p, kind)) for p in trend.points
+            if p.step is not None and getattr(p, kind) is not None]
+        label = dict(OVERLAYS).get(kind, "").replace("Variable: ", "")
+        for plot in self.plots.values():
+            item, box = plot.getPlotItem(), getattr(plot, "overlay_box", None)
+            if box is None:
+                continue
+            if plot.overlay_line is not None:
+                box.removeItem(plot.overlay_line)
+                plot.overlay_line = None
+            if not points:
+                item.hideAxis("right")
+                continue
+            steps, values = zip(*points)
+            plot.overlay_line = pg.PlotDataItem(
+                steps, values, pen=pg.mkPen(OVERLAY_COLOR, width=2, style=Qt.DashLine),
+                symbol="o", symbolSize=6, symbolBrush=OVERLAY_COLOR, symbolPen=None)
+            box.addItem(plot.overlay_line)
+            box.enableAutoRange(axis=pg.ViewBox.YAxis)
+            item.showAxis("right")
+            axis = item.getAxis("right")
+            axis.setGrid(False)        # the plot's own grid is enough: two grids read as noise
+            axis.setLabel(f"{trend.name}: {label}", color=OVERLAY_COLOR)
+            axis.setPen(pg.mkPen(OVERLAY_COLOR))
+            axis.setTextPen(pg.mkPen(OVERLAY_COLOR))
+
+    def overlay_points(self, tag: str):
+        """(steps, values) of the overlay drawn on `tag`'s plot, or None (for tests)."""
+        line = getattr(self.plots.get(tag), "overlay_line", None)
+        return None if line is None else line.getData()
 
     def _set_log(self, on: bool) -> None:
         for plot in self.plots.values():

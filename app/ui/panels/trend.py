@@ -20,6 +20,8 @@ class TrendPanel(QWidget):
         self.slot = LazySlot(self._build_view, PICK_HINT)
         lay.addWidget(self.slot)
         self.shown = None          # (key, bins, checkpoint prefixes) on screen
+        self.last_read = ""        # how the trend on screen was made
+
         # Whether the user sees this panel; the view that docks it says (a dock tabbed
         # behind another is not hidden, only covered).
         self.is_on_screen = lambda: not self.isHidden()
@@ -71,15 +73,29 @@ class TrendPanel(QWidget):
         from ...analysis import compare
         from ...formats.model import open_checkpoint
         cache, bins = self.doc.result_cache(), view.bins()
-        view.show_message(f"Reading {key} in {len(checkpoints)} checkpoints…")
+        shown, previous = self.shown, view.trend()
+        # Training wrote new checkpoints after the ones shown: read only those (and the
+        # two each is compared with), not the whole run again.
+        added = [] if shown is None or previous is None or shown[:2] != wanted[:2] \
+            or wanted[2][:len(shown[2])] != shown[2] else checkpoints[len(shown[2]):]
+        if not added:
+            view.show_message(f"Reading {key} in {len(checkpoints)} checkpoints…")
+        by_prefix = {c.prefix: c for c in loaded.model.checkpoints}
 
         def task(job):
+            if added:
+                from ...analysis.trend_growth import grow
+                grown = grow(previous, key, [(c.step, open_checkpoint(c)) for c in added],
+                             lambda prefix: open_checkpoint(by_prefix[prefix]), cancelled=job.cancelled)
+                if grown is not None:
+                    return grown[0], f"grown by {len(added)}"
             readers = [(c.step, open_checkpoint(c)) for c in checkpoints]
             return compare.trend(readers, key, bins, progress=lambda f: job.progress(f, "across the run"),
-                                 cancelled=job.cancelled, cache=cache)
+                                 cancelled=job.cancelled, cache=cache), "whole"
 
         def done(result):
             self.shown = wanted
-            view.show_trend(result)
+            view.show_trend(result[0])
+            self.last_read = result[1]     # "whole" or "grown by N": for tests and probes
 
         self.doc.submit("trend", task, done, lambda m, _d: view.show_message(m))

@@ -65,6 +65,7 @@ class ValuePanel(QWidget):
         doc.checkpoint_changed.connect(self._checkpoint_changed)
         doc.work_cancelled.connect(self._cancelled)
         doc.working.connect(lambda lane, text: lane == "value" and self.say(text))
+        doc.scalars_changed.connect(lambda _d: self._show_logged())
 
     def _build_view(self):
         from ..values import ValueView
@@ -148,12 +149,31 @@ class ValuePanel(QWidget):
             self.view.show_tensor(title, info.dtype_name, info.shape, array)
             self.doc.status.emit(self.doc.status_text())
             self._compute_stats(key)
+            self._show_logged()
 
         def failed(message, _details):
             self.view.show_message(message)
             self.doc.status.emit(message)
 
         self.doc.submit("value", lambda job: reader.read(key), shown, failed)
+
+    def _show_logged(self) -> None:
+        """Beside the tensor's histogram, the one the run logged for it at this step (its
+        event files are read in the background the first time)."""
+        loaded, key = self.doc.loaded, self._key
+        if loaded is None or key is None or key not in loaded.tensors or not self.slot.built:
+            return
+        if not loaded.event_files:
+            return
+        data = self.doc.scalars
+        if data is None:
+            if not self.doc.lanes["events"].busy:
+                self.doc.read_scalars()    # scalars_changed brings us back here
+            return
+        from ...analysis.logged import find_logged
+        info = loaded.tensors[key]
+        step = loaded.checkpoint.step if loaded.checkpoint is not None else None
+        self.view.show_logged(find_logged(data.histograms, [key, info.display_name], step))
 
     def _show_const(self, name: str) -> None:
         from ...formats import tensors
