@@ -12,7 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QSpinBox, QTableView, QTreeWidget, QTreeWidgetItem,
+                               QPushButton, QSizePolicy, QSpinBox, QTableView, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from ..analysis import edit
@@ -23,16 +23,6 @@ from .workers import Lane
 
 ERROR_STYLE = "color: #b3261e;"
 PLAN_DELAY_MS = 200     # typing a pattern re-plans once the user pauses
-
-
-def can_save_as(doc) -> bool:
-    loaded = doc.loaded
-    return bool(loaded is not None and loaded.checkpoint is not None and loaded.tensors)
-
-
-def can_average(doc) -> bool:
-    loaded = doc.loaded
-    return loaded is not None and sum(c.on_disk for c in loaded.model.checkpoints) >= 2
 
 
 def _free_prefix(folder: str, name: str) -> str:
@@ -66,6 +56,8 @@ def _say(label: QLabel, text: str | None) -> None:
 
 def summary_text(plan: edit.Plan) -> str:
     counts = plan.counts()
+    if counts.get("averaged"):         # in an average, what is not averaged is the newest's
+        counts = {("from the newest" if what == "kept" else what): n for what, n in counts.items()}
     parts = [f"{n} {what}" for what, n in counts.items() if n]
     return (f"{len(plan.rows)} variables: {', '.join(parts)}  ·  "
             f"{human_bytes(plan.bytes_before)} → {human_bytes(plan.bytes_after)}")
@@ -94,6 +86,7 @@ class _WriteDialog(QDialog):
         self.lane.progress.connect(lambda f, _t: self.progress.setValue(int(1000 * f)))
         self.lane.busy_changed.connect(self._busy_changed)
         self.plan: edit.Plan | None = None
+        self._last_plan: edit.Plan | None = None    # for checking the destination meanwhile
         self._writing = None        # the write's Job while it runs
         self._cancelling = False
         self._timer = QTimer(self, singleShot=True, interval=PLAN_DELAY_MS)
@@ -137,11 +130,16 @@ class _WriteDialog(QDialog):
         self.state = QLabel()
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.state, 1)
+        buttons.addStretch(0)
         self.write_button = QPushButton("Write")
+        self.write_button.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        self.write_button.setMinimumWidth(110)
         self.write_button.setDefault(True)
         self.write_button.clicked.connect(self.write)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._cancel)
+        self.cancel_button.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        self.cancel_button.setMinimumWidth(110)
         buttons.addWidget(self.write_button)
         buttons.addWidget(self.cancel_button)
         outer.addLayout(buttons)
@@ -173,8 +171,10 @@ class _WriteDialog(QDialog):
         if isinstance(plan, edit.PlanError):
             self._plan_failed(str(plan), "")
             return
-        self.plan = plan
+        self.plan = self._last_plan = plan
         _say(self.plan_error, None)
+        for w in self._previews():
+            w.setEnabled(True)
         self.summary.setText(summary_text(plan))
         self.notes.setText(notes_text(plan))
         self._show_plan(plan)
@@ -184,7 +184,14 @@ class _WriteDialog(QDialog):
     def _plan_failed(self, message: str, _details: str) -> None:
         self.plan = None
         _say(self.plan_error, message)
+        self.summary.setText("No result to write: change what is said above.")
+        self.notes.setText("")
+        for w in self._previews():       # what they show is the last plan that could be made
+            w.setEnabled(False)
         self._update_buttons()
+
+    def _previews(self) -> list[QWidget]:
+        return []
 
     def _make_plan(self, job) -> edit.Plan:
         raise NotImplementedError
@@ -201,8 +208,8 @@ class _WriteDialog(QDialog):
         problem = None
         if not self.destination.text().strip():
             problem = "Give the result's prefix, e.g. out/model.ckpt"
-        elif self.plan is not None:
-            problem = self.plan.destination_problem(self.destination_prefix())
+        elif (self.plan or self._last_plan) is not None:
+            problem = (self.plan or self._last_plan).destination_problem(self.destination_prefix())
             if problem:
                 problem = f"{self.destination_prefix()}: {problem}"
         _say(self.dest_error, problem)
@@ -437,7 +444,6 @@ class SaveAsDialog(_WriteDialog):
         rename_row.addWidget(self.rename, 1)
         rename_row.addWidget(self.map_button)
         form.addRow("Rename:", rename_row)
-        options = QHBoxLayout()
         self.cast = QComboBox()
         self.cast.addItem("keep types", None)
         for target in edit.CAST_TARGETS:
@@ -448,11 +454,9 @@ class SaveAsDialog(_WriteDialog):
         self.strip.setToolTip("Drop the optimizer's slots (Adam's m and v, momentum…) and beta "
                               "powers; step counters stay")
         self.strip.toggled.connect(lambda _c: self.replan(at_once=True))
-        options.addWidget(self.cast)
-        options.addSpacing(16)
-        options.addWidget(self.strip)
-        options.addStretch(1)
-        form.addRow("Cast:", options)
+        self.cast.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        form.addRow("Cast:", self.cast)
+        form.addRow("Optimizer:", self.strip)
         self.body.addLayout(form)
 
         self.model = PlanModel(self)
@@ -473,6 +477,9 @@ class SaveAsDialog(_WriteDialog):
     def _editables(self):
         return [self.rename, self.map_button, self.cast, self.strip, self.table]
 
+    def _previews(self):
+        return [self.table]
+
     def spec(self) -> edit.EditSpec:
         """What the controls ask for (ValueError: the rename field cannot be read)."""
         spec = edit.EditSpec(strip_optimizer=self.strip.isChecked(), cast=self.cast.currentData())
@@ -487,9 +494,10 @@ class SaveAsDialog(_WriteDialog):
         try:
             self._spec = self.spec()       # read on this thread, used on the lane
         except ValueError as e:            # no plan for a half-typed pattern: say what is wrong
-            self.plan = None
-            _say(self.plan_error, str(e))
-            self._update_buttons()
+            self._timer.stop()
+            if self._writing is None:
+                self.lane.cancel()         # a plan still on its way would hide the message
+            self._plan_failed(str(e), "")
             return
         super()._plan_now()
 
@@ -506,11 +514,12 @@ class SaveAsDialog(_WriteDialog):
         scroll = self.table.verticalScrollBar().value()
         self.model.set_plan(plan)
         self.table.verticalScrollBar().setValue(scroll)
-        if first:
-            self.table.resizeColumnsToContents()
-            for col, cap in ((0, 360), (1, 360)):
-                if self.table.columnWidth(col) > cap:
-                    self.table.setColumnWidth(col, cap)
+        # New names, casts and sizes change widths: fit them each time, the names capped
+        for col in range(self.model.columnCount() - 1):
+            if first or col > 0:
+                self.table.resizeColumnToContents(col)
+            if col < 2 and self.table.columnWidth(col) > 360:
+                self.table.setColumnWidth(col, 360)
 
     def _choose_map(self) -> None:
         if self.rename_map_path is not None:      # the button clears the file
@@ -556,10 +565,8 @@ class AverageDialog(_WriteDialog):
         self.checkpoints = [c for c in model.checkpoints if c.on_disk]
         self._readers: dict[str, object] = {}      # prefix → reader, used on the lane only
         n = min(5, len(self.checkpoints))
-        newest = self.checkpoints[-1]
-        super().__init__("Average checkpoints",
-                         default_destination(newest.prefix, "averaged",
-                                             f"{newest.name}-avg{n}"), parent)
+        self._proposed = self._propose(self.checkpoints[-n:])
+        super().__init__("Average checkpoints", self._proposed, parent)
         top = QHBoxLayout()
         top.addWidget(QLabel("Average the last"))
         self.last = QSpinBox()
@@ -588,10 +595,15 @@ class AverageDialog(_WriteDialog):
         self.list.itemChanged.connect(lambda _i, _c: self._chosen_changed())
         self.body.addWidget(self.list, 1)
         self._check_last(n)
-        self.resize(720, 520)
+        self.resize(720, 460)
 
     def _editables(self):
         return [self.last, self.list]
+
+    @staticmethod
+    def _propose(chosen) -> str:
+        newest = chosen[-1]
+        return default_destination(newest.prefix, "averaged", f"{newest.name}-avg{len(chosen)}")
 
     def chosen(self) -> list:
         return [c for i, c in enumerate(self.checkpoints)
@@ -614,6 +626,10 @@ class AverageDialog(_WriteDialog):
             self.last.blockSignals(True)
             self.last.setValue(len(chosen))
             self.last.blockSignals(False)
+        # the proposed name follows the choice until the user types one
+        if len(chosen) >= 2 and self.destination.text() == self._proposed:
+            self._proposed = self._propose(chosen)
+            self.destination.setText(self._proposed)
         self.replan(at_once=True)
 
     def _plan_now(self) -> None:

@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
         return action(self.current()) if self.current() is not None else None
 
     def _update_edit_actions(self) -> None:
-        from .edit_dialog import can_average, can_save_as
+        from .edit_actions import can_average, can_save_as
         view = self.current() if hasattr(self, "tabs") else None
         self.act_save_as.setEnabled(view is not None and can_save_as(view.doc))
         self.act_average.setEnabled(view is not None and can_average(view.doc))

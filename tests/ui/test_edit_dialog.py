@@ -212,6 +212,7 @@ def test_average_of_the_sample_run_is_the_numpy_mean(qtbot, window, run, tmp_pat
     dialog.last.setValue(3)
     planned(qtbot, dialog)
     assert [c.name for c in dialog.chosen()] == ["epoch-3", "epoch-4", "epoch-5"]
+    assert dialog.destination.text().endswith(os.path.join("run-averaged", "epoch-5-avg3"))
     # ticking by hand: epoch-1 too
     dialog.list.topLevelItem(1).setCheckState(0, Qt.Checked)
     qtbot.waitUntil(lambda: dialog.plan is not None and "epoch-1" in dialog.plan.notes[0], timeout=TIMEOUT)

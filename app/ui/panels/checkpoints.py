@@ -103,7 +103,7 @@ class CheckpointsPanel(QWidget):
         self.list.blockSignals(False)
 
     def average_action(self):
-        from ..edit_dialog import can_average
+        from ..edit_actions import can_average
         act = QAction("Average checkpoints…", self)
         act.setEnabled(can_average(self.doc))
         act.triggered.connect(self.average)
@@ -111,7 +111,8 @@ class CheckpointsPanel(QWidget):
 
     def average(self):
         """The "Average checkpoints…" dialog over this run; returns it (shown)."""
-        from ..edit_dialog import AverageDialog, can_average
+        from ..edit_actions import can_average
+        from ..edit_dialog import AverageDialog
         if not can_average(self.doc):
             return None
         dialog = AverageDialog(self.doc, self)

@@ -73,7 +73,7 @@ class VariablesPanel(QWidget):
                                "momentum…) and step counters are counted apart")
 
     def save_as_action(self):
-        from ..edit_dialog import can_save_as
+        from ..edit_actions import can_save_as
         act = QAction("Save checkpoint as…", self)
         act.setEnabled(can_save_as(self.doc))
         act.triggered.connect(self.save_as)
@@ -81,7 +81,8 @@ class VariablesPanel(QWidget):
 
     def save_as(self):
         """The "Save as…" dialog over the current checkpoint; returns it (shown)."""
-        from ..edit_dialog import SaveAsDialog, can_save_as
+        from ..edit_actions import can_save_as
+        from ..edit_dialog import SaveAsDialog
         if not can_save_as(self.doc):
             return None
         dialog = SaveAsDialog(self.doc, self)
