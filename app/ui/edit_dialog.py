@@ -115,9 +115,9 @@ class _WriteDialog(QDialog):
                                     "and the folder's checkpoint file names it")
         self.destination.textChanged.connect(lambda _t: self._check_destination())
         dest_row.addWidget(self.destination, 1)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        dest_row.addWidget(browse)
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        dest_row.addWidget(self.browse)
         outer.addLayout(dest_row)
         self.dest_error = _error_label()
         outer.addWidget(self.dest_error)
@@ -125,7 +125,6 @@ class _WriteDialog(QDialog):
         buttons = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
         self.progress.hide()
         self.state = QLabel()
         buttons.addWidget(self.progress, 1)
@@ -177,6 +176,7 @@ class _WriteDialog(QDialog):
             w.setEnabled(True)
         self.summary.setText(summary_text(plan))
         self.notes.setText(notes_text(plan))
+        self.notes.setVisible(bool(self.notes.text()))
         self._show_plan(plan)
         self._check_destination()
         self._update_buttons()
@@ -186,6 +186,7 @@ class _WriteDialog(QDialog):
         _say(self.plan_error, message)
         self.summary.setText("No result to write: change what is said above.")
         self.notes.setText("")
+        self.notes.hide()
         for w in self._previews():       # what they show is the last plan that could be made
             w.setEnabled(False)
         self._update_buttons()
@@ -271,6 +272,7 @@ class _WriteDialog(QDialog):
     def _busy_changed(self, busy: bool) -> None:
         if not busy and self._writing is not None and self._writing.cancelled():
             self._writing = None
+            self._cancelling = False
             self._set_editable(True)
             self.state.setText("Cancelled: nothing was written")
             self.progress.hide()
@@ -280,6 +282,7 @@ class _WriteDialog(QDialog):
         for w in self._editables():
             w.setEnabled(editable)
         self.destination.setEnabled(editable)
+        self.browse.setEnabled(editable)
 
     def _editables(self) -> list[QWidget]:
         return []

@@ -78,6 +78,7 @@ def test_save_as_uncheck_rename_strip_writes_and_opens_the_result(qtbot, window,
     source = read_all(run / "epoch-5")
     window._update_edit_actions()
     assert window.act_save_as.isEnabled() and window.act_average.isEnabled()
+    assert view.variables.save_as_action().isEnabled() and view.checkpoints.average_action().isEnabled()
     dialog = view.variables.save_as()
     planned(qtbot, dialog)
     assert dialog.model.rowCount() == 15
@@ -201,6 +202,7 @@ def test_cancel_halfway_leaves_nothing(qtbot, window, tmp_path, monkeypatch):
     assert not out_folder.exists() or files_under(out_folder) == set()
     assert [p for p in os.listdir(tmp_path) if p not in ("big", "settings.ini", "out")] == []
     assert dialog.write_button.isEnabled()          # the user may try again
+    assert dialog.cancel_button.isEnabled() and dialog.cancel_button.text() == "Cancel"
     dialog.reject()
 
 
@@ -247,4 +249,30 @@ def test_average_needs_two_ticked(qtbot, window, run):
     qtbot.waitUntil(lambda: dialog.plan_error.isVisible(), timeout=TIMEOUT)
     assert "at least two" in dialog.plan_error.text()
     assert not dialog.write_button.isEnabled()
+    dialog.reject()
+
+
+def test_mapping_file_renames_and_a_bad_one_is_said(qtbot, window, run, tmp_path):
+    view = opened(qtbot, window, run)
+    dialog = view.variables.save_as()
+    planned(qtbot, dialog)
+    good = tmp_path / "names.json"
+    good.write_text('{"dense/kernel": "head/w", "dense/bias": "head/b"}')
+    dialog.rename.setText("^conv=c")
+    dialog._set_map(str(good))
+    assert dialog.rename.text() == "" and not dialog.rename.isEnabled()
+    planned(qtbot, dialog)
+    assert not dialog.plan_error.isVisible()
+    renamed = {r.key: r.new_key for r in dialog.plan.rows if "renamed" in r.actions}
+    assert renamed == {"dense/kernel": "head/w", "dense/bias": "head/b"}
+    bad = tmp_path / "bad.txt"
+    bad.write_text("dense/kernel\n")
+    dialog._set_map(None)
+    dialog._set_map(str(bad))
+    qtbot.waitUntil(lambda: dialog.plan_error.isVisible(), timeout=TIMEOUT)
+    assert "expected `OLD_KEY NEW_KEY`" in dialog.plan_error.text()
+    assert not dialog.write_button.isEnabled()
+    dialog._set_map(None)                      # back to the pattern field
+    planned(qtbot, dialog)
+    assert dialog.rename.isEnabled() and dialog.plan.counts()["renamed"] == 0
     dialog.reject()
