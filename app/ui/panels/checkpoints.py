@@ -104,7 +104,7 @@ class CheckpointsPanel(QWidget):
 
     def average_action(self):
         from ..edit_actions import can_average
-        act = QAction("Average checkpoints…", self)
+        act = QAction("Average checkpoints…")     # lives as long as its menu
         act.setEnabled(can_average(self.doc))
         act.triggered.connect(self.average)
         return act

@@ -74,7 +74,7 @@ class VariablesPanel(QWidget):
 
     def save_as_action(self):
         from ..edit_actions import can_save_as
-        act = QAction("Save checkpoint as…", self)
+        act = QAction("Save checkpoint as…")     # lives as long as its menu
         act.setEnabled(can_save_as(self.doc))
         act.triggered.connect(self.save_as)
         return act
