@@ -150,6 +150,8 @@ class _WriteDialog(QDialog):
         if at_once:
             self._plan_now()
         else:
+            self.plan = None               # no writing the previous plan meanwhile
+            self._update_buttons()
             self._timer.start()
 
     def _plan_now(self) -> None:
@@ -344,7 +346,7 @@ class PlanModel(QAbstractTableModel):
 
     def _dropped_otherwise(self, r: edit.Row) -> bool:
         """Dropped by something else than its check box (the optimizer's state)."""
-        return not r.kept and r.key not in self.unchecked
+        return not r.kept and r.reason not in _REASONS
 
     def flags(self, index):
         flags = Qt.ItemIsEnabled | Qt.ItemIsSelectable
@@ -356,7 +358,8 @@ class PlanModel(QAbstractTableModel):
         r = self.rows[index.row()]
         col = index.column()
         if role == Qt.CheckStateRole and col == 0:
-            keep = r.key not in self.unchecked and (r.kept or r.key in self.unchecked)
+            # the box says what the user asked at once; the next plan says the rest
+            keep = r.key not in self.unchecked and not self._dropped_otherwise(r)
             return Qt.Checked if keep else Qt.Unchecked
         if role == Qt.DisplayRole:
             if col == 0:

@@ -276,3 +276,22 @@ def test_mapping_file_renames_and_a_bad_one_is_said(qtbot, window, run, tmp_path
     planned(qtbot, dialog)
     assert dialog.rename.isEnabled() and dialog.plan.counts()["renamed"] == 0
     dialog.reject()
+
+
+def test_ticking_back_keeps_the_variable_and_typing_holds_the_write(qtbot, window, run):
+    view = opened(qtbot, window, run)
+    dialog = view.variables.save_as()
+    planned(qtbot, dialog)
+    toggle(dialog, "dense/bias", False)
+    planned(qtbot, dialog)
+    assert dialog.plan.counts()["dropped"] == 1
+    index = dialog.model.index(dialog.model.row_of("dense/bias"), 0)
+    toggle(dialog, "dense/bias", True)
+    assert dialog.model.data(index, Qt.CheckStateRole) == Qt.Checked      # at once
+    planned(qtbot, dialog)
+    assert dialog.plan.counts()["dropped"] == 0
+    dialog.rename.setText("^dense=head")
+    assert not dialog.write_button.isEnabled()     # until the plan has the new names
+    planned(qtbot, dialog)
+    assert dialog.write_button.isEnabled() and dialog.plan.counts()["renamed"] == 6
+    dialog.reject()
