@@ -179,6 +179,8 @@ class ModelView(QWidget):
         self.tree = ScopeTreePanel(doc)
         self.tree.freeze_requested.connect(self.freeze)
         self.variables = VariablesPanel(doc)
+        for panel in (self.checkpoints, self.variables):      # results of Save as…, Average…
+            panel.open_requested.connect(self.open_requested)
         self.details = DetailsPanel(doc)
         self.layers = LayersPanel(doc)
         # Compare and Run build their panels when first shown: the window shows the model

@@ -77,6 +77,12 @@ class MainWindow(QMainWindow):
         self.act_reload.setShortcut(QKeySequence.Refresh)
         self.act_verify = m.addAction("&Verify Checkpoints", self._verify)
         self.act_verify.setToolTip("Check every tensor of every checkpoint against its crc32c")
+        self.act_save_as = m.addAction("&Save Checkpoint As…", lambda: self._on_view(
+            lambda v: v.variables.save_as()))
+        self.act_average = m.addAction("&Average Checkpoints…", lambda: self._on_view(
+            lambda v: v.checkpoints.average()))
+        m.aboutToShow.connect(self._update_edit_actions)
+        self._update_edit_actions()
         self.act_close = m.addAction("&Close", lambda: self.close_tab(self.tabs.currentIndex()))
         self.act_close.setShortcut(QKeySequence.Close)
         m.addSeparator()
@@ -271,6 +277,15 @@ class MainWindow(QMainWindow):
         view = self.current()
         if view is not None:
             view.verify()
+
+    def _on_view(self, action):
+        return action(self.current()) if self.current() is not None else None
+
+    def _update_edit_actions(self) -> None:
+        from .edit_actions import can_average, can_save_as
+        view = self.current() if hasattr(self, "tabs") else None
+        self.act_save_as.setEnabled(view is not None and can_save_as(view.doc))
+        self.act_average.setEnabled(view is not None and can_average(view.doc))
 
     def _focus_filter(self) -> None:
         view = self.current()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMenu, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from ...formats.display import human_bytes
@@ -17,6 +18,8 @@ KIND_TITLES = {"run": "Checkpoints", "savedmodel": "SavedModel variables", "grap
 
 
 class CheckpointsPanel(QWidget):
+    open_requested = Signal(str)      # a written result, to open in a tab of its own
+
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
         self.doc = doc
@@ -39,6 +42,9 @@ class CheckpointsPanel(QWidget):
         self.list.setAlternatingRowColors(True)
         self.list.itemSelectionChanged.connect(self._chosen)
         lay.addWidget(self.list)
+        self.list.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(
+            lambda pos: QMenu.exec([self.average_action()], self.list.viewport().mapToGlobal(pos)))
         doc.opened.connect(lambda _l: self._fill())
         doc.checkpoints_changed.connect(lambda _c: self._fill())
         doc.checkpoint_changed.connect(lambda _l: self._mark_current())
@@ -99,6 +105,24 @@ class CheckpointsPanel(QWidget):
                 item.setSelected(True)
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+
+    def average_action(self):
+        from ..edit_actions import can_average
+        act = QAction("Average checkpoints…")     # lives as long as its menu
+        act.setEnabled(can_average(self.doc))
+        act.triggered.connect(self.average)
+        return act
+
+    def average(self):
+        """The "Average checkpoints…" dialog over this run; returns it (shown)."""
+        from ..edit_actions import can_average
+        from ..edit_dialog import AverageDialog
+        if not can_average(self.doc):
+            return None
+        dialog = AverageDialog(self.doc, self)
+        dialog.written.connect(self.open_requested)
+        dialog.open()
+        return dialog
 
     def select_row(self, row: int) -> None:
         """Choose the checkpoint in `row`, as a click does."""

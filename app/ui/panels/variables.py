@@ -3,8 +3,9 @@ row selects that tensor in the document; the table follows selections made elsew
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QMenu, QVBoxLayout, QWidget
 
 from ...formats.display import human_bytes
 from ...document import Document, Selection
@@ -16,6 +17,8 @@ ORIGIN = "variables"
 
 
 class VariablesPanel(QWidget):
+    open_requested = Signal(str)      # a written result, to open in a tab of its own
+
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
         self.doc = doc
@@ -39,6 +42,9 @@ class VariablesPanel(QWidget):
         self.table.setColumnHidden(5, True)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         lay.addWidget(self.table)
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(
+            lambda pos: QMenu.exec([self.save_as_action()], self.table.viewport().mapToGlobal(pos)))
         self._following = False
         doc.opened.connect(lambda _l: self._fill())
         doc.checkpoint_changed.connect(lambda _l: self._fill())
@@ -66,6 +72,24 @@ class VariablesPanel(QWidget):
         self.totals.setText(f"{len(rows):,} tensors · {params:,} params{optimizer} · {human_bytes(size)}")
         self.totals.setToolTip("Parameters of the model; the optimizer's slots (Adam's m and v, "
                                "momentum…) and step counters are counted apart")
+
+    def save_as_action(self):
+        from ..edit_actions import can_save_as
+        act = QAction("Save checkpoint as…")     # lives as long as its menu
+        act.setEnabled(can_save_as(self.doc))
+        act.triggered.connect(self.save_as)
+        return act
+
+    def save_as(self):
+        """The "Save as…" dialog over the current checkpoint; returns it (shown)."""
+        from ..edit_actions import can_save_as
+        from ..edit_dialog import SaveAsDialog
+        if not can_save_as(self.doc):
+            return None
+        dialog = SaveAsDialog(self.doc, self)
+        dialog.written.connect(self.open_requested)
+        dialog.open()
+        return dialog
 
     def select_key(self, key: str) -> None:
         """Choose the row of tensor `key`, as a click does."""
