@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +160,28 @@ def test_real_tf2_savedmodels_run_their_signature(folder, key):
     assert sorted(result.fetches) == sorted(want)
     for k, v in want.items():
         np.testing.assert_array_equal(result.fetches[k], v)
+
+
+def test_a_tf2_signature_that_writes_files_is_refused_unless_allowed(tmp_path):
+    target = tmp_path / "written.txt"
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+        def serve(self, text):
+            tf.io.write_file(str(target), text)
+            return {"echo": tf.identity(text)}
+
+    module = Writer()
+    path = tmp_path / "writer"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    pl = plan(str(path), signature="serving_default")
+    session = Session()
+    try:
+        with pytest.raises(RunError, match="WriteFile") as e:
+            session.run(pl.requests([], {"text": "hi"}, "serving_default")[0])
+        assert e.value.kind == "unsafe" and not target.exists()
+        result = session.run(pl.requests([], {"text": "hi"}, "serving_default",
+                                         allow_unsafe=True)[0])
+        assert result.fetches["echo"] == b"hi" and target.read_text() == "hi"
+    finally:
+        session.close()
