@@ -51,23 +51,17 @@ def image_classifier(root: Path):
     labels = root / "labels_src.txt"
     labels.write_text("\n".join(LABELS) + "\n")
 
-    # The trained weights in a plain tf.Module: the runner's TF1 loader cannot restore
-    # the variables of a Keras 3 model exported as a SavedModel (see the README's note).
-    conv_k, conv_b, dense_k, dense_b = (np.array(w.numpy()) for w in model.weights)
-
+    # The trained Keras model itself in a tf.Module, which also carries the labels asset
+    # (`model.export` has no place for one); the runner loads it as a TF2 SavedModel.
     class Classifier(tf.Module):
         def __init__(self):
             super().__init__()
-            self.conv_k, self.conv_b = tf.Variable(conv_k, name="conv/kernel"), tf.Variable(conv_b)
-            self.dense_k, self.dense_b = tf.Variable(dense_k, name="probs/kernel"), tf.Variable(dense_b)
+            self.model = model
             self.labels = tf.saved_model.Asset(str(labels))
 
         @tf.function(input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32, name="image")])
         def serve(self, image):
-            x = tf.nn.relu(tf.nn.conv2d(image, self.conv_k, 1, "VALID") + self.conv_b)
-            x = tf.nn.max_pool2d(x, 4, 4, "VALID")
-            x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
-            return {"probabilities": tf.nn.softmax(tf.matmul(x, self.dense_k) + self.dense_b)}
+            return {"probabilities": self.model(image)}
 
     module = Classifier()
     export = root / "shapes_classifier"

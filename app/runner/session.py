@@ -10,6 +10,11 @@ fault, and the session stays usable.
 TensorFlow is imported on first use, inside this module's functions: importing the module
 costs nothing. `plan()` (pure) turns a path a user holds into the requests to make.
 
+A TF2 SavedModel (one with an object graph: `tf.saved_model.save`, Keras `model.export`)
+run by signature is loaded with `tf.saved_model.load` and its signature function called,
+fed by input key: its variables live in the restored objects, which the TF1 loader does
+not rebuild. TF1 SavedModels, plain fetches and `.meta`/GraphDef files keep the session.
+
 Graphs are programs: before anything runs, the ops the run would execute (the fetch path,
 the saver's restore, a SavedModel's init op) are checked with `graphwalk`, and ops that
 touch files, processes or the network are refused unless the request allows them.
@@ -280,6 +285,7 @@ class Session:
         self._key = None            # what the graph was imported from
         self._graph = None          # tf.Graph
         self._sess = None           # tf.compat.v1.Session
+        self._loaded = None         # a TF2 SavedModel's restored root object
         self._saver = None
         self._pure: Graph | None = None  # the same graph for the walks
         self._restored: str | None = None  # the checkpoint the variables hold
@@ -296,7 +302,8 @@ class Session:
         timings: dict[str, float] = {}
         imported = self._ensure_graph(request, timings)
         restored = self._ensure_restored(request, timings)
-        values = self._run(request, timings)
+        values = (self._run_function(request, timings) if self._loaded is not None
+                  else self._run(request, timings))
         self.runs += 1
         return RunResult(values, request.checkpoint, request.step, time.perf_counter() - t0,
                          timings, imported, restored, self.imports, self.restores)
@@ -313,7 +320,7 @@ class Session:
             frozen = freeze_mod.freeze_function(tf, request, pure, self.status)
         else:
             timings: dict[str, float] = {}
-            self._ensure_graph(req, timings)
+            self._ensure_graph(req, timings, engine="session")
             self._ensure_restored(req, timings)
             path = self._walk(list(request.outputs.values()), [])
             if path.unsafe and not req.allow_unsafe:
@@ -337,7 +344,7 @@ class Session:
                 self._sess.close()
             except Exception:  # closing a broken session: nothing left to do
                 pass
-        self._sess = self._graph = self._saver = self._pure = None
+        self._sess = self._graph = self._saver = self._pure = self._loaded = None
         self._key = self._restored = None
         self._restore_problems = None
         self._walks.clear()
@@ -366,26 +373,43 @@ class Session:
             digest = self._digests[key] = h.hexdigest()
         return digest
 
-    def _graph_key(self, req: RunRequest):
+    def _graph_key(self, req: RunRequest, engine: str = "session"):
         try:
             if req.kind == "savedmodel":
                 pb = _saved_model_file(req.graph)
                 return ("savedmodel", self._digest(pb), os.path.realpath(req.graph),
-                        tuple(req.tags), req.signature if not req.tags else None)
+                        tuple(req.tags), req.signature if not req.tags else None, engine)
             return (req.kind, self._digest(req.graph))
         except OSError as e:
             raise RunError(f"{req.graph}: cannot read: {e.strerror or e}", "graph") from None
 
-    def _ensure_graph(self, req: RunRequest, timings: dict) -> bool:
+    def _ensure_graph(self, req: RunRequest, timings: dict, engine: str | None = None) -> bool:
+        """Import `req`'s graph, or load it as a TF2 SavedModel. `engine`: "session" for
+        a TF1 session whatever the model (freezing one); None: as `req` runs best."""
         if req.kind not in ("meta", "graphdef", "savedmodel"):
             raise RunError(f"unknown kind of graph {req.kind!r}", "graph")
-        key = self._graph_key(req)
-        if key == self._key and self._sess is not None:
+        key = self._graph_key(req, engine or "session")
+        if key == self._key and (self._sess is not None or self._loaded is not None):
             return False
+        pure = None
+        if engine is None and req.kind == "savedmodel" and req.signature is not None:
+            pure = _pick_tagged(_read_saved_model(req.graph), req)
+            if is_tf2(pure):
+                key = self._graph_key(req, "function")
+                if key == self._key and self._loaded is not None:
+                    return False
+            else:
+                pure = None
         tf = self._tf()
         self.close()
         self.status("loading the SavedModel" if req.kind == "savedmodel" else "importing the graph")
         t0 = time.perf_counter()
+        if pure is not None:
+            self._load_function(tf, pure, req)
+            self._key = key
+            self.imports += 1
+            timings["import"] = time.perf_counter() - t0
+            return True
         graph = tf.Graph()
         options = dict(allow_soft_placement=True)
         options.update(self.config)
@@ -441,6 +465,25 @@ class Session:
             self.restores += 1
             self._dirty = False
 
+    def _load_function(self, tf, pure: Graph, req: RunRequest) -> None:
+        """A TF2 SavedModel's objects restored with `tf.saved_model.load` (its variables
+        from the SavedModel's own checkpoint), for its signature functions."""
+        if not req.allow_unsafe:
+            problems = graphwalk.loader_problems(pure)
+            if problems:
+                raise unsafe_error(problems, "loading this SavedModel")
+        try:
+            loaded = tf.saved_model.load(req.graph, tags=list(pure.tags()) or None)
+        except (tf.errors.OpError, ValueError, TypeError, KeyError, AssertionError) as e:
+            raise RunError(f"{req.graph}: the SavedModel cannot be loaded: {first_line(e)}",
+                           "graph") from None
+        self._loaded, self._pure, self._saver = loaded, pure, None
+        prefix = os.path.join(req.graph, "variables", "variables")
+        if os.path.exists(prefix + ".index"):  # the loader restored them
+            self._restored = req.checkpoint or prefix
+            self.restores += 1
+            self._dirty = False
+
     # -- restore ---------------------------------------------------------------------
 
     def _saver_for_restore(self, tf):
@@ -457,6 +500,8 @@ class Session:
         if self._restored == req.checkpoint and not self._dirty:
             return False
         tf = self._tf()
+        if self._loaded is not None:
+            return self._restore_objects(tf, req, timings)
         saver = self._saver_for_restore(tf)
         if saver is None:
             if req.kind == "graphdef":
@@ -487,7 +532,77 @@ class Session:
         timings["restore"] = time.perf_counter() - t0
         return True
 
+    def _restore_objects(self, tf, req: RunRequest, timings: dict) -> bool:
+        """Another object-based checkpoint of the same objects into a loaded TF2 model."""
+        what = f"step {req.step}" if req.step is not None else os.path.basename(req.checkpoint)
+        self.status(f"restoring {what}")
+        t0 = time.perf_counter()
+        self._restored = None
+        try:
+            tf.train.Checkpoint(root=self._loaded).restore(req.checkpoint).expect_partial()
+        except tf.errors.OpError as e:
+            raise RunError(f"{req.checkpoint}: cannot be restored into this model: "
+                           f"{first_line(e)}", "checkpoint", _op_name(e)) from None
+        except (ValueError, AssertionError) as e:
+            raise RunError(f"{req.checkpoint}: {first_line(e)}", "checkpoint") from None
+        self._restored = req.checkpoint
+        self._dirty = False
+        self.restores += 1
+        timings["restore"] = time.perf_counter() - t0
+        return True
+
     # -- run -------------------------------------------------------------------------
+
+    def _run_function(self, req: RunRequest, timings: dict) -> dict[str, Any]:
+        """A TF2 SavedModel's signature called with the feeds by input key; its outputs
+        by output key (those of `req.fetches`, else all)."""
+        tf = self._tf()
+        signatures = self._loaded.signatures
+        if req.signature not in signatures:
+            raise RunError(f"no signature {req.signature!r} (signatures: "
+                           f"{', '.join(sorted(signatures)) or 'none'})", "fetch", req.signature)
+        function = signatures[req.signature]
+        fetch_names, feed_names = self._names(req)
+        specs = function.structured_input_signature[1]
+        args = {}
+        for label, value in req.feeds.items():
+            if label not in specs:
+                raise RunError(f"signature has no input {label!r} (inputs: "
+                               f"{', '.join(sorted(specs))})", "feed", label)
+            spec = specs[label]
+            shape = None if spec.shape.rank is None else spec.shape.as_list()
+            try:
+                args[label] = tf.constant(feeds_mod.coerce(value, spec.dtype.name, shape, label),
+                                          dtype=spec.dtype)
+            except feeds_mod.FeedError as e:
+                raise RunError(str(e), "feed", label) from None
+        unfed = [k for k in specs if k not in args]
+        if unfed:
+            spec = specs[unfed[0]]
+            shape = "?" if spec.shape.rank is None else feeds_mod.shape_text(
+                tuple(spec.shape.as_list()))
+            more = f" (and {', '.join(unfed[1:])})" if len(unfed) > 1 else ""
+            raise RunError(f"missing feed for signature input {unfed[0]} ({spec.dtype.name}, "
+                           f"{shape}){more}", "feed", unfed[0])
+        fed = [feed_names[k] for k in args if k in feed_names]
+        path = self._walk(list(fetch_names.values()), fed)
+        if path.unsafe and not req.allow_unsafe:
+            raise unsafe_error(path.unsafe, "these fetches")
+        self.status("running")
+        t0 = time.perf_counter()
+        try:
+            result = function(**args)
+        except tf.errors.OpError as e:
+            raise _op_error(e) from None
+        except (ValueError, TypeError) as e:
+            raise RunError(first_line(e), "feed") from None
+        finally:
+            timings["run"] = time.perf_counter() - t0
+            if path.mutating:
+                self._dirty = True
+        if not isinstance(result, dict):
+            result = {"output_0": result}
+        return {label: _as_numpy(result[label].numpy()) for label in fetch_names}
 
     def _run(self, req: RunRequest, timings: dict) -> dict[str, Any]:
         tf = self._tf()
@@ -593,6 +708,12 @@ class Session:
 
 # -- helpers -----------------------------------------------------------------------------
 
+def is_tf2(graph: Graph) -> bool:
+    """Whether a SavedModel's meta graph has an object graph (a TF2 SavedModel), so that
+    `tf.saved_model.load` rebuilds its objects and signature functions."""
+    return graph.meta_graph is not None and len(graph.meta_graph.object_graph_def.nodes) > 0
+
+
 def _saved_model_file(folder: str) -> str:
     for name in ("saved_model.pb", "saved_model.pbtxt"):
         p = os.path.join(folder, name)
@@ -687,6 +808,6 @@ def _as_numpy(value):
     return np.asarray(value)
 
 
-__all__ = ["RunRequest", "RunResult", "RunError", "Session", "Plan", "plan", "signature_io",
+__all__ = ["RunRequest", "RunResult", "RunError", "Session", "Plan", "plan", "signature_io", "is_tf2",
            "first_line", "no_tensorflow_message", "tensorflow_missing",
            "import_tensorflow"]
