@@ -8,7 +8,8 @@ import struct
 import crc32c
 
 from app.formats import protos
-from app.formats.table import MAGIC, mask_crc
+from app.formats.crc import mask_crc
+from app.formats.table import MAGIC
 
 
 def varint(n: int) -> bytes:

@@ -297,7 +297,8 @@ def _big_endian_copy(src_prefix, dest_prefix) -> list[str]:
     import crc32c
 
     from app.formats import dtypes, protos
-    from app.formats.table import Table, mask_crc
+    from app.formats.crc import mask_crc
+    from app.formats.table import Table
 
     from .tablewriter import table_bytes
 

@@ -1045,7 +1045,7 @@ def write_event_records(path, events, append: bool = False) -> list[int]:
 
     import crc32c
 
-    from app.formats.table import mask_crc
+    from app.formats.crc import mask_crc
 
     def masked(data: bytes) -> bytes:
         return struct.pack("<I", mask_crc(crc32c.crc32c(data)))

@@ -23,7 +23,8 @@ from .files import regular_file_size
 from .location import is_url
 from .ordered_code import slice_key
 from .reader import CHUNK_BYTES, Region, TensorInfo, TensorReader
-from .table import Table, mask_crc, read_varint
+from .crc import mask_crc
+from .table import Table, read_varint
 
 if TYPE_CHECKING:
     import numpy as np  # imported where values are read: listing needs none

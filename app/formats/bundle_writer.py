@@ -26,7 +26,7 @@ from .dtypes import DType
 from .errors import WriteError
 from .ordered_code import slice_key
 from .reader import Region
-from .table import mask_crc
+from .crc import mask_crc
 from .table_writer import table_bytes, varint
 
 if TYPE_CHECKING:

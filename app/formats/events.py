@@ -33,7 +33,7 @@ from tensorboard.compat.proto import event_pb2
 
 from . import tensors
 from .event_files import DEFAULT_MAX_DEPTH, EVENT_FILE_MARK, find_event_files, is_event_file_name  # noqa: F401
-from .table import mask_crc
+from .crc import MASK_DELTA, mask_crc
 
 
 # Plugin names (tensorboard.plugins.*.metadata.PLUGIN_NAME), spelled out so this module does
@@ -52,7 +52,7 @@ _unpack_len = struct.Struct("<QI").unpack_from
 _unpack_crc = struct.Struct("<I").unpack_from
 _unpack_f32 = struct.Struct("<f").unpack
 _parse_event = event_pb2.Event.FromString
-_MASK_DELTA = 0xA282EAD8          # TFRecord's crc masking constant (see table.mask_crc)
+_MASK_DELTA = MASK_DELTA          # inlined below: the record loop is hot (see crc.mask_crc)
 
 
 # ---------------------------------------------------------------------------- results
@@ -291,7 +291,7 @@ class EventReader:
             while True:
                 avail = len(buf)
                 # Every whole record in the buffer; the masking of crc32c.crc32c is written
-                # out (table.mask_crc's formula) as calls cost more than the checksums here.
+                # out (crc.mask_crc's formula) as calls cost more than the checksums here.
                 # A header is checked before its length is trusted for anything.
                 count = 0
                 need = _HEADER

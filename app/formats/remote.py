@@ -34,7 +34,7 @@ import crc32c
 
 from . import cache
 from .errors import Cancelled, FormatError
-from .table import mask_crc
+from .crc import mask_crc
 from .urls import display, is_url, root_and_rest, scheme, split_secret
 
 LISTING_TTL = 2.0          # seconds a folder listing is trusted before asking again

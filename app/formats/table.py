@@ -14,22 +14,13 @@ import struct
 import crc32c
 import cramjam
 
+from .crc import unmask_crc
 from .errors import FormatError
 from .files import read_small_file
 
 MAGIC = bytes.fromhex("57fb808b247547db")  # 0xdb4775248b80fb57, little-endian
 FOOTER_SIZE = 48
 _TRAILER_SIZE = 5
-_MASK_DELTA = 0xA282EAD8
-
-
-def unmask_crc(masked: int) -> int:
-    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
-    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
-
-
-def mask_crc(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
 def has_table_magic(tail: bytes) -> bool:

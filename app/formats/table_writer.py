@@ -15,7 +15,8 @@ import struct
 
 import crc32c
 
-from .table import FOOTER_SIZE, MAGIC, mask_crc
+from .crc import mask_crc
+from .table import FOOTER_SIZE, MAGIC
 
 BLOCK_SIZE = 256 << 10      # TensorFlow's TableOptions default
 RESTART_INTERVAL = 16
