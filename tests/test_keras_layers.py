@@ -133,3 +133,26 @@ def test_an_old_subclassed_keras_model_keeps_its_metadata_in_the_object_graph(re
     (model,) = layers.layers
     assert (model.name, model.class_name, model.is_model) == ("my_model", "MyModel", True)
     assert model.weights and all(w.key in reader.tensors for w in model.weights)
+
+
+def test_variables_a_keras3_export_tracks_by_list_index_get_their_own_names(tmp_path, tf):
+    """Keras 3 reaches every variable through lists (`variables/0`): the Variables table, the
+    tree and `dump` use the names TensorFlow gives them instead; values as TensorFlow loads."""
+    import keras
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="hidden"),
+                              keras.layers.Dense(2, name="out")], name="mlp")
+    export = tmp_path / "export"
+    model.export(str(export), verbose=False)
+    restored = tf.saved_model.load(str(export))
+    theirs = {v.name.split(":")[0]: v.numpy() for v in restored.variables}
+    loaded = load(str(export))
+    named = {t.display_name: t.name for t in loaded.tensors.values()}
+    assert set(theirs) <= set(named)
+    for name, value in theirs.items():
+        np.testing.assert_array_equal(loaded.reader.read(named[name]), value)
+    # each name once: the second copy Keras keeps (`_all_variables/N`) keeps its path
+    assert len(named) == len(loaded.tensors)
+    out = tmp_path / "bias.npy"
+    from app.cli import main as cli
+    assert cli(["dump", str(export), "mlp/out/bias", "-o", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out), theirs["mlp/out/bias"])

@@ -9,7 +9,8 @@ from ..formats.errors import FormatError
 from ..formats.event_files import find_event_files
 from ..formats.graph import Graph, Scope, scope_tree
 from ..formats.keras_layers import Layers, read_layers
-from ..formats.model import (ConstReader, Model, load_graphs, open_checkpoint, open_path)
+from ..formats.model import (ConstReader, Model, apply_variable_names, load_graphs, open_checkpoint,
+                             open_path)
 from ..formats.reader import TensorReader
 from ..formats.run import Checkpoint
 from .function_tree import attach_functions, op_name as scope_op_name
@@ -77,6 +78,8 @@ def open_reader(loaded: Loaded, ckpt: Checkpoint | None) -> None:
 def build_tree(loaded: Loaded) -> None:
     """The scope tree: the graph's, else one from the variable names. Its parameter counts
     are the model's: the optimizer's state is counted apart (`loaded.params`)."""
+    if loaded.model.kind == "savedmodel" and loaded.graph is not None and loaded.reader is not None:
+        apply_variable_names(loaded.reader, loaded.graph.variable_names())
     loaded.params = split_parameters(loaded.tensors, loaded.graph)
     optimizer = loaded.params.optimizer_keys
     if loaded.graph is not None:

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..formats import location
 from ..formats.errors import FormatError
-from ..formats.model import ConstReader, Model, load_graphs, open_checkpoint, open_path
+from ..formats.model import (ConstReader, Model, apply_variable_names, load_graphs, open_checkpoint,
+                             open_path)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -105,6 +106,13 @@ def open_weights(model: Model, ckpt_arg: str | None, problems: list[str]):
             problems.append(f"{ckpt.index}: {reader.object_graph_problem}")
         for path in reader.missing_shards:
             problems.append(f"{path}: data file missing or unreadable; its tensors cannot be read")
+        if model.kind == "savedmodel":   # the names of variables tracked only by list index
+            try:
+                graphs = load_graphs(model, ckpt)
+            except FormatError:
+                graphs = []              # the graph's problem is the graph's commands' to report
+            if graphs:
+                apply_variable_names(reader, graphs[0].variable_names())
         return ckpt, reader
     if ckpt_arg is not None:
         raise UsageError("this model has no checkpoints to choose from")

@@ -248,6 +248,17 @@ class Graph:
             return None
         return {keys[i] for i in variables if objects.nodes[i].variable.trainable and i in keys}
 
+    def variable_names(self) -> dict[str, str]:
+        """A SavedModel's variables' own names (`SavedVariable.name`, e.g. `model/dense/kernel`)
+        by checkpoint key; empty without an object graph."""
+        if self.meta_graph is None or not self.meta_graph.HasField("object_graph_def"):
+            return {}
+        from .objectgraph import variable_keys
+        objects = self.meta_graph.object_graph_def
+        keys = variable_keys(objects)
+        return {keys[i]: n.variable.name for i, n in enumerate(objects.nodes)
+                if n.WhichOneof("kind") == "variable" and n.variable.name and i in keys}
+
     def tags(self) -> list[str]:
         return list(self.meta_graph.meta_info_def.tags) if self.meta_graph is not None else []
 

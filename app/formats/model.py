@@ -4,6 +4,7 @@ one file of a model — and open its parts: checkpoints, graphs, weights."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
@@ -266,6 +267,24 @@ def apply_object_graph(reader: Bundle) -> None:
         if n is not None:
             t.display_name, t.slot_of, t.slot_name = n.display_name, n.slot_of, n.slot_name
             t.trainable = n.trainable
+
+
+# A path through a tracked list (`variables/0`, `_all_variables/3`) says nothing of what
+# the variable is: Keras 3 exports name every variable so.
+_LIST_PATH = re.compile(r"^(.*/)?\d+$")
+
+
+def apply_variable_names(reader: TensorReader, names: dict[str, str]) -> None:
+    """Give a SavedModel's variables that its object graph reaches only through tracked lists
+    their own names (`names`: checkpoint key → `SavedVariable.name`). A name goes to one
+    variable only, the first by key among those with it: Keras 3 tracks each variable twice
+    (`variables/N` and `_all_variables/N`), and the second copy keeps its path."""
+    taken = {t.display_name for t in reader.tensors.values()}
+    for key in sorted(reader.tensors, key=lambda k: (k.startswith("_"), k)):
+        info, name = reader.tensors[key], names.get(key)
+        if name and name not in taken and _LIST_PATH.match(info.display_name):
+            info.display_name = name
+            taken.add(name)
 
 
 def load_graphs(model: Model, ckpt: Checkpoint | None = None) -> list[Graph]:
