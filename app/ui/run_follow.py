@@ -31,6 +31,11 @@ def wait_ready(prefix: str, timeout: float = META_WAIT) -> str | None:
     return None if os.path.exists(prefix + ".index") else GONE
 
 
+def gone(prefix: str) -> bool:
+    """After a failed step: its files were deleted under the run (the failure is that)."""
+    return not (os.path.exists(prefix + ".index") and os.path.exists(prefix + ".meta"))
+
+
 class RunFollower(QObject):
     """Runs the panel's form on each new checkpoint while `panel.follow_new` is ticked.
     `added(events)` takes the watcher's events; unticking stops following (the step in

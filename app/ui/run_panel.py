@@ -830,6 +830,8 @@ class RunPanel(QWidget):
                 pass
 
         def ran(run: CheckpointRun, done: int, total: int) -> None:
+            if into is not None and run.error is not None and run_follow.gone(which):
+                run.error = RunError(run_follow.GONE, "checkpoint")   # max_to_keep was faster
             record.runs.append(run)
             emit(partial, (record, run, done, total))
 
@@ -861,8 +863,6 @@ class RunPanel(QWidget):
                 elif into is None:
                     raise
                 else:   # following: this step's row says what happened to it
-                    if run_follow.wait_ready(which, 0) is not None:
-                        e = RunError(run_follow.GONE, "checkpoint")
                     ran(CheckpointRun(which, step, None, e if isinstance(e, RunError)
                                       else RunError(str(e), "checkpoint")), 1, 1)
             record.seconds += time.perf_counter() - t0

@@ -25,7 +25,7 @@ from app.ui.run_follow import GONE  # noqa: E402
 from ..test_live import recorded, start_training  # noqa: E402
 
 TIMEOUT = 60000
-SAVES = 30
+SAVES = 80      # ~20 s of training: time to open the run and warm the worker
 FETCH = "a/Read/ReadVariableOp:0"
 
 
@@ -52,13 +52,14 @@ def test_each_new_checkpoint_is_run_as_it_lands(qtbot, window, tmp_path):
         view = window.current()
         qtbot.waitUntil(lambda: view.doc.loaded is not None, timeout=TIMEOUT)
         panel = view.run.panel
-        panel.warm_up()
         assert panel.add_fetch(FETCH) == [FETCH]
         qtbot.waitUntil(lambda: panel.analysis is not None and not panel.analyzing, timeout=TIMEOUT)
+        with qtbot.waitSignal(panel.run_finished, timeout=TIMEOUT):   # one run: the worker is up
+            assert panel.run()
         assert panel.follow_new.isEnabled() and not panel.follow_new.isChecked()  # off by default
         panel.follow_new.setChecked(True)
         assert proc.poll() is None, "training ended before the option was on"
-        proc.wait(timeout=180)
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=180000)   # the UI keeps running
         assert proc.returncode == 0, proc.stderr.read()
         qtbot.waitUntil(lambda: panel.follower.record is not None and any(
             r.step == SAVES for r in panel.follower.record.runs), timeout=TIMEOUT)
@@ -83,7 +84,7 @@ def test_each_new_checkpoint_is_run_as_it_lands(qtbot, window, tmp_path):
         if got.fetches is not None:
             assert np.array_equal(np.asarray(got.fetches[FETCH]), saved)
     # the results: one accumulating entry, a row per step, the latest value on top
-    assert len(panel.history) == 1 and panel.history[0] is rec
+    assert len(panel.history) == 2 and panel.history[-1] is rec
     assert panel.epoch_table.rowCount() == len(steps)
     assert [panel.epoch_table.item(i, 0).text() for i in range(len(steps))] == [str(s) for s in steps]
     for i, r in enumerate(rec.runs):
@@ -98,7 +99,7 @@ def test_each_new_checkpoint_is_run_as_it_lands(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: any(c.step == SAVES + 1 for c in view.doc.loaded.model.checkpoints),
                     timeout=TIMEOUT)
     qtbot.wait(500)
-    assert not panel.running and len(rec.runs) == len(steps) and len(panel.history) == 1
+    assert not panel.running and len(rec.runs) == len(steps) and len(panel.history) == 2
 
 
 def test_a_deleted_checkpoint_is_a_row_not_an_error(qtbot, tmp_path):
