@@ -129,6 +129,17 @@ def test_a_deleted_checkpoint_is_a_row_not_an_error(qtbot, tmp_path):
         assert np.array_equal(rec.runs[1].fetches[FETCH], recorded(record, 2)["a"])
         assert panel.epoch_table.item(0, 2).text() == "deleted"
         assert len(panel.history) == 1
+        # the option belongs to runs: a graph file switches it off and disables it
+        assert panel.follow_new.isEnabled()
+        panel.follow_new.setChecked(True)
+        g = tf.Graph()
+        with g.as_default():
+            tf.constant(1.0, name="c")
+        tf.io.write_graph(g.as_graph_def(), str(tmp_path), "frozen.pb", as_text=False)
+        frozen = open_path(str(tmp_path / "frozen.pb"))
+        assert frozen.kind == "graph"
+        panel.set_model(frozen, load_graph(frozen.graph_path))
+        assert not panel.follow_new.isEnabled() and not panel.follow_new.isChecked()
     finally:
         panel.shutdown()
         client.close()
