@@ -56,6 +56,8 @@ class RunFollower(QObject):
     def _toggled(self, on: bool) -> None:
         self.queue.clear()
         self.record = None               # each time it is ticked: a new result
+        if on:
+            self.panel.warm_up()         # TensorFlow loads before the next checkpoint lands
 
     def added(self, events) -> None:
         """The watcher's events of one poll: each complete checkpoint added is queued."""

@@ -56,6 +56,7 @@ class RunRecord:
     error: str | None = None    # a run that gave nothing
     cancelled: bool = False
     when: float = field(default_factory=time.time)
+    following: bool = False     # "Run on each new checkpoint": rows added as they land
     unsafe_ok: bool = False     # following: its unsafe ops were confirmed once
 
     def title(self) -> str:
@@ -742,7 +743,7 @@ class RunPanel(QWidget):
 
     def follow_record(self) -> RunRecord:
         """The accumulating result of "Run on each new checkpoint"."""
-        return RunRecord([], {}, "each new checkpoint", True)
+        return RunRecord([], {}, "each new checkpoint", True, following=True)
 
     def run(self, checkpoint: str | None = None, *, step: int | None = None,
             into: RunRecord | None = None) -> bool:
@@ -955,7 +956,8 @@ class RunPanel(QWidget):
             if record.error:
                 self._show_error(record.error)
             else:
-                failed = [r for r in record.runs if r.error]
+                # a step max_to_keep took first says so in its row; no alarm for it
+                failed = [r for r in record.runs if r.error and str(r.error) != run_follow.GONE]
                 if failed:
                     first = failed[0]
                     self._show_error(f"{os.path.basename(first.checkpoint or '')}: {first.error}"
@@ -998,6 +1000,8 @@ class RunPanel(QWidget):
             for n in (r.fetches or {}):
                 if n not in names:
                     names.append(n)
+        if not names and record.runs:   # none ran yet: a column for why each did not
+            names = list(record.fetches[:1])
         t = self.epoch_table
         t.clear()
         t.setColumnCount(2 + len(names))
@@ -1018,6 +1022,8 @@ class RunPanel(QWidget):
                     item = QTableWidgetItem(summary(r.fetches.get(n)))
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 t.setItem(i, 2 + j, item)
+        if record.following:
+            t.scrollToBottom()       # the newest step in view
         scalars = [n for n in names
                    if all(r.fetches is None or _scalar(r.fetches.get(n)) is not None
                           for r in record.runs)]

@@ -69,8 +69,9 @@ def test_each_new_checkpoint_is_run_as_it_lands(qtbot, window, tmp_path):
             proc.kill()
     rec = panel.follower.record
     steps = [r.step for r in rec.runs]
-    # every step that landed after the option was on, once each, in order, up to the last
-    assert steps == list(range(steps[0], SAVES + 1)), steps
+    # steps that landed after the option was on, once each, in order, up to the last (one
+    # written and deleted between two looks at the folder is never seen: not asserted)
+    assert steps == sorted(set(steps)) and steps[-1] == SAVES, steps
     assert len(steps) >= 3
     ran = [r for r in rec.runs if r.fetches is not None]
     assert len(ran) >= 3, [(r.step, str(r.error)) for r in rec.runs]
