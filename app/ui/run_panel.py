@@ -908,15 +908,17 @@ class RunPanel(QWidget):
     def _finished(self, record: RunRecord) -> None:
         self._running = None
         self.history_list.blockSignals(True)
-        if record in self.history:     # following: one entry, growing
-            item = self.history_list.item(self.history.index(record))
+        row = self._history_row(record)
+        if row is not None:            # following: one entry, growing
+            item = self.history_list.item(row)
             item.setText(record.title())
         else:
+            row = len(self.history)
             self.history.append(record)
             item = QListWidgetItem(record.title())
             self.history_list.addItem(item)
         item.setToolTip(record.title())
-        self.history_list.setCurrentRow(self.history.index(record))
+        self.history_list.setCurrentRow(row)
         self.history_list.blockSignals(False)
         if record.cancelled:
             self._show_status("cancelled")
@@ -930,7 +932,7 @@ class RunPanel(QWidget):
 
     def _failed(self, message: str, _details: str) -> None:
         record, self._running = self._running, None
-        if record is not None and record not in self.history:
+        if record is not None and self._history_row(record) is None:
             record.error = message
             self.history.append(record)
             self.history_list.addItem(record.title())
@@ -939,6 +941,10 @@ class RunPanel(QWidget):
         self._update_buttons()
         if record is not None:
             self.run_finished.emit(record)
+
+    def _history_row(self, record: RunRecord) -> int | None:
+        # by identity: records holding arrays do not compare with ==
+        return next((i for i, h in enumerate(self.history) if h is record), None)
 
     def _show_status(self, text: str) -> None:
         self.status.setText(text)
