@@ -21,18 +21,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame, QGridLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..formats import dtypes
+from ..formats.errors import FormatError
 from ..formats.signatures import signatures as signature_list
 from ..runner import feeds as feeds_mod
 from ..runner import graphwalk, media, service
 from ..runner.service import CheckpointRun, FeedSpec
 from ..runner.session import RunError, plan
+from . import run_follow
 from .workers import Lane
 
 _ERROR_STYLE = "color: #c0392b;"
@@ -54,6 +56,8 @@ class RunRecord:
     error: str | None = None    # a run that gave nothing
     cancelled: bool = False
     when: float = field(default_factory=time.time)
+    following: bool = False     # "Run on each new checkpoint": rows added as they land
+    unsafe_ok: bool = False     # following: its unsafe ops were confirmed once
 
     def title(self) -> str:
         feeds = ", ".join(f"{k.removesuffix(':0')}={_short(v, 24)}" for k, v in self.feeds.items())
@@ -291,6 +295,7 @@ class RunPanel(QWidget):
         self._analyze_timer.setInterval(0)
         self._analyze_timer.timeout.connect(self._analyze)
         self._build()
+        self.follower = run_follow.RunFollower(self)
         self._update_buttons()
 
     # -- layout ------------------------------------------------------------------------
@@ -387,10 +392,16 @@ class RunPanel(QWidget):
                                    "frozen graph (.pb) to serve")
         self.btn_freeze.clicked.connect(lambda: self.freeze_requested.emit(
             [] if self.signature_key is not None else self.fetches, self.signature_key))
+        self.follow_new = QCheckBox("Run on each new checkpoint")
+        self.follow_new.setToolTip("While training writes this run: run these fetches on each "
+                                   "checkpoint as it lands, one row per step under Across "
+                                   "checkpoints")
+        self.follow_new.setEnabled(False)
         self.status = QLabel()
         self.status.setStyleSheet(_OK_STYLE)
         rrow.addWidget(self.checkpoint_label)
         rrow.addWidget(self.checkpoint_choice)
+        rrow.addWidget(self.follow_new)
         self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         rrow.addWidget(self.status, 1)
         rrow.addWidget(self.btn_freeze)
@@ -470,6 +481,10 @@ class RunPanel(QWidget):
             self.output_view.set_model_path(model.path if model is not None else None)
         self.model, self.graph, self.checkpoint = model, graph, checkpoint
         self._fill_checkpoints()
+        is_run = model is not None and model.kind == "run"
+        if not is_run:
+            self.follow_new.setChecked(False)
+        self.follow_new.setEnabled(is_run)
         if not same_graph:
             self._fill_signatures()
             self.analysis = None
@@ -726,8 +741,15 @@ class RunPanel(QWidget):
         self.btn_add_selected.setEnabled(bool(self._selected_op) and self.signature_key is None)
         self.btn_remove.setEnabled(bool(self.fetch_list.selectedItems()))
 
-    def run(self) -> bool:
-        """Check the form, confirm unsafe ops, and start the run. Returns whether it started."""
+    def follow_record(self) -> RunRecord:
+        """The accumulating result of "Run on each new checkpoint"."""
+        return RunRecord([], {}, "each new checkpoint", True, following=True)
+
+    def run(self, checkpoint: str | None = None, *, step: int | None = None,
+            into: RunRecord | None = None) -> bool:
+        """Check the form, confirm unsafe ops, and start the run. Returns whether it started.
+        With `checkpoint` (a prefix) and `into`: run that checkpoint (of `step`) and add its
+        row to `into`, as "Run on each new checkpoint" does; its failure is its row's."""
         if self.running or self.model is None:
             return False
         if self.analysis is None:
@@ -774,12 +796,13 @@ class RunPanel(QWidget):
             self._show_error(problems[0] + more)
             return False
         unsafe = [str(u) for u in self.analysis.unsafe]
-        if unsafe and not self._confirm_unsafe(unsafe):
+        if unsafe and not (into is not None and into.unsafe_ok) and not self._confirm_unsafe(unsafe):
             self._show_status("not run: unsafe ops were refused")
             return False
         allow_unsafe = bool(unsafe)
 
-        mode, prefix = self.checkpoint_choice.currentData() or ("none", None)
+        mode, prefix = ("one", checkpoint) if checkpoint is not None else (
+            self.checkpoint_choice.currentData() or ("none", None))
         every = mode == "every"
         if mode == "current":
             current = self.checkpoint or self.model.selected
@@ -791,8 +814,12 @@ class RunPanel(QWidget):
             which, label = None, "every checkpoint"
         else:
             which, label = None, "no checkpoint"
-        record = RunRecord(list(fetches) if key is None else [f"signature {key}"], feeds_text,
-                           label, every)
+        names = list(fetches) if key is None else [f"signature {key}"]
+        if into is not None:      # the form as it is now; the rows accumulate
+            record = into
+            record.fetches, record.feeds, record.unsafe_ok = names, feeds_text, allow_unsafe
+        else:
+            record = RunRecord(names, feeds_text, label, every)
         path, client, base = self.model.path, self.client, self._base_dir()
         stop = self._stop = threading.Event()
         say, partial = self._worker_status.emit, self._partial.emit
@@ -804,12 +831,17 @@ class RunPanel(QWidget):
                 pass
 
         def ran(run: CheckpointRun, done: int, total: int) -> None:
+            if into is not None and run.error is not None and run_follow.gone(which):
+                run.error = RunError(run_follow.GONE, "checkpoint")   # max_to_keep was faster
             record.runs.append(run)
             emit(partial, (record, run, done, total))
 
         def task(job):
             t0 = time.perf_counter()
             try:
+                gone = run_follow.wait_ready(which) if into is not None else None
+                if gone is not None:
+                    raise RunError(gone, "checkpoint")
                 values = dict(feeds)  # loading files is run work, not UI work
                 values.update(service.load_feeds(files, feeds_text, base))
                 pl = plan(path, checkpoint=which, all_checkpoints=every, signature=key)
@@ -819,13 +851,22 @@ class RunPanel(QWidget):
                     on_run=ran, should_stop=stop.is_set)
                 record.cancelled = outcome.cancelled
                 if outcome.error is not None:
-                    record.error = str(outcome.error)
-                elif outcome.total == 1 and outcome.failed:
+                    if into is None:
+                        record.error = str(outcome.error)
+                    else:
+                        ran(CheckpointRun(which, step, None, outcome.error), 1, 1)
+                elif outcome.total == 1 and outcome.failed and into is None:
                     # one checkpoint: its failure is the run's, shown as such
                     record.error = str(record.runs.pop().error)
-            except RunError as e:
-                record.error = str(e)
-            record.seconds = time.perf_counter() - t0
+            except (RunError, FormatError) as e:
+                if into is None and isinstance(e, RunError):
+                    record.error = str(e)
+                elif into is None:
+                    raise
+                else:   # following: this step's row says what happened to it
+                    ran(CheckpointRun(which, step, None, e if isinstance(e, RunError)
+                                      else RunError(str(e), "checkpoint")), 1, 1)
+            record.seconds += time.perf_counter() - t0
             return record
 
         self._running = record
@@ -866,12 +907,18 @@ class RunPanel(QWidget):
 
     def _finished(self, record: RunRecord) -> None:
         self._running = None
-        self.history.append(record)
-        item = QListWidgetItem(record.title())
-        item.setToolTip(record.title())
         self.history_list.blockSignals(True)
-        self.history_list.addItem(item)
-        self.history_list.setCurrentRow(self.history_list.count() - 1)
+        row = self._history_row(record)
+        if row is not None:            # following: one entry, growing
+            item = self.history_list.item(row)
+            item.setText(record.title())
+        else:
+            row = len(self.history)
+            self.history.append(record)
+            item = QListWidgetItem(record.title())
+            self.history_list.addItem(item)
+        item.setToolTip(record.title())
+        self.history_list.setCurrentRow(row)
         self.history_list.blockSignals(False)
         if record.cancelled:
             self._show_status("cancelled")
@@ -885,7 +932,7 @@ class RunPanel(QWidget):
 
     def _failed(self, message: str, _details: str) -> None:
         record, self._running = self._running, None
-        if record is not None:
+        if record is not None and self._history_row(record) is None:
             record.error = message
             self.history.append(record)
             self.history_list.addItem(record.title())
@@ -894,6 +941,10 @@ class RunPanel(QWidget):
         self._update_buttons()
         if record is not None:
             self.run_finished.emit(record)
+
+    def _history_row(self, record: RunRecord) -> int | None:
+        # by identity: records holding arrays do not compare with ==
+        return next((i for i, h in enumerate(self.history) if h is record), None)
 
     def _show_status(self, text: str) -> None:
         self.status.setText(text)
@@ -911,7 +962,8 @@ class RunPanel(QWidget):
             if record.error:
                 self._show_error(record.error)
             else:
-                failed = [r for r in record.runs if r.error]
+                # a step max_to_keep took first says so in its row; no alarm for it
+                failed = [r for r in record.runs if r.error and str(r.error) != run_follow.GONE]
                 if failed:
                     first = failed[0]
                     self._show_error(f"{os.path.basename(first.checkpoint or '')}: {first.error}"
@@ -954,6 +1006,8 @@ class RunPanel(QWidget):
             for n in (r.fetches or {}):
                 if n not in names:
                     names.append(n)
+        if not names and record.runs:   # none ran yet: a column for why each did not
+            names = list(record.fetches[:1])
         t = self.epoch_table
         t.clear()
         t.setColumnCount(2 + len(names))
@@ -966,13 +1020,16 @@ class RunPanel(QWidget):
             t.setItem(i, 1, QTableWidgetItem(os.path.basename(r.checkpoint or "")))
             for j, n in enumerate(names):
                 if r.fetches is None:
-                    text = "failed" if j == 0 else ""
+                    gone = str(r.error) == run_follow.GONE
+                    text = ("deleted" if gone else "failed") if j == 0 else ""
                     item = QTableWidgetItem(text)
                     item.setToolTip(str(r.error or ""))
                 else:
                     item = QTableWidgetItem(summary(r.fetches.get(n)))
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 t.setItem(i, 2 + j, item)
+        if record.following:
+            t.scrollToBottom()       # the newest step in view
         scalars = [n for n in names
                    if all(r.fetches is None or _scalar(r.fetches.get(n)) is not None
                           for r in record.runs)]

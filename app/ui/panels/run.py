@@ -26,6 +26,8 @@ class RunTab(QWidget):
         doc.checkpoint_changed.connect(lambda _l: self._follow_model())
         doc.selection_changed.connect(self._follow_selection)
         doc.run_requested.connect(self._add_fetches)
+        # checkpoints training just wrote: "Run on each new checkpoint" runs them
+        doc.live_changed.connect(lambda u: self._panel is not None and self._panel.follower.added(u.events))
 
     @property
     def available(self) -> bool:
