@@ -69,9 +69,16 @@ def _update_op_inputs(graph) -> set[str]:
 
 def optimizer_keys(tensors: dict, graph=None) -> set[str]:
     """The checkpoint keys among `tensors` (key → TensorInfo) that hold optimizer state."""
+    return _optimizer_owned(tensors, graph, STATE_NAME)
+
+
+def _optimizer_owned(tensors: dict, graph, state_name: re.Pattern) -> set[str]:
+    """Slots (linked, or named as TensorFlow's optimizers name them), what a Keras
+    optimizer owns, the optimizer's own state as `state_name` matches it, and, given the
+    training graph, the inputs of its update ops."""
     keys = {k for k, t in tensors.items()
             if t.slot_of or SLOT_NAME.search(t.display_name) or SLOT_NAME.search(k)
-            or STATE_NAME.search(t.display_name) or STATE_NAME.search(k)
+            or state_name.search(t.display_name) or state_name.search(k)
             or OPTIMIZER_SCOPE.match(t.display_name) or OPTIMIZER_OWNED.search(k)}
     if graph is not None:
         by_op = graph.checkpoint_keys()
@@ -103,14 +110,7 @@ def optimizer_state_keys(tensors: dict, graph=None) -> set[str]:
     """The keys among `tensors` that hold an optimizer's state: its slots (linked, or
     named as TensorFlow's optimizers name them), Adam's beta powers, what a Keras
     optimizer owns, and, given the training graph, the inputs of its update ops."""
-    keys = {k for k, t in tensors.items()
-            if t.slot_of or SLOT_NAME.search(t.display_name) or SLOT_NAME.search(k)
-            or BETA_POWER.search(t.display_name) or BETA_POWER.search(k)
-            or OPTIMIZER_SCOPE.match(t.display_name) or OPTIMIZER_OWNED.search(k)}
-    if graph is not None:
-        by_op = graph.checkpoint_keys()
-        keys |= {by_op.get(op, op) for op in _update_op_inputs(graph)} & set(tensors)
-    return keys
+    return _optimizer_owned(tensors, graph, BETA_POWER)
 
 
 def trainable_keys(tensors: dict, graph=None) -> set[str] | None:

@@ -184,3 +184,23 @@ def statistics_json(info, result) -> dict:
     """The object `stats --json` prints."""
     return {"name": info.name, "display_name": info.display_name, "dtype": info.dtype_name,
             "shape": list(info.shape), **result.to_json()}
+
+
+class StatusLine:
+    """Status texts as one transient line on an interactive stderr; silent otherwise."""
+
+    def __init__(self):
+        self.on = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.on:
+            sys.stderr.write(f"\r\x1b[K{text}…")
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False

@@ -23,35 +23,11 @@ import sys
 
 from ..runner import service
 from ..runner.session import RunError
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, dump_json, split_at_step
+from ..formats.display import human_bytes
+from .common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StatusLine, UsageError, dump_json,
+                     split_at_step)
 
 
-class _Status:
-    """Status texts as one transient line on an interactive stderr; silent otherwise."""
-
-    def __init__(self):
-        self.on = sys.stderr.isatty()
-        self.shown = False
-
-    def __call__(self, text: str) -> None:
-        if self.on:
-            sys.stderr.write(f"\r\x1b[K{text}…")
-            sys.stderr.flush()
-            self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
 
 
 def _shape(shape) -> str:
@@ -79,7 +55,7 @@ def cmd_freeze(args) -> int:
         return EXIT_FAILED
 
     from ..runner.worker import RunnerClient
-    status = _Status()
+    status = StatusLine()
     client = RunnerClient()
     def runner(req):
         try:
@@ -109,7 +85,7 @@ def cmd_freeze(args) -> int:
                               for n, d, s in result.inputs],
                    "seconds": result.seconds})
         return EXIT_OK
-    print(f"wrote {result.destination}  ({_size(result.size)}, {result.nodes} nodes, "
+    print(f"wrote {result.destination}  ({human_bytes(result.size)}, {result.nodes} nodes, "
           f"{result.folded} variable{'s' if result.folded != 1 else ''} folded into constants)")
     if result.checkpoint and result.signature is None:
         step = f" (step {result.step})" if result.step is not None else ""

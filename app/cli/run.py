@@ -34,7 +34,7 @@ from ..formats import dtypes
 from ..runner import graphwalk, media, service
 from ..runner.feeds import FeedError, parse_feed, split_assignment
 from ..runner.session import RunError, Session, plan
-from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, UsageError, dump_json, json_safe
+from .common import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, StatusLine, UsageError, dump_json, json_safe
 
 
 # -- feeds as typed ------------------------------------------------------------------
@@ -86,24 +86,6 @@ def _print_value(name: str, value) -> None:
         print(f"    {line}")
 
 
-class _Status:
-    """Status texts as one transient line on an interactive stderr; silent otherwise."""
-
-    def __init__(self):
-        self.on = sys.stderr.isatty()
-        self.shown = False
-
-    def __call__(self, text: str) -> None:
-        if self.on:
-            sys.stderr.write(f"\r\x1b[K{text}…")
-            sys.stderr.flush()
-            self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
 
 
 @contextlib.contextmanager
@@ -166,7 +148,7 @@ def cmd_run(args) -> int:
     def where(checkpoint: str | None) -> str:
         return f"{os.path.basename(checkpoint)}: " if checkpoint and len(requests) > 1 else ""
 
-    status = _Status()
+    status = StatusLine()
 
     def show(run: service.CheckpointRun, _done: int, _total: int) -> None:
         status.clear()

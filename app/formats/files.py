@@ -4,9 +4,6 @@ URLs are read through location.py (whole, or their tail, by range)."""
 
 from __future__ import annotations
 
-import os
-import stat
-
 from . import location
 from .errors import FormatError
 
@@ -16,19 +13,7 @@ MAX_SMALL_FILE = 2 << 30
 
 def regular_file_size(path: str) -> int:
     """Size of a regular file, or FormatError saying why it cannot be read."""
-    if location.is_url(path):
-        return location.stat(path).size
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FormatError(path, "file not found") from None
-    except OSError as e:
-        raise FormatError(path, f"cannot read: {e.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise FormatError(path, "is a folder, expected a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise FormatError(path, "is not a regular file (device, FIFO or socket)")
-    return st.st_size
+    return location.stat(path).size
 
 
 def read_small_file(path: str, limit: int = MAX_SMALL_FILE) -> bytes:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
 
 from ..runner import service
 from ..runner.session import RunError
+from .widgets.message import confirm_unsafe_ops
 from .workers import Lane
 
 # Status texts of a freeze, in order, and where the bar stands when each arrives.
@@ -234,15 +235,10 @@ class FreezeDialog(QDialog):
         return True
 
     def _confirm_unsafe(self, ops: list[str]) -> bool:
-        shown = "\n".join(f"• {op}" for op in ops[:12])
-        if len(ops) > 12:
-            shown += f"\n… and {len(ops) - 12} more"
-        answer = QMessageBox.warning(
+        return confirm_unsafe_ops(
             self, "Freeze a graph with ops that reach outside the session?",
             "Freezing restores this model and keeps these ops, which touch files, processes "
-            f"or the network:\n\n{shown}\n\nGo on only if you trust this model.",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
+            "or the network:", ops, "Go on only if you trust this model.")
 
     def cancel(self) -> None:
         """Stop a freeze in progress: the worker is ended, the partial file removed."""

@@ -23,7 +23,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton,
+                               QListWidget, QListWidgetItem, QPushButton,
                                QScrollArea, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -35,6 +35,7 @@ from ..runner import graphwalk, media, service
 from ..runner.service import CheckpointRun, FeedSpec
 from ..runner.session import RunError, plan
 from . import run_follow
+from .widgets.message import confirm_unsafe_ops
 from .workers import Lane
 
 _ERROR_STYLE = "color: #c0392b;"
@@ -876,16 +877,10 @@ class RunPanel(QWidget):
         return True
 
     def _confirm_unsafe(self, ops: list[str]) -> bool:
-        shown = "\n".join(f"• {op}" for op in ops[:12])
-        if len(ops) > 12:
-            shown += f"\n… and {len(ops) - 12} more"
-        answer = QMessageBox.warning(
+        return confirm_unsafe_ops(
             self, "Run ops that reach outside the session?",
-            "Running these fetches would run ops that touch files, processes or the network:\n\n"
-            f"{shown}\n\nA graph from elsewhere is a program. Run them only if you trust "
-            "this model.",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
+            "Running these fetches would run ops that touch files, processes or the network:",
+            ops, "A graph from elsewhere is a program. Run them only if you trust this model.")
 
     def cancel(self) -> None:
         """Stop the run in progress (the worker process is ended; the next run starts a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
 
 from .layout import MARGIN, SPACING
 
@@ -90,3 +90,14 @@ class MessagePanel(QWidget):
 
     def apply_palette(self) -> None:
         self._pages.note.setForegroundRole(QPalette.PlaceholderText)
+
+
+def confirm_unsafe_ops(parent: QWidget, title: str, lead: str, ops: list[str], advice: str) -> bool:
+    """Ask before ops that touch files, processes or the network run: `lead`, the ops (the
+    first 12), `advice`. No is the default."""
+    shown = "\n".join(f"• {op}" for op in ops[:12])
+    if len(ops) > 12:
+        shown += f"\n… and {len(ops) - 12} more"
+    answer = QMessageBox.warning(parent, title, f"{lead}\n\n{shown}\n\n{advice}",
+                                 QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
