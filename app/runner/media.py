@@ -102,6 +102,18 @@ class MediaFeed:
         raise NotImplementedError
 
 
+class SteppedFeed(MediaFeed):
+    """A feed whose `fit` records what it did in `steps` (a list field of the subclass):
+    its natural value is the float32 one, its description those steps."""
+
+    def natural(self) -> np.ndarray:
+        return self.fit("float32", None)
+
+    def describe(self, fitted: np.ndarray | None = None) -> str:
+        text = ", ".join(self.steps) or os.path.basename(self.path)
+        return text + (f" → {list(fitted.shape)}" if fitted is not None else "")
+
+
 def load(path: str, value_range: str | None = None) -> MediaFeed:
     """Decode `path` by its extension. Raises MediaError."""
     ext = os.path.splitext(path)[1].lower()
@@ -127,7 +139,7 @@ def _is_int(dtype: str) -> bool:
 # -- images ------------------------------------------------------------------------------
 
 @dataclass
-class ImageFeed(MediaFeed):
+class ImageFeed(SteppedFeed):
     path: str
     image: object                      # a loaded PIL.Image
     value_range: str | None = None     # None: 0..1 for floats, 0..255 for integers
@@ -218,18 +230,11 @@ class ImageFeed(MediaFeed):
             out = out[None]
         return out
 
-    def natural(self) -> np.ndarray:
-        return self.fit("float32", None)
-
-    def describe(self, fitted: np.ndarray | None = None) -> str:
-        text = ", ".join(self.steps) or os.path.basename(self.path)
-        return text + (f" → {list(fitted.shape)}" if fitted is not None else "")
-
 
 # -- audio -------------------------------------------------------------------------------
 
 @dataclass
-class AudioFeed(MediaFeed):
+class AudioFeed(SteppedFeed):
     path: str
     samples: np.ndarray                # float32 [frames, channels] in [-1, 1]
     rate: int
@@ -306,13 +311,6 @@ class AudioFeed(MediaFeed):
                 out = np.pad(out, pad)
                 self.steps.append(f"padded with silence to {length:,} samples")
         return out.astype(np.float32)
-
-    def natural(self) -> np.ndarray:
-        return self.fit("float32", None)
-
-    def describe(self, fitted: np.ndarray | None = None) -> str:
-        text = ", ".join(self.steps) or os.path.basename(self.path)
-        return text + (f" → {list(fitted.shape)}" if fitted is not None else "")
 
 
 # -- text lines --------------------------------------------------------------------------

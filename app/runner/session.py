@@ -588,24 +588,12 @@ class Session:
         path = self._walk(list(fetch_names.values()), fed)
         if path.unsafe and not req.allow_unsafe:
             raise unsafe_error(path.unsafe, "these fetches")
-        self.status("running")
-        t0 = time.perf_counter()
-        try:
-            result = function(**args)
-        except tf.errors.OpError as e:
-            raise _op_error(e) from None
-        except (ValueError, TypeError) as e:
-            raise RunError(first_line(e), "feed") from None
-        finally:
-            timings["run"] = time.perf_counter() - t0
-            if path.mutating:
-                self._dirty = True
+        result = self._execute(lambda: function(**args), path, timings)
         if not isinstance(result, dict):
             result = {"output_0": result}
         return {label: _as_numpy(result[label].numpy()) for label in fetch_names}
 
     def _run(self, req: RunRequest, timings: dict) -> dict[str, Any]:
-        tf = self._tf()
         fetch_names, feed_names = self._names(req)
         targets = [self._fetch_target(label, name) for label, name in fetch_names.items()]
         feed_dict = {}
@@ -625,10 +613,17 @@ class Session:
             p = missing[0]
             more = f" (and {', '.join(m.name for m in missing[1:])})" if len(missing) > 1 else ""
             raise RunError(f"missing feed for placeholder {p.describe()}{more}", "feed", p.name)
+        values = self._execute(lambda: self._sess.run(targets, feed_dict), path, timings)
+        return {label: _as_numpy(v) for label, v in zip(fetch_names, values)}
+
+    def _execute(self, call, path, timings: dict):
+        """`call()`, the run itself, timed into `timings["run"]`, TensorFlow's errors as
+        RunErrors; a path that assigns leaves the variables no longer the checkpoint's."""
+        tf = self._tf()
         self.status("running")
         t0 = time.perf_counter()
         try:
-            values = self._sess.run(targets, feed_dict)
+            return call()
         except tf.errors.OpError as e:
             raise _op_error(e) from None
         except (ValueError, TypeError) as e:
@@ -636,8 +631,7 @@ class Session:
         finally:
             timings["run"] = time.perf_counter() - t0
             if path.mutating:
-                self._dirty = True  # the variables may no longer be the checkpoint's
-        return {label: _as_numpy(v) for label, v in zip(fetch_names, values)}
+                self._dirty = True
 
     def _names(self, req: RunRequest) -> tuple[dict[str, str], dict[str, str]]:
         """(label → fetch name, feed label → tensor name) for plain and signature runs."""
