@@ -24,15 +24,16 @@ class Naming:
     trainable: bool | None = None  # None: the checkpoint does not say
 
 
-def _paths(graph) -> dict[int, str]:
-    """The first path (breadth-first from the root) by which each object is reached."""
+def _paths(graph, name=lambda local_name: local_name) -> dict[int, str]:
+    """The first path (breadth-first from the root) by which each object is reached, its
+    parts as `name` gives them."""
     paths, queue = {0: ""}, deque([0])
     while queue:
         node_id = queue.popleft()
         for child in graph.nodes[node_id].children:
             if child.node_id not in paths and 0 <= child.node_id < len(graph.nodes):
-                base = paths[node_id]
-                paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
+                base, part = paths[node_id], name(child.local_name)
+                paths[child.node_id] = f"{base}/{part}" if base else part
                 queue.append(child.node_id)
     return paths
 
@@ -45,15 +46,7 @@ def escape(local_name: str) -> str:
 def variable_keys(graph) -> dict[int, str]:
     """Node id → checkpoint key of each object of a SavedModel's object graph, as its
     variables' checkpoint names them: the first breadth-first path, escaped."""
-    paths, queue = {0: ""}, deque([0])
-    while queue:
-        node_id = queue.popleft()
-        for child in graph.nodes[node_id].children:
-            if child.node_id not in paths and 0 <= child.node_id < len(graph.nodes):
-                base = paths[node_id]
-                name = escape(child.local_name)
-                paths[child.node_id] = f"{base}/{name}" if base else name
-                queue.append(child.node_id)
+    paths = _paths(graph, escape)
     return {i: p + ATTRIBUTE_SUFFIX for i, p in paths.items() if i}
 
 

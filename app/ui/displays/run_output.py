@@ -269,20 +269,14 @@ class RunOutputView(QWidget):
 
     def _show_heatmap(self, name: str, value) -> None:
         from ..widgets.heatmap import Heatmap
-        from ..widgets.theme import diverging_map, sequential_map
+        from ..widgets.theme import value_colours
         if self.heatmap is None:
             self.heatmap = Heatmap()
             self.pages.addWidget(self.heatmap)
         img = outputs.without_batch(np.asarray(value)).astype(np.float32)
         finite = img[np.isfinite(img)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if lo < 0 < hi:
-            m = max(-lo, hi)
-            lo, hi, cmap = -m, m, diverging_map(self.palette())
-        else:
-            cmap = sequential_map()
-            if hi <= lo:
-                lo, hi = lo - 0.5, hi + 0.5
+        lo, hi, cmap = value_colours(lo, hi, self.palette())
         rows, cols = img.shape
         self.heatmap.set_image(np.nan_to_num(img, nan=lo), QRectF(0, 0, cols, rows), (lo, hi), cmap)
         self.heatmap.plot.autoRange(padding=0.01)

@@ -15,7 +15,7 @@ from ..description import Description
 from ..slicing import element_index, slice_2d
 from ..widgets.heatmap import Heatmap
 from ..widgets.labels import SelectableLabel
-from ..widgets.theme import diverging_map, sequential_map
+from ..widgets.theme import value_colours
 from .base import Display
 
 HEATMAP_MAX = 1024            # heatmap pixels per side; larger slices are sampled with a stride
@@ -142,13 +142,7 @@ class SliceHeatmapDisplay(Display):
         self._slice_shape = (rows, cols)
         rng = finite_range(img)
         lo, hi = rng if rng is not None else (0.0, 1.0)
-        if lo < 0 < hi:
-            m = max(-lo, hi)
-            lo, hi, cmap = -m, m, diverging_map(self.palette())
-        else:
-            cmap = sequential_map()
-            if hi <= lo:
-                lo, hi = lo - 0.5, hi + 0.5
+        lo, hi, cmap = value_colours(lo, hi, self.palette())
         if not np.isfinite(img).all():
             img = np.where(np.isposinf(img), hi, np.where(np.isneginf(img), lo, img))
         hm = self.heatmap

@@ -23,6 +23,17 @@ def sequential_map() -> pg.ColorMap:
     return pg.colormap.get("viridis")
 
 
+def value_colours(lo: float, hi: float, palette: QPalette) -> tuple[float, float, pg.ColorMap]:
+    """The levels and colour map for values in [lo, hi]: signed values on a diverging map
+    centred on zero, others on a sequential one; a single value gets a unit-wide range."""
+    if lo < 0 < hi:
+        m = max(-lo, hi)
+        return -m, m, diverging_map(palette)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi, sequential_map()
+
+
 def plot_widget(**kwargs) -> pg.PlotWidget:
     """A frameless plot without pyqtgraph's context menu and "A" button."""
     w = pg.PlotWidget(**kwargs)
