@@ -26,7 +26,11 @@ TensorFlow is imported at module import time: this is test-only code.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
+import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,6 +46,47 @@ OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 # One thread per session keeps float reductions in a fixed order.
 _SESSION_CONFIG = dict(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+
+
+# --------------------------------------------------------------------------- reuse across processes
+
+# Mutation runs (tests/bench/mutation.py) run the same few tests thousands of times, each in a
+# fresh process: with this variable naming a folder, a builder's files and result are made once
+# per source of this module and reused. The files then live in that folder, not in `dest`.
+FIXTURE_CACHE_VARIABLE = "CHECKPOINT_BROWSER_FIXTURE_CACHE"
+_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _reused(builder):
+    @functools.wraps(builder)
+    def build(dest, *args, **kwargs):
+        cache = os.environ.get(FIXTURE_CACHE_VARIABLE)
+        if not cache:
+            return builder(dest, *args, **kwargs)
+        dest = Path(dest).absolute()
+
+        def relative(value):  # paths beside dest move with it into the cache
+            if isinstance(value, (str, os.PathLike)) and Path(value).absolute().is_relative_to(dest.parent):
+                return ("path", str(Path(value).absolute().relative_to(dest.parent)))
+            return value
+        key = repr((builder.__name__, _SOURCE_DIGEST, dest.name, [relative(a) for a in args],
+                    sorted((k, relative(v)) for k, v in kwargs.items())))
+        root = Path(cache) / hashlib.sha256(key.encode()).hexdigest()[:20]
+        root.mkdir(parents=True, exist_ok=True)
+
+        def moved(value):
+            r = relative(value)
+            return root / r[1] if isinstance(r, tuple) else value
+        done = root / "result.pickle"
+        with open(root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # parallel test processes build it once
+            if done.exists():
+                return pickle.loads(done.read_bytes())
+            result = builder(root / dest.name, *[moved(a) for a in args],
+                             **{k: moved(v) for k, v in kwargs.items()})
+            done.write_bytes(pickle.dumps(result))
+            return result
+    return build
 
 
 # --------------------------------------------------------------------------- helpers
@@ -189,6 +234,7 @@ class SeedW1W2:
     placeholders: list[str]          # ["w1", "w2"]
 
 
+@_reused
 def seed_w1w2(dest) -> SeedW1W2:
     """The classic "save and restore a model" tutorial graph.
 
@@ -254,6 +300,7 @@ def _synthetic_images(rng: np.random.RandomState, count: int) -> tuple[np.ndarra
     return images, labels
 
 
+@_reused
 def cnn_epochs(dest, epochs: int = 4, eval_dir=None) -> CnnEpochs:
     """A tiny conv + dense classifier trained with Adam, checkpointed after every epoch.
 
@@ -466,6 +513,7 @@ def _v1_resource(dest: Path) -> SaverCheckpoint:
     return SaverCheckpoint(dest, prefix, prefix.with_name("model.meta"), values, dest / "checkpoint")
 
 
+@_reused
 def v1_variants(dest) -> V1Variants:
     """Less common TF1 Saver layouts, one per subfolder of ``dest``.
 
@@ -619,6 +667,7 @@ def _save_v2(prefix: Path, values: dict[str, np.ndarray], dtype_names: dict[str,
                       shape_and_slices=[""] * len(keys), tensors=tensors)
 
 
+@_reused
 def all_dtypes(dest) -> AllDtypes:
     """Bundles holding one or more tensors of every dtype SaveV2 accepts (see AllDtypes)."""
     _require_eager("all_dtypes")
@@ -702,6 +751,7 @@ def _tf_variables_by_name(variables) -> dict:
     return {v.name.split(":")[0]: v for v in variables}
 
 
+@_reused
 def tf2_keras(dest) -> Tf2Keras:
     """TF2 object-based checkpoints from Keras 3 and from plain tf.Module trees.
 
@@ -907,6 +957,7 @@ def _saved_model_tf1(dest: Path, sample: np.ndarray) -> SavedModelInfo:
                           "serving_default", "x", "y", sample, expected)
 
 
+@_reused
 def saved_models(dest) -> SavedModels:
     """A TF2 SavedModel (``dest/tf2``) and a TF1 Builder SavedModel (``dest/tf1``).
 
@@ -941,6 +992,7 @@ class Graphs:
     expected_output: np.ndarray
 
 
+@_reused
 def graphs(dest) -> Graphs:
     """One small TF1 graph written as graph.pbtxt / graph.pb and frozen into frozen.pb.
 
@@ -1000,6 +1052,7 @@ class UnsafeGraph:
     input_name: str                  # "x:0", float32 [None]
 
 
+@_reused
 def unsafe_graph(dest) -> UnsafeGraph:
     """A graph where evaluating ``output`` also writes a file (for safety tests).
 
@@ -1077,6 +1130,7 @@ class SummaryRun:
     skipped_tags: list[tuple[str, str]] = field(default_factory=list)  # strings, non-scalars
 
 
+@_reused
 def summaries_tf2(dest, steps: int = 12) -> SummaryRun:
     """A TF2 training loop: a ``CheckpointManager`` saves ``ckpt-N`` in ``dest`` while
     ``tf.summary`` writers log to ``dest/train`` and ``dest/eval`` (the layout of Keras'
@@ -1137,6 +1191,7 @@ def summaries_tf2(dest, steps: int = 12) -> SummaryRun:
     return run
 
 
+@_reused
 def summaries_tf1(dest, steps: int = 10) -> SummaryRun:
     """A TF1 session loop as an Estimator lays it out: a ``Saver`` writes ``model.ckpt-N``
     and a ``FileWriter`` the graph and merged summaries (``simple_value`` scalars, a
@@ -1198,6 +1253,7 @@ class SlotCheckpoint:
     values: dict[str, np.ndarray]          # every key -> its value at save time
 
 
+@_reused
 def slot_variables(dest) -> SlotCheckpoint:
     _require_eager("slot_variables")
     dest = _folder(dest)
