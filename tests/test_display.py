@@ -25,6 +25,7 @@ def test_human_bytes(n, text):
 def test_shape_text():
     assert shape_text([3, 4]) == "[3, 4]" and shape_text(()) == "[]"
     assert shape_text([None, 8, -1]) == "[?, 8, ?]"
+    assert shape_text([0, 1, 2]) == "[0, 1, 2]"     # an empty dimension is known, not "?"
     # None: the caller says what it means (unknown rank, or no tensor on that side)
     assert shape_text(None) == "any shape"
     assert shape_text(None, "-") == "-" and shape_text(None, missing="") == ""
@@ -67,6 +68,14 @@ def test_kind_of_numpy_dtypes():
     assert dtypes.is_extension(np.dtype(ml_dtypes.bfloat16))
     assert dtypes.is_extension(np.dtype(ml_dtypes.float8_e5m2))   # numpy kind "f" here
     assert not dtypes.is_extension(np.dtype(np.float16))
+    # a newer ml_dtypes type whose name no rule lists still needs widening before arithmetic
+    assert dtypes.is_extension(np.dtype(ml_dtypes.float6_e3m2fn))
+
+
+def test_enum_name_for_known_and_unknown_values():
+    assert dtypes.enum_name(1) == "float32" and dtypes.enum_name(14) == "bfloat16"
+    assert dtypes.enum_name(7) == "string" and dtypes.enum_name(20) == "resource"
+    assert dtypes.enum_name(999) == "unknown dtype 999"
 
 
 def test_dtype_predicates_follow_kind():
