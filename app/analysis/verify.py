@@ -13,10 +13,22 @@ from .progress import Cancelled
 class Report:
     checked: int = 0
     corrupt: list[str] = field(default_factory=list)   # "checkpoint: tensor: problem"
+    unreadable: list[str] = field(default_factory=list)  # "checkpoint: problem" (its index)
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt
+        return not (self.corrupt or self.unreadable)
+
+    def summary(self, checkpoints: int) -> str:
+        """One line for the command line and the window alike."""
+        if self.ok:
+            return f"all {self.checked:,} tensors in {checkpoints} checkpoint(s) are intact"
+        parts = []
+        if self.corrupt:
+            parts.append(f"{len(self.corrupt)} of {self.checked:,} tensors are corrupt or unreadable")
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} of {checkpoints} checkpoint(s) cannot be read at all")
+        return "; ".join(parts)
 
 
 def verify(checkpoints, progress=None, cancelled=None) -> Report:
@@ -30,7 +42,7 @@ def verify(checkpoints, progress=None, cancelled=None) -> Report:
         try:
             reader = open_checkpoint(ckpt)
         except FormatError as e:
-            report.corrupt.append(f"{ckpt.name}: {e.problem}")
+            report.unreadable.append(f"{ckpt.name}: {e.problem}")
             continue
         try:
             for key, info in reader.tensors.items():

@@ -234,11 +234,9 @@ def cmd_verify(args) -> int:
         return EXIT_OK
     ckpts = [model.checkpoint(args.checkpoint)] if args.checkpoint else model.checkpoints
     result = verify_mod.verify(ckpts)
-    for line in result.corrupt:
+    for line in result.unreadable + result.corrupt:
         print(f"CORRUPT {line}")
-    n = sum(1 for c in ckpts if c.on_disk)
-    print(f"{result.checked} tensors in {n} checkpoint(s) checked: "
-          f"{'all good' if result.ok else f'{len(result.corrupt)} corrupt'}")
+    print(result.summary(sum(1 for c in ckpts if c.on_disk)))
     return EXIT_OK if result.ok else EXIT_PROBLEMS
 
 

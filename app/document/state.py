@@ -271,7 +271,8 @@ class Document:
         self.live = None
         self._told_gone = set()
         self.opened.emit(loaded)
-        self._tell_problems(loaded.problems)
+        # the model's notes too: what its state file lists but was not read, and why
+        self._tell_problems(loaded.problems + loaded.model.notes)
         # A reload (F5) keeps the current variable or op where the model still has it.
         if previous.key is not None and previous.key in loaded.tensors:
             self.select_tensor(previous.key, origin=previous.origin)
@@ -533,14 +534,13 @@ class Document:
         self.status.emit("Verifying checkpoints…")
 
         def done(report):
-            n = sum(1 for c in checkpoints if c.on_disk)
+            text = report.summary(sum(1 for c in checkpoints if c.on_disk)) + "."
             if report.ok:
-                text = f"Verified: all {report.checked:,} tensors in {n} checkpoint(s) are intact."
+                text = f"Verified: {text}"
                 self.notice.emit(text, "", False)
             else:
-                text = (f"{len(report.corrupt)} of {report.checked:,} tensors are corrupt "
-                        "(they fail their crc32c check).")
-                self.notice.emit(text, "\n".join(report.corrupt), True)
+                text = text[0].upper() + text[1:]   # the details name each tensor and its problem
+                self.notice.emit(text, "\n".join(report.unreadable + report.corrupt), True)
             self.status.emit(text)
 
         self.submit("verify", lambda job: verify(checkpoints, progress=job.progress, cancelled=job.cancelled),
