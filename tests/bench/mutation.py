@@ -142,9 +142,12 @@ def run_target(target: str, args) -> dict[str, str]:
             return results(dest)
         command += survivors
     started = time.monotonic()
-    subprocess.run(command, cwd=dest, env=env, stdout=None if args.verbose else subprocess.DEVNULL,
-                   check=False)
+    done = subprocess.run(command, cwd=dest, env=env, check=False,
+                          stdout=None if args.verbose else subprocess.DEVNULL)
     status = results(dest)
+    if done.returncode:     # e.g. the clean run of the tests failed: no score to give
+        print(f"{target}: mutmut stopped with exit {done.returncode}; --verbose shows why")
+        return status
     caught, counted, equivalent, pct = score(status)
     print(f"{target}: {len(status)} mutants, {caught} caught, {equivalent} equivalent, "
           f"score {pct:.1f}% ({time.monotonic() - started:.0f} s)")
