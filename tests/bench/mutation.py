@@ -10,7 +10,7 @@ a copy of the project whose `[tool.mutmut]` names only that target: mutmut's fir
 runs the target's tests once to learn which test reaches which function) stays bounded,
 targets can run side by side, and nothing is written into the checkout. A later run reuses
 what it knows and tests only mutants it has no result for; `--survivors` tests the survivors
-again (after tests were added), `--fresh` starts over.
+again (after tests were added) with those that timed out, `--fresh` starts over.
 
 TensorFlow-written fixtures are made once per run of the fixture module's source and reused
 by every mutant (`CHECKPOINT_BROWSER_FIXTURE_CACHE`), otherwise each mutant would train them
@@ -88,6 +88,9 @@ def scratch_copy(target: str, work: Path) -> Path:
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-m", "not slow"]',
         "use_git_change_detection = false",
+        # mutmut stops a mutant after (its tests' time + this) x 30 CPU seconds, and half that on
+        # the clock: on a loaded machine its default of 1 s ends slow runs as if the mutant looped
+        "timeout_constant = 5.0",
         "",
     ])
     (dest / "pyproject.toml").write_text(project)
@@ -136,7 +139,8 @@ def run_target(target: str, args) -> dict[str, str]:
                PYTHONPATH=os.pathsep.join(p for p in (args.mutmut_path, os.environ.get("PYTHONPATH")) if p))
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
     if args.survivors:
-        survivors = sorted(n for n, s in results(dest).items() if s in ("survived", "no tests"))
+        # timeouts too: a run that was only slow (a busy machine) is no kill
+        survivors = sorted(n for n, s in results(dest).items() if s in ("survived", "no tests", "timeout"))
         if not survivors:
             print(f"{target}: no survivors to test again")
             return results(dest)
@@ -149,8 +153,9 @@ def run_target(target: str, args) -> dict[str, str]:
         print(f"{target}: mutmut stopped with exit {done.returncode}; --verbose shows why")
         return status
     caught, counted, equivalent, pct = score(status)
-    print(f"{target}: {len(status)} mutants, {caught} caught, {equivalent} equivalent, "
-          f"score {pct:.1f}% ({time.monotonic() - started:.0f} s)")
+    timeouts = sum(1 for v in status.values() if v == "timeout")
+    print(f"{target}: {len(status)} mutants, {caught} caught ({timeouts} by timeout), {equivalent} "
+          f"equivalent, score {pct:.1f}% ({time.monotonic() - started:.0f} s)")
     return status
 
 
@@ -159,7 +164,8 @@ def main(argv=None) -> int:
     ap.add_argument("targets", nargs="*", help=f"one or more of: {', '.join(TARGETS)}")
     ap.add_argument("--all", action="store_true", help="every target, one after the other")
     ap.add_argument("--list", action="store_true", help="the targets and their last scores")
-    ap.add_argument("--survivors", action="store_true", help="test the surviving mutants again")
+    ap.add_argument("--survivors", action="store_true",
+                    help="test the surviving and timed-out mutants again")
     ap.add_argument("--fresh", action="store_true", help="forget earlier results")
     ap.add_argument("--show", metavar="GLOB", help="the last run's surviving mutants matching GLOB, as diffs")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
@@ -187,7 +193,10 @@ def main(argv=None) -> int:
                 continue
             caught, counted, equivalent, pct = score(status)
             sources = ", ".join(TARGETS[target][0])
-            print(f"{target:10} {pct:5.1f}%  {caught:5} of {counted:5} ({equivalent} equivalent)  {sources}"
+            unchecked = sum(1 for v in status.values() if v == "not checked")
+            timeouts = sum(1 for v in status.values() if v == "timeout")
+            print(f"{target:10} {pct:5.1f}%  {caught:5} of {counted:5} ({timeouts} by timeout, {equivalent} "
+                  f"equivalent, {unchecked} not checked yet)  {sources}"
                   if status else f"{target:10}   not run  {sources}")
         else:
             status = run_target(target, args)
