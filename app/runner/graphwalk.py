@@ -272,10 +272,10 @@ def _file_target(graph: Graph, node) -> str:
         return node.attr["output_stream"].s.decode("utf-8", "replace")[len("file://"):]
     if node.op == "ImmutableConst" and "memory_region_name" in node.attr:
         return node.attr["memory_region_name"].s.decode("utf-8", "replace")
-    if node.op not in _FILE_INPUT_OPS or not node.input:
+    arg = 1 if node.op in _TABLE_FILE_OPS else 0
+    if node.op not in _FILE_INPUT_OPS or len(node.input) <= arg:   # a hand-made graph may lack it
         return ""
-    value = _string_constant(graph, node.input[1 if node.op in _TABLE_FILE_OPS else 0])
-    return value or ""
+    return _string_constant(graph, node.input[arg]) or ""
 
 
 def _string_constant(graph: Graph, inp: str) -> str | None:
