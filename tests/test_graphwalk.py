@@ -421,6 +421,41 @@ def test_a_traced_restore_reading_something_else_is_a_problem():
         assert [(u.function, u.name) for u in graphwalk.restore_problems(g)] == [("restore_fn", "restore")]
 
 
+@pytest.mark.parametrize("order", [("^save/restore_all", "^evil"), ("^evil", "^save/restore_all")])
+def test_a_restore_function_also_called_with_another_file_is_a_problem(order):
+    # the honest call does not vouch for a second call of the same function
+    g = graph(*call_restore("save/Const"), node("first", "NoOp", *order),
+              calls(node("evil", "StatefulPartitionedCall", "other"), "f", "restore_fn"),
+              functions=[traced_restore(0)], meta=saver_meta("first"))
+    assert [u.name for u in graphwalk.restore_problems(g)] == ["restore"]
+
+
+def test_a_restore_function_called_from_another_function_is_a_problem():
+    # the file it reads is whatever the outer function passes: not checked, so not trusted
+    outer = function("outer", (), string_const("c", b"/etc/passwd"),
+                     calls(node("inner_call", "PartitionedCall", "c:output:0"), "f", "restore_fn"))
+    g = graph(*call_restore("save/Const"), node("first", "NoOp", "^save/restore_all", "^evil"),
+              calls(node("evil", "PartitionedCall"), "f", "outer"),
+              functions=[traced_restore(0), outer], meta=saver_meta("first"))
+    assert [u.name for u in graphwalk.restore_problems(g)] == ["restore"]
+    only_inner = graph(*call_restore("save/Const"), calls(node("evil", "PartitionedCall"), "f", "outer"),
+                       functions=[traced_restore(0), outer], meta=saver_meta("evil"))
+    assert [u.name for u in graphwalk.restore_problems(only_inner)] == ["restore"]
+
+
+def test_a_restore_function_repeating_a_name_is_judged_by_every_op_of_it():
+    twice = function("restore_fn", ("arg0",), string_const("c", b"/etc/passwd"),
+                     node("restore", "RestoreV2", "arg0"), node("restore", "RestoreV2", "c:output:0"))
+    g = graph(*call_restore("save/Const"), functions=[twice], meta=saver_meta())
+    assert [u.name for u in graphwalk.restore_problems(g)] == ["restore", "restore"]
+    # of two functions with one name, the one the walk scanned is the one checked
+    honest, hostile = traced_restore(0), function("restore_fn", ("arg0",), string_const("c", b"/x"),
+                                                  node("restore", "RestoreV2", "c:output:0"))
+    for fns, problems in (([honest, hostile], ["restore"]), ([hostile, honest], [])):
+        g = graph(*call_restore("save/Const"), functions=fns, meta=saver_meta())
+        assert [u.name for u in graphwalk.restore_problems(g)] == problems
+
+
 def test_an_argument_found_through_a_long_identity_chain_is_bounded():
     def fn(length: int):
         ids = [node(f"i{k}", "Identity", f"i{k - 1}:output:0" if k else "arg0") for k in range(length)]

@@ -164,8 +164,9 @@ class FetchPath:
     mutating: list[str] = field(default_factory=list)   # op names that change state
     missing: list[str] = field(default_factory=list)    # names that are not in the graph
     visited: int = 0
-    # function name -> the graph node that calls it directly (for checking restores)
-    callers: dict[str, str] = field(default_factory=dict, repr=False)
+    # function name -> what calls it: graph nodes by name, None for a call from inside a
+    # function (for checking restores: every call must pass the file)
+    callers: dict[str, list[str | None]] = field(default_factory=dict, repr=False)
 
     @property
     def required(self) -> list[Placeholder]:
@@ -303,20 +304,24 @@ def _string_constant(graph: Graph, inp: str) -> str | None:
     return None
 
 
+def _library(graph: Graph) -> dict:
+    """The graph's functions by name; of a repeated name the last (one rule for the scan
+    and the restore check)."""
+    return {f.signature.name: f for f in graph.graph_def.library.function}
+
+
 class _FunctionScan:
     """Every op of every library function a visited node calls, transitively."""
 
     def __init__(self, graph: Graph, result: FetchPath):
         self.result = result
-        self.library = {f.signature.name: f for f in graph.graph_def.library.function}
+        self.library = _library(graph)
         self.done: set[str] = set()
 
     def scan_node(self, node) -> None:
         if not self.library:
             return
-        pending = [n for n in _called_functions(node) if n in self.library]
-        for fname in pending:
-            self.result.callers.setdefault(fname, node.name)
+        pending = self._calls(node, node.name)
         while pending:
             fname = pending.pop()
             if fname in self.done:
@@ -324,8 +329,14 @@ class _FunctionScan:
             self.done.add(fname)
             for inner in self.library[fname].node_def:
                 _inspect_node(None, inner, self.result, fname)
-                pending.extend(n for n in _called_functions(inner)
-                               if n in self.library and n not in self.done)
+                pending += self._calls(inner, None)
+
+    def _calls(self, node, caller: str | None) -> list[str]:
+        """The library functions `node` calls, each noted as called by `caller`."""
+        called = [n for n in _called_functions(node) if n in self.library]
+        for fname in called:
+            self.result.callers.setdefault(fname, []).append(caller)
+        return called
 
 
 def _called_functions(node) -> list[str]:
@@ -376,27 +387,31 @@ def _function_arg(fdef, inp: str) -> int | None:
 
 def _reads_only(graph: Graph, u: UnsafeOp, path: FetchPath, files: set[str]) -> bool:
     """Is `u` a restore (or table load) of one of `files`? In a graph, its file input must
-    come from one of them; in a function (TF2's traced restore), from the argument its
-    caller passes one of them in."""
+    come from one of them; in a function (TF2's traced restore), from an argument that
+    every call of the function, all from graph nodes, passes one of them in."""
     if u.op not in RESTORE_OPS and u.op not in _TABLE_FILE_OPS:
         return False
     arg = 1 if u.op in _TABLE_FILE_OPS else 0
     if u.function is None:
         node = graph.node(u.name)
         return len(node.input) > arg and _resolves_to(graph, node.input[arg], files)
-    caller = path.callers.get(u.function)
-    fdef = next((f for f in graph.graph_def.library.function
-                 if f.signature.name == u.function), None)
-    if caller is None or fdef is None:
+    callers = path.callers.get(u.function, [])
+    if not callers or None in callers:
         return False
-    inner = next((n for n in fdef.node_def if n.name == u.name), None)
-    if inner is None or len(inner.input) <= arg:
-        return False
-    position = _function_arg(fdef, inner.input[arg])
-    call = graph.node(caller)
-    data_inputs = [i for i in call.input if not i.startswith("^")]
-    return position is not None and position < len(data_inputs) and _resolves_to(
-        graph, data_inputs[position], files)
+    fdef = _library(graph)[u.function]
+    # every op of that name (a hand-made function may repeat one) must read the argument
+    for inner in fdef.node_def:
+        if inner.name == u.name:
+            position = _function_arg(fdef, inner.input[arg]) if len(inner.input) > arg else None
+            if position is None or not all(_passes(graph, c, position, files) for c in callers):
+                return False
+    return True
+
+
+def _passes(graph: Graph, caller: str, position: int, files: set[str]) -> bool:
+    """Does graph node `caller` pass one of `files` as its function's argument `position`?"""
+    data_inputs = [i for i in graph.node(caller).input if not i.startswith("^")]
+    return position < len(data_inputs) and _resolves_to(graph, data_inputs[position], files)
 
 
 def _expected_reads(graph: Graph, path: FetchPath, files: set[str]) -> list[UnsafeOp]:
