@@ -163,7 +163,6 @@ class FetchPath:
     unsafe: list[UnsafeOp] = field(default_factory=list)
     mutating: list[str] = field(default_factory=list)   # op names that change state
     missing: list[str] = field(default_factory=list)    # names that are not in the graph
-    visited: int = 0
     # function name -> what calls it: graph nodes by name, None for a call from inside a
     # function (for checking restores: every call must pass the file)
     callers: dict[str, list[str | None]] = field(default_factory=dict, repr=False)
@@ -226,7 +225,6 @@ def _walk(graph: Graph, start: list[str], fed: set[str]) -> FetchPath:
                 stack.append(inp[1:])
             elif data_edges and tensor_name(inp) not in fed:
                 stack.append(input_node(inp))
-    result.visited = len(seen)
     return result
 
 
