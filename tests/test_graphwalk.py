@@ -214,8 +214,12 @@ def test_no_file_shown_for_ops_that_take_none_or_when_it_is_not_a_string_constan
               number, string_const("nothing", shape=(0,)), node("valueless", "Const"), odd,
               no_file, bare, computed, numeric, empty, no_value, undecodable,
               node("lost", "ReadFile", "gone"), node("idle", "ReadFile", "stub"),
-              node("stub", "Identity"))
-    fetched = ["ds", "bare", "computed", "numeric", "empty", "no_value", "undecodable", "lost", "idle"]
+              node("stub", "Identity"), node("valued", "ReadFile", "not_const"),
+              string_const("not_const", b"/looks/like/a/file"))
+    not_const = g.node("not_const")
+    not_const.op = "StringJoin"                                    # a value attr does not make a constant
+    fetched = ["ds", "bare", "computed", "numeric", "empty", "no_value", "undecodable", "lost", "idle",
+               "valued"]
     path = graphwalk.analyze(g, fetched)
     assert [(u.name, u.target) for u in path.unsafe] == [(n, "") for n in fetched]
     assert str(path.unsafe[0]) == f"ds (TFRecordDataset) {READS}"
@@ -247,11 +251,12 @@ def test_a_chain_of_identities_is_followed_to_a_bound():
 def test_print_and_immutable_const_targets_come_from_attrs():
     g = graph(node("log", "PrintV2", "x", output_stream=b"file:///var/log/\xff.txt"),
               node("mapped", "ImmutableConst", memory_region_name=b"/models/w\xfe.bin"),
-              node("mapped2", "ImmutableConst"), node("x", "Neg"))
-    path = graphwalk.analyze(g, ["log", "mapped", "mapped2"])
+              node("mapped2", "ImmutableConst"), node("x", "Neg"), string_const("c", b"/real"),
+              node("write", "WriteFile", "c", memory_region_name=b"/decoy"))
+    path = graphwalk.analyze(g, ["log", "mapped", "mapped2", "write"])
     assert [(u.op, u.risk, u.target) for u in path.unsafe] == [
         ("PrintV2", WRITES, "/var/log/\ufffd.txt"), ("ImmutableConst", READS, "/models/w\ufffd.bin"),
-        ("ImmutableConst", READS, "")]
+        ("ImmutableConst", READS, ""), ("WriteFile", WRITES, "/real")]
 
 
 def test_attrs_that_are_not_utf8_still_classify():

@@ -294,10 +294,9 @@ def _string_constant(graph: Graph, inp: str) -> str | None:
             value = tensors.to_array(node.attr["value"].tensor)
         except ValueError:
             return None
-        if value.dtype != object or value.size == 0:
+        if value.dtype != object or value.size == 0:   # object arrays hold bytes: strings
             return None
-        items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                 for v in value.ravel()[:3]]
+        items = [v.decode("utf-8", "replace") for v in value.ravel()[:3]]
         return ", ".join(items) + (", …" if value.size > 3 else "")
     return None
 
@@ -393,8 +392,8 @@ def _reads_only(graph: Graph, u: UnsafeOp, path: FetchPath, files: set[str]) -> 
     if u.function is None:
         node = graph.node(u.name)
         return len(node.input) > arg and _resolves_to(graph, node.input[arg], files)
-    callers = path.callers.get(u.function, [])
-    if not callers or None in callers:
+    callers = path.callers[u.function]   # the scan notes a function's calls before its ops
+    if None in callers:
         return False
     fdef = _library(graph)[u.function]
     # every op of that name (a hand-made function may repeat one) must read the argument
@@ -421,7 +420,7 @@ def restore_problems(graph: Graph) -> list[UnsafeOp]:
     """Ops that restoring with the graph's own saver would run beyond reading the
     checkpoint it is given (fed through the saver's filename tensor)."""
     mg = graph.meta_graph
-    if mg is None or not mg.HasField("saver_def") or not mg.saver_def.restore_op_name:
+    if mg is None or not mg.saver_def.restore_op_name:   # (no saver_def: the name is "")
         return []
     filename = tensor_name(mg.saver_def.filename_tensor_name)
     path = _walk(graph, [input_node(mg.saver_def.restore_op_name)], {filename})
@@ -439,7 +438,7 @@ def init_ops(graph: Graph) -> list[str]:
             values = mg.collection_def[key].node_list.value
             if values:
                 return [input_node(values[0])]
-    sig = mg.signature_def.get("__saved_model_init_op") if mg.signature_def else None
+    sig = mg.signature_def.get("__saved_model_init_op")
     if sig is not None and "__saved_model_init_op" in sig.outputs:
         return [input_node(sig.outputs["__saved_model_init_op"].name)]
     return []
