@@ -263,6 +263,7 @@ def test_attrs_that_are_not_utf8_still_classify():
     assert graphwalk.classify(node("p", "PrintV2", output_stream=b"file://\xff")) == WRITES
     assert graphwalk.classify(node("p", "PrintV2", output_stream=b"\xffile://x")) is None
     assert graphwalk.classify(node("p", "PrintV2")) is None
+    assert graphwalk.classify(node("p", "StringFormat", output_stream=b"file:///x")) is None
     assert graphwalk.classify(node("d", "DecodeProtoV2", descriptor_source=b"\xff")) == READS
     assert graphwalk.classify(node("d", "DecodeProtoV2", descriptor_source=b"")) is None
     assert graphwalk.classify(node("d", "EncodeProto", descriptor_source=b"local://")) is None
@@ -322,9 +323,12 @@ def test_every_op_of_every_function_called_counts():
 
 
 def test_a_function_called_as_an_op_type():
-    lib = [function("my_fn", (), node("w", "WriteFile"))]
-    g = graph(node("call", "my_fn"), node("plain", "Neg"), functions=lib)
-    assert [(u.function, u.op) for u in graphwalk.analyze(g, ["call"]).unsafe] == [("my_fn", "WriteFile")]
+    # inside a function, input names are the function's own: not the graph's constant "c"
+    lib = [function("my_fn", ("c",), node("w", "WriteFile", "c"))]
+    g = graph(string_const("c", b"/graph/const"), node("call", "my_fn"), node("plain", "Neg"),
+              functions=lib)
+    assert [(u.function, u.op, u.target) for u in graphwalk.analyze(g, ["call"]).unsafe] == [
+        ("my_fn", "WriteFile", "")]
     assert graphwalk.analyze(g, ["plain"]).unsafe == []
 
 

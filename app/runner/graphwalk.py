@@ -238,9 +238,10 @@ def placeholder_of(node) -> Placeholder:
 
 
 def _inspect_node(graph: Graph | None, node, result: FetchPath, function: str | None) -> None:
+    """Note `node` if it is unsafe or mutating: an op of `graph`, or (graph None) of `function`."""
     risk = classify(node)
     if risk is not None:
-        target = _file_target(graph, node) if graph is not None and function is None else ""
+        target = _file_target(graph, node) if graph is not None else ""
         result.unsafe.append(UnsafeOp(node.name, node.op, risk, target, function))
     if is_mutating(node.op):
         result.mutating.append(node.name if function is None else f"{function}/{node.name}")
