@@ -465,9 +465,12 @@ def test_the_worker_refuses_unsafe_ops_unless_allowed(models, client):
     assert info.value.kind == "unsafe" and info.value.ops and u.write_op in info.value.ops[0]
     assert not u.target.exists()
     # the check is what stood in the way: allowed, the graph does write its file
-    result = client.run(request(u.dir, [u.output], feeds, allow_unsafe=True))
-    np.testing.assert_array_equal(result.fetches[u.output], [3.0, 6.0])
-    assert u.target.read_bytes() == u.payload
+    try:
+        result = client.run(request(u.dir, [u.output], feeds, allow_unsafe=True))
+        np.testing.assert_array_equal(result.fetches[u.output], [3.0, 6.0])
+        assert u.target.read_bytes() == u.payload
+    finally:  # the fixture may be a cached one that later test runs reuse
+        u.target.unlink(missing_ok=True)
 
 
 def _wait_for(predicate, what: str, limit: float = 120.0) -> None:

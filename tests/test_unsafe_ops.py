@@ -14,21 +14,34 @@ from app.runner.graphwalk import CODE, NETWORK, READS, SETTINGS, WRITES
 # must make a test fail.
 FAMILIES = {
     WRITES: """WriteFile Save SaveV2 SaveSlices MergeV2Checkpoints SaveDataset SaveDatasetV2
-        DatasetToTFRecord DistributedSave SnapshotDataset CreateSummaryFileWriter
-        CreateSummaryDbWriter WriteSummary WriteScalarSummary WriteHistogramSummary
-        WriteImageSummary WriteAudioSummary WriteGraphSummary WriteRawProtoSummary
-        ImportEvent DebugIdentity DebugIdentityV2 DebugNanCount DebugNumericSummary""",
-    READS: """ReadFile MatchingFiles Restore RestoreV2 RestoreSlice WholeFileReader
-        WholeFileReaderV2 TextLineReader TextLineReaderV2 FixedLengthRecordReader
+        DatasetToTFRecord ExperimentalDatasetToTFRecord DistributedSave SnapshotDataset
+        SnapshotDatasetV2 CreateSummaryFileWriter CreateSummaryDbWriter SummaryWriter
+        WriteSummary WriteScalarSummary WriteHistogramSummary WriteImageSummary
+        WriteAudioSummary WriteGraphSummary WriteRawProtoSummary ImportEvent
+        FlushSummaryWriter CloseSummaryWriter StatsAggregatorSetSummaryWriter DebugIdentity
+        DebugIdentityV2 DebugIdentityV3 DebugNanCount DebugNumericSummary DumpTensor
+        CalibrationStatisticsSaver""",
+    READS: """ReadFile MatchingFiles MatchingFilesDataset ExperimentalMatchingFilesDataset
+        Restore RestoreV2 RestoreSlice DTensorRestoreV2 WholeFileReader WholeFileReaderV2
+        TextLineReader TextLineReaderV2 FixedLengthRecordReader FixedLengthRecordReaderV2
         TFRecordReader TFRecordReaderV2 LMDBReader IdentityReader IdentityReaderV2 ReaderRead
-        ReaderReadV2 ReaderReadUpTo TFRecordDataset TextLineDataset FixedLengthRecordDataset
-        LMDBDataset CSVDataset SqlDataset LoadDataset InitializeTableFromTextFile
-        InitializeTableFromTextFileV2 LoadAndRemapMatrix GenerateVocabRemapping
-        ImmutableConst RecordInput""",
+        ReaderReadV2 ReaderReadUpTo ReaderReadUpToV2 ReaderRestoreState ReaderRestoreStateV2
+        TFRecordDataset TFRecordDatasetV2 TextLineDataset FixedLengthRecordDataset
+        FixedLengthRecordDatasetV2 LMDBDataset ExperimentalLMDBDataset CSVDataset CSVDatasetV2
+        ExperimentalCSVDataset SqlDataset ExperimentalSqlDataset LoadDataset
+        SnapshotDatasetReader SnapshotNestedDatasetReader SnapshotChunkDataset
+        ListSnapshotChunksDataset InitializeTableFromTextFile InitializeTableFromTextFileV2
+        GenerateVocabRemapping LoadAndRemapMatrix ImmutableConst RecordInput""",
     CODE: "PyFunc PyFuncStateless EagerPyFunc",
-    NETWORK: """_Send _Recv _HostSend _HostRecv Send Recv Rpc RemoteCall DataServiceDataset
-        DataServiceDatasetV4 RegisterDataset ConfigureDistributedTPU CollectiveReduce
-        CollectiveGather NcclAllReduce _NcclBroadcastSend""",
+    NETWORK: """_Send _Recv _HostSend _HostRecv Send Recv Rpc TryRpc RpcCall RpcClient
+        RpcServer RpcServerRegister RpcServerStart RpcGetValue RpcCheckStatus RemoteCall
+        DataServiceDataset DataServiceDatasetV2 DataServiceDatasetV3 DataServiceDatasetV4
+        RegisterDataset RegisterDatasetV2 ConfigureDistributedTPU _ConfigureDistributedTPU
+        ShutdownDistributedTPU _ShutdownDistributedTPU _InitializeHostForDistributedTPU
+        _WaitForDistributedTPU _DisconnectHostFromDistributedTPUSystem
+        CollectiveReduce CollectiveReduceV2 CollectiveGather CollectiveBcastSend
+        CollectiveBcastRecv CollectivePermute NcclAllReduce NcclBroadcast _NcclBroadcastSend
+        _NcclReduceRecv""",
     SETTINGS: "FileSystemSetConfiguration",
 }
 CASES = [(op, risk) for risk, ops in FAMILIES.items() for op in ops.split()]

@@ -163,9 +163,9 @@ class FetchPath:
     unsafe: list[UnsafeOp] = field(default_factory=list)
     mutating: list[str] = field(default_factory=list)   # op names that change state
     missing: list[str] = field(default_factory=list)    # names that are not in the graph
-    visited: int = 0
-    # function name -> the graph node that calls it directly (for checking restores)
-    callers: dict[str, str] = field(default_factory=dict, repr=False)
+    # function name -> what calls it: graph nodes by name, None for a call from inside a
+    # function (for checking restores: every call must pass the file)
+    callers: dict[str, list[str | None]] = field(default_factory=dict, repr=False)
 
     @property
     def required(self) -> list[Placeholder]:
@@ -225,7 +225,6 @@ def _walk(graph: Graph, start: list[str], fed: set[str]) -> FetchPath:
                 stack.append(inp[1:])
             elif data_edges and tensor_name(inp) not in fed:
                 stack.append(input_node(inp))
-    result.visited = len(seen)
     return result
 
 
@@ -239,9 +238,10 @@ def placeholder_of(node) -> Placeholder:
 
 
 def _inspect_node(graph: Graph | None, node, result: FetchPath, function: str | None) -> None:
+    """Note `node` if it is unsafe or mutating: an op of `graph`, or (graph None) of `function`."""
     risk = classify(node)
     if risk is not None:
-        target = _file_target(graph, node) if graph is not None and function is None else ""
+        target = _file_target(graph, node) if graph is not None else ""
         result.unsafe.append(UnsafeOp(node.name, node.op, risk, target, function))
     if is_mutating(node.op):
         result.mutating.append(node.name if function is None else f"{function}/{node.name}")
@@ -272,10 +272,10 @@ def _file_target(graph: Graph, node) -> str:
         return node.attr["output_stream"].s.decode("utf-8", "replace")[len("file://"):]
     if node.op == "ImmutableConst" and "memory_region_name" in node.attr:
         return node.attr["memory_region_name"].s.decode("utf-8", "replace")
-    if node.op not in _FILE_INPUT_OPS or not node.input:
+    arg = 1 if node.op in _TABLE_FILE_OPS else 0
+    if node.op not in _FILE_INPUT_OPS or len(node.input) <= arg:   # a hand-made graph may lack it
         return ""
-    value = _string_constant(graph, node.input[1 if node.op in _TABLE_FILE_OPS else 0])
-    return value or ""
+    return _string_constant(graph, node.input[arg]) or ""
 
 
 def _string_constant(graph: Graph, inp: str) -> str | None:
@@ -295,12 +295,17 @@ def _string_constant(graph: Graph, inp: str) -> str | None:
             value = tensors.to_array(node.attr["value"].tensor)
         except ValueError:
             return None
-        if value.dtype != object or value.size == 0:
+        if value.dtype != object or value.size == 0:   # object arrays hold bytes: strings
             return None
-        items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                 for v in value.ravel()[:3]]
+        items = [v.decode("utf-8", "replace") for v in value.ravel()[:3]]
         return ", ".join(items) + (", …" if value.size > 3 else "")
     return None
+
+
+def _library(graph: Graph) -> dict:
+    """The graph's functions by name; of a repeated name the last (one rule for the scan
+    and the restore check)."""
+    return {f.signature.name: f for f in graph.graph_def.library.function}
 
 
 class _FunctionScan:
@@ -308,15 +313,13 @@ class _FunctionScan:
 
     def __init__(self, graph: Graph, result: FetchPath):
         self.result = result
-        self.library = {f.signature.name: f for f in graph.graph_def.library.function}
+        self.library = _library(graph)
         self.done: set[str] = set()
 
     def scan_node(self, node) -> None:
         if not self.library:
             return
-        pending = [n for n in _called_functions(node) if n in self.library]
-        for fname in pending:
-            self.result.callers.setdefault(fname, node.name)
+        pending = self._calls(node, node.name)
         while pending:
             fname = pending.pop()
             if fname in self.done:
@@ -324,8 +327,14 @@ class _FunctionScan:
             self.done.add(fname)
             for inner in self.library[fname].node_def:
                 _inspect_node(None, inner, self.result, fname)
-                pending.extend(n for n in _called_functions(inner)
-                               if n in self.library and n not in self.done)
+                pending += self._calls(inner, None)
+
+    def _calls(self, node, caller: str | None) -> list[str]:
+        """The library functions `node` calls, each noted as called by `caller`."""
+        called = [n for n in _called_functions(node) if n in self.library]
+        for fname in called:
+            self.result.callers.setdefault(fname, []).append(caller)
+        return called
 
 
 def _called_functions(node) -> list[str]:
@@ -376,27 +385,31 @@ def _function_arg(fdef, inp: str) -> int | None:
 
 def _reads_only(graph: Graph, u: UnsafeOp, path: FetchPath, files: set[str]) -> bool:
     """Is `u` a restore (or table load) of one of `files`? In a graph, its file input must
-    come from one of them; in a function (TF2's traced restore), from the argument its
-    caller passes one of them in."""
+    come from one of them; in a function (TF2's traced restore), from an argument that
+    every call of the function, all from graph nodes, passes one of them in."""
     if u.op not in RESTORE_OPS and u.op not in _TABLE_FILE_OPS:
         return False
     arg = 1 if u.op in _TABLE_FILE_OPS else 0
     if u.function is None:
         node = graph.node(u.name)
         return len(node.input) > arg and _resolves_to(graph, node.input[arg], files)
-    caller = path.callers.get(u.function)
-    fdef = next((f for f in graph.graph_def.library.function
-                 if f.signature.name == u.function), None)
-    if caller is None or fdef is None:
+    callers = path.callers[u.function]   # the scan notes a function's calls before its ops
+    if None in callers:
         return False
-    inner = next((n for n in fdef.node_def if n.name == u.name), None)
-    if inner is None or len(inner.input) <= arg:
-        return False
-    position = _function_arg(fdef, inner.input[arg])
-    call = graph.node(caller)
-    data_inputs = [i for i in call.input if not i.startswith("^")]
-    return position is not None and position < len(data_inputs) and _resolves_to(
-        graph, data_inputs[position], files)
+    fdef = _library(graph)[u.function]
+    # every op of that name (a hand-made function may repeat one) must read the argument
+    for inner in fdef.node_def:
+        if inner.name == u.name:
+            position = _function_arg(fdef, inner.input[arg]) if len(inner.input) > arg else None
+            if position is None or not all(_passes(graph, c, position, files) for c in callers):
+                return False
+    return True
+
+
+def _passes(graph: Graph, caller: str, position: int, files: set[str]) -> bool:
+    """Does graph node `caller` pass one of `files` as its function's argument `position`?"""
+    data_inputs = [i for i in graph.node(caller).input if not i.startswith("^")]
+    return position < len(data_inputs) and _resolves_to(graph, data_inputs[position], files)
 
 
 def _expected_reads(graph: Graph, path: FetchPath, files: set[str]) -> list[UnsafeOp]:
@@ -408,7 +421,7 @@ def restore_problems(graph: Graph) -> list[UnsafeOp]:
     """Ops that restoring with the graph's own saver would run beyond reading the
     checkpoint it is given (fed through the saver's filename tensor)."""
     mg = graph.meta_graph
-    if mg is None or not mg.HasField("saver_def") or not mg.saver_def.restore_op_name:
+    if mg is None or not mg.saver_def.restore_op_name:   # (no saver_def: the name is "")
         return []
     filename = tensor_name(mg.saver_def.filename_tensor_name)
     path = _walk(graph, [input_node(mg.saver_def.restore_op_name)], {filename})
@@ -426,7 +439,7 @@ def init_ops(graph: Graph) -> list[str]:
             values = mg.collection_def[key].node_list.value
             if values:
                 return [input_node(values[0])]
-    sig = mg.signature_def.get("__saved_model_init_op") if mg.signature_def else None
+    sig = mg.signature_def.get("__saved_model_init_op")
     if sig is not None and "__saved_model_init_op" in sig.outputs:
         return [input_node(sig.outputs["__saved_model_init_op"].name)]
     return []
