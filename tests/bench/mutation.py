@@ -42,7 +42,7 @@ EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
 
 # target -> (what is mutated, the tests meant to catch it)
 TARGETS: dict[str, tuple[list[str], list[str]]] = {
-    "feeds": (["app/runner/feeds.py"], ["tests/test_feeds.py"]),
+    "feeds": (["app/runner/feeds.py"], ["tests/test_feeds.py", "tests/test_feeds_edges.py"]),
     "graphwalk": (["app/runner/graphwalk.py"], ["tests/test_unsafe_ops.py", "tests/test_runner.py"]),
     "bundle": ([f"app/formats/{m}.py" for m in ("bundle", "table", "crc", "ordered_code", "v1", "tensors",
                                                  "reader", "errors", "files")],
