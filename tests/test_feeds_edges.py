@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import subprocess
+import sys
 import warnings
 import wave
 import zipfile
@@ -17,6 +19,8 @@ import pytest
 
 from app.runner import feeds, media
 from app.runner.feeds import FeedError, coerce, locate_file, materialize, parse_feed, parse_literal
+
+from .conftest import ROOT
 
 CONSTRUCTORS = "arange, eye, full, linspace, normal, ones, random, zeros"
 LIMIT = "33,554,432"
@@ -406,7 +410,8 @@ def test_coerce_keeps_arrays_that_already_fit():
     # a big feed of the placeholder's own dtype is passed on, not copied
     for arr, dtype in ((np.zeros(4, np.float32), "float32"), (np.zeros(4, np.int64), "int64"),
                        (np.zeros(4, bool), "bool"), (np.zeros(4, np.complex64), "complex64"),
-                       (np.zeros(4, np.float16), "half")):
+                       (np.zeros(4, np.float16), "half"),
+                       (np.zeros(4, ml_dtypes.float8_e5m2), "float8_e5m2")):
         assert coerce(arr, dtype, [4], "a") is arr, dtype
 
 
@@ -447,3 +452,25 @@ def test_coerce_refusals_in_full(value, dtype, shape, message):
         coerce(value, dtype, shape, "f")
     assert str(info.value) == f"feed f: {message}" and info.value.name == "f"
     assert info.value.problem == message
+
+
+def test_bfloat16_in_a_process_that_never_imported_ml_dtypes():
+    # numpy knows the name "bfloat16" only once ml_dtypes is imported; feeds must see to it
+    code = ("import sys\nfrom app.runner.feeds import coerce\n"
+            "assert 'ml_dtypes' not in sys.modules\n"
+            "print(coerce([1.5], 'bfloat16', [1], 'b').dtype)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip() == "bfloat16", proc.stdout + proc.stderr
+
+
+def test_a_media_error_without_an_input_is_a_feed_error():
+    class Unreadable(media.MediaFeed):      # the MediaFeed contract: natural() may raise
+        path = "clip.wav"
+
+        def natural(self):
+            raise media.MediaError("clip.wav: cannot be read (truncated)")
+
+    with pytest.raises(FeedError) as info:
+        materialize(Unreadable())
+    assert str(info.value) == "clip.wav: cannot be read (truncated)"
