@@ -24,6 +24,7 @@ from .conftest import ROOT
 
 CONSTRUCTORS = "arange, eye, full, linspace, normal, ones, random, zeros"
 LIMIT = "33,554,432"
+HINT = " (write a number, a list like [[1, 2], [3, 4]], a string in quotes, or e.g. zeros(2, 3))"
 
 
 def refusal(text, **kw) -> str:
@@ -47,6 +48,9 @@ def refusal(text, **kw) -> str:
     ("1 / 0", "division by zero"),
     (str(2 ** 256), "the number 11579208923731619542… is too large"),
     ("1" * 5000, "not a value: a number with too many digits"),
+    ("[1, 2", "not a value at column 1: '[' was never closed" + HINT),
+    ("1 +", "not a value: invalid syntax" + HINT),
+    ("1\x002", "not a value: source code string cannot contain null bytes" + HINT),
     ("zeros(2)(3)", "only the listed constructors can be called"),
     ("open('x')", f"unknown function 'open'; the constructors are {CONSTRUCTORS}"),
     ("zeros(*[3])", "'*' unpacking is not allowed in a value"),
@@ -238,7 +242,7 @@ def test_csv_refusals(tmp_path, monkeypatch):
     (tmp_path / "empty.csv").write_text("\n \n")
     assert refusal("@empty.csv", base_dir=str(tmp_path)) == f"{tmp_path / 'empty.csv'}: the file is empty"
     # a missing value between tabs is an error, not a shifted column
-    (tmp_path / "gap.tsv").write_text("1\t\t3\n4\t5\t6\n")
+    (tmp_path / "gap.tsv").write_text("1\t\t3\n4\t5\n")   # blanks would read [[1, 3], [4, 5]]
     assert "cannot be read as tsv" in refusal("@gap.tsv", base_dir=str(tmp_path))
     monkeypatch.setattr(feeds, "MAX_CSV_BYTES", 1 << 20)
     (tmp_path / "edge.csv").write_text("1\n" * (1 << 19))              # exactly the limit
