@@ -51,6 +51,8 @@ def refusal(text, **kw) -> str:
     ("[1, 2", "not a value at column 1: '[' was never closed" + HINT),
     ("1 +", "not a value: invalid syntax" + HINT),
     ("1\x002", "not a value: source code string cannot contain null bytes" + HINT),
+    ("-" * 5000 + "1", "not a value: nested or repeated too deeply to read"),
+    ("", "the value is empty"),
     ("zeros(2)(3)", "only the listed constructors can be called"),
     ("open('x')", f"unknown function 'open'; the constructors are {CONSTRUCTORS}"),
     ("zeros(*[3])", "'*' unpacking is not allowed in a value"),
@@ -107,6 +109,10 @@ def refusal(text, **kw) -> str:
 ])
 def test_each_refusal_says_exactly_what_is_wrong(text, message):
     assert refusal(text) == message
+
+
+def test_only_text_is_parsed():
+    assert str(pytest.raises(FeedError, parse_feed, 5).value) == "expected text, got int"
 
 
 def test_feed_error_names_its_feed_only_when_known():
