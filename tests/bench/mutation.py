@@ -42,7 +42,7 @@ EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
 
 # target -> (what is mutated, the tests meant to catch it)
 TARGETS: dict[str, tuple[list[str], list[str]]] = {
-    "feeds": (["app/runner/feeds.py"], ["tests/test_feeds.py"]),
+    "feeds": (["app/runner/feeds.py"], ["tests/test_feeds.py", "tests/test_feeds_edges.py"]),
     # test_runner.py (real sessions, worker processes) also covers it, but would run for
     # minutes per mutant of the walk: the walk's own tests on hand-built graphs stand in
     "graphwalk": (["app/runner/graphwalk.py"], ["tests/test_graphwalk.py", "tests/test_unsafe_ops.py"]),
