@@ -217,7 +217,8 @@ class RunFolder:
         return None
 
     def _measure(self, c: Checkpoint) -> None:
-        files = ([c.index] if c.index else []) + c.data_files
+        # A Keras file is its own index and data file: counted once.
+        files = dict.fromkeys(([c.index] if c.index else []) + c.data_files)
         for f in files:
             try:
                 st = location.stat(f)
