@@ -192,6 +192,18 @@ def test_each_checkpoint_finds_its_own_or_the_nearest_earlier_graph_of_its_run(t
                      "model.ckpt-5": "model.ckpt-5.meta",
                      "model.ckpt-10": "model.ckpt-5.meta",
                      "model.ckpt-20": "model.ckpt-20.meta"}
+    shutil.copy(SAMPLE / "epoch-0.meta", tmp_path / "model.ckpt-1.meta")
+    shutil.copy(SAMPLE / "epoch-0.meta", tmp_path / "model.ckpt.meta")     # no step: never "nearest"
+    metas = {c.name: os.path.basename(c.meta) for c in RunFolder(str(tmp_path)).checkpoints}
+    assert metas["model.ckpt-10"] == "model.ckpt-5.meta"     # the nearest below, not the first
+    assert metas["model.ckpt-0"] == "model.ckpt-1.meta"      # none below: the lowest step
+
+
+def test_a_graph_without_a_step_comes_after_those_with_one(tmp_path):
+    _copy_bundle(SAMPLE / "epoch-0", tmp_path / "model_5")
+    shutil.copy(SAMPLE / "epoch-0.meta", tmp_path / "model.meta")
+    shutil.copy(SAMPLE / "epoch-0.meta", tmp_path / "model-7.meta")
+    assert RunFolder(str(tmp_path)).checkpoints[0].meta == str(tmp_path / "model-7.meta")
 
 
 def test_a_graph_of_another_run_is_taken_only_when_it_is_the_only_one(tmp_path):
@@ -275,7 +287,8 @@ def test_v1_probing_skips_what_cannot_be_v1_and_stops_after_200_files(tmp_path):
     (tmp_path / "events.out.tfevents.1.host").write_bytes(b"")
     (tmp_path / STATE_FILE).write_text("")
     (tmp_path / "sub").mkdir()
-    for ext in (".json", ".txt", ".npy", ".pb", ".log", ".h5", ".csv", ".zip"):
+    for ext in (".index", ".meta", ".pb", ".pbtxt", ".json", ".txt", ".npy", ".npz", ".h5", ".hdf5", ".keras",
+                ".py", ".md", ".csv", ".png", ".jpg", ".tflite", ".onnx", ".zip", ".gz", ".log"):
         _v1(tmp_path / f"table{ext}")     # table magic, but names V1 saves never have
     _v1(tmp_path / "zz.ckpt-7")
     run = RunFolder(str(tmp_path))
@@ -287,12 +300,15 @@ def test_v1_probing_skips_what_cannot_be_v1_and_stops_after_200_files(tmp_path):
 def test_keras_files_are_the_runs_epochs(tmp_path):
     for name in ("weights.epoch02.h5", "weights.epoch10.h5", "weights.epoch01.h5"):
         (tmp_path / name).write_bytes(HDF5_MAGIC + b"\0" * 8)
+    (tmp_path / "WEIGHTS.EPOCH03.H5").write_bytes(HDF5_MAGIC + b"\0" * 8)
     (tmp_path / "fake.h5").write_bytes(b"not hdf5")
     (tmp_path / "dir.h5").mkdir()
+    (tmp_path / "weights.bin").write_bytes(HDF5_MAGIC + b"\0" * 8)    # HDF5, not named as Keras names it
+    shutil.copy(SAMPLE / "epoch-0.meta", tmp_path / "graph.meta")      # no Keras file's graph
     run = RunFolder(str(tmp_path))
     assert [(c.name, c.step, c.format) for c in run.checkpoints] == [
         ("weights.epoch01.h5", 1, "keras"), ("weights.epoch02.h5", 2, "keras"),
-        ("weights.epoch10.h5", 10, "keras")]
+        ("WEIGHTS.EPOCH03.H5", 3, "keras"), ("weights.epoch10.h5", 10, "keras")]
     for c in run.checkpoints:
         assert c.index == c.prefix and c.data_files == [c.prefix] and c.meta is None
         assert c.size == 16          # the file counted once
@@ -302,3 +318,49 @@ def test_keras_files_are_the_runs_epochs(tmp_path):
 def test_a_prefix_ending_in_a_separator_is_named_by_its_folder(tmp_path):
     assert Checkpoint(str(tmp_path / "run") + os.sep).name == "run/"
     assert Checkpoint(str(tmp_path / "run" / "ckpt-3")).name == "ckpt-3"
+
+
+def test_a_v1_file_named_like_a_bundle_prefix_leaves_the_bundle(tmp_path):
+    _copy_bundle(SAMPLE / "epoch-0", tmp_path / "model-1")
+    _v1(tmp_path / "model-1")
+    (c,) = RunFolder(str(tmp_path)).checkpoints
+    assert (c.format, c.index) == ("bundle", str(tmp_path / "model-1.index"))
+
+
+def test_state_file_paths_of_other_machines_resolve_to_their_names_here(sample):
+    (sample / STATE_FILE).write_text('model_checkpoint_path: "C:\\\\Users\\\\me\\\\run\\\\epoch-4"\n'
+                                     'all_model_checkpoint_paths: "/home/x/run/epoch-3/"\n'
+                                     'all_model_checkpoint_paths: "epoch-2"\n')
+    run = RunFolder(str(sample))
+    assert run.notes == [] and all(c.on_disk for c in run.checkpoints)
+    assert [c.name for c in run.checkpoints if c.latest] == ["epoch-4"]
+
+
+def test_a_relative_path_below_the_folder_is_kept_where_it_is(sample):
+    (sample / "sub").mkdir()
+    _copy_bundle(SAMPLE / "epoch-0", sample / "sub" / "ckpt-3")
+    _v1(sample / "sub" / "old.ckpt-9")
+    (sample / STATE_FILE).write_text('model_checkpoint_path: "sub/ckpt-3"\n'
+                                     'all_model_checkpoint_paths: "sub/old.ckpt-9"\n'
+                                     'all_model_checkpoint_paths: "sub/gone-4"\n')
+    run = RunFolder(str(sample))
+    gone = sorted(c.prefix for c in run.checkpoints if not c.on_disk)
+    # found in its own place (a subfolder is not this run's: listed, not read); a name that
+    # is nowhere is looked for here
+    assert gone == [str(sample / "gone-4"), str(sample / "sub" / "ckpt-3"), str(sample / "sub" / "old.ckpt-9")]
+    assert [c.name for c in run.checkpoints if c.latest] == ["epoch-5"]
+
+
+def test_what_a_note_says_of_a_checkpoint_outside_the_folder(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(SAMPLE, run)
+    _copy_bundle(SAMPLE / "epoch-0", tmp_path / "best-7")
+    _copy_bundle(SAMPLE / "epoch-0", tmp_path / "best-8")
+    (run / STATE_FILE).write_text(f'model_checkpoint_path: "{tmp_path}/best-7"\n'
+                                  'all_model_checkpoint_paths: "../best-8"\n')
+    notes = RunFolder(str(run)).notes
+    assert notes == [
+        f"the state file lists ../best-8 ({tmp_path}/best-8), outside this folder: not followed (looked for "
+        "best-8 here, which is not on disk)",
+        f"the state file lists {tmp_path}/best-7, outside this folder: not followed (looked for best-7 here, "
+        "which is not on disk)"]
