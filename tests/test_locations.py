@@ -42,6 +42,9 @@ def test_scheme_root_and_local_path():
     ("https://h/run#frag?x=1", "https://h/run", "#frag?x=1"),
     ("https://h/run?x=1#frag", "https://h/run", "?x=1#frag"),
     ("s3://b/run", "s3://b/run", ""),
+    ("https://h/p?a=1?b=2", "https://h/p", "?a=1?b=2"),
+    ("https://h/p#a#b", "https://h/p", "#a#b"),
+    ("?sig=1", "", "?sig=1"),
 ])
 def test_split_secret_cuts_at_the_first_query_or_fragment(url, clean, secret):
     assert split_secret(url) == (clean, secret)

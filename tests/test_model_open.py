@@ -253,6 +253,7 @@ def test_every_part_of_a_savedmodel_opens_the_savedmodel(saved, part):
     sm = saved.tf2
     model = open_path(str(sm.dir / part) if part else str(sm.dir))
     assert (model.kind, model.folder, model.graph_path) == ("savedmodel", str(sm.dir), str(sm.dir / "saved_model.pb"))
+    assert model.path == str(sm.dir)
     assert [c.prefix for c in model.checkpoints] == [str(sm.variables_prefix)]
     assert model.selected is model.checkpoints[0] and model.selected.latest
     assert model.problems == [] and model.notes == []

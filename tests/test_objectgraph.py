@@ -67,9 +67,9 @@ def test_tensorflows_slots_are_linked_to_their_variables_and_say_what_trains(slo
 # -- names --------------------------------------------------------------------------------
 
 def test_bytes_that_are_no_object_graph_raise_value_error():
-    with pytest.raises(ValueError, match="does not parse"):
+    with pytest.raises(ValueError, match="^the object graph does not parse$"):
         names(b"\xff\xff\xff\xff")
-    with pytest.raises(ValueError, match="does not parse"):
+    with pytest.raises(ValueError, match="^the object graph does not parse$"):
         rewrite(b"\xff\xff\xff\xff", {})
     assert names(b"") == {}
 
@@ -110,6 +110,14 @@ def test_names_used_twice_are_told_apart_by_their_object_paths():
         var(f"w{V}", "w"), var(f"acc/count{V}", "count"), var(f"auc/count{V}", "count")])
     assert display(names(g.SerializeToString())) == {
         f"w{V}": "w", f"acc/count{V}": "acc/count", f"auc/count{V}": "auc/count"}
+
+
+def test_other_attributes_used_twice_are_told_apart_by_their_whole_keys():
+    g = graph_of([{"children": [("a", 1), ("b", 2)]},
+                  {"attrs": [("table", "a/.ATTRIBUTES/table", "lookup")]},
+                  {"attrs": [("table", "b/.ATTRIBUTES/table", "lookup")]}])
+    assert display(names(g.SerializeToString())) == {"a/.ATTRIBUTES/table": "a/.ATTRIBUTES/table",
+                                                     "b/.ATTRIBUTES/table": "b/.ATTRIBUTES/table"}
 
 
 def test_the_first_breadth_first_path_names_an_object_and_bad_child_ids_are_ignored():
@@ -259,6 +267,9 @@ def test_rewrite_drops_a_link_when_the_slot_loses_its_value_and_keeps_what_is_un
     assert [(s.original_variable_node_id, s.slot_variable_node_id) for s in out.nodes[3].slot_variables] == [(2, 5)]
     assert list(out.nodes[4].attributes) == []
     assert out.nodes[1].attributes[0].checkpoint_key == f"kernel{V}"
+    # the attributes after a dropped one stay
+    out = protos.TrackableObjectGraph.FromString(rewrite(g.SerializeToString(), {f"counter{V}": None}))
+    assert [(a.name, a.checkpoint_key) for a in out.nodes[6].attributes] == [("extra", "counter/.ATTRIBUTES/x")]
     # dropping an attribute that is no value leaves the links alone
     out = protos.TrackableObjectGraph.FromString(rewrite(g.SerializeToString(), {
         "counter/.ATTRIBUTES/x": None}))

@@ -185,3 +185,14 @@ def test_a_drop_is_refused_where_key_lists_are_shared_or_do_not_match():
     # a restore op without its slice list: left alone
     meta = graph(("names", "Const", [], ["a"], {}), ("restore", "RestoreV2", ["file", "names"], None, {}))
     assert drop_keys(meta, {"a"}) == meta
+
+
+def test_keys_that_are_not_utf8_are_read_and_renamed_byte_for_byte():
+    meta = graph(("names", "Const", [], ["a", "b"], {}), ("slices", "Const", [], ["", ""], {}),
+                 ("restore", "RestoreV2", ["file", "names", "slices"], None, {"dtypes": [1, 2]}))
+    nodes(meta)["names"].attr["value"].tensor.string_val[0] = b"w\xff"
+    assert restored_keys(meta) == {"w\udcff": 1, "b": 2}
+    out = rename_keys(meta, {"w\udcff": "v\udcfe", "b": "c"})
+    assert list(nodes(out)["names"].attr["value"].tensor.string_val) == [b"v\xfe", b"c"]
+    out = drop_keys(meta, {"w\udcff"})
+    assert list(nodes(out)["names"].attr["value"].tensor.string_val) == [b"b"]
