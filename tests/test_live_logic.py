@@ -151,6 +151,7 @@ def test_a_checkpoint_being_written_waits_its_grace_then_is_reported_with_its_pr
     save(tmp_path, "ckpt-1", data=False)
     assert w.poll() == [] and w.pending and w.reads == 1
     clock.now += 1.9
+    wall.now += 0.5                                           # its files half a second old
     assert w.poll() == [] and w.pending and w.reads == 1      # within its grace: not read again
     clock.now += 0.1
     wall.now += 2.0
@@ -279,3 +280,17 @@ def test_where_sizes_are_cached_an_incomplete_checkpoint_is_read_again_each_poll
     assert w.poll() == [] and w.reads == 1
     clock.now += 0.5
     assert w.poll() == [] and w.reads == 2
+
+
+def test_a_checkpoint_whose_files_are_exactly_its_grace_old_is_overdue(tmp_path):
+    save(tmp_path, "ckpt-3", data=False)
+    then = 1_700_000_000
+    os.utime(tmp_path / "ckpt-3.index", ns=(then * 10**9, then * 10**9))
+    clock, wall = Clock(), Clock(then + 1.5)
+    w = RunWatcher(str(tmp_path), grace=1.5, clock=clock, wall=wall)
+    (e,) = w.poll()
+    assert (e.kind, e.problem) == ("added", f"data file ckpt-3.{DATA} is missing")
+    save(tmp_path, "ckpt-4", data=False)
+    os.utime(tmp_path / "ckpt-4.index", ns=(then * 10**9, then * 10**9))
+    wall.now = then + 1.25                       # a quarter second short of it: waits
+    assert w.poll() == []
