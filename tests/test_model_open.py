@@ -51,6 +51,7 @@ def _keras_weights(path) -> None:
     ("run", "/data/mnist", None, "mnist"),
     ("run", "/data/exp1/logs", None, "exp1/logs"),
     ("run", "/data/exp1/Train", None, "exp1/Train"),
+    ("run", "/data/logs.old", None, "logs.old"),               # a folder's name is not cut at a dot
     ("run", "/model", None, "model"),                        # no parent to add
     ("run", "/", None, "/"),
     ("savedmodel", "/srv/resnet/00000001", "/srv/resnet/00000001/saved_model.pb", "resnet/00000001"),
@@ -132,8 +133,12 @@ def test_a_folder_without_checkpoints_opens_its_only_graph_or_says_what_to_do(tm
     with pytest.raises(FormatError) as e:
         open_path(str(tmp_path))
     assert str(e.value) == f"{tmp_path}: holds 2 graph files and no checkpoint (a.pb, b.meta): open one of them"
-    for n in ("c.pbtxt", "d.pb", "e.pb"):
+    for n in ("c.pbtxt", "d.pb"):
         (tmp_path / n).write_bytes(b"x")
+    with pytest.raises(FormatError) as e:
+        open_path(str(tmp_path))
+    assert "holds 4 graph files and no checkpoint (a.pb, b.meta, c.pbtxt, d.pb): open" in str(e.value)
+    (tmp_path / "e.pb").write_bytes(b"x")
     with pytest.raises(FormatError) as e:
         open_path(str(tmp_path))
     assert "holds 5 graph files and no checkpoint (a.pb, b.meta, c.pbtxt, d.pb, …)" in str(e.value)
@@ -177,7 +182,8 @@ def test_a_folder_whose_models_are_below_points_at_them(tmp_path):
     deep = root / "e" / "1" / "2" / "3" / "4"
     deep.mkdir(parents=True)
     (deep / "x.index").write_bytes(b"")               # too deep to look at
-    (root / "e" / "1" / "2" / "3" / "y.index").write_bytes(b"")
+    (root / "e2" / "1" / "2" / "3").mkdir(parents=True)
+    (root / "e2" / "1" / "2" / "3" / "y.index").write_bytes(b"")   # as deep as is looked at
     (root / "f").mkdir()
     (root / "f" / "notes.txt").write_text("nothing")
     (root / "g").mkdir()
@@ -186,13 +192,13 @@ def test_a_folder_whose_models_are_below_points_at_them(tmp_path):
     (root / "b_run" / "inner" / "z.index").write_bytes(b"")   # under a model: not listed
     with pytest.raises(ModelsBelow) as e:
         open_path(str(root))
-    assert e.value.below == ["a_sm", "b_run", os.path.join("c", "d"), os.path.join("e", "1", "2", "3"), "g"]
+    assert e.value.below == ["a_sm", "b_run", os.path.join("c", "d"), os.path.join("e2", "1", "2", "3"), "g"]
     assert e.value.path == str(root)
     (root / "h").mkdir()
     (root / "h" / "k.h5").write_bytes(b"")
     with pytest.raises(ModelsBelow) as e:
         open_path(str(root))
-    assert len(e.value.below) == 5           # five are enough to point the way
+    assert e.value.below[-1] == "g"           # five are enough to point the way
     shutil.rmtree(root)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FormatError) as e:
@@ -373,3 +379,13 @@ def test_real_v1_checkpoints_open_with_their_graph(realdata, tmp_path):
         assert model.kind == "run" and model.selected.prefix == str(tmp_path / name)
     model = open_path(str(tmp_path))
     assert {c.name for c in model.checkpoints} == {"model.ckpt", "video_weights.ckpt"}
+
+
+def test_a_v1_shard_selects_its_checkpoint(tmp_path):
+    from .tablewriter import table_bytes
+    for name in ("model.ckpt-1", "model.ckpt-2-00000-of-00002", "model.ckpt-2-00001-of-00002"):
+        (tmp_path / name).write_bytes(table_bytes([(b"", b"")]))
+    model = open_path(str(tmp_path / "model.ckpt-2-00001-of-00002"))
+    assert model.kind == "run" and model.selected.prefix == str(tmp_path / "model.ckpt-2")
+    model = open_path(str(tmp_path / "model.ckpt-1"))
+    assert model.selected.prefix == str(tmp_path / "model.ckpt-1")
