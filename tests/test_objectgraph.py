@@ -112,6 +112,14 @@ def test_names_used_twice_are_told_apart_by_their_object_paths():
         f"w{V}": "w", f"acc/count{V}": "acc/count", f"auc/count{V}": "auc/count"}
 
 
+def test_full_names_used_twice_are_told_apart_by_their_keys():
+    g = graph_of([{"children": [("a", 1), ("b", 2), ("c", 3)]},
+                  var(f"a/count{V}", "metrics/count"), var(f"b/count{V}", "metrics/count"),
+                  var(f"c/total{V}", "metrics/total")])
+    assert display(names(g.SerializeToString())) == {f"a/count{V}": "a/count", f"b/count{V}": "b/count",
+                                                     f"c/total{V}": "metrics/total"}
+
+
 def test_other_attributes_used_twice_are_told_apart_by_their_whole_keys():
     g = graph_of([{"children": [("a", 1), ("b", 2)]},
                   {"attrs": [("table", "a/.ATTRIBUTES/table", "lookup")]},
@@ -151,7 +159,7 @@ def _slotted(slot_links):
 
 
 def test_slot_variables_are_linked_named_after_their_variable_and_do_not_train():
-    out = names(_slotted([(1, 4, "m"), (2, 5, "m"), (2, 9, "v"), (8, 5, "v")]).SerializeToString())
+    out = names(_slotted([(8, 5, "v"), (1, 4, "m"), (2, 9, "v"), (2, 5, "m")]).SerializeToString())
     k, b = f"kernel{V}", f"bias{V}"
     ks, bs = f"kernel/.OPTIMIZER_SLOT/optimizer/m{V}", f"bias/.OPTIMIZER_SLOT/optimizer/m{V}"
     assert (out[ks].display_name, out[ks].slot_of, out[ks].slot_name) == ("dense/kernel/m", k, "m")
@@ -277,3 +285,37 @@ def test_rewrite_drops_a_link_when_the_slot_loses_its_value_and_keeps_what_is_un
     assert [a.name for a in out.nodes[6].attributes] == ["VARIABLE_VALUE"]
     assert rewrite(g.SerializeToString(), {}) == g.SerializeToString()
 
+
+
+def test_where_the_object_graph_links_slots_no_link_is_guessed_by_name():
+    g = _slotted([(1, 4, "m")])
+    extra = graph_of([{}, var(f"w{V}", "w"), var(f"adam_w{V}", "adam/w_m")])
+    g.nodes[0].children.add(local_name="w", node_id=len(g.nodes))
+    g.nodes[0].children.add(local_name="adam_w", node_id=len(g.nodes) + 1)
+    g.nodes.extend(extra.nodes[1:])
+    out = names(g.SerializeToString())
+    assert out[f"kernel/.OPTIMIZER_SLOT/optimizer/m{V}"].slot_of == f"kernel{V}"
+    assert out[f"adam_w{V}"].slot_of is None
+    alone = graph_of([{"children": [("w", 1), ("adam_w", 2)]}, var(f"w{V}", "w"), var(f"adam_w{V}", "adam/w_m")])
+    assert names(alone.SerializeToString())[f"adam_w{V}"].slot_of == f"w{V}"
+
+
+def test_child_ids_one_past_the_last_node_are_ignored():
+    g = graph_of([{"children": [("w", 1), ("x", 2), ("_trainable_variables", 2)]}, var(f"w{V}", "w")])
+    assert display(names(g.SerializeToString())) == {f"w{V}": "w"}
+    assert trained_nodes(g) == set()
+
+
+def test_what_trains_is_every_optimizers_say_together():
+    g = graph_of([
+        {"children": [("a", 1), ("b", 2), ("opt", 3), ("keras_opt", 4), ("c", 6)]},
+        var(f"a{V}", "a"), var(f"b{V}", "b"),
+        {"children": [("m", 6)], "slots": [(1, 6, "m")]},
+        {"children": [("_trainable_variables", 5)]},
+        {"children": [("0", 2)]},
+        var(f"c{V}", "c"),
+    ])
+    assert trained_nodes(g) == {1, 2}
+    # a tracked list that is the root itself: its children are what it lists
+    g = graph_of([{"children": [("_trainable_variables", 0), ("w", 1)]}, var(f"w{V}", "w")])
+    assert trained_nodes(g) == {0, 1}

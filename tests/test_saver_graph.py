@@ -151,7 +151,8 @@ def test_key_lists_that_are_not_constants_are_not_read():
     meta = graph(("names", "Placeholder", [], None, {}),
                  ("slices", "Const", [], ["", ""], {}),
                  ("restore", "RestoreV2", ["file", "names", "slices"], None, {"dtypes": [1, 1]}),
-                 ("lonely", "RestoreV2", ["file"], None, {"dtypes": [1]}))
+                 ("lonely", "RestoreV2", ["file"], None, {"dtypes": [1]}),
+                 ("dangling", "RestoreV2", ["file", "nowhere", "slices"], None, {"dtypes": [1]}))
     assert restored_keys(meta) == {}
     assert drop_keys(meta, {"a"}) is None
 
@@ -196,3 +197,20 @@ def test_keys_that_are_not_utf8_are_read_and_renamed_byte_for_byte():
     assert list(nodes(out)["names"].attr["value"].tensor.string_val) == [b"v\xfe", b"c"]
     out = drop_keys(meta, {"w\udcff"})
     assert list(nodes(out)["names"].attr["value"].tensor.string_val) == [b"b"]
+
+
+def test_a_key_list_shared_by_save_and_restore_is_renamed_once():
+    meta = graph(("names", "Const", [], ["a", "b"], {}), ("slices", "Const", [], ["", ""], {}),
+                 ("save", "SaveV2", ["file", "names", "slices", "va", "vb"], None, {}),
+                 ("restore", "RestoreV2", ["file", "names", "slices"], None, {"dtypes": [1, 1]}))
+    out = rename_keys(meta, {"a": "b", "b": "a"})
+    assert names_of(nodes(out)["names"]) == ["b", "a"]
+
+
+def test_a_drop_is_refused_when_only_the_key_list_is_shared():
+    meta = _v2(["a", "b"])
+    meta.graph_def.node.add(name="peek", op="Identity", input=["names"])
+    assert drop_keys(meta, {"a"}) is None
+    meta = _v2(["a", "b"])
+    meta.graph_def.node.add(name="peek", op="Identity", input=["slices"])
+    assert drop_keys(meta, {"a"}) is None
