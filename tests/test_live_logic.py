@@ -161,7 +161,7 @@ def test_a_checkpoint_being_written_waits_its_grace_then_is_reported_with_its_pr
     assert w.checkpoints == [str(tmp_path / "ckpt-1")]
     save(tmp_path, "ckpt-1", index=False)                     # the data file lands at last
     (e,) = w.poll()
-    assert (e.kind, e.step, e.problem) == ("changed", 1, None)
+    assert (e.kind, e.prefix, e.step, e.problem) == ("changed", str(tmp_path / "ckpt-1"), 1, None)
     assert e.files == [str(tmp_path / f"ckpt-1.{DATA}"), str(tmp_path / "ckpt-1.index")]
 
 
@@ -200,14 +200,14 @@ def test_a_deleted_checkpoint_is_removed_and_one_never_reported_is_forgotten(tmp
 def test_a_folder_deleted_and_made_again_removes_then_adds(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    save(run, "ckpt-1")
-    save(run, "ckpt-2")
+    save(run, "ckpt-10")
+    save(run, "ckpt-9")
     w, _, wall = watcher(run)
     assert len(w.poll()) == 2
     shutil.rmtree(run)
     wall.now += 10
     events = w.poll()
-    assert [(e.kind, e.step) for e in events] == [("removed", 1), ("removed", 2)]
+    assert [(e.kind, e.step) for e in events] == [("removed", 9), ("removed", 10)]   # by step
     assert w.last_change == wall.now and w.checkpoints == []
     assert w.poll() == []
     run.mkdir()
@@ -294,3 +294,25 @@ def test_a_checkpoint_whose_files_are_exactly_its_grace_old_is_overdue(tmp_path)
     os.utime(tmp_path / "ckpt-4.index", ns=(then * 10**9, then * 10**9))
     wall.now = then + 1.25                       # a quarter second short of it: waits
     assert w.poll() == []
+
+
+def test_by_default_a_checkpoint_gets_two_seconds_and_a_sweep_comes_every_five(tmp_path):
+    save(tmp_path, "ckpt-1", data=False)
+    clock, wall = Clock(), Clock(time.time())
+    w = RunWatcher(str(tmp_path), clock=clock, wall=wall)
+    assert w.poll() == []
+    clock.now += 1.9
+    assert w.poll() == []
+    clock.now += 0.1
+    wall.now += 2.0
+    (e,) = w.poll()
+    assert e.kind == "added" and e.problem
+    reads = w.reads
+    folder_time = os.stat(tmp_path).st_mtime_ns
+    save(tmp_path, "ckpt-1", index=False)
+    os.utime(tmp_path, ns=(folder_time, folder_time))   # as a cached folder time hides it
+    clock.now += 2.9                               # the last sweep: at the start; 5 s later is 1005
+    assert w.poll() == [] and w.reads == reads
+    clock.now += 0.1
+    (e,) = w.poll()
+    assert (e.kind, e.problem) == ("changed", None)
