@@ -389,3 +389,39 @@ def test_a_v1_shard_selects_its_checkpoint(tmp_path):
     assert model.kind == "run" and model.selected.prefix == str(tmp_path / "model.ckpt-2")
     model = open_path(str(tmp_path / "model.ckpt-1"))
     assert model.selected.prefix == str(tmp_path / "model.ckpt-1")
+
+
+def _const(graph_def, name, dtype, dims, op="Const", **values):
+    node = graph_def.node.add(name=name, op=op)
+    t = node.attr["value"].tensor
+    t.dtype = dtype
+    for d in dims:
+        t.tensor_shape.dim.add(size=d)
+    for field, v in values.items():
+        getattr(t, field).extend(v)
+    return node
+
+
+def test_which_constants_a_graph_reader_lists_and_their_sizes():
+    from app.formats import protos
+    from app.formats.graph import Graph
+    gd = protos.GraphDef()
+    _const(gd, "scalar", 1, [], float_val=[2.0])            # a scalar first: skipped, not the end
+    _const(gd, "w", 1, [2, 3], float_val=[1, 2, 3, 4, 5, 6])
+    _const(gd, "empty", 1, [0, 3])
+    _const(gd, "ints", 3, [2], int_val=[1, 2])
+    _const(gd, "words", 7, [2], string_val=[b"a", b"bc"])
+    _const(gd, "odd", 77, [2])
+    _const(gd, "valued", 1, [2], op="Identity", float_val=[1, 2])   # not a Const
+    gd.node.add(name="bare", op="Const")                     # a Const with no value
+    reader = ConstReader(Graph(gd, source="/g.pb"))
+    assert reader.missing_shards == [] and reader.object_graph_problem is None
+    assert {n: (t.name, t.dtype.name, t.dtype_enum, t.shape, t.nbytes, t.display_name)
+            for n, t in reader.tensors.items()} == {
+        "w": ("w", "float32", 1, (2, 3), 24, "w"), "empty": ("empty", "float32", 1, (0, 3), 0, "empty")}
+    assert np.array_equal(reader.read("w"), np.arange(1, 7, dtype=np.float32).reshape(2, 3))
+    every = ConstReader(Graph(gd, source="/g.pb"), numeric_only=False)
+    assert {n: (t.shape, t.nbytes, t.dtype_enum) for n, t in every.tensors.items()} == {
+        "scalar": ((), 4, 1), "w": ((2, 3), 24, 1), "empty": ((0, 3), 0, 1), "ints": ((2,), 8, 3),
+        "words": ((2,), 0, 7), "odd": ((2,), 0, 77)}
+    assert every.tensors["odd"].dtype is None
