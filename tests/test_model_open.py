@@ -129,6 +129,7 @@ def test_a_folder_without_checkpoints_opens_its_only_graph_or_says_what_to_do(tm
     (tmp_path / "a.pb").write_bytes(b"x")
     model = open_path(str(tmp_path))
     assert (model.kind, model.graph_path, model.folder) == ("graph", str(tmp_path / "a.pb"), str(tmp_path))
+    assert model.path == str(tmp_path)
     (tmp_path / "b.meta").write_bytes(b"x")
     with pytest.raises(FormatError) as e:
         open_path(str(tmp_path))
@@ -288,6 +289,13 @@ def test_load_graphs_of_a_run_is_its_meta_graph(sample):
     model = open_path(str(sample))
     (graph,) = load_graphs(model)
     assert graph.source == str(sample / "epoch-0.meta")
+    shutil.copy(sample / "epoch-0.meta", sample / "epoch-3.meta")
+    model = open_path(str(sample))
+    assert load_graphs(model)[0].source == str(sample / "epoch-3.meta")       # the latest's
+    assert load_graphs(model, model.checkpoint("1"))[0].source == str(sample / "epoch-0.meta")
+    (sample / "epoch-2.index").unlink()
+    model = open_path(str(sample))
+    assert model.problems == ["epoch-2.data-00000-of-00001: data file without its .index; cannot be read"]
     assert load_graphs(Model("/x", "run", "/x")) == []
 
 
