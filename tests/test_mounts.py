@@ -61,3 +61,25 @@ def test_every_real_mount_of_this_machine_reads_as_findmnt_reads_it(tmp_path):
     mode, fstype = watch_mode(str(tmp_path))
     assert mode == ("poll" if needs_polling(fstype) else "notify")
     assert filesystem_type("/proc/self") == "proc"
+
+
+def test_every_escape_mountinfo_writes_is_undone_and_a_trailing_space_is_part_of_the_name():
+    text = ("22 1 252:1 / / rw - ext4 /dev/vda1 rw\n"
+            "50 22 0:50 / /srv/a\\011b\\012c\\134d rw - nfs4 h:/x rw\n"
+            "51 22 0:51 / /srv/box\\040 rw - cifs //h/s rw\n")
+    assert parse_mountinfo(text)[1:] == [("/srv/a\tb\nc\\d", "nfs4"), ("/srv/box ", "cifs")]
+    assert filesystem_type("/srv/a\tb\nc\\d/run", text) == "nfs4"
+    assert filesystem_type("/srv/box /run", text) == "cifs"
+    assert filesystem_type("/srv/box/run", text) == "ext4"      # "box" is not "box "
+
+
+def test_mountinfo_bytes_that_are_not_utf8_are_read_and_a_missing_file_says_unknown(tmp_path, monkeypatch):
+    from app.formats import mounts
+    info = tmp_path / "mountinfo"
+    info.write_bytes(b"22 1 252:1 / / rw - ext4 /dev/vda1 rw\n"
+                     b"60 22 0:60 / /mnt/caf\xe9 rw - nfs h:/x rw\n")
+    monkeypatch.setattr(mounts, "MOUNTINFO", str(info))
+    assert filesystem_type("/mnt/other") == "ext4"
+    monkeypatch.setattr(mounts, "MOUNTINFO", str(tmp_path / "absent"))
+    assert filesystem_type("/mnt/other") is None
+    assert watch_mode(str(tmp_path)) == ("poll", None)

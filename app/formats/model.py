@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING
 from . import keras, location, objectgraph, tensors
 from .bundle import OBJECT_GRAPH_KEY, Bundle, prefix_of
 from .errors import FormatError, ModelsBelow
-from .files import read_tail
 from .graph import Graph, load_graph, load_saved_model
 from .reader import TensorInfo, TensorReader
 from .run import STATE_FILE, Checkpoint, RunFolder
-from .table import has_table_magic
 from .v1 import V1Checkpoint, is_v1_file
 
 if TYPE_CHECKING:
@@ -161,16 +159,11 @@ def open_path(path: str) -> Model:
             model = _run(folder, path)
             model.selected = next((c for c in model.checkpoints if c.prefix == base), model.selected)
             return model
-    if name.endswith(GRAPH_EXTENSIONS) or name.endswith(".txt"):
-        if not is_v1_file(path):
-            return Model(path, "graph", folder, graph_path=path)
     if is_v1_file(path):
         model = _run(folder, path)
         model.selected = next((c for c in model.checkpoints
                                if path in c.data_files or c.prefix == path), model.selected)
         return model
-    if has_table_magic(read_tail(path, 8)):
-        raise FormatError(path, "a table file that is neither a bundle index nor a V1 checkpoint")
     return Model(path, "graph", folder, graph_path=path)  # load_graph says if it is not one
 
 

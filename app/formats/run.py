@@ -193,14 +193,12 @@ class RunFolder:
         return found
 
     def _meta_for(self, c: Checkpoint, metas: list[str]) -> str | None:
-        """Its own .meta, else the nearest one of the same run (runs often write it once)."""
+        """Its own .meta, else the nearest one of the same run (runs often write it once).
+        A sharded V1 checkpoint's prefix is its shards' name without `-0000i-of-0000n`, so
+        its own .meta is the one Saver wrote beside the shards."""
         own = c.prefix + ".meta"
         if os.path.basename(own) in metas:
             return own
-        if c.format == "v1" and c.data_files:
-            shard_meta = re.sub(r"-\d{5}-of-\d{5}$", "", c.data_files[0]) + ".meta"
-            if os.path.basename(shard_meta) in metas:
-                return location.join(self.folder, os.path.basename(shard_meta))
         stem = re.sub(r"[-_]\d+$", "", os.path.basename(c.prefix))
         same_run = []
         for m in metas:
@@ -217,7 +215,8 @@ class RunFolder:
         return None
 
     def _measure(self, c: Checkpoint) -> None:
-        files = ([c.index] if c.index else []) + c.data_files
+        # A Keras file is its own index and data file: counted once.
+        files = dict.fromkeys(([c.index] if c.index else []) + c.data_files)
         for f in files:
             try:
                 st = location.stat(f)

@@ -51,7 +51,11 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                ["tests/test_readers.py", "tests/test_bad_input.py", "tests/test_reader_interface.py"]),
     "run": ([f"app/formats/{m}.py" for m in ("run", "objectgraph", "model", "saver_graph", "signatures",
                                               "live", "mounts", "location", "urls")],
-            ["tests/test_run_folder.py", "tests/test_params.py", "tests/test_mounts.py", "tests/test_live.py"]),
+            # test_live.py trains TensorFlow for minutes and test_params.py trains Keras in
+            # its tests: too slow to run per mutant; test_live_logic.py drives live.py's rules
+            ["tests/test_run_folder.py", "tests/test_run_discovery.py", "tests/test_mounts.py",
+             "tests/test_objectgraph.py", "tests/test_model_open.py", "tests/test_live_logic.py",
+             "tests/test_saver_graph.py", "tests/test_locations.py", "tests/test_run_urls.py"]),
     "graph": ([f"app/formats/{m}.py" for m in ("graph", "functions", "attrs", "protos", "keras_layers")]
               + ["app/analysis/function_tree.py", "app/analysis/graph_io.py"],
               ["tests/test_functions.py", "tests/test_graph_io.py", "tests/test_keras_layers.py"]),
