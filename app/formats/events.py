@@ -462,11 +462,7 @@ class EventReader:
         cols[2].append(value)
 
     def _tensor_scalar(self, tp, run, tag, step, wall_time, path, offset) -> None:
-        content = tp.tensor_content
-        # The TF2 writers' form: a float32 of shape [] in tensor_content.
-        if tp.dtype == 1 and len(content) == 4 and not tp.tensor_shape.dim:
-            self._add_scalar(run, tag, step, wall_time, _unpack_f32(content)[0])
-            return
+        """A scalars-plugin tensor in any other form than the one `_event` reads inline."""
         try:
             arr = tensors.to_array(tp)
         except ValueError as e:
