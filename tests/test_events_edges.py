@@ -52,6 +52,7 @@ def test_a_note_says_where_and_how_often():
     assert str(ev.Note("corrupt", "/r/f", 0, "bad")) == "/r/f at byte 0: bad"
     assert str(ev.Note("unreadable", "/r/f", None, "gone")) == "/r/f: gone"
     assert str(ev.Note("skipped", "/r/f", None, "tag 'x'", count=3)) == "/r/f: tag 'x' (3x)"
+    assert str(ev.Note("skipped", "/r/f", None, "tag 'x'", count=2)) == "/r/f: tag 'x' (2x)"
     assert str(ev.Note("skipped", "/r/f", None, "tag 'x'", count=1)) == "/r/f: tag 'x'"
     assert [k for k in ("truncated", "corrupt", "not-events", "unreadable", "skipped")
             if ev.Note(k, "p", None, "m").is_problem] == ["corrupt", "not-events", "unreadable"]
@@ -290,6 +291,10 @@ def test_every_summary_value_kind(tmp_path):
         tensor_value("complex", tensor(8, scomplex_val=[1.0, 2.0]), "scalars"),
         tensor_value("pair", tensor(1, dims=(2,), float_val=[1.0, 2.0]), "scalars"),
         tensor_value("broken", tensor(1, dims=(3,), content=b"\0" * 5), "scalars"),
+        tensor_value("short", tensor(1, content=b"\0" * 5), "scalars"),                   # 5 bytes for a float32
+        tensor_value("f64_short", tensor(2, content=f32), "scalars"),                       # 4 bytes for a float64
+        tensor_value("i32", tensor(3, content=struct.pack("<i", -7)), "scalars"),
+        tensor_value("f32_1", tensor(1, dims=(1,), content=f32), "scalars"),
         tensor_value("text", tensor(7, string_val=[b"hi"]), "text"),
         tensor_value("nameless", tensor(1, float_val=[1.0])),
         tensor_value("nameless_text", tensor(7, string_val=[b"hi"])),
@@ -298,16 +303,22 @@ def test_every_summary_value_kind(tmp_path):
         summary_pb2.Summary.Value(tag="h1", histo=summary_pb2.HistogramProto(bucket_limit=[1.0], bucket=[2.0])),
         tensor_value("h2", tensor(2, dims=(1, 3), double_val=[0.0, 1.0, 5.0]), "histograms"),
     ]
-    write_event_records(tmp_path / EVENTS, [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")]
-                        + [value_event(7, v, wall_time=3.5) for v in values])
+    offsets = write_event_records(tmp_path / EVENTS, [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")]
+                                  + [value_event(7, v, wall_time=3.5) for v in values])
     data = ev.read_scalars(tmp_path)
     got = {s.tag: (s.steps.tolist(), s.wall_times.tolist(), s.values.tolist()) for s in data.series}
     assert got == {"simple": ([7], [3.5], [2.5]), "tf2": ([7], [3.5], [0.5]), "half": ([7], [3.5], [1.0]),
-                   "flag": ([7], [3.5], [1.0]), "one": ([7], [3.5], [4.25]), "f32_val": ([7], [3.5], [0.75])}
-    assert all(s.steps.dtype == np.int64 and s.values.dtype == np.float64 for s in data.series)
+                   "flag": ([7], [3.5], [1.0]), "one": ([7], [3.5], [4.25]), "f32_val": ([7], [3.5], [0.75]),
+                   "i32": ([7], [3.5], [-7.0]), "f32_1": ([7], [3.5], [0.5])}
+    assert all(s.run == "." and s.steps.dtype == np.int64 and s.values.dtype == np.float64 for s in data.series)
     skipped = {n.tag: n.message for n in data.notes}
     assert all(n.kind == "skipped" and not n.is_problem and n.run == "." for n in data.notes)
-    assert set(skipped) == {"complex", "pair", "broken", "text", "nameless", "nameless_text", "image", "empty"}
+    assert set(skipped) == {"complex", "pair", "broken", "short", "f64_short", "text", "nameless", "nameless_text",
+                            "image", "empty"}
+    # each note points at the record of the value skipped
+    at = {v.tag: offsets[i + 1] for i, v in enumerate(values)}
+    assert {n.tag: (n.path, n.offset) for n in data.notes} == {t: (str(tmp_path / EVENTS), at[t]) for t in skipped}
+    assert "does not decode" in skipped["short"] and "does not decode" in skipped["f64_short"]
     assert "complex64 tensor in the scalars plugin, not a number" in skipped["complex"]
     assert "shape [2]" in skipped["pair"]
     assert "does not decode" in skipped["broken"]
@@ -359,6 +370,23 @@ def test_tf1_histogram_buckets_and_a_short_bucket_list(tmp_path):
     assert b.left.tolist() == [-np.finfo(np.float64).max, 1.0] and b.right.tolist() == [1.0, 2.0]
     assert b.counts.tolist() == [4.0, 5.0]
     assert len(c.left) == len(c.right) == len(c.counts) == 0 and c.edges.shape == (0, 2)
+
+
+def test_read_histograms_passes_on_filter_progress_and_cancel(tmp_path):
+    h = summary_pb2.HistogramProto(bucket_limit=[1.0], bucket=[2.0])
+    write_event_records(tmp_path / EVENTS, [value_event(i, summary_pb2.Summary.Value(tag=t, histo=h))
+                                            for i in range(3) for t in ("w/a", "b")] + scalar_events(0, 2))
+    seen = []
+    data = ev.read_histograms(tmp_path, "^w/", progress=seen.append)
+    assert [(x.tag, len(x)) for x in data.histograms] == [("w/a", 3)] and data.series == [] and seen[-1] == 1.0
+    stopped = ev.read_histograms(tmp_path, cancelled=lambda: True)
+    assert stopped.cancelled and stopped.histograms == []
+
+
+def test_last_per_step_keeps_run_and_tag():
+    s = ev.ScalarSeries("train", "loss", np.array([2, 1, 2]), np.array([0.0, 1.0, 2.0]), np.array([5.0, 6.0, 7.0]))
+    last = s.last_per_step()
+    assert (last.run, last.tag, last.steps.tolist(), last.values.tolist()) == ("train", "loss", [1, 2], [6.0, 7.0])
 
 
 def test_a_tag_filter_is_a_search_and_may_be_compiled(tmp_path):
