@@ -178,17 +178,15 @@ def test_a_file_of_other_bytes_is_never_read_again(tmp_path):
 
 
 LIMIT = 4096      # the resync limit these tests use: the scan is a byte-by-byte loop
+WIDE = 70_000     # one wider than the 64 KiB read beyond the limit when the damage ends a read chunk
+LEAD = ev.CHUNK_BYTES - 100
 
 
-@pytest.fixture
-def small_limit(monkeypatch):
-    monkeypatch.setattr(ev, "RESYNC_LIMIT", LIMIT)
-
-
-def _garbage_then_records(tmp_path, gap: int, fake_header: bytes = b"", lead: int = 0):
+def _garbage_then_records(tmp_path, gap: int, fake_header: bytes = b"", lead: int = 0, last: bool = False):
     """Record 0 (`lead` bytes long if given: the damage then starts near the end of the
-    first read chunk), `gap` bytes of damage (no valid header), then records 1..3 (record 1
-    large, so that it ends beyond the window scanned for it)."""
+    first read chunk), `gap` bytes of damage (no valid header, but `fake_header` at its
+    start), then a 200 kB record (it ends beyond the window scanned for it) and steps 1..3;
+    `last`: only a 200 kB record of step 1, to the end of the file."""
     first = scalar_events(0, 1)
     if lead:
         pad = event_pb2.Event(file_version="x" * (lead - 2 * 16 - first[0].ByteSize() - 8))
@@ -197,38 +195,54 @@ def _garbage_then_records(tmp_path, gap: int, fake_header: bytes = b"", lead: in
     write_event_records(tmp_path / "head", first)
     head = (tmp_path / "head").read_bytes()
     assert not lead or len(head) == lead
-    write_event_records(tmp_path / "tail", [event_pb2.Event(wall_time=1.0, file_version="x" * 200_000)]
-                        + scalar_events(1, 4))
+    if last:
+        big = scalar_events(1, 2)
+        big[0].summary.value.add(tag="x" * 200_000, simple_value=1.0)
+    else:
+        big = [event_pb2.Event(wall_time=1.0, file_version="x" * 200_000)] + scalar_events(1, 4)
+    write_event_records(tmp_path / "tail", big)
     path = tmp_path / "run" / EVENTS
     path.parent.mkdir()
     path.write_bytes(head + fake_header + b"\0" * (gap - len(fake_header)) + (tmp_path / "tail").read_bytes())
     return path, len(head)
 
 
-@pytest.mark.parametrize("gap,lead", [(1, 0), (LIMIT - 1, 0), (LIMIT, 0), (LIMIT, ev.CHUNK_BYTES - 100)])
-def test_after_a_bad_header_the_next_valid_record_within_the_limit_is_found(tmp_path, small_limit, gap, lead):
-    path, at = _garbage_then_records(tmp_path, gap, lead=lead)
+@pytest.mark.parametrize("gap,lead,limit,last", [
+    (1, 0, LIMIT, False), (LIMIT - 1, 0, LIMIT, False), (LIMIT, 0, LIMIT, False),
+    (WIDE, LEAD, WIDE, False), (WIDE, LEAD, WIDE, True)])
+def test_after_a_bad_header_the_next_valid_record_within_the_limit_is_found(
+        tmp_path, monkeypatch, gap, lead, limit, last):
+    monkeypatch.setattr(ev, "RESYNC_LIMIT", limit)
+    path, at = _garbage_then_records(tmp_path, gap, lead=lead, last=last)
     result = ev.read_scalars(path.parent)
     (note,) = result.notes
     assert note.kind == "corrupt" and note.offset == at and f"byte {at + gap}" in note.message
-    assert result.scalar(".", "loss").steps.tolist() == [0, 1, 2, 3]
+    assert result.scalar(".", "loss").steps.tolist() == ([0, 1] if last else [0, 1, 2, 3])
     assert result.bytes_read == path.stat().st_size
 
 
-@pytest.mark.parametrize("lead", [0, ev.CHUNK_BYTES - 100])
-def test_no_valid_record_within_the_limit_skips_the_rest(tmp_path, small_limit, lead):
-    path, at = _garbage_then_records(tmp_path, LIMIT + 1, lead=lead)
+@pytest.mark.parametrize("lead,limit", [(0, LIMIT), (LEAD, WIDE)])
+def test_no_valid_record_within_the_limit_skips_the_rest(tmp_path, monkeypatch, lead, limit):
+    monkeypatch.setattr(ev, "RESYNC_LIMIT", limit)
+    path, at = _garbage_then_records(tmp_path, limit + 1, lead=lead)
     result = ev.read_scalars(path.parent)
     (note,) = result.notes
-    assert note.kind == "corrupt" and note.offset == at and f"next {LIMIT} bytes" in note.message
+    assert note.kind == "corrupt" and note.offset == at and f"next {limit} bytes" in note.message
     assert result.scalar(".", "loss").steps.tolist() == [0]
 
 
-def test_a_header_claiming_more_than_the_file_holds_is_passed_over(tmp_path, small_limit):
-    # the damage holds a header with a valid crc whose length runs past the end of the file
-    length = struct.pack("<Q", 10**9)
+@pytest.mark.parametrize("beyond", [10**9, 2])
+def test_a_header_claiming_more_than_the_file_holds_is_passed_over(tmp_path, monkeypatch, beyond):
+    """The damage holds a header with a valid crc whose frame runs `beyond` bytes past the
+    end of the file."""
+    monkeypatch.setattr(ev, "RESYNC_LIMIT", LIMIT)
+    path, at = _garbage_then_records(tmp_path, 3000)
+    size = path.stat().st_size
+    length = struct.pack("<Q", size + beyond - (at + 1) - 16)
     fake = b"\1" + length + struct.pack("<I", mask_crc(crc32c.crc32c(length)))
-    path, at = _garbage_then_records(tmp_path, 3000, fake)
+    data = bytearray(path.read_bytes())
+    data[at:at + len(fake)] = fake
+    path.write_bytes(bytes(data))
     result = ev.read_scalars(path.parent)
     (note,) = result.notes
     assert f"byte {at + 3000}" in note.message
