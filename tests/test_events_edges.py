@@ -464,3 +464,20 @@ def test_an_event_log_grows_and_keeps_its_last_whole(tmp_path):
     assert log.last_read.scalar(".", "loss").steps.tolist() == [3, 4]
     empty = ev.EventLog(tmp_path / "nothing")
     assert empty.update().files == 0 and empty.update().series == []
+
+
+def test_a_resync_never_goes_back_into_the_record_before(tmp_path, monkeypatch):
+    """Damage made so that a valid frame would start one byte before it, in the last byte of
+    the record before: the scan starts after the bad header, so it is not taken."""
+    monkeypatch.setattr(ev, "RESYNC_LIMIT", LIMIT)
+    path, at = _garbage_then_records(tmp_path, 3000)
+    data = bytearray(path.read_bytes())
+    length = bytes([data[at - 1]]) + b"\0" * 7                 # the previous byte starts the length
+    frame = length[1:] + struct.pack("<I", mask_crc(crc32c.crc32c(length))) + b"\0" * data[at - 1]
+    frame += struct.pack("<I", mask_crc(crc32c.crc32c(b"\0" * data[at - 1])))
+    data[at:at + len(frame)] = frame
+    path.write_bytes(bytes(data))
+    result = ev.read_scalars(path.parent)
+    (note,) = result.notes
+    assert note.offset == at and f"byte {at + 3000}" in note.message
+    assert result.scalar(".", "loss").steps.tolist() == [0, 1, 2, 3]
