@@ -395,6 +395,8 @@ def test_read_histograms_passes_on_filter_progress_and_cancel(tmp_path):
     assert [(x.tag, len(x)) for x in data.histograms] == [("w/a", 3)] and data.series == [] and seen[-1] == 1.0
     stopped = ev.read_histograms(tmp_path, cancelled=lambda: True)
     assert stopped.cancelled and stopped.histograms == []
+    stopped = ev.read_scalars(tmp_path, cancelled=lambda: True)
+    assert stopped.cancelled and stopped.series == []
 
 
 def test_last_per_step_keeps_run_and_tag():
