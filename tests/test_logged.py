@@ -155,7 +155,10 @@ def test_find_logged_prefers_closer_names_then_the_first_series_and_the_later_of
 def test_counts_per_bin_of_another_width():
     from app.analysis.logged import LoggedHistogram
     logged = LoggedHistogram(".", "w", 1, 1, np.array([1.0, 1.0, 3.0, 7.0]), np.array([4.0, 6.0, 8.0]))
-    assert as_count_per_bin(logged, 1.0).tolist() == [4.0, 3.0, 2.0]      # a zero-width bucket keeps its count
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # and no division by zero on the way
+        assert as_count_per_bin(logged, 1.0).tolist() == [4.0, 3.0, 2.0]      # a zero-width bucket keeps its count
     assert as_count_per_bin(logged, 2.0).tolist() == [4.0, 6.0, 4.0]
     narrow = LoggedHistogram(".", "w", 1, 1, np.array([0.0, 0.5, 0.75]), np.array([1.0, 3.0]))
     assert as_count_per_bin(narrow, 1.0).tolist() == [2.0, 12.0]
