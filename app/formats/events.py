@@ -519,10 +519,10 @@ class EventReader:
         """Move what this read gathered into `result` (runs, then tags, in first-seen order)."""
         for run in self._runs.values():
             for tag, (steps, walls, values) in run.scalars.items():
+                # (a tag's columns exist once it has a point: never empty here)
                 result.series.append(ScalarSeries(
-                    run.name, tag, np.frombuffer(steps, np.int64).copy() if len(steps) else np.empty(0, np.int64),
-                    np.frombuffer(walls, np.float64).copy() if len(walls) else np.empty(0, np.float64),
-                    np.frombuffer(values, np.float64).copy() if len(values) else np.empty(0, np.float64)))
+                    run.name, tag, np.frombuffer(steps, np.int64).copy(), np.frombuffer(walls, np.float64).copy(),
+                    np.frombuffer(values, np.float64).copy()))
             for tag, points in run.histograms.items():
                 result.histograms.append(HistogramSeries(run.name, tag, points))
             result.notes.extend(run.skipped.values())
