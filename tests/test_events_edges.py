@@ -164,6 +164,18 @@ def test_damage_after_the_first_record_is_not_called_a_non_event_file(tmp_path):
     assert reader.read().series == []
 
 
+def test_a_file_removed_while_others_are_read_is_noted_unreadable(tmp_path):
+    (tmp_path / "a").mkdir()
+    write_event_records(tmp_path / EVENTS, scalar_events(0, 3))
+    gone = tmp_path / "a" / EVENTS
+    write_event_records(gone, scalar_events(0, 3))
+    data = ev.read_scalars(tmp_path, progress=lambda _: gone.unlink(missing_ok=True))   # after the first file's read
+    assert [s.run for s in data.series] == ["."]
+    (note,) = data.notes
+    assert (note.kind, note.path, note.offset, note.run) == ("unreadable", str(gone), None, "a")
+    assert note.is_problem and "cannot read: No such file or directory" in note.message
+
+
 def test_a_file_of_other_bytes_is_never_read_again(tmp_path):
     path = tmp_path / EVENTS
     path.write_bytes(b"x" * 100)
