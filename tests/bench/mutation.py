@@ -58,7 +58,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                 ["tests/test_stats_chunks.py", "tests/test_compare.py", "tests/test_trend_growth.py",
                  "tests/test_params.py"]),
     "writers": ([f"app/formats/{m}.py" for m in ("bundle_writer", "table_writer", "staging")]
-                + ["app/analysis/edit.py"], ["tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
+                + ["app/analysis/edit.py"],
+                ["tests/test_edit_inprocess.py", "tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
     "events": (["app/formats/events.py", "app/formats/event_files.py", "app/analysis/logged.py"],
                ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
     "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
