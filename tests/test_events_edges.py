@@ -476,6 +476,9 @@ def test_an_event_log_grows_and_keeps_its_last_whole(tmp_path):
     assert second is not first and second.scalar(".", "loss").steps.tolist() == [0, 1, 2, 3, 4]
     assert first.scalar(".", "loss").steps.tolist() == [0, 1, 2]
     assert log.last_read.scalar(".", "loss").steps.tolist() == [3, 4]
+    seen = []
+    stopped = ev.EventLog(tmp_path).update(progress=seen.append, cancelled=lambda: True)   # both passed on
+    assert stopped.cancelled and stopped.series == [] and len(seen) == 1
     empty = ev.EventLog(tmp_path / "nothing")
     assert empty.update().files == 0 and empty.update().series == []
 
