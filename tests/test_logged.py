@@ -86,3 +86,79 @@ def test_tf1_histogram_buckets_are_cut_at_the_protos_min_and_max(tmp_path, tf):
         assert np.all(np.diff(edges) >= 0) and np.all(np.isfinite(edges))
         assert list(edges[1:-1]) == list(histo.bucket_limit[:-1]) and list(counts) == list(histo.bucket)
         assert counts.sum() == histo.num
+
+
+def _point(left, right, counts, lo=float("nan"), hi=float("nan"), step=0):
+    from app.formats.events import HistogramPoint
+    return HistogramPoint(step, 0.0, np.array(left, float), np.array(right, float), np.array(counts, float), lo, hi)
+
+
+BIG = np.finfo(np.float64).max
+
+
+@pytest.mark.parametrize("left,right,lo,hi,edges", [
+    ([0.0, 1.0], [1.0, 2.0], np.nan, np.nan, [0.0, 1.0, 2.0]),             # TF2 rows: as written
+    ([-BIG, 0.0, 2.0], [0.0, 2.0, BIG], -1.0, 3.0, [-1.0, 0.0, 2.0, 3.0]),   # TF1: cut at min and max
+    ([-BIG, 0.0, 2.0], [0.0, 2.0, BIG], 0.5, 1.0, [0.0, 0.0, 2.0, 2.0]),     # never running backwards
+    ([-BIG, 0.0, 2.0, 5.0], [0.0, 2.0, 5.0, BIG], np.nan, np.nan, [-2.0, 0.0, 2.0, 5.0, 8.0]),  # a neighbour's width
+    ([-BIG, 0.0, 2.0, 5.0], [0.0, 2.0, 5.0, BIG], -np.inf, np.inf, [-2.0, 0.0, 2.0, 5.0, 8.0]),
+    ([-BIG, 1.0], [1.0, BIG], np.nan, np.nan, [0.0, 1.0, 2.0]),                # one finite limit: 1 either side
+    ([-BIG], [BIG], np.nan, np.nan, [-1.0, 1.0]),                              # none finite
+])
+def test_bucket_edges_cut_the_open_ends(left, right, lo, hi, edges):
+    got, counts = bucket_edges(_point(left, right, [1.0] * len(right), lo, hi))
+    assert got.tolist() == edges and counts.tolist() == [1.0] * len(right)
+
+
+def test_an_empty_histogram_has_one_edge_and_no_counts():
+    edges, counts = bucket_edges(_point([], [], []))
+    assert edges.tolist() == [0.0] and counts.tolist() == []
+
+
+@pytest.mark.parametrize("tag,variable,score", [
+    ("dense/kernel", "dense/kernel", 1000),
+    ("/dense/kernel_0/histogram/", "dense/kernel", 1000),    # suffixes dropped one after another
+    ("dense/kernel/summary", "dense/kernel:0", 1000),
+    ("kernel", "model/dense/kernel", 1),
+    ("dense/kernel", "model/dense/kernel", 2),
+    ("model/dense/kernel", "dense/kernel", 2),                # either side may be the longer
+    ("", "dense/kernel", 0),
+    ("dense/kernel", "/", 0),
+    ("_0", "_0", 0),
+])
+def test_the_match_score(tag, variable, score):
+    assert match_score(tag, variable) == score
+
+
+def test_find_logged_prefers_closer_names_then_the_first_series_and_the_later_of_two_steps():
+    from app.formats.events import HistogramSeries
+
+    def series(run, tag, steps):
+        return HistogramSeries(run, tag, [_point([0.0], [1.0], [float(s)], step=s) for s in steps])
+    hist = [series("train", "empty/dense/kernel", []), series("train", "kernel", [1]),
+            series("train", "weights/dense/kernel", [2, 4, 6]), series("eval", "scope/dense/kernel", [3]),
+            series("train", "dense/bias", [1])]
+    assert find_logged(hist, ["", "dense/kernel"], 4).tag == "weights/dense/kernel"
+    got = find_logged(hist, ["dense/kernel"], 5)
+    assert got.step == 6 and got.counts.tolist() == [6.0]           # 4 and 6 equally near: the later
+    assert got.label() == "logged train/weights/dense/kernel (step 6, the nearest logged to 5)"
+    assert find_logged(hist, ["dense/kernel"], 3).step == 4 and find_logged(hist, ["dense/kernel"], 1).step == 2
+    assert find_logged(hist, ["dense/kernel"], 9, slack=3).step == 6      # exactly the slack away
+    assert find_logged(hist, ["dense/kernel"], 10, slack=3) is None
+    last = find_logged(hist, ["dense/kernel"], None)
+    assert last.step == 6 and not last.same_step and last.label() == "logged train/weights/dense/kernel (step 6)"
+    assert find_logged(hist, [""], 1) is None and find_logged([], ["kernel"], 1) is None
+    here = find_logged([HistogramSeries(".", "w", [_point([0.0], [1.0], [2.0], step=7)])], ["w"], 7)
+    assert here.same_step and here.label() == "logged w (step 7)"
+
+
+def test_counts_per_bin_of_another_width():
+    from app.analysis.logged import LoggedHistogram
+    logged = LoggedHistogram(".", "w", 1, 1, np.array([1.0, 1.0, 3.0, 7.0]), np.array([4.0, 6.0, 8.0]))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # and no division by zero on the way
+        assert as_count_per_bin(logged, 1.0).tolist() == [4.0, 3.0, 2.0]      # a zero-width bucket keeps its count
+    assert as_count_per_bin(logged, 2.0).tolist() == [4.0, 6.0, 4.0]
+    narrow = LoggedHistogram(".", "w", 1, 1, np.array([0.0, 0.5, 0.75]), np.array([1.0, 3.0]))
+    assert as_count_per_bin(narrow, 1.0).tolist() == [2.0, 12.0]

@@ -462,11 +462,7 @@ class EventReader:
         cols[2].append(value)
 
     def _tensor_scalar(self, tp, run, tag, step, wall_time, path, offset) -> None:
-        content = tp.tensor_content
-        # The TF2 writers' form: a float32 of shape [] in tensor_content.
-        if tp.dtype == 1 and len(content) == 4 and not tp.tensor_shape.dim:
-            self._add_scalar(run, tag, step, wall_time, _unpack_f32(content)[0])
-            return
+        """A scalars-plugin tensor in any other form than the one `_event` reads inline."""
         try:
             arr = tensors.to_array(tp)
         except ValueError as e:
@@ -523,10 +519,10 @@ class EventReader:
         """Move what this read gathered into `result` (runs, then tags, in first-seen order)."""
         for run in self._runs.values():
             for tag, (steps, walls, values) in run.scalars.items():
+                # (a tag's columns exist once it has a point: never empty here)
                 result.series.append(ScalarSeries(
-                    run.name, tag, np.frombuffer(steps, np.int64).copy() if len(steps) else np.empty(0, np.int64),
-                    np.frombuffer(walls, np.float64).copy() if len(walls) else np.empty(0, np.float64),
-                    np.frombuffer(values, np.float64).copy() if len(values) else np.empty(0, np.float64)))
+                    run.name, tag, np.frombuffer(steps, np.int64).copy(), np.frombuffer(walls, np.float64).copy(),
+                    np.frombuffer(values, np.float64).copy()))
             for tag, points in run.histograms.items():
                 result.histograms.append(HistogramSeries(run.name, tag, points))
             result.notes.extend(run.skipped.values())

@@ -64,9 +64,10 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                 ["tests/test_stats_chunks.py", "tests/test_compare.py", "tests/test_trend_growth.py",
                  "tests/test_params.py"]),
     "writers": ([f"app/formats/{m}.py" for m in ("bundle_writer", "table_writer", "staging")]
-                + ["app/analysis/edit.py"], ["tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
+                + ["app/analysis/edit.py"],
+                ["tests/test_edit_inprocess.py", "tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
     "events": (["app/formats/events.py", "app/formats/event_files.py", "app/analysis/logged.py"],
-               ["tests/test_events.py", "tests/test_logged.py", "tests/test_scalars_cli.py"]),
+               ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
     "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
     "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py"]),
     "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"],
