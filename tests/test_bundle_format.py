@@ -1,0 +1,544 @@
+"""The bundle and table readers byte by byte, on crafted files: every check of the index
+and the data (checksums, byte order, sizes, slices, hostile values) refuses what it must
+and passes what is right. No TensorFlow here (test_readers.py compares real files with
+it), so these run in a blink."""
+
+from __future__ import annotations
+
+import struct
+
+import crc32c
+import numpy as np
+import pytest
+
+from app.formats import protos
+from app.formats.bundle import Bundle, data_file_name, prefix_of
+from app.formats.crc import MASK_DELTA, mask_crc, unmask_crc
+from app.formats.errors import CorruptDataError, FormatError
+from app.formats.table import MAGIC, Table, has_table_magic, read_varint
+
+from .tablewriter import table_bytes, varint
+
+DATA = "m.data-00000-of-00001"
+
+
+def header(num_shards=1, endianness=0) -> bytes:
+    return protos.BundleHeaderProto(num_shards=num_shards, endianness=endianness).SerializeToString()
+
+
+def entry(dtype=1, shape=(2,), data=b"", offset=0, size=None, crc=None, shard_id=0,
+          slices=(), unknown_rank=False) -> bytes:
+    """A BundleEntryProto over `data` (its crc32c right unless `crc` is given)."""
+    e = protos.BundleEntryProto(dtype=dtype, shard_id=shard_id, offset=offset,
+                                size=len(data) if size is None else size,
+                                crc32c=mask_crc(crc32c.crc32c(data)) if crc is None else crc)
+    for d in shape:
+        e.shape.dim.add(size=d)
+    e.shape.unknown_rank = unknown_rank
+    for sl in slices:  # (start, length or None) per dimension, or () for "all of it"
+        s = e.slices.add()
+        for start, length in sl:
+            ext = s.extent.add(start=start)
+            if length is not None:
+                ext.length = length
+    return e.SerializeToString()
+
+
+def write(folder, entries, data=b"", num_shards=1, endianness=0, name="m"):
+    """A bundle: its index holding the header and `entries`, one data shard holding `data`."""
+    (folder / f"{name}.index").write_bytes(table_bytes([(b"", header(num_shards, endianness))]
+                                                       + list(entries)))
+    shard = folder / data_file_name(name, 0, num_shards).split("/")[-1]
+    if data is not None:
+        shard.write_bytes(data)
+    elif shard.exists():
+        shard.unlink()
+    return str(folder / name)
+
+
+def strings_bytes(values: list[bytes]) -> tuple[bytes, int]:
+    """A string tensor as TensorFlow stores it (tensor_bundle.cc): varint64 lengths, the
+    masked crc32c of the lengths taken as uint32s, then the bytes; with the entry's crc32c
+    over the uint32 lengths, that crc and the bytes."""
+    lens32 = b"".join(struct.pack("<I", len(v)) for v in values)
+    crc_of_lengths = struct.pack("<I", mask_crc(crc32c.crc32c(lens32)))
+    raw = b"".join(varint(len(v)) for v in values) + crc_of_lengths + b"".join(values)
+    return raw, mask_crc(crc32c.crc32c(lens32 + crc_of_lengths + b"".join(values)))
+
+
+# -- crc ------------------------------------------------------------------------------
+
+def test_masked_crc_is_tensorflows():
+    # crc32c("123456789") is the standard check value; masked as crc32c::Mask does
+    check = crc32c.crc32c(b"123456789")
+    assert check == 0xE3069283
+    assert mask_crc(check) == ((((check >> 15) | (check << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    assert mask_crc(check) == 0xC78AB0E5
+    assert mask_crc(0) == MASK_DELTA == 0xA282EAD8
+    assert mask_crc(0xFFFFFFFF) == 0xA282EAD7
+    for crc in (0, 1, 0x7FFF, 0x8000, 0x1FFFF, 0x20000, 0x80000000, 0xFFFFFFFF, check):
+        assert unmask_crc(mask_crc(crc)) == crc
+        assert mask_crc(crc) != crc and 0 <= mask_crc(crc) <= 0xFFFFFFFF
+        assert 0 <= unmask_crc(crc) <= 0xFFFFFFFF
+    assert unmask_crc(0) == 0x8A942EBE and unmask_crc(0xC78AB0E5) == check
+
+
+# -- names of files -------------------------------------------------------------------
+
+def test_prefix_of_each_file_of_a_bundle():
+    assert data_file_name("d/m", 3, 12) == "d/m.data-00003-of-00012"
+    assert prefix_of("d/m.index") == "d/m"
+    assert prefix_of("d/m.ckpt-5.data-00003-of-00012") == "d/m.ckpt-5"
+    assert prefix_of("d/m.data-0003-of-00012") is None
+    assert prefix_of("d/m.data-00003-of-00012.tmp") is None
+    assert prefix_of("d/m.meta") is None
+
+
+# -- the table ------------------------------------------------------------------------
+
+def test_varints():
+    assert read_varint(b"\x00", 0, 1, "p") == (0, 1)
+    assert read_varint(b"\x7f", 0, 1, "p") == (127, 1)
+    assert read_varint(b"x\xac\x02", 1, 3, "p") == (300, 3)
+    assert read_varint(b"\xff" * 9 + b"\x01", 0, 10, "p") == ((1 << 64) - 1, 10)
+    for bad, limit in ((b"", 0), (b"\x80", 1), (b"\x80\x01", 1), (b"\x80" * 10 + b"\x01", 11)):
+        with pytest.raises(FormatError, match="bad varint") as err:
+            read_varint(bad, 0, limit, "the/path")
+        assert err.value.path == "the/path"
+
+
+def test_table_magic():
+    assert has_table_magic(b"xx" + MAGIC) and not has_table_magic(MAGIC[1:])
+    assert not has_table_magic(b"\x00" + MAGIC[:-1] + b"\x00")
+
+
+def _table_file(tmp_path, raw: bytes, name="t.index"):
+    (tmp_path / name).write_bytes(raw)
+    return str(tmp_path / name)
+
+
+def test_table_lists_its_entries_in_order(tmp_path):
+    pairs = [(b"a", b"1"), (b"ab", b""), (b"b" * 300, b"v" * 200), (b"\x00\xff", b"x")]
+    got = [(bytes(k), bytes(v)) for k, v in Table(_table_file(tmp_path, table_bytes(pairs))).items()]
+    assert got == sorted(pairs)
+
+
+def _block(entries, restarts=(0,)) -> bytes:
+    """A data block from raw (shared, unshared key bytes, value) entries."""
+    body = b"".join(varint(s) + varint(len(k)) + varint(len(v)) + k + v for s, k, v in entries)
+    return body + b"".join(struct.pack("<I", r) for r in restarts) + struct.pack("<I", len(restarts))
+
+
+def _trailer(block: bytes, kind=0) -> bytes:
+    return block + bytes([kind]) + struct.pack("<I", mask_crc(crc32c.crc32c(block + bytes([kind]))))
+
+
+def _table(blocks: list[bytes], index_entries=None, meta=None, kinds=None) -> bytes:
+    """A table of the given data blocks (each given as stored, before its trailer)."""
+    out, handles = bytearray(), []
+    for i, b in enumerate(blocks):
+        handles.append(varint(len(out)) + varint(len(b)))
+        out += _trailer(b, (kinds or {}).get(i, 0))
+    meta_block = _block([]) if meta is None else meta
+    meta_off = len(out)
+    out += _trailer(meta_block)
+    index = _block([(0, b"k%d" % i, h) for i, h in enumerate(handles)] if index_entries is None
+                   else index_entries, restarts=(0,))
+    index_off = len(out)
+    out += _trailer(index)
+    footer = varint(meta_off) + varint(len(meta_block)) + varint(index_off) + varint(len(index))
+    return bytes(out + footer + b"\x00" * (40 - len(footer)) + MAGIC)
+
+
+def test_prefix_compressed_keys_and_several_blocks(tmp_path):
+    blocks = [_block([(0, b"apple", b"1"), (3, b"ly", b"2"), (5, b"", b"3")]),
+              _block([(0, b"zebra", b"4"), (1, b"oo", b"5")])]
+    got = [(bytes(k), bytes(v)) for k, v in Table(_table_file(tmp_path, _table(blocks))).items()]
+    assert got == [(b"apple", b"1"), (b"apply", b"2"), (b"apply", b"3"), (b"zebra", b"4"),
+                   (b"zoo", b"5")]
+
+
+def test_snappy_block(tmp_path):
+    import cramjam
+    plain = _block([(0, b"key", b"value" * 20)])
+    packed = bytes(cramjam.snappy.compress_raw(plain))
+    t = _table_file(tmp_path, _table([packed], kinds={0: 1}))
+    assert [(bytes(k), bytes(v)) for k, v in Table(t).items()] == [(b"key", b"value" * 20)]
+    t = _table_file(tmp_path, _table([b"\xff\xff\xff\xff\x0fgarbage"], kinds={0: 1}), "bad.index")
+    with pytest.raises(FormatError, match="does not decompress"):
+        list(Table(t).items())
+    t = _table_file(tmp_path, _table([plain], kinds={0: 2}), "zstd.index")
+    with pytest.raises(FormatError, match="unknown compression type 2"):
+        list(Table(t).items())
+
+
+@pytest.mark.parametrize("block, why", [
+    (b"\x00\x00\x00", "block too short"),
+    (struct.pack("<I", 0), "bad restart array"),
+    (struct.pack("<I", 2), "bad restart array"),
+    (_block([(1, b"a", b"v")]), "overruns"),                   # shares more than the last key
+    (_block([(0, b"a", b"v")])[:2] + b"\x09" + _block([(0, b"a", b"v")])[3:], "overruns"),
+    (b"\x80" + struct.pack("<II", 0, 1), "bad varint"),   # a varint cut by the restart array
+])
+def test_broken_blocks(tmp_path, block, why):
+    t = _table_file(tmp_path, _table([block]))
+    with pytest.raises(FormatError, match=why):
+        list(Table(t).items())
+
+
+def test_a_restart_array_filling_the_block_exactly(tmp_path):
+    t = _table_file(tmp_path, _table([struct.pack("<II", 0, 1)]))
+    assert list(Table(t).items()) == []
+
+
+def test_a_block_listed_twice(tmp_path):
+    b = _block([(0, b"a", b"v")])
+    handle = varint(0) + varint(len(b))
+    t = _table_file(tmp_path, _table([b], index_entries=[(0, b"a", handle), (0, b"b", handle)]))
+    with pytest.raises(FormatError, match="listed twice"):
+        list(Table(t).items())
+
+
+def test_blocks_outside_the_file(tmp_path):
+    b = _block([(0, b"a", b"v")])
+    raw = _table([b])
+    for handle in (varint(0) + varint(len(raw)), varint(len(raw)) + varint(0)):
+        t = _table_file(tmp_path, _table([b], index_entries=[(0, b"a", handle)]))
+        with pytest.raises(FormatError, match="lies outside the file"):
+            list(Table(t).items())
+    # the last byte a block may reach: its trailer ends where the footer starts
+    good = _table([b])
+    end = len(good) - 48
+    (tmp_path / "ok.index").write_bytes(good)
+    assert len(list(Table(str(tmp_path / "ok.index")).items())) == 1
+    assert end == len(_trailer(b)) + len(_trailer(_block([]))) + len(_trailer(_block(
+        [(0, b"k0", varint(0) + varint(len(b)))])))
+
+
+def test_every_flipped_byte_of_a_table_is_refused(tmp_path):
+    raw = _table([_block([(0, b"key", b"value")])])
+    for i in range(len(raw) - 48):   # every byte of every block, trailers included
+        broken = bytearray(raw)
+        broken[i] ^= 0x01
+        t = _table_file(tmp_path, bytes(broken), f"f{i}.index")
+        with pytest.raises(FormatError):
+            list(Table(t).items())
+
+
+def test_files_too_short_for_a_footer(tmp_path):
+    for raw in (b"", MAGIC, b"\x00" * 39 + MAGIC):
+        with pytest.raises(FormatError, match="no table magic"):
+            Table(_table_file(tmp_path, raw))
+
+
+# -- the bundle's index ---------------------------------------------------------------
+
+def test_a_plain_bundle(tmp_path):
+    a = np.arange(6, dtype="<f4")
+    b = np.arange(3, dtype="<i8") - 1
+    data = a.tobytes() + b.tobytes()
+    prefix = write(tmp_path, [(b"a", entry(1, (2, 3), a.tobytes())),
+                              (b"b", entry(9, (3,), b.tobytes(), offset=24)),
+                              (b"e", entry(1, (0, 4), b"", offset=7))], data)
+    bundle = Bundle(prefix)
+    assert not bundle.big_endian and bundle.num_shards == 1
+    assert bundle.data_files == [str(tmp_path / DATA)] and bundle.missing_shards == []
+    assert {k: (t.shape, t.nbytes, t.partitioned, t.problem) for k, t in bundle.tensors.items()} == {
+        "a": ((2, 3), 24, False, None), "b": ((3,), 24, False, None), "e": ((0, 4), 0, False, None)}
+    np.testing.assert_array_equal(bundle.read("a"), a.reshape(2, 3))
+    np.testing.assert_array_equal(bundle.read("b"), b)
+    assert bundle.read("e").shape == (0, 4) and bundle.read("e").dtype == np.float32
+    assert [c.tolist() for c in bundle.chunks("a", 8)] == [[0, 1], [2, 3], [4, 5]]
+    assert [c.tolist() for c in bundle.chunks("a", 11)] == [[0, 1], [2, 3], [4, 5]]
+    assert [c.tolist() for c in bundle.chunks("a", 1)] == [[v] for v in range(6)]
+    assert [c.tolist() for c in bundle.chunks("e")] == []
+    for name in ("a", "b", "e"):
+        bundle.verify(name)
+
+
+def test_an_index_without_header_or_with_a_lying_one(tmp_path):
+    (tmp_path / "m.index").write_bytes(table_bytes([(b"a", entry(1, (2,), b"\x00" * 8))]))
+    with pytest.raises(FormatError, match="no bundle header"):
+        Bundle(str(tmp_path / "m"))
+    for shards in (0, 1_000_001):
+        prefix = write(tmp_path, [], num_shards=shards, data=None)
+        with pytest.raises(FormatError, match=f"declares {shards} shards"):
+            Bundle(prefix)
+
+
+def test_entries_that_do_not_parse_are_named(tmp_path):
+    prefix = write(tmp_path, [(b"w\xffx", b"\xff\xff\xff")])
+    with pytest.raises(FormatError, match="entry 'w\ufffdx' does not parse") as err:
+        Bundle(prefix)
+    assert err.value.path == prefix + ".index"
+    (tmp_path / "m.index").write_bytes(table_bytes([(b"", b"\xff\xff\xff")]))
+    with pytest.raises(FormatError, match="entry header does not parse"):
+        Bundle(prefix)
+
+
+def test_names_that_are_not_utf8_and_hidden_slice_entries(tmp_path):
+    data = np.ones(2, "<f4").tobytes()
+    prefix = write(tmp_path, [(b"caf\xe9", entry(1, (2,), data)),
+                              (b"\x00slice", entry(1, (2,), data))], data)
+    bundle = Bundle(prefix)
+    assert list(bundle.tensors) == ["caf\udce9"]
+    assert bundle.read("caf\udce9").tolist() == [1, 1]
+
+
+def test_a_big_endian_header(tmp_path):
+    a = np.array([1.5, -2.0], ">f4")
+    c = np.array([1 + 2j], ">c8")
+    raw = a.tobytes() + c.tobytes() + b"\x01\x00"
+    prefix = write(tmp_path, [(b"a", entry(1, (2,), a.tobytes())),
+                              (b"c", entry(8, (1,), c.tobytes(), offset=8)),
+                              (b"u", entry(4, (2,), b"\x01\x00", offset=16))], raw, endianness=1)
+    bundle = Bundle(prefix)
+    assert bundle.big_endian
+    assert bundle.read("a").tolist() == [1.5, -2.0] and bundle.read("a").dtype.isnative
+    assert bundle.read("c").tolist() == [1 + 2j] and bundle.read("u").tolist() == [1, 0]
+    assert np.concatenate(list(bundle.chunks("a", 4))).tolist() == [1.5, -2.0]
+    assert np.concatenate(list(bundle.chunks("c", 4))).tolist() == [1 + 2j]
+    assert np.concatenate(list(bundle.chunks("u", 1))).tolist() == [1, 0]
+
+
+def _problem(tmp_path, entries, data=b"\x00" * 64, name="bad", **kw) -> str:
+    bundle = Bundle(write(tmp_path, entries, data, **kw))
+    info = bundle.tensors[name]
+    assert info.problem
+    for call in (bundle.read, bundle.verify, lambda n: list(bundle.chunks(n)), bundle.extents):
+        with pytest.raises(FormatError, match=name):
+            call(name)
+    return info.problem
+
+
+def test_entries_that_lie(tmp_path):
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, unknown_rank=True))]) == "unknown rank"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2, -3), size=8))]) == \
+        "negative dimension in shape [2, -3]"
+    assert _problem(tmp_path, [(b"bad", entry(20, (2,), size=8))]) == \
+        "tensors of dtype resource cannot be read"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, shard_id=1))]) == \
+        "shard 1 does not exist (bundle has 1)"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, shard_id=-1))]).startswith("shard -1 ")
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, offset=-1))]) == "negative offset or size"
+    assert _problem(tmp_path, [(b"bad", entry(1, (0,), size=-1))]) == "negative offset or size"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=12))]) == \
+        "size 12 bytes does not match shape [2] of float32 (8 bytes)"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, offset=57))]) == \
+        f"bytes 57..65 lie past the end of {DATA} (64 bytes; truncated?)"
+    # strings: at least one length byte per element and the 4-byte crc of the lengths
+    assert _problem(tmp_path, [(b"bad", entry(7, (3,), size=6))]) == "3 strings cannot fit in 6 bytes"
+    assert _problem(tmp_path, [(b"bad", entry(7, (1,), size=4))]) == "1 strings cannot fit in 4 bytes"
+    assert _problem(tmp_path, [(b"bad", entry(7, (0,), size=3))]) == "0 strings cannot fit in 3 bytes"
+    assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8))], data=None).startswith(
+        f"data file {DATA}: file not found")
+
+
+def test_entries_at_the_limits_are_fine(tmp_path):
+    values, crc = strings_bytes([b"a", b"", b"c"])
+    none, none_crc = strings_bytes([])
+    assert (none, none_crc) == (b"\xd8\xea\x82\xa2", 1678557686)  # as TensorFlow writes []
+    prefix = write(tmp_path, [(b"s", entry(7, (3,), values, crc=crc)),
+                              (b"s0", entry(7, (0,), none, offset=len(values), crc=none_crc)),
+                              (b"f", entry(1, (2,), b"\x00" * 8, offset=56))], b"\x00" * 64)
+    open(tmp_path / DATA, "r+b").write(values + none)
+    bundle = Bundle(prefix)
+    assert {k: t.problem for k, t in bundle.tensors.items()} == {"s": None, "s0": None, "f": None}
+    assert bundle.read("s").tolist() == [b"a", b"", b"c"]
+    assert bundle.read("s0").tolist() == [] and bundle.read("s0").shape == (0,)
+    assert bundle.read("f").tolist() == [0, 0]
+    bundle.verify("s")
+
+
+def test_a_missing_shard_is_named_and_others_still_read(tmp_path):
+    good = np.arange(2, dtype="<f4").tobytes()
+    (tmp_path / "m.index").write_bytes(table_bytes([
+        (b"", header(2)), (b"a", entry(1, (2,), good)), (b"b", entry(1, (2,), good, shard_id=1))]))
+    (tmp_path / "m.data-00000-of-00002").write_bytes(good)
+    bundle = Bundle(str(tmp_path / "m"))
+    assert bundle.missing_shards == [str(tmp_path / "m.data-00001-of-00002")]
+    assert bundle.tensors["a"].problem is None and bundle.read("a").tolist() == [0, 1]
+    assert "m.data-00001-of-00002" in bundle.tensors["b"].problem
+
+
+# -- the data -------------------------------------------------------------------------
+
+def test_corrupt_numbers_are_never_handed_out(tmp_path):
+    a = np.arange(4, dtype="<f4")
+    prefix = write(tmp_path, [(b"a", entry(1, (4,), a.tobytes(), crc=mask_crc(crc32c.crc32c(a.tobytes())) ^ 1))],
+                   a.tobytes())
+    bundle = Bundle(prefix)
+    with pytest.raises(CorruptDataError, match="'a' fails its crc32c check") as err:
+        bundle.read("a")
+    assert err.value.path == str(tmp_path / DATA)
+    with pytest.raises(CorruptDataError):
+        list(bundle.chunks("a", 4))
+    with pytest.raises(CorruptDataError):
+        bundle.verify("a")
+
+
+def test_the_crc_covers_every_chunk_of_a_tensor(tmp_path):
+    a = np.arange(1000, dtype="<f4")
+    raw = bytearray(a.tobytes())
+    prefix = write(tmp_path, [(b"a", entry(1, (1000,), bytes(raw)))], bytes(raw))
+    for where in (0, 1999, 3999):
+        broken = bytearray(raw)
+        broken[where] ^= 0x80
+        (tmp_path / DATA).write_bytes(bytes(broken))
+        bundle = Bundle(prefix)
+        for call in (bundle.read, bundle.verify, lambda n: list(bundle.chunks(n, 64))):
+            with pytest.raises(CorruptDataError):
+                call("a")
+        bundle.close()
+
+
+def test_strings(tmp_path):
+    values = [b"", b"x", b"\x00\xff" * 100, "é".encode()]
+    raw, crc = strings_bytes(values)
+    prefix = write(tmp_path, [(b"s", entry(7, (2, 2), raw, crc=crc))], raw)
+    bundle = Bundle(prefix)
+    got = bundle.read("s")
+    assert got.shape == (2, 2) and got.ravel().tolist() == values
+    bundle.verify("s")
+    with pytest.raises(FormatError, match="string tensors have no numeric chunks"):
+        list(bundle.chunks("s"))
+
+
+def _string_problem(tmp_path, raw: bytes, crc: int, n=2) -> str:
+    bundle = Bundle(write(tmp_path, [(b"s", entry(7, (n,), raw, crc=crc))], raw))
+    for call in (bundle.read, bundle.verify):
+        with pytest.raises(CorruptDataError) as err:
+            call("s")
+        assert err.value.path == str(tmp_path / DATA) and "'s'" in str(err.value)
+    return err.value.problem
+
+
+def test_corrupt_strings_are_never_handed_out(tmp_path):
+    raw, crc = strings_bytes([b"ab", b"cde"])
+    # a flipped byte of the text: only the entry's crc can tell
+    text = raw[:-1] + b"E"
+    assert _string_problem(tmp_path, text, crc).endswith("fails its crc32c check (data corrupt)")
+    # a flipped length: the crc of the lengths tells
+    assert _string_problem(tmp_path, b"\x01" + raw[1:], crc).endswith("string lengths are corrupt")
+    # a flipped crc of the lengths
+    assert _string_problem(tmp_path, raw[:2] + bytes([raw[2] ^ 1]) + raw[3:], crc).endswith(
+        "string lengths are corrupt")
+    # bytes past the strings
+    assert _string_problem(tmp_path, raw + b"\x00", crc).endswith("string lengths are corrupt")
+    # lengths that cannot be
+    huge = varint(1 << 32) + varint(1) + raw[2:]
+    assert _string_problem(tmp_path, huge, crc).endswith("impossible string length")
+    assert _string_problem(tmp_path, b"\x80" * 8, crc).endswith("string lengths are corrupt")
+
+
+def test_a_length_crc_right_as_uint32_not_as_varint(tmp_path):
+    # a 300-byte string: its varint length (2 bytes) differs from the uint32 one
+    values = [b"v" * 300, b"w"]
+    raw, crc = strings_bytes(values)
+    assert Bundle(write(tmp_path, [(b"s", entry(7, (2,), raw, crc=crc))], raw)).read("s").tolist() == values
+
+
+def test_a_shard_that_shrank_after_opening(tmp_path):
+    a = np.arange(4, dtype="<f4").tobytes()
+    bundle = Bundle(write(tmp_path, [(b"a", entry(1, (4,), a))], a))
+    (tmp_path / DATA).write_bytes(a[:8])
+    with pytest.raises(FormatError, match="shorter than the index says") as err:
+        bundle.read("a")
+    assert not isinstance(err.value, CorruptDataError)
+    (tmp_path / DATA).write_bytes(a)
+    bundle = Bundle(str(tmp_path / "m"))
+    (tmp_path / DATA).write_bytes(b"")
+    with pytest.raises(FormatError, match="cannot map"):
+        bundle.read("a")
+
+
+def test_values_outlive_close(tmp_path):
+    a = np.arange(4, dtype="<f4")
+    bundle = Bundle(write(tmp_path, [(b"a", entry(1, (4,), a.tobytes()))], a.tobytes()))
+    kept = bundle.read("a")
+    assert not kept.flags.writeable
+    bundle.close()
+    bundle.close()
+    assert kept.tolist() == [0, 1, 2, 3]
+    assert bundle.read("a").tolist() == [0, 1, 2, 3]   # opened again on demand
+    bundle.close()
+
+
+# -- partitioned variables -------------------------------------------------------------
+
+def _partitioned(tmp_path, full_shape, parts, slices, dtype=1, part_dtype=None, extra=()):
+    """A partitioned tensor 'p': `parts` are (extents, array) stored under their slice keys."""
+    from app.formats.ordered_code import slice_key
+    data, entries = bytearray(), []
+    for extents, arr in parts:
+        key = slice_key(b"p", [(s, -1 if n is None else n) for s, n in extents])
+        entries.append((key, entry(part_dtype or dtype, arr.shape, arr.tobytes(), offset=len(data))))
+        data += arr.tobytes()
+    entries.append((b"p", entry(dtype, full_shape, size=0, slices=slices)))
+    return Bundle(write(tmp_path, entries + list(extra), bytes(data)))
+
+
+def test_a_partitioned_tensor_reassembles(tmp_path):
+    full = np.arange(24, dtype="<f4").reshape(4, 6)
+    parts = [([(0, 1), (0, None)], full[:1]), ([(1, 3), (0, 2)], full[1:, :2]),
+             ([(1, None), (2, 4)], full[1:, 2:])]
+    bundle = _partitioned(tmp_path, (4, 6), parts, [p[0] for p in parts])
+    info = bundle.tensors["p"]
+    assert (info.partitioned, info.shape, info.nbytes, info.problem) == (True, (4, 6), 96, None)
+    assert list(bundle.tensors) == ["p"]
+    np.testing.assert_array_equal(bundle.read("p"), full)
+    assert [(r.starts, r.lengths) for r in bundle.extents("p")] == [
+        ((0, 0), (1, 6)), ((1, 0), (3, 2)), ((1, 2), (3, 4))]
+    flat = np.concatenate(list(bundle.chunks("p", 8)))
+    assert flat.tolist() == full[:1].ravel().tolist() + full[1:, :2].ravel().tolist() + \
+        full[1:, 2:].ravel().tolist()
+    bundle.verify("p")
+
+
+def test_a_slice_without_extents_is_the_whole_tensor(tmp_path):
+    full = np.arange(6, dtype="<i4").reshape(2, 3)
+    from app.formats.ordered_code import slice_key
+    bundle = Bundle(write(tmp_path, [
+        (slice_key(b"p", [(0, -1), (0, -1)]), entry(3, (2, 3), full.tobytes())),
+        (b"p", entry(3, (2, 3), size=0, slices=[()]))], full.tobytes()))
+    assert bundle.tensors["p"].problem is None
+    np.testing.assert_array_equal(bundle.read("p"), full)
+
+
+@pytest.mark.parametrize("parts, slices, problem", [
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(0, 2)]], "slices cover 2 of 4 elements"),
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(0, 2), (0, 1)]], "a slice's rank differs from the tensor's"),
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(3, 2)]], "a slice lies outside the tensor"),
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(-1, 2)]], "a slice lies outside the tensor"),
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(0, -2)]], "a slice lies outside the tensor"),
+    ([([(0, 2)], np.zeros(2, "<f4"))], [[(0, 2)], [(2, 2)]],
+     "a slice of this partitioned variable is missing from the index"),
+    ([([(0, 4)], np.zeros(3, "<f4"))], [[(0, 4)]], "a slice's shape or dtype disagrees with the tensor's"),
+])
+def test_partitioned_tensors_that_lie(tmp_path, parts, slices, problem):
+    bundle = _partitioned(tmp_path, (4,), parts, slices)
+    assert bundle.tensors["p"].problem == problem
+    with pytest.raises(FormatError, match="p: "):
+        bundle.read("p")
+
+
+def test_a_slice_of_another_dtype_or_unknown_rank(tmp_path):
+    bundle = _partitioned(tmp_path, (2,), [([(0, 2)], np.zeros(2, "<i4"))], [[(0, 2)]], part_dtype=3)
+    assert bundle.tensors["p"].problem == "a slice's shape or dtype disagrees with the tensor's"
+    from app.formats.ordered_code import slice_key
+    key = slice_key(b"p", [(0, 2)])
+    bundle = Bundle(write(tmp_path, [(key, entry(1, (2,), size=8, unknown_rank=True)),
+                                     (b"p", entry(1, (2,), size=0, slices=[[(0, 2)]]))], b"\x00" * 8))
+    assert bundle.tensors["p"].problem == "slice: unknown rank"
+
+
+def test_a_corrupt_slice_is_never_handed_out(tmp_path):
+    full = np.arange(4, dtype="<f4")
+    bundle = _partitioned(tmp_path, (4,), [([(0, 2)], full[:2]), ([(2, 2)], full[2:])],
+                          [[(0, 2)], [(2, 2)]])
+    raw = bytearray((tmp_path / DATA).read_bytes())
+    raw[12] ^= 1
+    (tmp_path / DATA).write_bytes(bytes(raw))
+    for call in (bundle.read, bundle.verify, lambda n: list(bundle.chunks(n))):
+        with pytest.raises(CorruptDataError, match="'p'"):
+            call("p")
