@@ -344,3 +344,37 @@ def test_a_big_endian_bundle_reads_as_tensorflow_reads_the_original(tmp_path):
         got = np.concatenate(pieces) if pieces else np.empty(0, theirs[key].dtype)
         assert got.tobytes() == theirs[key].tobytes(), key
         reader.verify(key)
+
+
+def test_slice_keys_are_the_ones_tensorflow_writes(tmp_path):
+    """Every width of OrderedCode's signed numbers (1 to 10 bytes), and a name holding the
+    bytes it escapes (0x00, 0xff): the keys TensorFlow gives the slices are the keys the
+    reader looks up, and the partitioned tensors read back whole. Zero-size tensors let a
+    dimension be as long as 2^63 - 1 without a byte of data."""
+    from app.formats.ordered_code import slice_key
+    from app.formats.table import Table
+
+    full = (1 << 63) - 1
+    starts = [1, 63, 64, 8191, 8192, (1 << 20) - 1, 1 << 20, 1 << 27, 1 << 34, 1 << 41,
+              1 << 48, 1 << 55, (1 << 62) - 1, 1 << 62]
+    names, specs, values = [], [], []
+    for i, start in enumerate(starts):
+        names.append(f"z{i}".encode())
+        specs.append(f"{full} 0 {start},{full - start}:-")
+        values.append(tf.zeros([full - start, 0]))
+    odd = b"n\x00a\xffb\xff\x00"
+    for spec, part in (("4 0,2", [1.0, 2.0]), ("4 2,2", [3.0, 4.0])):
+        names.append(odd)
+        specs.append(spec)
+        values.append(tf.constant(part))
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "m"), tensor_names=names, shape_and_slices=specs,
+                      tensors=values)
+    written = {bytes(k) for k, _v in Table(str(tmp_path / "m.index")).items() if k.startswith(b"\x00")}
+    expected = {slice_key(f"z{i}".encode(), [(start, full - start), (0, -1)])
+                for i, start in enumerate(starts)}
+    expected |= {slice_key(odd, [(0, 2)]), slice_key(odd, [(2, 2)])}
+    assert written == expected
+    bundle = Bundle(str(tmp_path / "m"))
+    assert all(t.problem is None and t.partitioned for t in bundle.tensors.values())
+    assert bundle.tensors["z0"].shape == (full, 0)
+    assert bundle.read(odd.decode("utf-8", "surrogateescape")).tolist() == [1, 2, 3, 4]

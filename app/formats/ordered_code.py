@@ -16,8 +16,10 @@ def _num_increasing(value: int) -> bytes:
 
 
 def _string(value: bytes) -> bytes:
-    """0x00 and 0xff are escaped; 0x00 0x01 ends the string."""
-    return value.replace(b"\xff", b"\xff\x00").replace(b"\x00", b"\x00\xff") + b"\x00\x01"
+    """0x00 and 0xff are escaped (as 0x00 0xff and 0xff 0x00, in one pass: the escape of
+    one must not be escaped again as the other); 0x00 0x01 ends the string."""
+    escaped = b"\x00\xff".join(part.replace(b"\xff", b"\xff\x00") for part in value.split(b"\x00"))
+    return escaped + b"\x00\x01"
 
 
 def _signed_num_increasing(value: int) -> bytes:
