@@ -46,6 +46,8 @@ class V1Checkpoint(TensorReader):
                     self._read_meta(path, value)
                 else:
                     self._slices[key] = (path, bytes(value))
+        for name, info in self.tensors.items():  # each shard lists only its own slices
+            info.partitioned = len(self._metas[name]) > 1
         if not self.tensors:
             raise FormatError(paths[0], "not a checkpoint: the table lists no tensors")
 
@@ -58,8 +60,7 @@ class V1Checkpoint(TensorReader):
             dtype = dtypes.from_enum(sm.type)
             shape = tensors.shape_of(sm.shape)
             info = TensorInfo(name=sm.name, dtype=dtype, dtype_enum=sm.type,
-                              shape=tuple(shape or ()), nbytes=0, display_name=sm.name,
-                              partitioned=len(sm.slice) > 1)
+                              shape=tuple(shape or ()), nbytes=0, display_name=sm.name)
             if shape is None or any(d is None for d in shape):
                 info.problem = "unknown shape"
             elif dtype is None or not dtype.is_array:
