@@ -542,3 +542,135 @@ def test_a_corrupt_slice_is_never_handed_out(tmp_path):
     for call in (bundle.read, bundle.verify, lambda n: list(bundle.chunks(n))):
         with pytest.raises(CorruptDataError, match="'p'"):
             call("p")
+
+
+# -- pre-0.11 (V1) checkpoints ---------------------------------------------------------
+
+def _v1_file(path, metas, slices) -> str:
+    """A V1 table: `metas` are (name, dtype, shape, [extents per slice]) for its tensor list,
+    `slices` (name, extents, TensorProto field, values) its stored slices. Extents are
+    (start, length or None) per dimension; [] is the whole tensor."""
+    from app.formats.ordered_code import slice_key
+    meta = protos.SavedTensorSlices()
+    for name, dtype, shape, slice_list in metas:
+        t = meta.meta.tensor.add(name=name, type=dtype)
+        if shape is None:
+            t.shape.unknown_rank = True
+        for d in shape or ():
+            t.shape.dim.add(size=d)
+        for extents in slice_list:
+            s = t.slice.add()
+            for start, length in extents:
+                ext = s.extent.add(start=start)
+                if length is not None:
+                    ext.length = length
+    entries = [(b"", meta.SerializeToString())]
+    for name, extents, field, values in slices:
+        saved = protos.SavedTensorSlices()
+        saved.data.name = name
+        getattr(saved.data.data, field).extend(values)
+        key = slice_key(name.encode(), [(s, -1 if n is None else n) for s, n in extents])
+        entries.append((key, saved.SerializeToString()))
+    path.write_bytes(table_bytes(entries))
+    return str(path)
+
+
+def test_v1_checkpoint_over_two_files(tmp_path):
+    from app.formats.v1 import V1Checkpoint, is_v1_file
+    a = _v1_file(tmp_path / "m-00000-of-00002", [("w", 1, [4], [[(0, 2)]]), ("s", 7, [2], [[]])],
+                 [("w", [(0, 2)], "float_val", [1, 2]), ("s", [(0, None)], "string_val", [b"x", b"y"])])
+    b = _v1_file(tmp_path / "m-00001-of-00002", [("w", 1, [4], [[(2, None)]]), ("b", 10, [2, 2], [[]])],
+                 [("w", [(2, None)], "float_val", [3, 4]), ("b", [], "bool_val", [True, False, False, True])])
+    assert is_v1_file(a) and is_v1_file(b)
+    ckpt = V1Checkpoint([a, b])
+    assert (ckpt.prefix, ckpt.index_path, ckpt.data_files, ckpt.missing_shards) == (a, a, [a, b], [])
+    assert not ckpt.big_endian and ckpt.object_graph_problem is None
+    w = ckpt.tensors["w"]
+    assert (w.shape, w.nbytes, w.partitioned, w.problem, w.dtype_name) == ((4,), 16, True, None, "float32")
+    assert ckpt.tensors["s"].nbytes == 0 and not ckpt.tensors["s"].partitioned
+    assert ckpt.tensors["b"].nbytes == 4
+    assert ckpt.read("w").tolist() == [1, 2, 3, 4] and ckpt.read("w").dtype == np.float32
+    assert ckpt.read("s").tolist() == [b"x", b"y"]
+    assert ckpt.read("b").tolist() == [[True, False], [False, True]]
+    assert [c.tolist() for c in ckpt.chunks("w")] == [[1, 2, 3, 4]]
+    assert [(r.starts, r.lengths) for r in ckpt.extents("b")] == [((0, 0), (2, 2))]
+    with pytest.raises(FormatError, match="s: string tensors have no numeric chunks"):
+        list(ckpt.chunks("s"))
+    ckpt.verify("w")
+    ckpt.close()
+    with pytest.raises(KeyError, match=f"no tensor named 'nope' in {a}"):
+        ckpt.info("nope")
+
+
+def test_v1_tensors_that_cannot_be_read(tmp_path):
+    from app.formats.v1 import V1Checkpoint
+    path = _v1_file(tmp_path / "m", [("u", 1, [-1, 2], [[]]), ("r", 1, None, [[]]), ("h", 20, [1], [[]]),
+                                     ("gone", 1, [2], [[]]), ("out", 1, [2], [[(1, 2)]]),
+                                     ("neg", 1, [2], [[(-1, 1)]]), ("bad", 1, [2], [[]]),
+                                     ("none", 1, [2], []), ("few", 1, [3], [[]])],
+                    [("out", [(1, 2)], "float_val", [1, 2]), ("neg", [(-1, 1)], "float_val", [1]),
+                     ("bad", [], "float_val", [1, 2, 3]), ("few", [], "float_val", [5])])
+    ckpt = V1Checkpoint([path])
+    assert ckpt.tensors["u"].problem == "unknown shape" and ckpt.tensors["u"].nbytes == 0
+    assert ckpt.tensors["r"].problem == "unknown shape" and ckpt.tensors["r"].shape == ()
+    assert ckpt.tensors["h"].problem == "tensors of dtype resource cannot be read"
+    for name in ("u", "r", "h"):
+        with pytest.raises(FormatError, match=f"^{path}: {name}: "):
+            ckpt.read(name)
+    for name, why in (("gone", "a saved slice is missing"), ("out", "a slice lies outside the tensor"),
+                      ("neg", "a slice lies outside the tensor"),
+                      ("bad", r"slice data does not decode \(tensor holds 3 values for 2 elements\)"),
+                      ("none", "no saved slices")):
+        with pytest.raises(FormatError, match=f"{name}: {why}"):
+            ckpt.read(name)
+    assert ckpt.read("few").tolist() == [5, 5, 5]   # TensorFlow repeats the last value
+
+
+def test_v1_files_that_are_not_checkpoints(tmp_path):
+    from app.formats.v1 import V1Checkpoint, is_v1_file
+    empty = _v1_file(tmp_path / "empty", [], [])
+    with pytest.raises(FormatError, match="the table lists no tensors"):
+        V1Checkpoint([empty])
+    (tmp_path / "bad").write_bytes(table_bytes([(b"", b"\xff\xff")]))
+    with pytest.raises(FormatError, match="its tensor list does not parse") as err:
+        V1Checkpoint([str(tmp_path / "bad")])
+    assert err.value.path == str(tmp_path / "bad")
+    (tmp_path / "m.index").write_bytes((tmp_path / "empty").read_bytes())
+    (tmp_path / "short").write_bytes(MAGIC[1:])
+    assert not is_v1_file(str(tmp_path / "m.index")) and not is_v1_file(str(tmp_path / "short"))
+    assert not is_v1_file(str(tmp_path / "absent")) and not is_v1_file(str(tmp_path))
+
+
+# -- errors and files ------------------------------------------------------------------
+
+def test_error_messages_name_the_file():
+    from app.formats.errors import ModelsBelow, WriteError
+    e = FormatError("a/b.index", "is broken")
+    assert (str(e), e.path, e.problem) == ("a/b.index: is broken", "a/b.index", "is broken")
+    e = FormatError(None, "is broken")
+    assert (str(e), e.path) == ("is broken", None)
+    assert FormatError(tmp := __import__("pathlib").Path("x/y"), "p").path == str(tmp)
+    e = FormatError("https://user:secret@host/m.index?sig=abc", "is broken")
+    assert "secret" not in str(e) and "sig=abc" not in str(e) and "host/m.index" in str(e)
+    e = ModelsBelow("runs", ["a", "b/c"])
+    assert e.below == ["a", "b/c"] and e.path == "runs"
+    assert str(e) == "runs: no model in this folder itself; found in: a, b/c"
+    assert isinstance(WriteError("o", "full"), FormatError)
+    assert isinstance(CorruptDataError("o", "bad"), FormatError)
+
+
+def test_small_files_and_tails(tmp_path):
+    from app.formats.files import read_small_file, read_tail, regular_file_size
+    f = tmp_path / "f"
+    f.write_bytes(b"0123456789")
+    assert regular_file_size(str(f)) == 10
+    assert read_small_file(str(f), limit=10) == b"0123456789"
+    with pytest.raises(FormatError, match="is 10 bytes, too large for this kind of file"):
+        read_small_file(str(f), limit=9)
+    assert read_tail(str(f), 3) == b"789" and read_tail(str(f), 10) == b"0123456789"
+    assert read_tail(str(f), 50) == b"0123456789" and read_tail(str(f), 0) == b""
+    for call in (read_small_file, lambda p: read_tail(p, 4)):
+        with pytest.raises(FormatError, match="is a folder"):
+            call(str(tmp_path))
+        with pytest.raises(FormatError, match="file not found"):
+            call(str(tmp_path / "nope"))
