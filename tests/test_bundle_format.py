@@ -299,6 +299,18 @@ def test_a_big_endian_header(tmp_path):
     assert np.concatenate(list(bundle.chunks("a", 4))).tolist() == [1.5, -2.0]
     assert np.concatenate(list(bundle.chunks("c", 4))).tolist() == [1 + 2j]
     assert np.concatenate(list(bundle.chunks("u", 1))).tolist() == [1, 0]
+    # one-byte values need no swapping: still a read-only view of the mapped file
+    assert not bundle.read("u").flags.owndata and not bundle.read("u").flags.writeable
+
+
+def test_a_bundle_of_empty_tensors_has_an_empty_data_file(tmp_path):
+    bundle = Bundle(write(tmp_path, [(b"e", entry(1, (0, 4), b"")), (b"s", entry(7, (0,), b"", size=0))],
+                          b""))
+    assert bundle.read("e").shape == (0, 4) and list(bundle.chunks("e")) == []
+    bundle.verify("e")
+    assert bundle.tensors["s"].problem == "0 strings cannot fit in 0 bytes"
+    assert len(list(Bundle(write(tmp_path, [(b"a", entry(1, (2,), b"\x00" * 8))], b"\x00" * 8,
+                                 name="n")).chunks("a"))) == 1   # small: one chunk
 
 
 def _problem(tmp_path, entries, data=b"\x00" * 64, name="bad", **kw) -> str:

@@ -28,8 +28,7 @@ def _signed_num_increasing(value: int) -> bytes:
     length = 1
     while x >= 1 << (7 * length - 1):  # an n-byte encoding holds 7n - 1 bits of magnitude
         length += 1
-    raw = bytearray(value.to_bytes(length, "big", signed=True) if length <= 8
-                    else (value & ((1 << (8 * length)) - 1)).to_bytes(length, "big"))
+    raw = bytearray(value.to_bytes(length, "big", signed=True))  # two's complement, any length
     header = ((1 << length) - 1) << (16 - length)  # `length` leading ones, as 16 bits
     raw[0] ^= (header >> 8) & 0xFF
     if length > 1:
