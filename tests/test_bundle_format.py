@@ -686,3 +686,37 @@ def test_small_files_and_tails(tmp_path):
             call(str(tmp_path))
         with pytest.raises(FormatError, match="file not found"):
             call(str(tmp_path / "nope"))
+
+
+def _resident_kb(path: str) -> int:
+    """How much of `path` is mapped into this process right now (Linux's smaps)."""
+    total, current = 0, None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                current = fields[5] if len(fields) > 5 else None
+            elif fields[0] == "Rss:" and current == path:
+                total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not hasattr(mmap_module := __import__("mmap"), "MADV_DONTNEED")
+                    or not __import__("os").path.exists("/proc/self/smaps"),
+                    reason="page release is measured through Linux's /proc/self/smaps")
+def test_streaming_gives_pages_back_so_memory_stays_flat(tmp_path):
+    a = np.arange(2 << 20, dtype="<f4")    # 8 MB
+    prefix = write(tmp_path, [(b"a", entry(1, a.shape, a.tobytes()))], a.tobytes())
+    del a
+    bundle = Bundle(prefix)
+    total, peak = 0.0, 0
+    for i, chunk in enumerate(bundle.chunks("a", 1 << 18)):
+        total += float(chunk[-1])
+        if i % 8 == 7:
+            peak = max(peak, _resident_kb(str(tmp_path / DATA)))
+    assert total == sum(float(i * (1 << 16) - 1) for i in range(1, 33))
+    assert 0 < peak <= 2 << 10, f"{peak} kB of the 8 MB shard stayed mapped"
+    whole = bundle.read("a")   # a plain read keeps its view, of course
+    assert float(whole.sum(dtype=np.float64)) > 0
+    assert _resident_kb(str(tmp_path / DATA)) >= 7 << 10
+    bundle.close()
