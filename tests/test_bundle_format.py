@@ -720,3 +720,15 @@ def test_streaming_gives_pages_back_so_memory_stays_flat(tmp_path):
     assert float(whole.sum(dtype=np.float64)) > 0
     assert _resident_kb(str(tmp_path / DATA)) >= 7 << 10
     bundle.close()
+
+
+def test_tensor_protos_are_expanded_up_to_two_hundred_million_elements():
+    from app.formats.tensors import to_array
+    proto = protos.TensorProto(dtype=1)
+    proto.tensor_shape.dim.add(size=1 << 28)
+    proto.tensor_content = b"\x00" * 4   # at the limit: its size is checked, nothing allocated
+    with pytest.raises(ValueError, match="tensor_content size does not match the shape"):
+        to_array(proto)
+    proto.tensor_shape.dim[0].size = (1 << 28) + 1
+    with pytest.raises(ValueError, match="declares 268435457 elements, more than this viewer expands"):
+        to_array(proto)
