@@ -732,3 +732,48 @@ def test_tensor_protos_are_expanded_up_to_two_hundred_million_elements():
     proto.tensor_shape.dim[0].size = (1 << 28) + 1
     with pytest.raises(ValueError, match="declares 268435457 elements, more than this viewer expands"):
         to_array(proto)
+
+
+# -- shards at a URL --------------------------------------------------------------------
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """tmp_path/site served over HTTP on 127.0.0.1 (Range honoured); yields (folder, URL, faults)."""
+    from app.formats import remote
+    from .remote_servers import web_server
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "5")
+    remote.reset()
+    with web_server(site) as (url, faults):
+        yield site, url, faults
+    remote.reset()
+
+
+def test_remote_shards_stream_and_check_as_local_ones(served):
+    site, url, faults = served
+    a = np.arange(1000, dtype="<f4")
+    h = np.array([0.5, -1.5, 2.0], ">f2")
+    write(site, [(b"a", entry(1, (10, 100), a.tobytes())), (b"e", entry(1, (0,), b"", offset=4000))],
+          a.tobytes())
+    write(site, [(b"h", entry(19, (3,), h.tobytes()))], h.tobytes(), endianness=1, name="be")
+    faults.corrupt = ".data-"   # the server flips a byte of every range it sends
+    for reader, name in ((Bundle(f"{url}/m"), "a"), (Bundle(f"{url}/be"), "h")):
+        for call in (reader.read, reader.verify, lambda n: list(reader.chunks(n, 256))):
+            with pytest.raises(CorruptDataError, match=f"'{name}' fails its crc32c check") as err:
+                call(name)
+            assert err.value.path.startswith(url)
+    faults.corrupt = ""
+    far, far_be = Bundle(f"{url}/m"), Bundle(f"{url}/be")
+    assert far.data_files == [f"{url}/{DATA}"] and far_be.big_endian
+    chunks = [c.copy() for c in far.chunks("a", 256)]
+    assert [len(c) for c in chunks] == [64] * 15 + [40]
+    assert np.concatenate(chunks).tolist() == a.tolist()
+    assert far.read("a").tolist() == a.reshape(10, 100).tolist()
+    assert list(far.chunks("e")) == [] and far.read("e").shape == (0,)
+    got = list(far_be.chunks("h", 2))
+    assert [c.tolist() for c in got] == [[0.5], [-1.5], [2.0]] and got[0].dtype.isnative
+    assert far_be.read("h").tolist() == [0.5, -1.5, 2.0]
+    far.verify("a")
+    far_be.verify("h")
