@@ -452,7 +452,8 @@ def test_corrupt_strings_are_never_handed_out(tmp_path):
     # a flipped length: the crc of the lengths tells
     assert _string_problem(tmp_path, b"\x01" + raw[1:], crc) == "tensor 's': string lengths are corrupt"
     # a flipped crc of the lengths
-    assert _string_problem(tmp_path, raw[:2] + bytes([raw[2] ^ 1]) + raw[3:], crc) == "tensor 's': string lengths are corrupt"
+    flipped = raw[:2] + bytes([raw[2] ^ 1]) + raw[3:]
+    assert _string_problem(tmp_path, flipped, crc) == "tensor 's': string lengths are corrupt"
     # bytes past the strings
     assert _string_problem(tmp_path, raw + b"\x00", crc) == "tensor 's': string lengths are corrupt"
     # lengths that cannot be
