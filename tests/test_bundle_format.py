@@ -603,7 +603,8 @@ def _v1_file(path, metas, slices) -> str:
         saved = protos.SavedTensorSlices()
         saved.data.name = name
         getattr(saved.data.data, field).extend(values)
-        key = slice_key(name.encode(), [(s, -1 if n is None else n) for s, n in extents])
+        key = extents if isinstance(extents, bytes) else \
+            slice_key(name.encode(), [(s, -1 if n is None else n) for s, n in extents])
         entries.append((key, saved.SerializeToString()))
     path.write_bytes(table_bytes(entries))
     return str(path)
@@ -641,9 +642,11 @@ def test_v1_tensors_that_cannot_be_read(tmp_path):
     from app.formats.v1 import V1Checkpoint
     path = _v1_file(tmp_path / "m", [("u", 1, [-1, 2], [[]]), ("r", 1, None, [[]]), ("h", 20, [1], [[]]),
                                      ("gone", 1, [2], [[]]), ("out", 1, [2], [[(1, 2)]]),
-                                     ("neg", 1, [2], [[(-1, 1)]]), ("bad", 1, [2], [[]]),
+                                     ("neg", 1, [2], [[(-100, 1)]]), ("bad", 1, [2], [[]]),
                                      ("none", 1, [2], []), ("few", 1, [3], [[]])],
-                    [("out", [(1, 2)], "float_val", [1, 2]), ("neg", [(-1, 1)], "float_val", [1]),
+                    [("out", [(1, 2)], "float_val", [1, 2]),
+                     # OrderedCode of ("neg", start -100, length 1): its 2-byte negative start
+                     ("neg", b"\x00neg\x00\x01\x01\x01?\x9c\x81", "float_val", [1]),
                      ("bad", [], "float_val", [1, 2, 3]), ("few", [], "float_val", [5])])
     ckpt = V1Checkpoint([path])
     assert ckpt.tensors["u"].problem == "unknown shape" and ckpt.tensors["u"].nbytes == 0

@@ -362,6 +362,10 @@ def test_slice_keys_are_the_ones_tensorflow_writes(tmp_path):
         names.append(f"z{i}".encode())
         specs.append(f"{full} 0 {start},{full - start}:-")
         values.append(tf.zeros([full - start, 0]))
+    # rank 128: the first rank whose count takes two bytes
+    names += [b"deep", b"deep"]
+    specs += [" ".join(["1"] * 127 + ["2"]) + " " + ":".join(["-"] * 127 + [part]) for part in ("0,1", "1,1")]
+    values += [tf.zeros([1] * 128), tf.zeros([1] * 128)]
     odd = b"n\x00a\xffb\xff\x00"
     for spec, part in (("4 0,2", [1.0, 2.0]), ("4 2,2", [3.0, 4.0])):
         names.append(odd)
@@ -373,9 +377,11 @@ def test_slice_keys_are_the_ones_tensorflow_writes(tmp_path):
     expected = {slice_key(f"z{i}".encode(), [(start, full - start), (0, -1)])
                 for i, start in enumerate(starts)}
     expected |= {slice_key(odd, [(0, 2)]), slice_key(odd, [(2, 2)])}
+    expected |= {slice_key(b"deep", [(0, -1)] * 127 + [(start, 1)]) for start in (0, 1)}
     assert written == expected
     bundle = Bundle(str(tmp_path / "m"))
     assert all(t.problem is None and t.partitioned for t in bundle.tensors.values())
+    assert bundle.tensors["deep"].shape == (1,) * 127 + (2,)
     assert bundle.tensors["z0"].shape == (full, 0)
     assert bundle.read(odd.decode("utf-8", "surrogateescape")).tolist() == [1, 2, 3, 4]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 def _num_increasing(value: int) -> bytes:
     """Unsigned: one length byte, then the value's big-endian bytes."""
-    body = value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+    body = value.to_bytes((value.bit_length() + 7) // 8, "big")  # 0: no bytes
     return bytes([len(body)]) + body
 
 
