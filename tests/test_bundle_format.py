@@ -485,6 +485,22 @@ def test_a_shard_that_shrank_after_opening(tmp_path):
     assert err.value.problem.startswith("cannot map: ") and err.value.path == str(tmp_path / DATA)
 
 
+def _mapped(path: str) -> bool:
+    with open("/proc/self/maps") as f:
+        return any(line.rstrip("\n").endswith(" " + path) for line in f)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"),
+                    reason="mappings are seen through Linux's /proc/self/maps")
+def test_close_unmaps_the_shards(tmp_path):
+    a = np.arange(4, dtype="<f4")
+    bundle = Bundle(write(tmp_path, [(b"a", entry(1, (4,), a.tobytes()))], a.tobytes()))
+    assert bundle.read("a").tolist() == [0, 1, 2, 3]
+    assert _mapped(str(tmp_path / DATA))
+    bundle.close()
+    assert not _mapped(str(tmp_path / DATA))
+
+
 def test_values_outlive_close(tmp_path):
     a = np.arange(4, dtype="<f4")
     bundle = Bundle(write(tmp_path, [(b"a", entry(1, (4,), a.tobytes()))], a.tobytes()))
@@ -789,7 +805,8 @@ def test_remote_shards_stream_and_check_as_local_ones(served):
     h = np.array([0.5, -1.5, 2.0], ">f2")
     write(site, [(b"a", entry(1, (10, 100), a.tobytes())), (b"e", entry(1, (0,), b"", offset=4000))],
           a.tobytes())
-    write(site, [(b"h", entry(19, (3,), h.tobytes()))], h.tobytes(), endianness=1, name="be")
+    write(site, [(b"h", entry(19, (3,), h.tobytes())), (b"u", entry(4, (2,), b"\x07\x09", offset=6))],
+          h.tobytes() + b"\x07\x09", endianness=1, name="be")
     faults.corrupt = ".data-"   # the server flips a byte of every range it sends
     for reader, name in ((Bundle(f"{url}/m"), "a"), (Bundle(f"{url}/be"), "h")):
         for call in (reader.read, reader.verify, lambda n: list(reader.chunks(n, 256))):
@@ -803,10 +820,15 @@ def test_remote_shards_stream_and_check_as_local_ones(served):
     chunks = [c.copy() for c in far.chunks("a", 256)]
     assert [len(c) for c in chunks] == [64] * 15 + [40]
     assert np.concatenate(chunks).tolist() == a.tolist()
+    ranges = faults.ranges
+    assert np.concatenate(list(far.chunks("a", 256))).tolist() == a.tolist()
+    assert faults.ranges == ranges   # checked good, the streamed bytes were kept on disk
     assert far.read("a").tolist() == a.reshape(10, 100).tolist()
     assert list(far.chunks("e")) == [] and far.read("e").shape == (0,)
     got = list(far_be.chunks("h", 2))
     assert [c.tolist() for c in got] == [[0.5], [-1.5], [2.0]] and got[0].dtype.isnative
     assert far_be.read("h").tolist() == [0.5, -1.5, 2.0]
+    bytes_ = list(far_be.chunks("u"))   # one-byte values need no swapping: nothing copied
+    assert [c.tolist() for c in bytes_] == [[7, 9]] and not bytes_[0].flags.owndata
     far.verify("a")
     far_be.verify("h")
