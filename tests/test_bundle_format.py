@@ -803,8 +803,13 @@ def test_remote_shards_stream_and_check_as_local_ones(served):
     site, url, faults = served
     a = np.arange(1000, dtype="<f4")
     h = np.array([0.5, -1.5, 2.0], ">f2")
-    write(site, [(b"a", entry(1, (10, 100), a.tobytes())), (b"e", entry(1, (0,), b"", offset=4000))],
-          a.tobytes())
+    from app.formats.ordered_code import slice_key
+    p = np.array([5, 6, 7, 8], "<i4")
+    write(site, [(b"a", entry(1, (10, 100), a.tobytes())), (b"e", entry(1, (0,), b"", offset=4000)),
+                 (b"p", entry(3, (4,), size=0, slices=[[(0, 2)], [(2, 2)]])),
+                 (slice_key(b"p", [(0, 2)]), entry(3, (2,), p[:2].tobytes(), offset=4000)),
+                 (slice_key(b"p", [(2, 2)]), entry(3, (2,), p[2:].tobytes(), offset=4008))],
+          a.tobytes() + p.tobytes())
     write(site, [(b"h", entry(19, (3,), h.tobytes())), (b"u", entry(4, (2,), b"\x07\x09", offset=6))],
           h.tobytes() + b"\x07\x09", endianness=1, name="be")
     faults.corrupt = ".data-"   # the server flips a byte of every range it sends
@@ -825,6 +830,7 @@ def test_remote_shards_stream_and_check_as_local_ones(served):
     assert faults.ranges == ranges   # checked good, the streamed bytes were kept on disk
     assert far.read("a").tolist() == a.reshape(10, 100).tolist()
     assert list(far.chunks("e")) == [] and far.read("e").shape == (0,)
+    assert [c.tolist() for c in far.chunks("p")] == [[5, 6], [7, 8]] and far.read("p").tolist() == p.tolist()
     got = list(far_be.chunks("h", 2))
     assert [c.tolist() for c in got] == [[0.5], [-1.5], [2.0]] and got[0].dtype.isnative
     assert far_be.read("h").tolist() == [0.5, -1.5, 2.0]
