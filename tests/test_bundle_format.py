@@ -659,11 +659,16 @@ def test_v1_tensors_that_cannot_be_read(tmp_path):
     path = _v1_file(tmp_path / "m", [("u", 1, [-1, 2], [[]]), ("r", 1, None, [[]]), ("h", 20, [1], [[]]),
                                      ("gone", 1, [2], [[]]), ("out", 1, [2], [[(1, 2)]]),
                                      ("neg", 1, [2], [[(-100, 1)]]), ("bad", 1, [2], [[]]),
-                                     ("none", 1, [2], []), ("few", 1, [3], [[]])],
+                                     ("none", 1, [2], []), ("few", 1, [3], [[]]),
+                                     ("half", 1, [4], [[(0, 2)]]), ("twice", 1, [2], [[], [(1, 1)]]),
+                                     ("rank", 1, [2, 2], [[(0, 2)]]), ("z", 1, [3, 0], [[]])],
                     [("out", [(1, 2)], "float_val", [1, 2]),
                      # OrderedCode of ("neg", start -100, length 1): its 2-byte negative start
                      ("neg", b"\x00neg\x00\x01\x01\x01?\x9c\x81", "float_val", [1]),
-                     ("bad", [], "float_val", [1, 2, 3]), ("few", [], "float_val", [5])])
+                     ("bad", [], "float_val", [1, 2, 3]), ("few", [], "float_val", [5]),
+                     ("half", [(0, 2)], "float_val", [1, 2]), ("twice", [], "float_val", [1, 2]),
+                     ("twice", [(1, 1)], "float_val", [9]), ("rank", [(0, 2)], "float_val", [1, 2]),
+                     ("z", [], "float_val", [])])
     ckpt = V1Checkpoint([path])
     assert ckpt.tensors["u"].problem == "unknown shape" and ckpt.tensors["u"].nbytes == 0
     assert ckpt.tensors["r"].problem == "unknown shape" and ckpt.tensors["r"].shape == ()
@@ -674,10 +679,13 @@ def test_v1_tensors_that_cannot_be_read(tmp_path):
     for name, why in (("gone", "a saved slice is missing"), ("out", "a slice lies outside the tensor"),
                       ("neg", "a slice lies outside the tensor"),
                       ("bad", "slice data does not decode (tensor holds 3 values for 2 elements)"),
-                      ("none", "no saved slices")):
+                      ("none", "no saved slices"), ("half", "slices cover 2 of 4 elements"),
+                      ("twice", "slices cover 3 of 2 elements"),
+                      ("rank", "a slice's rank differs from the tensor's")):
         with pytest.raises(FormatError) as err:
             ckpt.read(name)
         assert (err.value.path, err.value.problem) == (path, f"{name}: {why}")
+    assert ckpt.read("z").shape == (3, 0)
     assert ckpt.read("few").tolist() == [5, 5, 5]   # TensorFlow repeats the last value
 
 

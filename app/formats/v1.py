@@ -79,13 +79,15 @@ class V1Checkpoint(TensorReader):
     def read(self, name: str) -> np.ndarray:
         info = self.readable(name)
         shape = info.shape
-        out = None
+        out, covered = None, 0
         for sl in self._metas[name]:
             found = next((self._slices[k] for k in self._slice_keys(name, sl, len(shape))
                           if k in self._slices), None)
             if found is None:
                 raise FormatError(self.prefix, f"{name}: a saved slice is missing")
             path, raw = found
+            if sl.extent and len(sl.extent) != len(shape):
+                raise FormatError(path, f"{name}: a slice's rank differs from the tensor's")
             region = []
             for d, full in enumerate(shape):
                 ext = sl.extent[d] if sl.extent else None
@@ -106,8 +108,11 @@ class V1Checkpoint(TensorReader):
                 import numpy as np
                 out = np.zeros(shape, dtype=info.dtype.numpy)
             out[tuple(region)] = value
+            covered += value.size
         if out is None:
             raise FormatError(self.prefix, f"{name}: no saved slices")
+        if covered != info.size:  # a gap would read as zeros, an overlap twice
+            raise FormatError(self.prefix, f"{name}: slices cover {covered} of {info.size} elements")
         return out
 
     # chunks, extents, verify, close: TensorReader's. V1 has no per-tensor checksum; the
