@@ -637,6 +637,7 @@ def test_v1_checkpoint_over_two_files(tmp_path):
     assert (ckpt.prefix, ckpt.index_path, ckpt.data_files, ckpt.missing_shards) == (a, a, [a, b], [])
     assert not ckpt.big_endian and ckpt.object_graph_problem is None
     w = ckpt.tensors["w"]
+    assert (w.name, w.display_name) == ("w", "w")
     assert (w.shape, w.nbytes, w.partitioned, w.problem, w.dtype_name) == ((4,), 16, True, None, "float32")
     assert ckpt.tensors["s"].nbytes == 0 and not ckpt.tensors["s"].partitioned
     assert ckpt.tensors["b"].nbytes == 4
@@ -828,6 +829,8 @@ def test_remote_shards_stream_and_check_as_local_ones(served):
             assert err.value.path.startswith(url)
             assert err.value.problem == f"tensor '{name}' fails its crc32c check (data corrupt)"
     faults.corrupt = ""
+    from app.formats.files import read_tail
+    assert read_tail(f"{url}/m.index", 8) == MAGIC
     far, far_be = Bundle(f"{url}/m"), Bundle(f"{url}/be")
     assert far.data_files == [f"{url}/{DATA}"] and far_be.big_endian
     chunks = [c.copy() for c in far.chunks("a", 256)]

@@ -31,7 +31,6 @@ class V1Checkpoint(TensorReader):
     big_endian = False
 
     def __init__(self, paths: list[str]):
-        self.paths = paths
         self.prefix = paths[0]
         self.index_path = paths[0]
         self.data_files = list(paths)
@@ -60,7 +59,7 @@ class V1Checkpoint(TensorReader):
             dtype = dtypes.from_enum(sm.type)
             shape = tensors.shape_of(sm.shape)
             info = TensorInfo(name=sm.name, dtype=dtype, dtype_enum=sm.type,
-                              shape=tuple(shape or ()), nbytes=0, display_name=sm.name)
+                              shape=tuple(shape or ()), nbytes=0)
             if shape is None or any(d is None for d in shape):
                 info.problem = "unknown shape"
             elif dtype is None or not dtype.is_array:
