@@ -259,6 +259,11 @@ def test_a_plain_bundle(tmp_path):
         "a": ((2, 3), 24, False, None), "b": ((3,), 24, False, None), "e": ((0, 4), 0, False, None)}
     np.testing.assert_array_equal(bundle.read("a"), a.reshape(2, 3))
     np.testing.assert_array_equal(bundle.read("b"), b)
+    from app.formats import dtypes
+    from app.formats.reader import Region, TensorInfo
+    assert bundle.tensors["a"] == TensorInfo(name="a", dtype=dtypes.from_enum(1), dtype_enum=1, shape=(2, 3),
+                                             nbytes=24, display_name="a")
+    assert bundle.extents("a") == (Region((0, 0), (2, 3)),)
     assert bundle.read("e").shape == (0, 4) and bundle.read("e").dtype == np.float32
     assert [c.tolist() for c in bundle.chunks("a", 8)] == [[0, 1], [2, 3], [4, 5]]
     assert [c.tolist() for c in bundle.chunks("a", 11)] == [[0, 1], [2, 3], [4, 5]]
@@ -347,6 +352,10 @@ def _problem(tmp_path, entries, data=b"\x00" * 64, name="bad", **kw) -> str:
 
 def test_entries_that_lie(tmp_path):
     assert _problem(tmp_path, [(b"bad", entry(1, (2,), size=8, unknown_rank=True))]) == "unknown rank"
+    from app.formats import dtypes
+    from app.formats.reader import TensorInfo
+    assert Bundle(write(tmp_path, [(b"bad", entry(1, (2,), size=8, unknown_rank=True))], b"")).tensors["bad"] == \
+        TensorInfo(name="bad", dtype=dtypes.from_enum(1), dtype_enum=1, shape=(), nbytes=0, problem="unknown rank")
     assert _problem(tmp_path, [(b"bad", entry(1, (2, -3), size=8))]) == \
         "negative dimension in shape [2, -3]"
     assert _problem(tmp_path, [(b"bad", entry(20, (2,), size=8))]) == \
@@ -481,6 +490,7 @@ def test_a_shard_that_shrank_after_opening(tmp_path):
     with pytest.raises(FormatError) as err:
         bundle.read("a")
     assert err.value.problem == "is shorter than the index says (truncated?)"
+    assert err.value.path == str(tmp_path / DATA)
     assert not isinstance(err.value, CorruptDataError)
     (tmp_path / DATA).write_bytes(a)
     bundle = Bundle(str(tmp_path / "m"))
@@ -541,6 +551,7 @@ def test_a_partitioned_tensor_reassembles(tmp_path):
     assert (info.partitioned, info.shape, info.nbytes, info.problem) == (True, (4, 6), 96, None)
     assert list(bundle.tensors) == ["p"]
     np.testing.assert_array_equal(bundle.read("p"), full)
+    assert bundle.read("p").dtype == np.float32
     assert [(r.starts, r.lengths) for r in bundle.extents("p")] == [
         ((0, 0), (1, 6)), ((1, 0), (3, 2)), ((1, 2), (3, 4))]
     flat = np.concatenate(list(bundle.chunks("p", 8)))
