@@ -344,3 +344,141 @@ def test_a_big_endian_bundle_reads_as_tensorflow_reads_the_original(tmp_path):
         got = np.concatenate(pieces) if pieces else np.empty(0, theirs[key].dtype)
         assert got.tobytes() == theirs[key].tobytes(), key
         reader.verify(key)
+
+
+def test_slice_keys_are_the_ones_tensorflow_writes(tmp_path):
+    """Every width of OrderedCode's signed numbers (1 to 10 bytes), and a name holding the
+    bytes it escapes (0x00, 0xff): the keys TensorFlow gives the slices are the keys the
+    reader looks up, and the partitioned tensors read back whole. Zero-size tensors let a
+    dimension be as long as 2^63 - 1 without a byte of data."""
+    from app.formats.ordered_code import slice_key
+    from app.formats.table import Table
+
+    full = (1 << 63) - 1
+    starts = [1, 63, 64, 8191, 8192, (1 << 20) - 1, 1 << 20, 1 << 27, 1 << 34, 1 << 41,
+              1 << 48, 1 << 55, (1 << 62) - 1, 1 << 62]
+    names, specs, values = [], [], []
+    for i, start in enumerate(starts):
+        names.append(f"z{i}".encode())
+        specs.append(f"{full} 0 {start},{full - start}:-")
+        values.append(tf.zeros([full - start, 0]))
+    # rank 128: the first rank whose count takes two bytes
+    names += [b"deep", b"deep"]
+    specs += [" ".join(["1"] * 127 + ["2"]) + " " + ":".join(["-"] * 127 + [part]) for part in ("0,1", "1,1")]
+    values += [tf.zeros([1] * 128), tf.zeros([1] * 128)]
+    odd = b"n\x00a\xffb\xff\x00"
+    for spec, part in (("4 0,2", [1.0, 2.0]), ("4 2,2", [3.0, 4.0])):
+        names.append(odd)
+        specs.append(spec)
+        values.append(tf.constant(part))
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "m"), tensor_names=names, shape_and_slices=specs,
+                      tensors=values)
+    written = {bytes(k) for k, _v in Table(str(tmp_path / "m.index")).items() if k.startswith(b"\x00")}
+    expected = {slice_key(f"z{i}".encode(), [(start, full - start), (0, -1)])
+                for i, start in enumerate(starts)}
+    expected |= {slice_key(odd, [(0, 2)]), slice_key(odd, [(2, 2)])}
+    expected |= {slice_key(b"deep", [(0, -1)] * 127 + [(start, 1)]) for start in (0, 1)}
+    assert written == expected
+    bundle = Bundle(str(tmp_path / "m"))
+    assert all(t.problem is None and t.partitioned for t in bundle.tensors.values())
+    assert bundle.tensors["deep"].shape == (1,) * 127 + (2,)
+    assert bundle.tensors["z0"].shape == (full, 0)
+    assert bundle.read(odd.decode("utf-8", "surrogateescape")).tolist() == [1, 2, 3, 4]
+
+
+# -- TensorProto values (graph constants, V1 slices) ----------------------------------
+
+_PROTO_DTYPES = ["float32", "float64", "int32", "uint8", "int16", "int8", "uint16", "int64", "bool",
+                 "uint32", "uint64", "complex64", "complex128", "float16", "bfloat16", "string",
+                 "qint8", "quint8", "qint32", "float8_e5m2", "float8_e4m3fn", "int4", "uint4"]
+
+
+def _sample(dtype, n: int) -> np.ndarray:
+    if dtype == tf.string:
+        return np.array([b"", b"a\x00b", b"\xff" * 3, b"xyz", b"q", b"w"][:n], dtype=object)
+    numpy = dtype.as_numpy_dtype
+    if dtype.is_bool:
+        return np.array([True, False, True, True, False, False][:n])
+    if dtype.is_complex:
+        return (np.arange(n) * (1.5 - 2.25j) - 1j).astype(numpy)
+    if dtype.is_quantized:
+        return np.arange(1, n + 1).astype(numpy)
+    span = 7 if dtype.name in ("int4", "uint4") else 100
+    low = 0 if dtype.is_unsigned or dtype.name == "uint4" else -3
+    return (np.arange(n) % span + low).astype(numpy) if dtype.is_integer or dtype.name in ("int4", "uint4") \
+        else (np.arange(n) * 0.75 - 1.5).astype(numpy)
+
+
+@pytest.mark.parametrize("name", _PROTO_DTYPES)
+def test_tensor_protos_decode_as_tensorflow_decodes_them(name):
+    """Every layout a TensorProto may hold its values in (packed bytes, a repeated field,
+    fewer values than elements with the last one repeated, none at all), decoded as
+    TensorFlow's own make_ndarray decodes it."""
+    from app.formats.tensors import to_array
+
+    dtype = tf.dtypes.as_dtype(name)
+    value = _sample(dtype, 6).reshape(2, 3)
+    protos = [tf.make_tensor_proto(value, dtype=dtype)]
+    # one element is held in the dtype's repeated field; two merged hold two values there …
+    repeated = tf.make_tensor_proto(value.ravel()[0], dtype=dtype, shape=[1])
+    assert not repeated.tensor_content, name
+    repeated.MergeFrom(tf.make_tensor_proto(value.ravel()[1], dtype=dtype, shape=[1]))
+    repeated.tensor_shape.ClearField("dim")
+    repeated.tensor_shape.dim.add(size=5)   # … for five elements: the last one repeats
+    protos += [repeated, tf.make_tensor_proto(value.ravel()[0], dtype=dtype, shape=[3])]
+    empty = tf.make_tensor_proto(value[:1, :2].ravel(), dtype=dtype)
+    empty.ClearField("tensor_content")
+    for field in ("float_val", "double_val", "int_val", "int64_val", "bool_val", "uint32_val",
+                  "uint64_val", "string_val", "scomplex_val", "dcomplex_val", "half_val",
+                  "float8_val"):
+        if empty.DESCRIPTOR.fields_by_name.get(field) is not None:
+            empty.ClearField(field)
+    protos.append(empty)                                                    # zeros
+    for proto in protos:
+        theirs = tf.make_ndarray(proto)
+        if dtype == tf.string:
+            # with no values TensorFlow pads with the str "", its other elements are bytes
+            theirs = np.array([b"" if v == "" else v for v in theirs.ravel()],
+                              dtype=object).reshape(theirs.shape)
+        if dtype.is_quantized:   # TensorFlow's numpy type for these is a one-field record
+            theirs = theirs.view(dtype.as_numpy_dtype.fields[name][0])
+        ours = to_array(proto)
+        assert_same(ours, theirs, f"{name} {proto.tensor_shape}")
+        # as a V1 slice stores it: the values without dtype or shape
+        bare = type(proto)()
+        bare.CopyFrom(proto)
+        bare.ClearField("dtype")
+        bare.ClearField("tensor_shape")
+        assert_same(to_array(bare, proto.dtype, theirs.shape), theirs, f"{name} bare")
+
+
+def test_tensor_protos_that_cannot_be_decoded():
+    from app.formats.tensors import MAX_ELEMENTS, shape_of, to_array
+
+    too_many = tf.make_tensor_proto(np.arange(3, dtype=np.float32))
+    too_many.tensor_shape.dim[0].size = 2
+    too_many.ClearField("tensor_content")
+    too_many.float_val.extend([1, 2, 3])
+    with pytest.raises(ValueError, match="holds 3 values for 2 elements"):
+        to_array(too_many)
+    short = tf.make_tensor_proto(np.arange(3, dtype=np.float32))
+    short.tensor_shape.dim[0].size = 4
+    with pytest.raises(ValueError, match="tensor_content size does not match"):
+        to_array(short)
+    huge = tf.make_tensor_proto(1.0, shape=[MAX_ELEMENTS + 1])
+    with pytest.raises(ValueError, match=f"declares {MAX_ELEMENTS + 1} elements"):
+        to_array(huge)
+    unknown = tf.make_tensor_proto(1.0, shape=[2])
+    unknown.tensor_shape.dim[0].size = -1
+    assert shape_of(unknown.tensor_shape) == (None,)
+    with pytest.raises(ValueError, match="unknown shape"):
+        to_array(unknown)
+    unknown.tensor_shape.unknown_rank = True
+    assert shape_of(unknown.tensor_shape) is None
+    with pytest.raises(ValueError, match="unknown shape"):
+        to_array(unknown)
+    for dtype in (tf.resource, tf.variant):
+        proto = tf.make_tensor_proto(1.0, shape=[1])
+        proto.dtype = dtype.as_datatype_enum
+        with pytest.raises(ValueError, match=f"cannot decode a tensor of dtype {dtype.name}"):
+            to_array(proto)

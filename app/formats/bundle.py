@@ -194,7 +194,9 @@ class Bundle(TensorReader):
         for d in shape:
             n *= d
         if dtype.is_string:
-            if entry.size < (4 if n else 0) + n:  # at least one length byte per element + crc
+            # at least one length byte per element, and the crc of the lengths (TensorFlow
+            # writes it for no strings too)
+            if entry.size < 4 + n:
                 raise ValueError(f"{n} strings cannot fit in {entry.size} bytes")
         elif entry.size != n * dtype.itemsize:
             raise ValueError(f"size {entry.size} bytes does not match shape {list(shape)} "
@@ -261,7 +263,10 @@ class Bundle(TensorReader):
         path = self.shards[entry.shard_id].path
         lengths, pos, crc = [], 0, 0
         for _ in range(n):
-            length, pos = read_varint(raw, pos, len(raw), path)
+            try:
+                length, pos = read_varint(raw, pos, len(raw), path)
+            except FormatError:  # bad data bytes, not a bad index: corrupt like any other
+                raise CorruptDataError(path, f"tensor {name!r}: string lengths are corrupt") from None
             if length >= 1 << 32:
                 raise CorruptDataError(path, f"tensor {name!r}: impossible string length")
             lengths.append(length)

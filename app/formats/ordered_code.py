@@ -11,13 +11,15 @@ from __future__ import annotations
 
 def _num_increasing(value: int) -> bytes:
     """Unsigned: one length byte, then the value's big-endian bytes."""
-    body = value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+    body = value.to_bytes((value.bit_length() + 7) // 8, "big")  # 0: no bytes
     return bytes([len(body)]) + body
 
 
 def _string(value: bytes) -> bytes:
-    """0x00 and 0xff are escaped; 0x00 0x01 ends the string."""
-    return value.replace(b"\xff", b"\xff\x00").replace(b"\x00", b"\x00\xff") + b"\x00\x01"
+    """0x00 and 0xff are escaped (as 0x00 0xff and 0xff 0x00, in one pass: the escape of
+    one must not be escaped again as the other); 0x00 0x01 ends the string."""
+    escaped = b"\x00\xff".join(part.replace(b"\xff", b"\xff\x00") for part in value.split(b"\x00"))
+    return escaped + b"\x00\x01"
 
 
 def _signed_num_increasing(value: int) -> bytes:
@@ -26,8 +28,7 @@ def _signed_num_increasing(value: int) -> bytes:
     length = 1
     while x >= 1 << (7 * length - 1):  # an n-byte encoding holds 7n - 1 bits of magnitude
         length += 1
-    raw = bytearray(value.to_bytes(length, "big", signed=True) if length <= 8
-                    else (value & ((1 << (8 * length)) - 1)).to_bytes(length, "big"))
+    raw = bytearray(value.to_bytes(length, "big", signed=True))  # two's complement, any length
     header = ((1 << length) - 1) << (16 - length)  # `length` leading ones, as 16 bits
     raw[0] ^= (header >> 8) & 0xFF
     if length > 1:

@@ -31,7 +31,6 @@ class V1Checkpoint(TensorReader):
     big_endian = False
 
     def __init__(self, paths: list[str]):
-        self.paths = paths
         self.prefix = paths[0]
         self.index_path = paths[0]
         self.data_files = list(paths)
@@ -46,6 +45,8 @@ class V1Checkpoint(TensorReader):
                     self._read_meta(path, value)
                 else:
                     self._slices[key] = (path, bytes(value))
+        for name, info in self.tensors.items():  # each shard lists only its own slices
+            info.partitioned = len(self._metas[name]) > 1
         if not self.tensors:
             raise FormatError(paths[0], "not a checkpoint: the table lists no tensors")
 
@@ -58,8 +59,7 @@ class V1Checkpoint(TensorReader):
             dtype = dtypes.from_enum(sm.type)
             shape = tensors.shape_of(sm.shape)
             info = TensorInfo(name=sm.name, dtype=dtype, dtype_enum=sm.type,
-                              shape=tuple(shape or ()), nbytes=0, display_name=sm.name,
-                              partitioned=len(sm.slice) > 1)
+                              shape=tuple(shape or ()), nbytes=0)
             if shape is None or any(d is None for d in shape):
                 info.problem = "unknown shape"
             elif dtype is None or not dtype.is_array:
@@ -78,13 +78,15 @@ class V1Checkpoint(TensorReader):
     def read(self, name: str) -> np.ndarray:
         info = self.readable(name)
         shape = info.shape
-        out = None
+        out, covered = None, 0
         for sl in self._metas[name]:
             found = next((self._slices[k] for k in self._slice_keys(name, sl, len(shape))
                           if k in self._slices), None)
             if found is None:
                 raise FormatError(self.prefix, f"{name}: a saved slice is missing")
             path, raw = found
+            if sl.extent and len(sl.extent) != len(shape):
+                raise FormatError(path, f"{name}: a slice's rank differs from the tensor's")
             region = []
             for d, full in enumerate(shape):
                 ext = sl.extent[d] if sl.extent else None
@@ -105,8 +107,11 @@ class V1Checkpoint(TensorReader):
                 import numpy as np
                 out = np.zeros(shape, dtype=info.dtype.numpy)
             out[tuple(region)] = value
+            covered += value.size
         if out is None:
             raise FormatError(self.prefix, f"{name}: no saved slices")
+        if covered != info.size:  # a gap would read as zeros, an overlap twice
+            raise FormatError(self.prefix, f"{name}: slices cover {covered} of {info.size} elements")
         return out
 
     # chunks, extents, verify, close: TensorReader's. V1 has no per-tensor checksum; the
