@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.formats import objectgraph, protos
+from app.formats import protos
 from app.formats.model import open_checkpoint, open_path
 from app.formats.objectgraph import ATTRIBUTE_SUFFIX, escape, names, rewrite, trained_nodes, variable_keys
 
