@@ -532,3 +532,151 @@ def test_cli_trend_human_readable_and_problems(run, tmp_path, monkeypatch, capsy
     doc = json.loads(captured.out)
     assert doc["steps"][1]["problem"] == "not in this checkpoint"
     assert "note: model.ckpt-2: v is not in this checkpoint" in captured.err
+
+
+# -- complex tensors, caches and the JSON form ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def complex_run(tmp_path_factory):
+    """Three steps of a complex64 variable (with a float partner), written by TensorFlow."""
+    d = tmp_path_factory.mktemp("cmp_complex")
+    rng = np.random.RandomState(9)
+    xs = [(rng.standard_normal(40) + 1j * rng.standard_normal(40)).astype(np.complex64)]
+    for _ in range(2):
+        xs.append((xs[-1] + (rng.standard_normal(40) + 1j * rng.standard_normal(40)) * 0.3).astype(np.complex64))
+    for i, x in enumerate(xs):
+        save_v2(d / f"model.ckpt-{i}", {"z": x, "f": x.real.copy()})
+    return d, xs
+
+
+def test_complex_tensors_compare_by_magnitude(complex_run):
+    d, xs = complex_run
+    ra, rb = reader_at(d / "model.ckpt-0"), reader_at(d / "model.ckpt-2")
+    va, vb = tf_values(tf, str(d / "model.ckpt-0")), tf_values(tf, str(d / "model.ckpt-2"))
+    a, b = va["z"].astype(np.complex128), vb["z"].astype(np.complex128)
+    for chunk in (compare.CHUNK_BYTES, 24):
+        row = {r.name: r for r in compare.diff(ra, rb, chunk_bytes=chunk)}["z"]
+        assert row.status == "changed" and not row.dtype_changed
+        assert row.rel_l2 == pytest.approx(np.linalg.norm(b - a) / np.linalg.norm(a), rel=REL)
+        assert row.l2_delta == pytest.approx(np.linalg.norm(b - a), rel=REL)
+        assert row.l2_a == pytest.approx(np.linalg.norm(a), rel=REL)
+        assert row.max_abs_delta == pytest.approx(np.abs(b - a).max(), rel=1e-15)
+        assert row.mean_abs_delta == pytest.approx(np.abs(b - a).mean(), rel=REL)
+    same = {r.name: r for r in compare.diff(ra, reader_at(d / "model.ckpt-0"))}["z"]
+    assert same.status == "unchanged" and same.rel_l2 == 0
+    got = compare.delta(ra, rb, "z")
+    assert got.dtype == np.complex128 and np.array_equal(got, b - a)
+    # a complex tensor against a real one of the same shape: compared as complex
+    mixed = compare.delta(ra, rb, "z", "f")
+    assert mixed.dtype == np.complex128 and np.array_equal(mixed, vb["f"].astype(np.float64) - a)
+    as32 = list(compare.delta_chunks(ra, rb, "f", "z", chunk_bytes=64, dtype=np.float32))
+    assert all(p.dtype == np.complex64 for p in as32) and len(as32) > 1
+    assert np.array_equal(np.concatenate(as32), (b - va["f"].astype(np.float64)).astype(np.complex64))
+    assert all(p.dtype == np.float32 for p in compare.delta_chunks(ra, rb, "f", dtype=np.float32))
+
+
+def test_trend_of_a_complex_variable(complex_run):
+    d, xs = complex_run
+    result = compare.trend(run_readers(d), "z", bins=6)
+    mags = [np.abs(x) for x in xs]
+    edges = np.array(result.edges)
+    assert edges[0] == min(m.min() for m in mags) and edges[-1] == max(m.max() for m in mags)
+    x0 = xs[0].astype(np.complex128)
+    for i, (p, x, m) in enumerate(zip(result.points, xs, mags)):
+        assert p.counts == np.histogram(m, bins=edges)[0].tolist()
+        assert p.mean == pytest.approx(m.astype(np.float64).mean(), rel=REL)
+        assert p.norm == pytest.approx(np.linalg.norm(m.astype(np.float64)), rel=REL)  # of |x| as stored
+        x64 = x.astype(np.complex128)
+        # ‖x₀‖ is the statistics' own, of |x| as float32: float32's precision
+        assert p.rel_change_first == pytest.approx(np.linalg.norm(x64 - x0) / np.linalg.norm(x0), rel=1e-6)
+        if i:
+            prev = xs[i - 1].astype(np.complex128)
+            assert p.rel_change_prev == pytest.approx(np.linalg.norm(x64 - prev) / np.linalg.norm(prev),
+                                                      rel=1e-6)
+
+
+def test_cached_results_are_copies_and_follow_the_files(complex_run, tmp_path, monkeypatch):
+    d, xs = complex_run
+    import shutil
+    for f in d.glob("model.ckpt-[01].*"):
+        shutil.copy(f, tmp_path / f.name)
+    a, b = tmp_path / "model.ckpt-0", tmp_path / "model.ckpt-1"
+    cache = compare.ResultCache()
+    fresh = compare.diff(reader_at(a), reader_at(b))
+    rows = compare.diff(reader_at(a), reader_at(b), cache=cache)
+    assert rows == fresh and len(cache) == 2
+    rows[0].shape_a.append(99)
+    rows[0].shape_b.append(99)
+    again = compare.diff(reader_at(a), reader_at(b), cache=cache)
+    assert again == fresh
+    again[0].shape_a.append(98)
+    assert compare.diff(reader_at(a), reader_at(b), cache=cache) == fresh
+    # the same files by a relative path: the same entries
+    monkeypatch.chdir(tmp_path)
+    assert compare.diff(reader_at("model.ckpt-0"), reader_at("model.ckpt-1"), cache=cache) == fresh
+    assert len(cache) == 2
+    # B rewritten in place: not answered from the cache
+    save_v2(b, {"z": xs[2], "f": xs[2].real.copy()})
+    changed = {r.name: r for r in compare.diff(reader_at(a), reader_at(b), cache=cache)}
+    assert len(cache) == 4
+    want = np.linalg.norm(xs[2].real.astype(np.float64) - xs[0].real) / np.linalg.norm(xs[0].real.astype(np.float64))
+    assert changed["f"].rel_l2 == pytest.approx(want, rel=REL)
+
+    readers = run_readers(d)
+    fresh_trend = compare.trend(readers, "f", bins=4)
+    t1 = compare.trend(readers, "f", bins=4, cache=cache)
+    assert t1 == fresh_trend
+    t1.points[0].shape.append(7)
+    t1.points[0].counts.append(7)
+    t1.edges.append(7)
+    t2 = compare.trend(readers, "f", bins=4, cache=cache)
+    assert t2 == fresh_trend
+    t2.points[1].counts.append(7)
+    assert compare.trend(readers, "f", bins=4, cache=cache) == fresh_trend
+    assert compare.trend(readers, "f", bins=5, cache=cache).bins == 5   # another key
+
+
+def test_result_cache_keeps_the_most_recently_used():
+    cache = compare.ResultCache(maxsize=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("a", 3)          # updating an entry makes it the newest
+    cache.put("c", 4)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (3, None, 4)
+    assert cache.get("a") == 3   # asked for: now the newest
+    cache.put("d", 5)
+    assert (cache.get("a"), cache.get("c"), cache.get("d")) == (3, None, 5)
+    assert len(cache) == 2
+    cache.clear()
+    assert len(cache) == 0 and cache.get("a") is None
+    assert compare.ResultCache().maxsize == 256
+
+
+def test_trend_json_form(tmp_path, tf):
+    rng = np.random.RandomState(3)
+    xs = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(2)]
+    save_v2(tmp_path / "model.ckpt-1", {"v": xs[0]})
+    save_v2(tmp_path / "model.ckpt-2", {"u": xs[0]})
+    save_v2(tmp_path / "model.ckpt-3", {"v": xs[1]})
+    result = compare.trend(run_readers(tmp_path), "v", bins=3)
+    doc = result.to_json()
+    assert doc["name"] == "v" and doc["bins"] == 3 and doc["edges"] == result.edges
+    assert doc["reads_per_checkpoint"] == 1 and len(doc["steps"]) == 3
+    for s, p in zip(doc["steps"], result.points):
+        assert s == {"step": p.step, "mean": p.mean, "std": p.std, "norm": p.norm, "min": p.min,
+                     "max": p.max, "rel_change_first": p.rel_change_first,
+                     "rel_change_prev": p.rel_change_prev,
+                     "histogram": {"edges": result.edges if p.counts else [], "counts": p.counts},
+                     "prefix": p.prefix, "key": p.key, "shape": p.shape, "dtype": p.dtype,
+                     "size": p.size, "zeros": p.zeros, "nan": p.nan, "inf": p.inf,
+                     "problem": p.problem}
+    first, gone, last = doc["steps"]
+    assert first["step"] == 1 and first["shape"] == [2, 3] and first["dtype"] == "float32"
+    assert first["size"] == 6 and sum(first["histogram"]["counts"]) == 6
+    assert first["mean"] == pytest.approx(xs[0].astype(np.float64).mean(), rel=REL)
+    assert gone["histogram"] == {"edges": [], "counts": []} and gone["problem"] == "not in this checkpoint"
+    assert gone["key"] is None and gone["size"] == 0 and gone["mean"] is None
+    assert last["prefix"] == str(tmp_path / "model.ckpt-3") and last["key"] == "v"
+    assert last["rel_change_prev"] == pytest.approx(
+        np.linalg.norm(xs[1].astype(np.float64) - xs[0]) / np.linalg.norm(xs[0].astype(np.float64)), rel=REL)
+    assert json.loads(json.dumps(doc)) == doc
