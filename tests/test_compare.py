@@ -680,3 +680,130 @@ def test_trend_json_form(tmp_path, tf):
     assert last["rel_change_prev"] == pytest.approx(
         np.linalg.norm(xs[1].astype(np.float64) - xs[0]) / np.linalg.norm(xs[0].astype(np.float64)), rel=REL)
     assert json.loads(json.dumps(doc)) == doc
+
+
+# -- rows that cannot be compared, edge sizes and orders -------------------------------------
+
+def test_a_checkpoint_without_its_data_gives_unreadable_rows(edits, tmp_path):
+    pa, pb, _a, _b = edits
+    import shutil
+    shutil.copy(pb + ".index", tmp_path / "b.index")   # no data file beside it
+    rb = reader_at(tmp_path / "b")
+    assert rb.tensors["moved"].problem
+    rows = {r.name: r for r in compare.diff(reader_at(pa), rb)}
+    moved = rows["moved"]
+    assert moved.status == "unreadable" and moved.problem == f"B: {rb.tensors['moved'].problem}"
+    assert moved.rel_l2 is None and moved.shape_a == moved.shape_b == [1000]
+    both = {r.name: r for r in compare.diff(rb, rb)}["moved"]
+    assert both.problem == f"A: {rb.tensors['moved'].problem}; B: {rb.tensors['moved'].problem}"
+    assert rows["new"].status == "added" and rows["new"].problem == f"{rb.index_path}: {rb.tensors['new'].problem}"
+    assert rows["gone"].status == "removed" and rows["gone"].problem is None
+    back = {r.name: r for r in compare.diff(rb, reader_at(pa))}
+    assert back["new"].status == "removed" and back["new"].problem.startswith(rb.index_path + ": ")
+    assert back["moved"].problem.startswith("A: ")
+    with pytest.raises(compare.FormatError):
+        list(compare.delta_chunks(reader_at(pa), rb, "moved"))
+    result = compare.trend([(1, reader_at(pa)), (2, rb)], "moved", bins=3)
+    assert result.points[1].problem == rb.tensors["moved"].problem and result.points[1].counts == []
+    assert result.points[0].counts and result.points[0].rel_change_first == 0
+
+
+def test_delta_refuses_strings_and_other_shapes(edits):
+    pa, pb, _a, _b = edits
+    ra, rb = reader_at(pa), reader_at(pb)
+    with pytest.raises(ValueError, match="text holds strings: a delta needs numbers"):
+        compare.delta(ra, rb, "text")
+    with pytest.raises(ValueError, match=r"shapes differ: \[2, 3\] against \[3, 2\]"):
+        compare.delta(ra, rb, "w")
+    with pytest.raises(ValueError, match=r"shapes differ: \[2, 3\] against \[5\]"):
+        compare.delta(ra, rb, "w", "same")
+    assert compare.delta(ra, rb, "d").tolist() == [0.0, 0.0, 0.5]
+
+
+def test_a_large_delta_is_float32(edits, monkeypatch):
+    pa, pb, a, b = edits
+    ra, rb = reader_at(pa), reader_at(pb)
+    want = b["moved"].astype(np.float64) - a["moved"].astype(np.float64)
+    monkeypatch.setattr(compare, "DELTA_FLOAT64_ELEMENTS", 1000)
+    exact = compare.delta(ra, rb, "moved")
+    assert exact.dtype == np.float64 and np.array_equal(exact, want)
+    monkeypatch.setattr(compare, "DELTA_FLOAT64_ELEMENTS", 999)
+    half = compare.delta(ra, rb, "moved")
+    assert half.dtype == np.float32 and np.array_equal(half, want.astype(np.float32))
+    assert compare.delta(ra, rb, "d").dtype == np.float64
+
+
+def test_empty_and_bool_tensors(tmp_path, tf):
+    pa = save_v2(tmp_path / "a", {"e": np.zeros((0, 3), np.float32), "m": np.array([True, False, True])})
+    pb = save_v2(tmp_path / "b", {"e": np.zeros((0, 3), np.float32), "m": np.array([True, True, False])})
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    e = rows["e"]
+    assert (e.status, e.rel_l2, e.max_abs_delta, e.mean_abs_delta, e.size) == ("unchanged", 0.0, 0.0, 0.0, 0)
+    m = rows["m"]
+    assert m.status == "changed" and m.max_abs_delta == 1.0 and m.mean_abs_delta == pytest.approx(2 / 3)
+    assert m.rel_l2 == pytest.approx(math.sqrt(2) / math.sqrt(2))
+    assert compare.delta(reader_at(pa), reader_at(pb), "m").tolist() == [0.0, 1.0, -1.0]
+
+
+def test_nan_makes_the_metrics_nan_and_sorts_first(tmp_path, tf):
+    x = np.arange(1, 7, dtype=np.float32)
+    y = x.copy()
+    y[2] = np.nan
+    z = x * 3
+    pa = save_v2(tmp_path / "a", {"n": x, "big": x, "small": x, "t": np.array([b"a"], object)})
+    pb = save_v2(tmp_path / "b", {"n": y, "big": z, "small": x + 0.5, "t": np.array([b"b"], object)})
+    rows = compare.diff(reader_at(pa), reader_at(pb))
+    assert [r.name for r in rows] == ["n", "big", "small", "t"]
+    n = rows[0]
+    assert n.status == "changed" and math.isnan(n.rel_l2) and math.isnan(n.max_abs_delta)
+    assert math.isnan(n.mean_abs_delta) and math.isnan(n.l2_delta)
+    # NaN in the base only
+    rows = {r.name: r for r in compare.diff(reader_at(pb), reader_at(pa))}
+    assert math.isnan(rows["n"].rel_l2) and math.isnan(rows["n"].max_abs_delta)
+    big = rows["big"]
+    assert big.max_abs_delta == 12.0 and big.rel_l2 == pytest.approx(2 / 3, rel=REL)
+
+
+def test_sort_rows_orders_groups_and_ties_by_name():
+    R = compare.DiffRow
+    rows = [R("z", "removed"), R("k", "unreadable"), R("a", "added"), R("q", "reshaped"),
+            R("s2", "unchanged"), R("s1", "changed"), R("b", "changed", rel_l2=0.5),
+            R("c", "unchanged", rel_l2=0.0), R("a2", "changed", rel_l2=0.5), R("n", "changed", rel_l2=math.nan),
+            R("i", "changed", rel_l2=math.inf), R("y", "added"), R("x", "added")]
+    assert [r.name for r in compare.sort_rows(rows)] == \
+        ["i", "n", "a2", "b", "c", "s1", "s2", "q", "a", "x", "y", "z", "k"]  # NaN ranks as inf
+    assert R("u", "unchanged").compared and R("u", "changed").compared
+    assert not any(R("u", s).compared for s in ("reshaped", "added", "removed", "unreadable"))
+
+
+def test_diff_row_json_form(edits):
+    pa, pb, _a, _b = edits
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    d = rows["d"]
+    assert d.to_json() == {"name": "d", "status": "changed", "rel_l2": d.rel_l2, "max_abs_delta": 0.5,
+                           "mean_abs_delta": pytest.approx(0.5 / 3), "shape_a": [3], "shape_b": [3],
+                           "dtype_a": "int32", "dtype_b": "float32", "dtype_changed": True,
+                           "key_a": "d", "key_b": "d", "l2_delta": 0.5,
+                           "l2_a": pytest.approx(math.sqrt(14)), "size": 3, "problem": None}
+    assert rows["new"].to_json()["key_a"] is None and rows["new"].to_json()["size"] == 4
+    assert rows["gone"].to_json()["key_b"] is None and rows["gone"].size == 1
+
+
+def test_match_leaves_ambiguous_readable_names_unpaired(keras):
+    full = reader_at(keras.checkpoints[-1].prefix)
+    alone = reader_at(keras.model_only.prefix)
+    names = sorted({t.display_name for t in alone.tensors.values()} - {"save_counter"})
+    twin, other = names[0], names[1]
+    # two leftover tensors of B called alike: that name pairs nothing, the rest pair
+    for t in alone.tensors.values():
+        if t.display_name == other:
+            t.display_name = twin
+    m = compare.match(full, alone)
+    paired = {full.tensors[a].display_name for a, _b in m.by_name}
+    assert twin not in paired and other not in paired
+    assert len(m.by_name) == len(alone.tensors) - 2
+    assert {alone.tensors[k].display_name for k in m.only_b} == {twin}
+    assert {full.tensors[k].display_name for k in m.only_a} == {twin, other, "save_counter"}
+    # and alike on A's side
+    m = compare.match(alone, full)
+    assert {alone.tensors[k].display_name for k in m.only_a} == {twin} and len(m.only_a) == 2
