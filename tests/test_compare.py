@@ -342,6 +342,8 @@ def _check_trend(result, values_by_step: list[np.ndarray], bins: int):
         x64 = x.astype(np.float64)
         assert p.counts == np.histogram(x, bins=edges)[0].tolist()
         assert p.min == x.min() and p.max == x.max()
+        assert (p.size, p.zeros, p.nan, p.inf) == (x.size, int((x == 0).sum()), 0, 0)
+        assert p.shape == list(x.shape) and p.dtype == tf.dtypes.as_dtype(x.dtype).name
         assert p.mean == pytest.approx(x64.mean(), rel=REL, abs=1e-15)
         assert p.std == pytest.approx(x64.std(), rel=REL, abs=1e-15)
         assert p.norm == pytest.approx(np.sqrt(np.sum(x64 * x64)), rel=REL)
@@ -807,3 +809,70 @@ def test_match_leaves_ambiguous_readable_names_unpaired(keras):
     # and alike on A's side
     m = compare.match(alone, full)
     assert {alone.tensors[k].display_name for k in m.only_a} == {twin} and len(m.only_a) == 2
+
+
+# -- trends: steps that differ ----------------------------------------------------------------
+
+def test_trend_steps_of_other_shapes_types_and_strings(tmp_path, tf):
+    rng = np.random.RandomState(8)
+    x1 = rng.standard_normal((3, 4)).astype(np.float32)
+    x1[0, :2] = 0
+    x2 = (x1 + 0.1).astype(np.float32)
+    wide = rng.standard_normal(5).astype(np.float32) * 10   # another shape: no changes
+    x4 = (x2 * 2).astype(np.float64)                        # another dtype, same shape
+    save_v2(tmp_path / "model.ckpt-1", {"v": x1})
+    save_v2(tmp_path / "model.ckpt-2", {"v": x2})
+    save_v2(tmp_path / "model.ckpt-3", {"v": wide})
+    save_v2(tmp_path / "model.ckpt-4", {"v": x4})
+    save_v2(tmp_path / "model.ckpt-5", {"v": np.array([b"x"], dtype=object)})
+    readers = run_readers(tmp_path)
+    seen = []
+    result = compare.trend(readers, "v", bins=7, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    p1, p2, p3, p4, p5 = result.points
+    assert p5.problem == "holds strings: no statistics" and p5.counts == [] and p5.mean is None
+    assert p3.rel_change_first is None and p3.rel_change_prev is None and p3.shape == [5]
+    assert p3.mean == pytest.approx(wide.astype(np.float64).mean(), rel=REL)
+    assert p1.zeros == 2 and p4.dtype == "float64"
+    values = [x1, x2, wide, x4]
+    lo = min(float(v.min()) for v in values)
+    hi = max(float(v.max()) for v in values)
+    counts, edges = np.histogram(np.empty(0), bins=7, range=(lo, hi))   # steps of two types: float64
+    assert result.edges == edges.tolist()
+    for p, v in zip(result.points, values):
+        assert p.counts == np.histogram(v.astype(np.float64), bins=edges)[0].tolist()
+        assert p.min == v.min() and p.max == v.max() and sum(p.counts) == v.size
+    x0 = x1.astype(np.float64)
+    assert p4.rel_change_first == pytest.approx(np.linalg.norm(x4 - x0) / np.linalg.norm(x0), rel=REL)
+    assert p4.rel_change_prev == pytest.approx(np.linalg.norm(x4 - x2.astype(np.float64))
+                                               / np.linalg.norm(x2.astype(np.float64)), rel=REL)
+    twice = compare.trend(readers, "v", bins=7, keep_bytes=0, stream_bytes=16)
+    assert twice.reads_per_checkpoint == 2 and twice.edges == result.edges
+    assert [p.counts for p in twice.points] == [p.counts for p in result.points]
+    for a, b in zip(twice.points, result.points):
+        assert (a.rel_change_prev is None) == (b.rel_change_prev is None)
+        assert a.rel_change_prev is None or a.rel_change_prev == pytest.approx(b.rel_change_prev, rel=REL)
+    # exactly at the limit: still one read
+    nbytes = sum(r.tensors["v"].nbytes for _s, r in readers[:4])
+    assert compare.trend(readers, "v", bins=7, keep_bytes=nbytes).reads_per_checkpoint == 1
+    assert compare.trend(readers, "v", bins=7, keep_bytes=nbytes - 1).reads_per_checkpoint == 2
+    with pytest.raises(ValueError, match="bins"):
+        compare.trend(readers, "v", bins=0)
+    nothing = compare.trend(readers, "nowhere", bins=3)
+    assert nothing.name == "nowhere" and nothing.edges == [] and all(
+        p.problem == "not in this checkpoint" for p in nothing.points)
+
+
+def test_trend_range_wider_than_float32_and_a_step_without_finite_values(tmp_path, tf):
+    big = np.finfo(np.float32).max
+    xs = [np.array([-big, 0, 1], np.float32), np.array([np.nan, np.inf, np.nan], np.float32),
+          np.array([2, big, 3], np.float32)]
+    for i, x in enumerate(xs):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"v": x})
+    result = compare.trend(run_readers(tmp_path), "v", bins=4)
+    edges = np.histogram(np.empty(0), bins=4, range=(-float(big), float(big)))[1]
+    assert result.edges == edges.tolist()
+    assert result.points[0].counts == [1, 0, 2, 0] and result.points[2].counts == [0, 0, 2, 1]
+    empty = result.points[1]
+    assert empty.counts == [0, 0, 0, 0] and (empty.nan, empty.inf) == (2, 1)
+    assert empty.mean is None and empty.min is None and empty.norm is None
