@@ -22,19 +22,19 @@ def _save(tf, prefix, tensors: dict) -> None:
 
 @pytest.fixture
 def run(tf, tmp_path):
-    """Three checkpoints of a run: the first intact, the second with one byte of `b`
-    flipped, the third with an index that is not one."""
+    """Three checkpoints of a run: the first intact, the second with an index that is not
+    one, the third with one byte of `b` flipped."""
     rng = np.random.RandomState(0)
     for step in (1, 2, 3):
         _save(tf, tmp_path / f"model.ckpt-{step}",
               {"a": rng.standard_normal(64).astype(np.float32),
                "b": rng.standard_normal((8, 8)).astype(np.float32), "c": np.int64(step)})
-    data = tmp_path / "model.ckpt-2.data-00000-of-00001"
+    data = tmp_path / "model.ckpt-3.data-00000-of-00001"
     raw = bytearray(data.read_bytes())
-    value = tf.train.load_checkpoint(str(tmp_path / "model.ckpt-2")).get_tensor("b")
+    value = tf.train.load_checkpoint(str(tmp_path / "model.ckpt-3")).get_tensor("b")
     raw[bytes(raw).index(value.tobytes()) + 100] ^= 0x40
     data.write_bytes(bytes(raw))
-    (tmp_path / "model.ckpt-3.index").write_bytes(b"not an index at all" * 10)
+    (tmp_path / "model.ckpt-2.index").write_bytes(b"not an index at all" * 10)
     return tmp_path
 
 
@@ -45,10 +45,10 @@ def test_verify_reports_each_corrupt_tensor_and_checks_the_rest(run):
     report = verify.verify(checkpoints, progress=lambda f, t: seen.append((f, t)))
     assert report.checked == 6 and not report.ok
     assert len(report.corrupt) == 2
-    assert report.corrupt[0].startswith("model.ckpt-2: b: ") and "crc32c" in report.corrupt[0]
-    assert report.corrupt[1].startswith("model.ckpt-3: ")
+    assert report.corrupt[0].startswith("model.ckpt-2: ") and "index" in report.corrupt[0]
+    assert report.corrupt[1].startswith("model.ckpt-3: b: ") and "crc32c" in report.corrupt[1]
     # one call per tensor, as it goes, naming the checkpoint
-    assert [t for _f, t in seen] == ["verifying model.ckpt-1"] * 3 + ["verifying model.ckpt-2"] * 3
+    assert [t for _f, t in seen] == ["verifying model.ckpt-1"] * 3 + ["verifying model.ckpt-3"] * 3
     fractions = [f for f, _t in seen]
     assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1
     total = sum(c.size for c in checkpoints)
@@ -62,6 +62,9 @@ def test_verify_of_a_good_run_and_of_nothing(run):
     assert verify.verify([]).ok and verify.verify([]).checked == 0
     good[0].on_disk = False        # listed by the state file but gone: not read
     assert verify.verify(good).checked == 0
+    broken = [c for c in open_path(str(run)).checkpoints if c.name == "model.ckpt-3"]
+    report = verify.verify(broken)
+    assert report.checked == 3 and len(report.corrupt) == 1
 
 
 def test_verify_stops_when_cancelled(run):
@@ -114,6 +117,8 @@ def test_csv_rows(tmp_path):
     assert csv(np.array([0.1, 1e-30], np.float32)) == f"{float(np.float32(0.1))!r},{float(np.float32(1e-30))!r}\n"
     assert csv(np.array([[1, 2], [3, 4]], np.int32)) == "1,2\n3,4\n"
     assert csv(np.arange(8, dtype=np.int8).reshape(2, 2, 2)) == "0,1\n2,3\n4,5\n6,7\n"
+    assert csv(np.arange(24).reshape(2, 3, 4)).splitlines()[1] == "4,5,6,7"
+    assert csv(np.arange(6).reshape(2, 3)) == "0,1,2\n3,4,5\n"
     assert csv(np.array([True, False])) == "True,False\n"
     assert csv(np.array([b'say "hi"', b"a,b", b"\xff\xfe"], dtype=object)) == \
         '"say ""hi""","a,b","\\xff\\xfe"\n'
@@ -136,7 +141,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path):
     assert os.listdir(tmp_path) == ["v.csv"]
     with pytest.raises(OSError):       # cannot even start: nothing to clean up
         export.atomic_write(str(tmp_path / "no" / "v.csv"), lambda f: None)
-    export.atomic_write(target, lambda f: f.write(b"new"))
+    def peek(f):   # while it is written, the file has its own name beside the target
+        assert sorted(os.listdir(tmp_path)) == ["v.csv", "v.csv.partial"]
+        f.write(b"new")
+    export.atomic_write(target, peek)
     assert open(target).read() == "new" and os.listdir(tmp_path) == ["v.csv"]
 
 
@@ -171,6 +179,19 @@ def test_smoothing_is_tensorboards():
         assert out.tolist() == [1.0, 5.0] and out is not raw
     assert curves.smooth([], 0.5).tolist() == []
     assert curves.smooth([1, 3], 0.5).tolist() == [1.0, pytest.approx(7 / 3, rel=1e-12)]
+
+
+def test_smoothing_gives_tensorboards_very_numbers():
+    """Number for number what TensorBoard's own loop (in doubles) draws."""
+    def tensorboard(values, weight):
+        last, seen, out = 0.0, 0, []
+        for y in values:
+            last = last * weight + (1 - weight) * y
+            seen += 1
+            out.append(last / (1 - weight ** seen))
+        return out
+    for values, weight in (([0.1], 0.3), ([7.7], 0.9), ([0.1, 0.2, 0.3], 0.6)):
+        assert curves.smooth(values, weight).tolist() == tensorboard(values, weight)
 
 
 # -- progress -------------------------------------------------------------------------------
