@@ -876,3 +876,62 @@ def test_trend_range_wider_than_float32_and_a_step_without_finite_values(tmp_pat
     empty = result.points[1]
     assert empty.counts == [0, 0, 0, 0] and (empty.nan, empty.inf) == (2, 1)
     assert empty.mean is None and empty.min is None and empty.norm is None
+
+
+# -- sizes past one block, progress to the byte, partitioned alike ---------------------------
+
+def test_metrics_over_several_blocks(tmp_path, tf):
+    rng = np.random.RandomState(12)
+    n = 2 * compare.BLOCK + 3
+    a = rng.standard_normal(n).astype(np.float32)
+    b = a + rng.standard_normal(n).astype(np.float32) * np.float32(0.01)
+    b[5] = a[5] + 3             # the largest change in the first block...
+    b[-1] = a[-1] + 7           # ...and a larger one in the short last block
+    z = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    z2 = z.copy()
+    z2[-2] += 5j
+    z2[1] += 2
+    nan = a.copy()
+    nan[n // 2] = np.nan
+    pa = save_v2(tmp_path / "a", {"x": a, "z": z, "same_nan": nan})
+    pb = save_v2(tmp_path / "b", {"x": b, "z": z2, "same_nan": nan.copy()})
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    assert_row_matches(rows["x"], a, b)
+    assert rows["x"].max_abs_delta == float(np.float64(b[-1]) - np.float64(a[-1]))
+    zr = rows["z"]
+    d = z2.astype(np.complex128) - z.astype(np.complex128)
+    assert zr.max_abs_delta == np.abs(d).max() and zr.l2_delta == pytest.approx(np.linalg.norm(d), rel=REL)
+    assert zr.l2_a == pytest.approx(np.linalg.norm(z.astype(np.complex128)), rel=REL)
+    # NaN where both have it, with the same bytes: unchanged, though its metrics are NaN
+    same = rows["same_nan"]
+    assert same.status == "unchanged" and math.isnan(same.rel_l2)
+
+
+def test_progress_counts_every_byte_read(run):
+    a, b = reader_at(run.checkpoints[0].prefix), reader_at(run.checkpoints[-1].prefix)
+    seen = []
+    compare.diff(a, b, progress=seen.append, chunk_bytes=256)
+    assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen) and seen[0] < 0.1
+    readers = run_readers(run.dir)
+    for keep in (compare.TREND_KEEP_BYTES, 0):
+        seen.clear()
+        compare.trend(readers, "dense/kernel", bins=4, progress=seen.append, keep_bytes=keep,
+                      stream_bytes=512)
+        assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen)
+        # kept: one lockstep read of all; else the first pass ends half-way
+        assert seen == [1.0, 1.0] if keep else (0.5 in seen and seen[0] < 0.5)
+
+
+def test_a_delta_of_tensors_partitioned_alike_comes_out_row_major(tmp_path, tf):
+    rng = np.random.RandomState(13)
+    wa = rng.standard_normal((6, 4)).astype(np.float32)
+    wb = rng.standard_normal((6, 4)).astype(np.float32)
+    pa = save_v2(tmp_path / "a", {}, slices=[("w", "6 4 -:0,1", wa[:, :1]), ("w", "6 4 -:1,3", wa[:, 1:])])
+    pb = save_v2(tmp_path / "b", {}, slices=[("w", "6 4 -:0,1", wb[:, :1]), ("w", "6 4 -:1,3", wb[:, 1:])])
+    ra, rb = reader_at(pa), reader_at(pb)
+    want = wb.astype(np.float64) - wa.astype(np.float64)
+    assert np.array_equal(compare.delta(ra, rb, "w"), want)
+    pieces = list(compare.delta_chunks(ra, rb, "w", chunk_bytes=8))
+    assert np.array_equal(np.concatenate(pieces), want.ravel())
+    row = compare.diff(ra, rb, chunk_bytes=8)[0]
+    assert_row_matches(row, wa, wb)
