@@ -571,6 +571,8 @@ def test_complex_tensors_compare_by_magnitude(complex_run):
     # a complex tensor against a real one of the same shape: compared as complex
     mixed = compare.delta(ra, rb, "z", "f")
     assert mixed.dtype == np.complex128 and np.array_equal(mixed, vb["f"].astype(np.float64) - a)
+    mixed = compare.delta(ra, rb, "f", "z")   # B's type decides too
+    assert mixed.dtype == np.complex128 and np.array_equal(mixed, b - va["f"].astype(np.float64))
     as32 = list(compare.delta_chunks(ra, rb, "f", "z", chunk_bytes=64, dtype=np.float32))
     assert all(p.dtype == np.complex64 for p in as32) and len(as32) > 1
     assert np.array_equal(np.concatenate(as32), (b - va["f"].astype(np.float64)).astype(np.complex64))
@@ -636,6 +638,17 @@ def test_cached_results_are_copies_and_follow_the_files(complex_run, tmp_path, m
     t2.points[1].counts.append(7)
     assert compare.trend(readers, "f", bins=4, cache=cache) == fresh_trend
     assert compare.trend(readers, "f", bins=5, cache=cache).bins == 5   # another key
+    # a step without the variable (no shape) and a scalar (an empty shape) are cached alike
+    save_v2(tmp_path / "model.ckpt-7", {"other": np.float32(1)})
+    save_v2(tmp_path / "model.ckpt-8", {"s": np.float32(2), "other": np.float32(1)})
+    save_v2(tmp_path / "model.ckpt-9", {"s": np.float32(3)})
+    steps = run_readers(tmp_path)[-3:]
+    fresh_s = compare.trend(steps, "s", bins=2)
+    assert fresh_s.points[0].shape is None and fresh_s.points[1].shape == []
+    assert compare.trend(steps, "s", bins=2, cache=cache) == fresh_s
+    hit = compare.trend(steps, "s", bins=2, cache=cache)
+    hit.points[1].shape.append(1)
+    assert compare.trend(steps, "s", bins=2, cache=cache) == fresh_s
 
 
 def test_result_cache_keeps_the_most_recently_used():
