@@ -948,3 +948,13 @@ def test_a_delta_of_tensors_partitioned_alike_comes_out_row_major(tmp_path, tf):
     assert np.array_equal(np.concatenate(pieces), want.ravel())
     row = compare.diff(ra, rb, chunk_bytes=8)[0]
     assert_row_matches(row, wa, wb)
+
+
+def test_a_delta_of_more_than_one_read_chunk(tmp_path, tf):
+    """B − A of a tensor that streams in two chunks lands each piece in its place."""
+    n = compare.CHUNK_BYTES // 4 + 1000
+    a = np.linspace(-1, 1, n, dtype=np.float32)
+    b = np.float16(0.5) + a.astype(np.float16)   # float16: chunks of other lengths than A's
+    pa, pb = save_v2(tmp_path / "a", {"x": a}), save_v2(tmp_path / "b", {"x": b})
+    got = compare.delta(reader_at(pa), reader_at(pb), "x")
+    assert got.dtype == np.float64 and np.array_equal(got, b.astype(np.float64) - a.astype(np.float64))
