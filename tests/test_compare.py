@@ -772,6 +772,9 @@ def test_nan_makes_the_metrics_nan_and_sorts_first(tmp_path, tf):
     n = rows[0]
     assert n.status == "changed" and math.isnan(n.rel_l2) and math.isnan(n.max_abs_delta)
     assert math.isnan(n.mean_abs_delta) and math.isnan(n.l2_delta)
+    # the NaN in an early chunk of several: still NaN at the end
+    n = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=8)}["n"]
+    assert math.isnan(n.max_abs_delta) and math.isnan(n.rel_l2)
     # NaN in the base only
     rows = {r.name: r for r in compare.diff(reader_at(pb), reader_at(pa))}
     assert math.isnan(rows["n"].rel_l2) and math.isnan(rows["n"].max_abs_delta)
