@@ -961,3 +961,29 @@ def test_a_delta_of_more_than_one_read_chunk(tmp_path, tf):
     pa, pb = save_v2(tmp_path / "a", {"x": a}), save_v2(tmp_path / "b", {"x": b})
     got = compare.delta(reader_at(pa), reader_at(pb), "x")
     assert got.dtype == np.float64 and np.array_equal(got, b.astype(np.float64) - a.astype(np.float64))
+
+
+def test_cached_rows_of_checkpoints_on_a_web_server(tmp_path, tf, monkeypatch):
+    """A remote checkpoint is known to the cache by its URL, size and date: rewritten with
+    more in it, it is compared again."""
+    from app.formats import remote
+    from .remote_servers import web_server
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(remote, "BACKOFF", 0.05)
+    x = np.arange(6, dtype=np.float32)
+    save_v2(tmp_path / "a", {"x": x})
+    save_v2(tmp_path / "b", {"x": x * 2})
+    remote.reset()
+    try:
+        with web_server(tmp_path) as (url, _faults):
+            cache = compare.ResultCache()
+            rows = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert rows[0].rel_l2 == pytest.approx(1.0) and len(cache) == 1
+            again = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert again == rows and len(cache) == 1
+            save_v2(tmp_path / "b", {"x": x * 3, "y": np.zeros(4, np.float32)})
+            remote.reset()
+            rows = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert {r.name: r.rel_l2 for r in rows}["x"] == pytest.approx(2.0) and len(cache) == 2
+    finally:
+        remote.reset()
