@@ -987,3 +987,13 @@ def test_cached_rows_of_checkpoints_on_a_web_server(tmp_path, tf, monkeypatch):
             assert {r.name: r.rel_l2 for r in rows}["x"] == pytest.approx(2.0) and len(cache) == 2
     finally:
         remote.reset()
+
+
+def test_a_change_in_the_first_chunk_only_is_a_change(tmp_path, tf):
+    x = np.arange(8, dtype=np.float32)
+    y = x.copy()
+    y[0] = 100
+    pa, pb = save_v2(tmp_path / "a", {"x": x}), save_v2(tmp_path / "b", {"x": y})
+    for chunk in (8, 16, compare.CHUNK_BYTES):
+        row = compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=chunk)[0]
+        assert row.status == "changed" and row.max_abs_delta == 100.0
