@@ -997,3 +997,14 @@ def test_a_change_in_the_first_chunk_only_is_a_change(tmp_path, tf):
     for chunk in (8, 16, compare.CHUNK_BYTES):
         row = compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=chunk)[0]
         assert row.status == "changed" and row.max_abs_delta == 100.0
+
+
+def test_strings_against_numbers_of_the_same_shape_are_changed(tmp_path, tf):
+    pa = save_v2(tmp_path / "a", {"t": np.array([b"1", b"2"], object), "u": np.array([1.0, 2.0], np.float32)})
+    pb = save_v2(tmp_path / "b", {"t": np.array([1.0, 2.0], np.float32), "u": np.array([b"1", b"2"], object)})
+    seen = []
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb), progress=seen.append)}
+    assert seen == sorted(seen) and seen[-2:] == [1.0, 1.0]   # their bytes count as read
+    for name in ("t", "u"):
+        assert rows[name].status == "changed" and rows[name].dtype_changed and rows[name].rel_l2 is None
+        assert rows[name].problem is None
