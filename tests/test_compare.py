@@ -342,6 +342,8 @@ def _check_trend(result, values_by_step: list[np.ndarray], bins: int):
         x64 = x.astype(np.float64)
         assert p.counts == np.histogram(x, bins=edges)[0].tolist()
         assert p.min == x.min() and p.max == x.max()
+        assert (p.size, p.zeros, p.nan, p.inf) == (x.size, int((x == 0).sum()), 0, 0)
+        assert p.shape == list(x.shape) and p.dtype == tf.dtypes.as_dtype(x.dtype).name
         assert p.mean == pytest.approx(x64.mean(), rel=REL, abs=1e-15)
         assert p.std == pytest.approx(x64.std(), rel=REL, abs=1e-15)
         assert p.norm == pytest.approx(np.sqrt(np.sum(x64 * x64)), rel=REL)
@@ -532,3 +534,477 @@ def test_cli_trend_human_readable_and_problems(run, tmp_path, monkeypatch, capsy
     doc = json.loads(captured.out)
     assert doc["steps"][1]["problem"] == "not in this checkpoint"
     assert "note: model.ckpt-2: v is not in this checkpoint" in captured.err
+
+
+# -- complex tensors, caches and the JSON form ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def complex_run(tmp_path_factory):
+    """Three steps of a complex64 variable (with a float partner), written by TensorFlow."""
+    d = tmp_path_factory.mktemp("cmp_complex")
+    rng = np.random.RandomState(9)
+    xs = [(rng.standard_normal(40) + 1j * rng.standard_normal(40)).astype(np.complex64)]
+    for _ in range(2):
+        xs.append((xs[-1] + (rng.standard_normal(40) + 1j * rng.standard_normal(40)) * 0.3).astype(np.complex64))
+    for i, x in enumerate(xs):
+        save_v2(d / f"model.ckpt-{i}", {"z": x, "f": x.real.copy()})
+    return d, xs
+
+
+def test_complex_tensors_compare_by_magnitude(complex_run):
+    d, xs = complex_run
+    ra, rb = reader_at(d / "model.ckpt-0"), reader_at(d / "model.ckpt-2")
+    va, vb = tf_values(tf, str(d / "model.ckpt-0")), tf_values(tf, str(d / "model.ckpt-2"))
+    a, b = va["z"].astype(np.complex128), vb["z"].astype(np.complex128)
+    for chunk in (compare.CHUNK_BYTES, 24):
+        row = {r.name: r for r in compare.diff(ra, rb, chunk_bytes=chunk)}["z"]
+        assert row.status == "changed" and not row.dtype_changed
+        assert row.rel_l2 == pytest.approx(np.linalg.norm(b - a) / np.linalg.norm(a), rel=REL)
+        assert row.l2_delta == pytest.approx(np.linalg.norm(b - a), rel=REL)
+        assert row.l2_a == pytest.approx(np.linalg.norm(a), rel=REL)
+        assert row.max_abs_delta == pytest.approx(np.abs(b - a).max(), rel=1e-15)
+        assert row.mean_abs_delta == pytest.approx(np.abs(b - a).mean(), rel=REL)
+    same = {r.name: r for r in compare.diff(ra, reader_at(d / "model.ckpt-0"))}["z"]
+    assert same.status == "unchanged" and same.rel_l2 == 0
+    got = compare.delta(ra, rb, "z")
+    assert got.dtype == np.complex128 and np.array_equal(got, b - a)
+    # a complex tensor against a real one of the same shape: compared as complex
+    mixed = compare.delta(ra, rb, "z", "f")
+    assert mixed.dtype == np.complex128 and np.array_equal(mixed, vb["f"].astype(np.float64) - a)
+    mixed = compare.delta(ra, rb, "f", "z")   # B's type decides too
+    assert mixed.dtype == np.complex128 and np.array_equal(mixed, b - va["f"].astype(np.float64))
+    as32 = list(compare.delta_chunks(ra, rb, "f", "z", chunk_bytes=64, dtype=np.float32))
+    assert all(p.dtype == np.complex64 for p in as32) and len(as32) > 1
+    assert np.array_equal(np.concatenate(as32), (b - va["f"].astype(np.float64)).astype(np.complex64))
+    assert all(p.dtype == np.float32 for p in compare.delta_chunks(ra, rb, "f", dtype=np.float32))
+
+
+def test_trend_of_a_complex_variable(complex_run):
+    d, xs = complex_run
+    result = compare.trend(run_readers(d), "z", bins=6)
+    mags = [np.abs(x) for x in xs]
+    edges = np.array(result.edges)
+    assert edges[0] == min(m.min() for m in mags) and edges[-1] == max(m.max() for m in mags)
+    x0 = xs[0].astype(np.complex128)
+    for i, (p, x, m) in enumerate(zip(result.points, xs, mags)):
+        assert p.counts == np.histogram(m, bins=edges)[0].tolist()
+        assert p.mean == pytest.approx(m.astype(np.float64).mean(), rel=REL)
+        assert p.norm == pytest.approx(np.linalg.norm(m.astype(np.float64)), rel=REL)  # of |x| as stored
+        x64 = x.astype(np.complex128)
+        # ‖x₀‖ is the statistics' own, of |x| as float32: float32's precision
+        assert p.rel_change_first == pytest.approx(np.linalg.norm(x64 - x0) / np.linalg.norm(x0), rel=1e-6)
+        if i:
+            prev = xs[i - 1].astype(np.complex128)
+            assert p.rel_change_prev == pytest.approx(np.linalg.norm(x64 - prev) / np.linalg.norm(prev),
+                                                      rel=1e-6)
+
+
+def test_cached_results_are_copies_and_follow_the_files(complex_run, tmp_path, monkeypatch):
+    d, xs = complex_run
+    import shutil
+    for f in d.glob("model.ckpt-[01].*"):
+        shutil.copy(f, tmp_path / f.name)
+    a, b = tmp_path / "model.ckpt-0", tmp_path / "model.ckpt-1"
+    cache = compare.ResultCache()
+    fresh = compare.diff(reader_at(a), reader_at(b))
+    rows = compare.diff(reader_at(a), reader_at(b), cache=cache)
+    assert rows == fresh and len(cache) == 2
+    rows[0].shape_a.append(99)
+    rows[0].shape_b.append(99)
+    again = compare.diff(reader_at(a), reader_at(b), cache=cache)
+    assert again == fresh
+    again[0].shape_a.append(98)
+    assert compare.diff(reader_at(a), reader_at(b), cache=cache) == fresh
+    # the same files by a relative path: the same entries
+    monkeypatch.chdir(tmp_path)
+    assert compare.diff(reader_at("model.ckpt-0"), reader_at("model.ckpt-1"), cache=cache) == fresh
+    assert len(cache) == 2
+    # B rewritten in place: not answered from the cache
+    save_v2(b, {"z": xs[2], "f": xs[2].real.copy()})
+    changed = {r.name: r for r in compare.diff(reader_at(a), reader_at(b), cache=cache)}
+    assert len(cache) == 4
+    want = np.linalg.norm(xs[2].real.astype(np.float64) - xs[0].real) / np.linalg.norm(xs[0].real.astype(np.float64))
+    assert changed["f"].rel_l2 == pytest.approx(want, rel=REL)
+
+    readers = run_readers(d)
+    fresh_trend = compare.trend(readers, "f", bins=4)
+    t1 = compare.trend(readers, "f", bins=4, cache=cache)
+    assert t1 == fresh_trend
+    t1.points[0].shape.append(7)
+    t1.points[0].counts.append(7)
+    t1.edges.append(7)
+    t2 = compare.trend(readers, "f", bins=4, cache=cache)
+    assert t2 == fresh_trend
+    t2.points[1].counts.append(7)
+    assert compare.trend(readers, "f", bins=4, cache=cache) == fresh_trend
+    assert compare.trend(readers, "f", bins=5, cache=cache).bins == 5   # another key
+    # a step without the variable (no shape) and a scalar (an empty shape) are cached alike
+    save_v2(tmp_path / "model.ckpt-7", {"other": np.float32(1)})
+    save_v2(tmp_path / "model.ckpt-8", {"s": np.float32(2), "other": np.float32(1)})
+    save_v2(tmp_path / "model.ckpt-9", {"s": np.float32(3)})
+    steps = run_readers(tmp_path)[-3:]
+    fresh_s = compare.trend(steps, "s", bins=2)
+    assert fresh_s.points[0].shape is None and fresh_s.points[1].shape == []
+    assert compare.trend(steps, "s", bins=2, cache=cache) == fresh_s
+    hit = compare.trend(steps, "s", bins=2, cache=cache)
+    hit.points[1].shape.append(1)
+    assert compare.trend(steps, "s", bins=2, cache=cache) == fresh_s
+
+
+def test_result_cache_keeps_the_most_recently_used():
+    cache = compare.ResultCache(maxsize=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("a", 3)          # updating an entry makes it the newest
+    cache.put("c", 4)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (3, None, 4)
+    assert cache.get("a") == 3   # asked for: now the newest
+    cache.put("d", 5)
+    assert (cache.get("a"), cache.get("c"), cache.get("d")) == (3, None, 5)
+    assert len(cache) == 2
+    cache.clear()
+    assert len(cache) == 0 and cache.get("a") is None
+    assert compare.ResultCache().maxsize == 256
+
+
+def test_trend_json_form(tmp_path, tf):
+    rng = np.random.RandomState(3)
+    xs = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(2)]
+    save_v2(tmp_path / "model.ckpt-1", {"v": xs[0]})
+    save_v2(tmp_path / "model.ckpt-2", {"u": xs[0]})
+    save_v2(tmp_path / "model.ckpt-3", {"v": xs[1]})
+    result = compare.trend(run_readers(tmp_path), "v", bins=3)
+    doc = result.to_json()
+    assert doc["name"] == "v" and doc["bins"] == 3 and doc["edges"] == result.edges
+    assert doc["reads_per_checkpoint"] == 1 and len(doc["steps"]) == 3
+    for s, p in zip(doc["steps"], result.points):
+        assert s == {"step": p.step, "mean": p.mean, "std": p.std, "norm": p.norm, "min": p.min,
+                     "max": p.max, "rel_change_first": p.rel_change_first,
+                     "rel_change_prev": p.rel_change_prev,
+                     "histogram": {"edges": result.edges if p.counts else [], "counts": p.counts},
+                     "prefix": p.prefix, "key": p.key, "shape": p.shape, "dtype": p.dtype,
+                     "size": p.size, "zeros": p.zeros, "nan": p.nan, "inf": p.inf,
+                     "problem": p.problem}
+    first, gone, last = doc["steps"]
+    assert first["step"] == 1 and first["shape"] == [2, 3] and first["dtype"] == "float32"
+    assert first["size"] == 6 and sum(first["histogram"]["counts"]) == 6
+    assert first["mean"] == pytest.approx(xs[0].astype(np.float64).mean(), rel=REL)
+    assert gone["histogram"] == {"edges": [], "counts": []} and gone["problem"] == "not in this checkpoint"
+    assert gone["key"] is None and gone["size"] == 0 and gone["mean"] is None
+    assert last["prefix"] == str(tmp_path / "model.ckpt-3") and last["key"] == "v"
+    assert last["rel_change_prev"] == pytest.approx(
+        np.linalg.norm(xs[1].astype(np.float64) - xs[0]) / np.linalg.norm(xs[0].astype(np.float64)), rel=REL)
+    assert json.loads(json.dumps(doc)) == doc
+
+
+# -- rows that cannot be compared, edge sizes and orders -------------------------------------
+
+def test_a_checkpoint_without_its_data_gives_unreadable_rows(edits, tmp_path):
+    pa, pb, _a, _b = edits
+    import shutil
+    shutil.copy(pb + ".index", tmp_path / "b.index")   # no data file beside it
+    rb = reader_at(tmp_path / "b")
+    assert rb.tensors["moved"].problem
+    rows = {r.name: r for r in compare.diff(reader_at(pa), rb)}
+    moved = rows["moved"]
+    assert moved.status == "unreadable" and moved.problem == f"B: {rb.tensors['moved'].problem}"
+    assert moved.rel_l2 is None and moved.shape_a == moved.shape_b == [1000]
+    both = {r.name: r for r in compare.diff(rb, rb)}["moved"]
+    assert both.problem == f"A: {rb.tensors['moved'].problem}; B: {rb.tensors['moved'].problem}"
+    assert rows["new"].status == "added" and rows["new"].problem == f"{rb.index_path}: {rb.tensors['new'].problem}"
+    assert rows["gone"].status == "removed" and rows["gone"].problem is None
+    back = {r.name: r for r in compare.diff(rb, reader_at(pa))}
+    assert back["new"].status == "removed" and back["new"].problem.startswith(rb.index_path + ": ")
+    assert back["moved"].problem.startswith("A: ")
+    with pytest.raises(compare.FormatError):
+        list(compare.delta_chunks(reader_at(pa), rb, "moved"))
+    result = compare.trend([(1, reader_at(pa)), (2, rb)], "moved", bins=3)
+    assert result.points[1].problem == rb.tensors["moved"].problem and result.points[1].counts == []
+    assert result.points[0].counts and result.points[0].rel_change_first == 0
+
+
+def test_delta_refuses_strings_and_other_shapes(edits):
+    pa, pb, _a, _b = edits
+    ra, rb = reader_at(pa), reader_at(pb)
+    with pytest.raises(ValueError, match="text holds strings: a delta needs numbers"):
+        compare.delta(ra, rb, "text")
+    with pytest.raises(ValueError, match=r"shapes differ: \[2, 3\] against \[3, 2\]"):
+        compare.delta(ra, rb, "w")
+    with pytest.raises(ValueError, match=r"shapes differ: \[2, 3\] against \[5\]"):
+        compare.delta(ra, rb, "w", "same")
+    assert compare.delta(ra, rb, "d").tolist() == [0.0, 0.0, 0.5]
+
+
+def test_a_large_delta_is_float32(edits, monkeypatch):
+    pa, pb, a, b = edits
+    ra, rb = reader_at(pa), reader_at(pb)
+    want = b["moved"].astype(np.float64) - a["moved"].astype(np.float64)
+    monkeypatch.setattr(compare, "DELTA_FLOAT64_ELEMENTS", 1000)
+    exact = compare.delta(ra, rb, "moved")
+    assert exact.dtype == np.float64 and np.array_equal(exact, want)
+    monkeypatch.setattr(compare, "DELTA_FLOAT64_ELEMENTS", 999)
+    half = compare.delta(ra, rb, "moved")
+    assert half.dtype == np.float32 and np.array_equal(half, want.astype(np.float32))
+    assert compare.delta(ra, rb, "d").dtype == np.float64
+
+
+def test_empty_and_bool_tensors(tmp_path, tf):
+    pa = save_v2(tmp_path / "a", {"e": np.zeros((0, 3), np.float32), "m": np.array([True, False, True])})
+    pb = save_v2(tmp_path / "b", {"e": np.zeros((0, 3), np.float32), "m": np.array([True, True, False])})
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    e = rows["e"]
+    assert (e.status, e.rel_l2, e.max_abs_delta, e.mean_abs_delta, e.size) == ("unchanged", 0.0, 0.0, 0.0, 0)
+    m = rows["m"]
+    assert m.status == "changed" and m.max_abs_delta == 1.0 and m.mean_abs_delta == pytest.approx(2 / 3)
+    assert m.rel_l2 == pytest.approx(math.sqrt(2) / math.sqrt(2))
+    assert compare.delta(reader_at(pa), reader_at(pb), "m").tolist() == [0.0, 1.0, -1.0]
+
+
+def test_nan_makes_the_metrics_nan_and_sorts_first(tmp_path, tf):
+    x = np.arange(1, 7, dtype=np.float32)
+    y = x.copy()
+    y[2] = np.nan
+    z = x * 3
+    pa = save_v2(tmp_path / "a", {"n": x, "big": x, "small": x, "t": np.array([b"a"], object)})
+    pb = save_v2(tmp_path / "b", {"n": y, "big": z, "small": x + 0.5, "t": np.array([b"b"], object)})
+    rows = compare.diff(reader_at(pa), reader_at(pb))
+    assert [r.name for r in rows] == ["n", "big", "small", "t"]
+    n = rows[0]
+    assert n.status == "changed" and math.isnan(n.rel_l2) and math.isnan(n.max_abs_delta)
+    assert math.isnan(n.mean_abs_delta) and math.isnan(n.l2_delta)
+    # the NaN in an early chunk of several: still NaN at the end
+    n = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=8)}["n"]
+    assert math.isnan(n.max_abs_delta) and math.isnan(n.rel_l2)
+    # NaN in the base only
+    rows = {r.name: r for r in compare.diff(reader_at(pb), reader_at(pa))}
+    assert math.isnan(rows["n"].rel_l2) and math.isnan(rows["n"].max_abs_delta)
+    big = rows["big"]
+    assert big.max_abs_delta == 12.0 and big.rel_l2 == pytest.approx(2 / 3, rel=REL)
+
+
+def test_sort_rows_orders_groups_and_ties_by_name():
+    R = compare.DiffRow
+    rows = [R("z", "removed"), R("k", "unreadable"), R("a", "added"), R("q", "reshaped"),
+            R("s2", "unchanged"), R("s1", "changed"), R("b", "changed", rel_l2=0.5),
+            R("c", "unchanged", rel_l2=0.0), R("a2", "changed", rel_l2=0.5), R("n", "changed", rel_l2=math.nan),
+            R("i", "changed", rel_l2=math.inf), R("y", "added"), R("x", "added")]
+    assert [r.name for r in compare.sort_rows(rows)] == \
+        ["i", "n", "a2", "b", "c", "s1", "s2", "q", "a", "x", "y", "z", "k"]  # NaN ranks as inf
+    assert R("u", "unchanged").compared and R("u", "changed").compared
+    assert not any(R("u", s).compared for s in ("reshaped", "added", "removed", "unreadable"))
+
+
+def test_diff_row_json_form(edits):
+    pa, pb, _a, _b = edits
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    d = rows["d"]
+    assert d.to_json() == {"name": "d", "status": "changed", "rel_l2": d.rel_l2, "max_abs_delta": 0.5,
+                           "mean_abs_delta": pytest.approx(0.5 / 3), "shape_a": [3], "shape_b": [3],
+                           "dtype_a": "int32", "dtype_b": "float32", "dtype_changed": True,
+                           "key_a": "d", "key_b": "d", "l2_delta": 0.5,
+                           "l2_a": pytest.approx(math.sqrt(14)), "size": 3, "problem": None}
+    assert rows["new"].to_json()["key_a"] is None and rows["new"].to_json()["size"] == 4
+    assert rows["gone"].to_json()["key_b"] is None and rows["gone"].size == 1
+
+
+def test_match_leaves_ambiguous_readable_names_unpaired(keras):
+    full = reader_at(keras.checkpoints[-1].prefix)
+    alone = reader_at(keras.model_only.prefix)
+    names = sorted({t.display_name for t in alone.tensors.values()} - {"save_counter"})
+    twin, other = names[0], names[1]
+    # two leftover tensors of B called alike: that name pairs nothing, the rest pair
+    for t in alone.tensors.values():
+        if t.display_name == other:
+            t.display_name = twin
+    m = compare.match(full, alone)
+    paired = {full.tensors[a].display_name for a, _b in m.by_name}
+    assert twin not in paired and other not in paired
+    assert len(m.by_name) == len(alone.tensors) - 2
+    assert {alone.tensors[k].display_name for k in m.only_b} == {twin}
+    assert {full.tensors[k].display_name for k in m.only_a} == {twin, other, "save_counter"}
+    # and alike on A's side
+    m = compare.match(alone, full)
+    assert {alone.tensors[k].display_name for k in m.only_a} == {twin} and len(m.only_a) == 2
+
+
+# -- trends: steps that differ ----------------------------------------------------------------
+
+def test_trend_steps_of_other_shapes_types_and_strings(tmp_path, tf):
+    rng = np.random.RandomState(8)
+    x1 = rng.standard_normal((3, 4)).astype(np.float32)
+    x1[0, :2] = 0
+    x2 = (x1 + 0.1).astype(np.float32)
+    wide = rng.standard_normal(5).astype(np.float32) * 10   # another shape: no changes
+    x4 = (x2 * 2).astype(np.float64)                        # another dtype, same shape
+    save_v2(tmp_path / "model.ckpt-1", {"v": x1})
+    save_v2(tmp_path / "model.ckpt-2", {"v": x2})
+    save_v2(tmp_path / "model.ckpt-3", {"v": wide})
+    save_v2(tmp_path / "model.ckpt-4", {"v": x4})
+    save_v2(tmp_path / "model.ckpt-5", {"v": np.array([b"x"], dtype=object)})
+    readers = run_readers(tmp_path)
+    seen = []
+    result = compare.trend(readers, "v", bins=7, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    p1, p2, p3, p4, p5 = result.points
+    assert p5.problem == "holds strings: no statistics" and p5.counts == [] and p5.mean is None
+    assert p3.rel_change_first is None and p3.rel_change_prev is None and p3.shape == [5]
+    assert p3.mean == pytest.approx(wide.astype(np.float64).mean(), rel=REL)
+    assert p1.zeros == 2 and p4.dtype == "float64"
+    values = [x1, x2, wide, x4]
+    lo = min(float(v.min()) for v in values)
+    hi = max(float(v.max()) for v in values)
+    counts, edges = np.histogram(np.empty(0), bins=7, range=(lo, hi))   # steps of two types: float64
+    assert result.edges == edges.tolist()
+    for p, v in zip(result.points, values):
+        assert p.counts == np.histogram(v.astype(np.float64), bins=edges)[0].tolist()
+        assert p.min == v.min() and p.max == v.max() and sum(p.counts) == v.size
+    x0 = x1.astype(np.float64)
+    assert p4.rel_change_first == pytest.approx(np.linalg.norm(x4 - x0) / np.linalg.norm(x0), rel=REL)
+    assert p4.rel_change_prev == pytest.approx(np.linalg.norm(x4 - x2.astype(np.float64))
+                                               / np.linalg.norm(x2.astype(np.float64)), rel=REL)
+    twice = compare.trend(readers, "v", bins=7, keep_bytes=0, stream_bytes=16)
+    assert twice.reads_per_checkpoint == 2 and twice.edges == result.edges
+    assert [p.counts for p in twice.points] == [p.counts for p in result.points]
+    for a, b in zip(twice.points, result.points):
+        assert (a.rel_change_prev is None) == (b.rel_change_prev is None)
+        assert a.rel_change_prev is None or a.rel_change_prev == pytest.approx(b.rel_change_prev, rel=REL)
+    # exactly at the limit: still one read
+    nbytes = sum(r.tensors["v"].nbytes for _s, r in readers[:4])
+    assert compare.trend(readers, "v", bins=7, keep_bytes=nbytes).reads_per_checkpoint == 1
+    assert compare.trend(readers, "v", bins=7, keep_bytes=nbytes - 1).reads_per_checkpoint == 2
+    with pytest.raises(ValueError, match="bins"):
+        compare.trend(readers, "v", bins=0)
+    nothing = compare.trend(readers, "nowhere", bins=3)
+    assert nothing.name == "nowhere" and nothing.edges == [] and all(
+        p.problem == "not in this checkpoint" for p in nothing.points)
+
+
+def test_trend_range_wider_than_float32_and_a_step_without_finite_values(tmp_path, tf):
+    big = np.finfo(np.float32).max
+    xs = [np.array([-big, 0, 1], np.float32), np.array([np.nan, np.inf, np.nan], np.float32),
+          np.array([2, big, 3], np.float32)]
+    for i, x in enumerate(xs):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"v": x})
+    result = compare.trend(run_readers(tmp_path), "v", bins=4)
+    edges = np.histogram(np.empty(0), bins=4, range=(-float(big), float(big)))[1]
+    assert result.edges == edges.tolist()
+    assert result.points[0].counts == [1, 0, 2, 0] and result.points[2].counts == [0, 0, 2, 1]
+    empty = result.points[1]
+    assert empty.counts == [0, 0, 0, 0] and (empty.nan, empty.inf) == (2, 1)
+    assert empty.mean is None and empty.min is None and empty.norm is None
+
+
+# -- sizes past one block, progress to the byte, partitioned alike ---------------------------
+
+def test_metrics_over_several_blocks(tmp_path, tf):
+    rng = np.random.RandomState(12)
+    n = 2 * compare.BLOCK + 3
+    a = rng.standard_normal(n).astype(np.float32)
+    b = a + rng.standard_normal(n).astype(np.float32) * np.float32(0.01)
+    b[5] = a[5] + 3             # the largest change in the first block...
+    b[-1] = a[-1] + 7           # ...and a larger one in the short last block
+    z = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    z2 = z.copy()
+    z2[-2] += 5j
+    z2[1] += 2
+    nan = a.copy()
+    nan[n // 2] = np.nan
+    pa = save_v2(tmp_path / "a", {"x": a, "z": z, "same_nan": nan})
+    pb = save_v2(tmp_path / "b", {"x": b, "z": z2, "same_nan": nan.copy()})
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    assert_row_matches(rows["x"], a, b)
+    assert rows["x"].max_abs_delta == float(np.float64(b[-1]) - np.float64(a[-1]))
+    zr = rows["z"]
+    d = z2.astype(np.complex128) - z.astype(np.complex128)
+    assert zr.max_abs_delta == np.abs(d).max() and zr.l2_delta == pytest.approx(np.linalg.norm(d), rel=REL)
+    assert zr.l2_a == pytest.approx(np.linalg.norm(z.astype(np.complex128)), rel=REL)
+    # NaN where both have it, with the same bytes: unchanged, though its metrics are NaN
+    same = rows["same_nan"]
+    assert same.status == "unchanged" and math.isnan(same.rel_l2)
+
+
+def test_progress_counts_every_byte_read(run):
+    a, b = reader_at(run.checkpoints[0].prefix), reader_at(run.checkpoints[-1].prefix)
+    seen = []
+    compare.diff(a, b, progress=seen.append, chunk_bytes=256)
+    assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen) and seen[0] < 0.1
+    readers = run_readers(run.dir)
+    for keep in (compare.TREND_KEEP_BYTES, 0):
+        seen.clear()
+        compare.trend(readers, "dense/kernel", bins=4, progress=seen.append, keep_bytes=keep,
+                      stream_bytes=512)
+        assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen)
+        # kept: one lockstep read of all; else the first pass ends half-way
+        assert seen == [1.0, 1.0] if keep else (0.5 in seen and seen[0] < 0.5)
+
+
+def test_a_delta_of_tensors_partitioned_alike_comes_out_row_major(tmp_path, tf):
+    rng = np.random.RandomState(13)
+    wa = rng.standard_normal((6, 4)).astype(np.float32)
+    wb = rng.standard_normal((6, 4)).astype(np.float32)
+    pa = save_v2(tmp_path / "a", {}, slices=[("w", "6 4 -:0,1", wa[:, :1]), ("w", "6 4 -:1,3", wa[:, 1:])])
+    pb = save_v2(tmp_path / "b", {}, slices=[("w", "6 4 -:0,1", wb[:, :1]), ("w", "6 4 -:1,3", wb[:, 1:])])
+    ra, rb = reader_at(pa), reader_at(pb)
+    want = wb.astype(np.float64) - wa.astype(np.float64)
+    assert np.array_equal(compare.delta(ra, rb, "w"), want)
+    pieces = list(compare.delta_chunks(ra, rb, "w", chunk_bytes=8))
+    assert np.array_equal(np.concatenate(pieces), want.ravel())
+    row = compare.diff(ra, rb, chunk_bytes=8)[0]
+    assert_row_matches(row, wa, wb)
+
+
+def test_a_delta_of_more_than_one_read_chunk(tmp_path, tf):
+    """B − A of a tensor that streams in two chunks lands each piece in its place."""
+    n = compare.CHUNK_BYTES // 4 + 1000
+    a = np.linspace(-1, 1, n, dtype=np.float32)
+    b = np.float16(0.5) + a.astype(np.float16)   # float16: chunks of other lengths than A's
+    pa, pb = save_v2(tmp_path / "a", {"x": a}), save_v2(tmp_path / "b", {"x": b})
+    got = compare.delta(reader_at(pa), reader_at(pb), "x")
+    assert got.dtype == np.float64 and np.array_equal(got, b.astype(np.float64) - a.astype(np.float64))
+
+
+def test_cached_rows_of_checkpoints_on_a_web_server(tmp_path, tf, monkeypatch):
+    """A remote checkpoint is known to the cache by its URL, size and date: rewritten with
+    more in it, it is compared again."""
+    from app.formats import remote
+    from .remote_servers import web_server
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(remote, "BACKOFF", 0.05)
+    x = np.arange(6, dtype=np.float32)
+    save_v2(tmp_path / "a", {"x": x})
+    save_v2(tmp_path / "b", {"x": x * 2})
+    remote.reset()
+    try:
+        with web_server(tmp_path) as (url, _faults):
+            cache = compare.ResultCache()
+            rows = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert rows[0].rel_l2 == pytest.approx(1.0) and len(cache) == 1
+            again = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert again == rows and len(cache) == 1
+            save_v2(tmp_path / "b", {"x": x * 3, "y": np.zeros(4, np.float32)})
+            remote.reset()
+            rows = compare.diff(reader_at(f"{url}/a.index"), reader_at(f"{url}/b.index"), cache=cache)
+            assert {r.name: r.rel_l2 for r in rows}["x"] == pytest.approx(2.0) and len(cache) == 2
+    finally:
+        remote.reset()
+
+
+def test_a_change_in_the_first_chunk_only_is_a_change(tmp_path, tf):
+    x = np.arange(8, dtype=np.float32)
+    y = x.copy()
+    y[0] = 100
+    pa, pb = save_v2(tmp_path / "a", {"x": x}), save_v2(tmp_path / "b", {"x": y})
+    for chunk in (8, 16, compare.CHUNK_BYTES):
+        row = compare.diff(reader_at(pa), reader_at(pb), chunk_bytes=chunk)[0]
+        assert row.status == "changed" and row.max_abs_delta == 100.0
+
+
+def test_strings_against_numbers_of_the_same_shape_are_changed(tmp_path, tf):
+    pa = save_v2(tmp_path / "a", {"t": np.array([b"1", b"2"], object), "u": np.array([1.0, 2.0], np.float32)})
+    pb = save_v2(tmp_path / "b", {"t": np.array([1.0, 2.0], np.float32), "u": np.array([b"1", b"2"], object)})
+    seen = []
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb), progress=seen.append)}
+    assert seen == sorted(seen) and seen[-2:] == [1.0, 1.0]   # their bytes count as read
+    for name in ("t", "u"):
+        assert rows[name].status == "changed" and rows[name].dtype_changed and rows[name].rel_l2 is None
+        assert rows[name].problem is None

@@ -111,3 +111,50 @@ def test_a_tf2_checkpoint_without_an_optimizer_does_not_guess(tmp_path, tf):
     tf.train.Checkpoint(m=module).save(str(tmp_path / "ckpt"))
     loaded = load(str(tmp_path))
     assert split_parameters(loaded.tensors, loaded.graph).trainable is None
+
+
+def _infos(names: dict):
+    """TensorInfo by key, as an index describes them: key -> (display name, size)."""
+    from app.formats.dtypes import from_enum
+    from app.formats.reader import TensorInfo
+    return {k: TensorInfo(name=k, dtype=from_enum(1), dtype_enum=1, shape=(size,), nbytes=4 * size,
+                          display_name=shown) for k, (shown, size) in names.items()}
+
+
+OPTIMIZER_NAMES = [
+    "dense/kernel/Adam", "dense/kernel/Adam_1", "w/adam_m", "w/adam_v", "w/Momentum", "w/RMSProp",
+    "w/RMSProp_1", "w/Adagrad", "w/Adadelta", "w/Adadelta_2", "w/Ftrl", "w/Ftrl_1", "w/LazyAdam",
+    "w/LazyAdam_1", "w/Nadam", "w/Nadam_3", "w/Adamax", "w/Adamax_1",
+    "w/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE", "beta1_power", "beta2_power",
+    "global_step", "step", "iter", "iteration", "iterations", "save_counter",
+    "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE", "training/Adam/lr",
+    "optimizer/_variables/3/.ATTRIBUTES/VARIABLE_VALUE", "model/optimizer/_iterations/x",
+    "optimizer/_learning_rate/x", "a/optimizer/_momentums/0", "a/optimizer/_velocities/1",
+    "scope/beta1_power", "save_counter/.ATTRIBUTES/VARIABLE_VALUE",
+]
+MODEL_NAMES = [
+    "dense/kernel", "dense/Adam_kernel", "w/Adamx", "w/adam", "my_step/x", "steps", "iter2",
+    "stepper", "the_optimizer/x", "pretraining/w", "w/Momentum_1x", "Adam", "x/RMSProp_a",
+    "optimizer_weights/x", "a/optimizer/_trainable_variables/0",
+]
+
+
+def test_optimizer_state_is_known_by_its_names():
+    tensors = _infos({n: (n, 2) for n in OPTIMIZER_NAMES + MODEL_NAMES})
+    split = split_parameters(tensors)
+    assert split.optimizer_keys == set(OPTIMIZER_NAMES)
+    assert split.model == 2 * len(MODEL_NAMES) and split.optimizer == 2 * len(OPTIMIZER_NAMES)
+    assert split.trainable is None and split.is_optimizer("beta1_power") and not split.is_optimizer("Adam")
+    # a TF2 key whose readable name says so
+    tf2 = _infos({"layer/x/.ATTRIBUTES/VARIABLE_VALUE": ("dense/kernel/Momentum", 3),
+                  "o/y": ("optimizer/beta_1", 1), "m/z": ("dense/kernel", 5)})
+    assert split_parameters(tf2).optimizer_keys == {"layer/x/.ATTRIBUTES/VARIABLE_VALUE", "o/y"}
+
+
+def test_stripping_keeps_step_counters():
+    from app.analysis.params import optimizer_state_keys
+    tensors = _infos({n: (n, 1) for n in OPTIMIZER_NAMES + MODEL_NAMES + ["beta1_power_3", "x/beta2_power_1"]})
+    state = optimizer_state_keys(tensors)
+    counters = {"global_step", "step", "iter", "iteration", "iterations", "save_counter",
+                "save_counter/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert state == (set(OPTIMIZER_NAMES) - counters) | {"beta1_power_3", "x/beta2_power_1"}

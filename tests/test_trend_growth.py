@@ -60,3 +60,59 @@ def test_a_new_step_outside_the_shared_range_asks_for_the_whole_trend(tmp_path, 
     key = "v/.ATTRIBUTES/VARIABLE_VALUE"
     before = compare.trend(_readers(prefixes[:3]), key, 16)
     assert grow(before, key, [(4, _open(prefixes[3]))], _open) is None
+
+
+def _save(tf, prefix, value):
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=["v"], shape_and_slices=[""],
+                      tensors=[tf.constant(value)])
+    return str(prefix)
+
+
+def _same(grown, whole):
+    assert grown.edges == whole.edges and len(grown.points) == len(whole.points)
+    for g, w in zip(grown.points, whole.points):
+        assert (g.step, g.counts, g.problem, g.key, g.nan, g.inf) == (w.step, w.counts, w.problem, w.key, w.nan, w.inf)
+        for f in ("mean", "min", "max", "rel_change_first", "rel_change_prev"):
+            a, b = getattr(g, f), getattr(w, f)
+            assert (a is None and b is None) or np.isclose(a, b, rtol=1e-12, atol=0, equal_nan=True), (g.step, f)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float64, np.float16])
+def test_growing_by_steps_of_other_types_missing_values_and_no_finite_values(tmp_path, tf, dtype):
+    rng = np.random.RandomState(1)
+    base = rng.randint(-20, 20, size=(5, 4)).astype(dtype)
+    prefixes = [_save(tf, tmp_path / "s1", base), _save(tf, tmp_path / "s2", (base * 2).astype(dtype))]
+    # the new steps: exactly at the shared range's ends, one without the variable, and
+    # (for floats) one with no finite value
+    edge = (base * 2).astype(dtype)
+    edge.flat[0], edge.flat[1] = (base * 2).min(), (base * 2).max()
+    new = [_save(tf, tmp_path / "s3", edge)]
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "s4"), tensor_names=["u"], shape_and_slices=[""],
+                      tensors=[tf.constant(base)])
+    new.append(str(tmp_path / "s4"))
+    if dtype != np.int32:
+        new.append(_save(tf, tmp_path / "s5", np.full((5, 4), np.nan, dtype)))
+    before = compare.trend(_readers(prefixes), "v", 9)
+    grown, reads = grow(before, "v", [(i + 3, _open(p)) for i, p in enumerate(new)], _open)
+    whole = compare.trend(_readers(prefixes + new), "v", 9)
+    _same(grown, whole)
+    assert grown.points[3].problem == "not in this checkpoint"
+    assert reads == 4 + 3 + (3 if dtype != np.int32 else 0)   # no histogram without values
+    assert before.points == compare.trend(_readers(prefixes), "v", 9).points   # left as it was
+
+
+def test_nothing_to_grow_from(tmp_path, tf):
+    p1 = _save(tf, tmp_path / "s1", np.ones(3, np.float32))
+    none = compare.trend(_readers([p1]), "other", 4)
+    assert grow(none, "other", [(2, _open(p1))], _open) is None
+    below = _save(tf, tmp_path / "s2", np.array([0.5, 1, 1], np.float32))
+    above = _save(tf, tmp_path / "s3", np.array([1, 1, 1.5], np.float32))
+    wide = _save(tf, tmp_path / "w1", np.array([0, 1, 2], np.float32))
+    before = compare.trend(_readers([wide]), "v", 4)
+    assert grow(before, "v", [(2, _open(below))], _open) is not None
+    assert grow(before, "v", [(2, _open(above))], _open) is not None
+    narrow = compare.trend(_readers([p1, p1]), "v", 4)
+    assert narrow.edges[0] == 0.5 and narrow.edges[-1] == 1.5   # numpy widens a single value
+    assert grow(narrow, "v", [(3, _open(below))], _open) is not None
+    assert grow(compare.trend(_readers([above]), "v", 4), "v", [(3, _open(below))], _open) is None
+    assert grow(compare.trend(_readers([below]), "v", 4), "v", [(3, _open(above))], _open) is None

@@ -180,8 +180,7 @@ def _numeric(x: np.ndarray) -> np.ndarray:
 
 
 def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.dtype != b.dtype or a.size != b.size:
-        return False
+    """Two aligned pieces (equal lengths) of one dtype hold the very same bytes."""
     # memoryview equality of two byte views is a memcmp
     return memoryview(np.ascontiguousarray(a).view(np.uint8)) == \
         memoryview(np.ascontiguousarray(b).view(np.uint8))
@@ -456,9 +455,9 @@ def _row(name: str, status: str, info_a=None, info_b=None) -> DiffRow:
 
 
 def _copy_row(row: DiffRow) -> DiffRow:
-    """A row that shares nothing mutable with `row` (cache entries stay as computed)."""
-    return replace(row, shape_a=None if row.shape_a is None else list(row.shape_a),
-                   shape_b=None if row.shape_b is None else list(row.shape_b))
+    """A row that shares nothing mutable with `row` (cache entries stay as computed). Only
+    rows of pairs are cached: both shapes are known."""
+    return replace(row, shape_a=list(row.shape_a), shape_b=list(row.shape_b))
 
 
 def _finish(row: DiffRow, total: _Delta, same_dtype: bool) -> None:
@@ -655,7 +654,7 @@ def _resolve(reader, key: str, display: str | None) -> str | None:
 
 
 def _copy_point(p: TrendPoint) -> TrendPoint:
-    return replace(p, shape=list(p.shape) if p.shape else p.shape, counts=list(p.counts))
+    return replace(p, shape=None if p.shape is None else list(p.shape), counts=list(p.counts))
 
 
 def trend(readers_by_step, key: str, bins: int = DEFAULT_BINS, progress=None,

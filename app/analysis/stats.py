@@ -66,6 +66,7 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
     first: list[np.ndarray] = []
     count = 0
     tick = Ticker(total_bytes, progress, cancelled)
+    stats = Stats()
 
     def counted(iterator):
         nonlocal count
@@ -73,11 +74,13 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
             count += 1
             if count == 1:
                 first.append(raw)
-            elif first:
+                # the statistics are of |x|: the histogram's axis says so
+                stats.of_magnitude = dtypes.kind(raw.dtype) == "complex"
+            else:  # several chunks: the histogram reads everything again
                 first.clear()
+                tick.total = 2 * total_bytes
             yield raw
 
-    stats = Stats()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="stats") as pool:
         pipeline(pool, counted(chunks()), summarise, lambda p: merge(total, p), tick)
         stats.size, stats.nan, stats.inf, stats.zeros = total.size, total.nan, total.inf, total.zeros
@@ -103,7 +106,6 @@ def compute(chunks, total_bytes: int, bins: int = DEFAULT_BINS, progress=None,
 
             results = []
             if count > 1:
-                tick.total = 2 * total_bytes  # the histogram reads everything again
                 pipeline(pool, chunks(), histogram, results.append, tick)
             else:
                 results = [histogram(first[0])]

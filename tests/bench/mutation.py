@@ -62,8 +62,9 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
               ["tests/test_functions.py", "tests/test_graph_io.py", "tests/test_keras_layers.py"]),
     "numbers": ([f"app/analysis/{m}.py" for m in ("stats", "streaming", "compare", "trend_growth", "params",
                                                   "verify", "export", "outputs", "curves", "progress", "loading")],
-                ["tests/test_stats_chunks.py", "tests/test_compare.py", "tests/test_trend_growth.py",
-                 "tests/test_params.py"]),
+                ["tests/test_stats_values.py", "tests/test_stats_chunks.py", "tests/test_compare.py",
+                 "tests/test_trend_growth.py", "tests/test_params.py", "tests/test_outputs.py",
+                 "tests/test_verify_export.py", "tests/test_loading.py"]),
     "writers": ([f"app/formats/{m}.py" for m in ("bundle_writer", "table_writer", "staging")]
                 + ["app/analysis/edit.py"],
                 ["tests/test_edit_inprocess.py", "tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
