@@ -1,0 +1,316 @@
+"""Graph files as TensorFlow writes them: a TF1 meta graph (a Saver given a dict, resource
+and ref variables, collections of every kind), its GraphDef in binary and text under any
+name, a TF1 SavedModel, and bytes that are no graph — each checked against what
+TensorFlow itself reads from the same file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.formats import protos
+from app.formats.errors import FormatError
+from app.formats.graph import (Graph, input_node, load_graph, load_saved_model,
+                               looks_like_text, parse_proto, scope_tree)
+
+# the Saver stores these variables under other names (a dict), one not at all
+SAVED_AS = {"weights/custom": "dense/kernel", "res/saved_as": "res", "b": "dense/bias"}
+LONG = "scope_" + "x" * 200          # a name longer than 127 bytes: a two-byte length
+
+
+@pytest.fixture(scope="module")
+def tf1(tmp_path_factory, tf):
+    """A TF1 graph written by TensorFlow: `model.meta` (binary), `graph.pb`, `graph.pbtxt`,
+    the same GraphDef as text behind a binary name, and the meta graph as TF reads it."""
+    dest = tmp_path_factory.mktemp("tf1graph")
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        with tf.compat.v1.variable_scope("dense"):
+            kernel = tf.compat.v1.Variable(np.ones((4, 3), np.float32), name="kernel", use_resource=False)
+            bias = tf.compat.v1.Variable(np.zeros(3, np.float32), name="bias", use_resource=False)
+        res = tf.compat.v1.Variable(np.ones((2, 5), np.float64), name="res", use_resource=True)
+        unsaved = tf.compat.v1.Variable(np.int32(7), name="unsaved", use_resource=False,
+                                        trainable=False)
+        long = tf.compat.v1.Variable(np.zeros((6,), np.float32), name=LONG, use_resource=False)
+        logits = tf.add(tf.matmul(x, kernel), bias, name="logits")
+        tf.nn.softmax(logits, name="probs")
+        tf.compat.v1.add_to_collection("outputs_ops", logits.op)
+        tf.compat.v1.add_to_collection("my_ints", 3)
+        saver = tf.compat.v1.train.Saver({"weights/custom": kernel, "res/saved_as": res, "b": bias})
+        meta = tf.compat.v1.train.export_meta_graph(str(dest / "model.meta"), graph=graph,
+                                                    saver_def=saver.as_saver_def())
+        tf.io.write_graph(graph.as_graph_def(), str(dest), "graph.pb", as_text=False)
+        tf.io.write_graph(graph.as_graph_def(), str(dest), "graph.pbtxt", as_text=True)
+        tf.io.write_graph(graph.as_graph_def(), str(dest), "text_behind.pb", as_text=True)
+        variables = {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
+        trainable = {v.op.name for v in tf.compat.v1.trainable_variables()}
+        del unsaved, long
+    return dest, meta, variables, trainable
+
+
+def test_a_meta_graph_reads_as_tensorflow_wrote_it(tf1):
+    dest, meta, variables, trainable = tf1
+    g = load_graph(str(dest / "model.meta"))
+    assert g.format == "metagraph" and g.source == str(dest / "model.meta")
+    assert [n.name for n in g.nodes] == [n.name for n in meta.graph_def.node]
+    assert set(g.variables()) == set(variables)
+    # each variable op's own shape attr, counted
+    assert g.variable_sizes() == {name: int(np.prod(shape)) for name, shape in variables.items()}
+    # collections: variables by their ops (VariableDef bytes, a name past 127 bytes too),
+    # ops by name, and a kind that holds no nodes as empty
+    cols = g.collections()
+    assert set(cols) == set(meta.collection_def)
+    assert sorted(cols["variables"]) == sorted(variables)
+    assert sorted(cols["trainable_variables"]) == sorted(trainable)
+    assert cols["outputs_ops"] == ["logits"] and cols["my_ints"] == []
+    assert sorted(g.collections_of("dense/kernel")) == ["trainable_variables", "variables"]
+    assert g.collections_of("unsaved") == ["variables"] and g.collections_of("x") == []
+    assert g.tags() == [] and g.signatures() == {}
+
+
+def test_checkpoint_keys_follow_the_savers_dict(tf1):
+    dest, _meta, variables, _trainable = tf1
+    g = load_graph(str(dest / "model.meta"))
+    keys = g.checkpoint_keys()
+    # the dict's keys for what the Saver saves (through the resource variable's read too),
+    # the variable's own name for the rest
+    expected = {var: key for key, var in SAVED_AS.items()}
+    expected.update({name: name for name in variables if name not in expected})
+    assert keys == expected
+
+
+def test_the_savers_facts_and_op_counts_in_the_summary(tf1):
+    dest, meta, variables, _trainable = tf1
+    g = load_graph(str(dest / "model.meta"))
+    info = g.summary()
+    sd = meta.saver_def
+    assert info["saver"] == {"filename_tensor": sd.filename_tensor_name, "save_tensor": sd.save_tensor_name,
+                             "restore_op": sd.restore_op_name, "version": int(sd.version),
+                             "sharded": sd.sharded, "max_to_keep": sd.max_to_keep}
+    assert info["saver"]["restore_op"] and info["saver"]["max_to_keep"] == 5
+    assert info["nodes"] == len(meta.graph_def.node) and info["variables"] == len(variables)
+    assert info["format"] == "metagraph" and info["functions"] == 0
+    assert info["tensorflow_version"] == meta.meta_info_def.tensorflow_version != ""
+    assert info["collections"] == {k: len(g.collections()[k]) for k in meta.collection_def}
+    counts: dict[str, int] = {}
+    for n in meta.graph_def.node:
+        counts[n.op] = counts.get(n.op, 0) + 1
+    # most used first, ties by name
+    assert list(info["op_types"].items()) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert info["op_types"]["VariableV2"] == 4 and info["op_types"]["VarHandleOp"] == 1
+    assert g.calls() == []                     # a TF1 graph calls no function
+
+
+def test_binary_text_and_text_behind_a_binary_name_are_one_graph(tf1):
+    dest, meta, _variables, _trainable = tf1
+    names = [n.name for n in meta.graph_def.node]
+    for name in ("graph.pb", "graph.pbtxt", "text_behind.pb"):
+        g = load_graph(str(dest / name))
+        assert g.format == "graphdef" and g.meta_graph is None, name
+        assert [n.name for n in g.nodes] == names, name
+        assert g.collections() == {} and g.summary().get("saver") is None
+    assert looks_like_text("a.pb", (dest / "text_behind.pb").read_bytes())
+    assert not looks_like_text("a.pb", (dest / "graph.pb").read_bytes())
+    assert looks_like_text("a.txt", b"\x00binary")
+    # a meta graph behind a GraphDef's name is still read as the meta graph
+    (dest / "meta_as.pb").write_bytes((dest / "model.meta").read_bytes())
+    g = load_graph(str(dest / "meta_as.pb"))
+    assert g.format == "metagraph" and g.meta_graph.saver_def.restore_op_name == meta.saver_def.restore_op_name
+
+
+def test_consumers_and_inputs_by_node(tf1):
+    dest, meta, _variables, _trainable = tf1
+    g = load_graph(str(dest / "model.meta"))
+    theirs: dict[str, set[str]] = {}
+    for n in meta.graph_def.node:
+        for inp in n.input:
+            theirs.setdefault(inp.lstrip("^").split(":")[0], set()).add(n.name)
+    for name in g.index:
+        assert set(g.consumers(name)) == theirs.get(name, set()), name
+    assert "probs" in g.consumers("logits") and g.consumers("probs") == []
+    assert input_node("^ctrl") == "ctrl" and input_node("a/b:1") == "a/b" and input_node("c") == "c"
+
+
+def test_a_tf1_saved_model_keeps_its_tags_and_signatures(tmp_path, tf):
+    export = tmp_path / "sm"
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        w = tf.compat.v1.Variable(np.ones((2, 1), np.float32), name="w", use_resource=True)
+        y = tf.matmul(x, w, name="y")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(export))
+            sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(sess, ["serve", "extra"], signature_def_map={"predict": sig})
+            builder.save()
+    (g,) = load_saved_model(str(export / "saved_model.pb"))
+    assert g.format == "savedmodel" and g.tags() == ["serve", "extra"]
+    assert set(g.signatures()) == {"predict"}
+    info = g.summary()
+    assert info["tags"] == ["serve", "extra"]
+    assert info["signatures"]["predict"]["inputs"] == {"x": "x:0"}
+    assert info["signatures"]["predict"]["outputs"] == {"y": "y:0"}
+    assert info["signatures"]["predict"]["input_specs"] == {"x": "float32 [-1, 2]"}
+    assert info["signatures"]["predict"]["method"] == "tensorflow/serving/predict"
+    assert "saver" in info and g.checkpoint_keys()["w"] == "w"
+    assert g.trainable_keys() is None and g.variable_names() == {}   # TF1: no object graph
+    # the same file under a graph's name opens as its first meta graph
+    (tmp_path / "sm.pb").write_bytes((export / "saved_model.pb").read_bytes())
+    again = load_graph(str(tmp_path / "sm.pb"))
+    assert again.format == "savedmodel" and again.tags() == ["serve", "extra"]
+
+
+def test_a_tf2_saved_model_says_which_variables_train(tmp_path, tf):
+    class M(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.ones(3, np.float32), name="weight")
+            self.steps = tf.Variable(0, trainable=False, name="steps")
+
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32)])
+        def __call__(self, x):
+            return x * self.w
+
+    tf.saved_model.save(M(), str(tmp_path / "m"))
+    (g,) = load_saved_model(str(tmp_path / "m" / "saved_model.pb"))
+    keys = {"w/.ATTRIBUTES/VARIABLE_VALUE", "steps/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert g.trainable_keys() == {"w/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert g.variable_names() == dict(zip(sorted(keys), ["steps", "weight"]))
+    assert g.functions.names() and g.calls()     # the signature's call ops
+
+
+def test_bytes_that_are_no_graph_are_refused_by_name(tmp_path):
+    for name, data, what in [("junk.pb", bytes(range(256)) * 4, "GraphDef (binary)"),
+                             ("junk.meta", b"\x0a\x05hello" + b"\xff" * 40, "MetaGraphDef (binary)"),
+                             ("junk.pbtxt", b"node { name: 'a' op: ", "GraphDef (text)"),
+                             ("empty.pb", b"", "GraphDef (binary)")]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(FormatError) as err:
+            load_graph(str(path))
+        assert what in str(err.value) and f"{name} is corrupt" in str(err.value), name
+    (tmp_path / "saved_model.pb").write_bytes(b"\x12\x03abc")
+    with pytest.raises(FormatError, match="does not parse as a SavedModel"):
+        load_saved_model(str(tmp_path / "saved_model.pb"))
+    (tmp_path / "none.pb").write_bytes(protos.SavedModel(saved_model_schema_version=1).SerializeToString())
+    with pytest.raises(FormatError, match="does not parse as a SavedModel"):
+        load_saved_model(str(tmp_path / "none.pb"))
+
+
+def test_a_parse_with_names_no_graph_has_is_not_taken_for_one(tmp_path):
+    def graph_of(*pairs):
+        gd = protos.GraphDef()
+        for name, op in pairs:
+            gd.node.add(name=name, op=op)
+        return gd.SerializeToString()
+
+    good = [("a/b-1.c_d>e", "MatMul"), ("9start", "_Underscored2")]
+    (tmp_path / "good.pb").write_bytes(graph_of(*good))
+    assert [n.name for n in load_graph(str(tmp_path / "good.pb")).nodes] == ["a/b-1.c_d>e", "9start"]
+    for bad in [("_a", "Op"), ("a b", "Op"), ("a", "1Op"), ("a", "Op-x"), ("", "Op"), ("a", "")]:
+        (tmp_path / "bad.pb").write_bytes(graph_of(("ok", "Const"), bad))
+        with pytest.raises(FormatError):
+            load_graph(str(tmp_path / "bad.pb"))
+
+
+def test_parse_proto_gives_none_for_what_does_not_parse():
+    assert parse_proto(protos.GraphDef, b"\xff\xff", False) is None
+    assert parse_proto(protos.GraphDef, b"node {", True) is None
+    assert parse_proto(protos.GraphDef, b"\xff", True) is None          # not UTF-8
+    msg = parse_proto(protos.GraphDef, b"node { name: 'a' op: 'B' } future_field: 3", True)
+    assert [n.name for n in msg.node] == ["a"]                         # unknown fields let pass
+
+
+def test_scope_tree_counts_ops_and_params_at_every_level():
+    names = ["a/b/w", "a/b/w/Assign", "a/c", "d"]
+    tree = scope_tree(names, sizes={0: 12, 2: 5})
+    assert (tree.op_count, tree.params) == (4, 17)
+    a = tree.children["a"]
+    assert (a.op_count, a.params, a.path, a.op) == (3, 17, "a", None)
+    w = a.children["b"].children["w"]
+    assert (w.op, w.op_count, w.params, w.path) == (0, 2, 12, "a/b/w")
+    assert w.children["Assign"].op == 1 and w.children["Assign"].parent is w
+    assert a.children["c"].op == 2 and tree.children["d"].op == 3 and tree.children["d"].params == 0
+    assert w.expandable and not a.children["c"].expandable
+    # a duplicate name keeps the first op; beneath a root, paths and the function carry on
+    dup = scope_tree(["x", "x"])
+    assert dup.children["x"].op == 0 and dup.children["x"].op_count == 2
+    root = scope_tree(["k/m"], root=scope_tree(["top"]).children["top"], function="fn")
+    k = root.children["k"]
+    assert k.path == "top/k" and k.function == "fn" and k.children["m"].path == "top/k/m"
+    assert root.op_count == 2
+
+
+def test_a_graph_made_in_memory_indexes_the_first_of_duplicate_names():
+    gd = protos.GraphDef()
+    gd.node.add(name="a", op="Const")
+    gd.node.add(name="a", op="Identity")
+    g = Graph(gd)
+    assert g.node("a").op == "Const" and g.has_op("a") and not g.has_op("b")
+    assert g.format == "graphdef" and g.source == ""
+
+
+# -- attrs as the details pane shows them ----------------------------------------------
+
+def test_attrs_of_ops_tensorflow_made_read_as_text(tf):
+    from app.formats.attrs import attr_text
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+        tf.nn.conv2d(x, np.ones((3, 3, 3, 2), np.float32), strides=[1, 2, 2, 1], padding="SAME", name="conv")
+        tf.constant(2.5, name="scalar")
+        tf.constant(np.arange(8, dtype=np.int32).reshape(2, 4), name="eight")
+        tf.constant(np.arange(9, dtype=np.int64), name="nine")
+        tf.constant([b"ab", b"c"], name="strings")
+        tf.compat.v1.placeholder(tf.float32, None, name="anything")
+    gd = graph.as_graph_def()
+    nodes = {n.name: n for n in gd.node}
+    conv = graph.get_operation_by_name("conv")
+    attrs = {k: attr_text(v) for k, v in nodes["conv"].attr.items()}
+    assert attrs["strides"] == "[" + ", ".join(str(s) for s in conv.get_attr("strides")) + "]" == "[1, 2, 2, 1]"
+    assert attrs["padding"] == "'SAME'" and attrs["data_format"] == "'NHWC'"
+    assert attrs["T"] == "float32" and attrs["use_cudnn_on_gpu"] == "True"
+    assert attrs["explicit_paddings"] == "[]"
+    assert attr_text(nodes["x"].attr["shape"]) == "[?, 8, 8, 3]"
+    assert attr_text(nodes["anything"].attr["shape"]) == "<unknown rank>"
+    assert attr_text(nodes["scalar"].attr["value"]) == "float32 [] = 2.5"
+    assert attr_text(nodes["eight"].attr["value"]) == "int32 [2, 4] = [0, 1, 2, 3, 4, 5, 6, 7]"
+    assert attr_text(nodes["nine"].attr["value"]) == "int64 [9]"          # too many: shape only
+    assert attr_text(nodes["strings"].attr["value"]) == "string [2] = ['ab', 'c']"
+
+
+def test_every_kind_of_attr_value_reads_as_text():
+    from app.formats.attrs import attr_text, shape_text
+    av = protos.attr_value_pb2.AttrValue
+    assert attr_text(av()) == ""
+    assert attr_text(av(s=b"x" * 120)) == repr("x" * 120)
+    assert attr_text(av(s=b"y" * 121)) == repr("y" * 117 + "...")
+    assert attr_text(av(s=b"\xffa")) == repr("\\xffa")
+    assert attr_text(av(i=-3)) == "-3" and attr_text(av(b=False)) == "False"
+    assert attr_text(av(f=0.1)) == "0.1" and attr_text(av(f=1234567.0)) == "1.23457e+06"
+    assert attr_text(av(type=9)) == "int64"
+    assert attr_text(av(placeholder="T")) == "$T"
+    fn = av()
+    fn.func.name = "__inference_f_12"
+    assert attr_text(fn) == "function __inference_f_12"
+    lst = av()
+    lst.list.s.extend([b"a", b"b"])
+    lst.list.i.append(4)
+    lst.list.f.append(0.5)
+    lst.list.b.append(True)
+    lst.list.type.append(1)
+    lst.list.shape.add().dim.add(size=-1)
+    lst.list.shape.add(unknown_rank=True)
+    t = lst.list.tensor.add(dtype=3)
+    t.int_val.append(7)
+    lst.list.func.add(name="g")
+    assert attr_text(lst) == ("['a', 'b', 4, 0.5, True, float32, [?], <unknown rank>, int32 [] = 7, "
+                              "function g]")
+    bad = av()
+    bad.tensor.dtype = 1
+    bad.tensor.tensor_shape.unknown_rank = True
+    assert attr_text(bad) == "float32 <unknown rank> (tensor has an unknown shape)"
+    shape = protos.tensor_shape_pb2.TensorShapeProto()
+    shape.dim.add(size=2)
+    assert shape_text(shape) == "[2]"
