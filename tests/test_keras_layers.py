@@ -156,3 +156,121 @@ def test_variables_a_keras3_export_tracks_by_list_index_get_their_own_names(tmp_
     from app.cli import main as cli
     assert cli(["dump", str(export), "mlp/out/bias", "-o", str(out)]) == 0
     np.testing.assert_array_equal(np.load(out), theirs["mlp/out/bias"])
+
+
+# -- object graphs made by hand: each rule of what is a layer, its name, order and weights ----
+
+SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _object_graph():
+    """A Sequential as tf.keras 2 links it (children out of order, a layer reached twice,
+    links to ids that do not exist), a nested model, weights of unknown size."""
+    import json
+    mg = protos.MetaGraphDef()
+    nodes = mg.object_graph_def.nodes
+
+    def user(identifier, meta, children=()):
+        n = nodes.add()
+        n.user_object.identifier = identifier
+        n.user_object.metadata = meta if isinstance(meta, str) else json.dumps(meta)
+        for local, node_id in children:
+            n.children.add(local_name=local, node_id=node_id)
+
+    def variable(name, dims, trainable=True, unknown_rank=False):
+        n = nodes.add()
+        n.variable.name, n.variable.dtype, n.variable.trainable = name, 1, trainable
+        n.variable.shape.unknown_rank = unknown_rank
+        for d in dims:
+            n.variable.shape.dim.add(size=d)
+
+    user("_tf_keras_sequential", {"class_name": "Sequential", "name": "seq"},               # 0
+         [("layer_with_weights-0", 2), ("layer-10", 4), ("layer-2", 3), ("layer-0", 1),
+          ("layer-1", 2), ("bad", 99), ("neg", -1), ("wrapper", 9)])
+    user("_tf_keras_input_layer", {"class_name": "InputLayer", "name": "input_1",           # 1
+                                   "config": {"batch_input_shape": [None, 4]}})
+    user("_tf_keras_layer", {"class_name": "Dense", "name": "d1", "config": {"units": 3}},  # 2
+         [("kernel", 6), ("bias", 7), ("kernel_again", 6), ("far", 50)])
+    user("_tf_keras_layer", "not json", [("kernel", 10)])                                   # 3
+    user("_tf_keras_model", {"class_name": "Functional", "name": "inner", "config": "x"},   # 4
+         [("layer-0", 8)])
+    user("_tf_keras_rnn_layer", {}, [])                                                     # 5: unreached
+    variable("seq/d1/kernel:0", [4, 3])                                                     # 6
+    variable("seq/d1/bias:0", [3], trainable=False)                                         # 7
+    user("_tf_keras_layer", "[1, 2]", [("v", 11)])                                          # 8
+    user("trackable_list_wrapper", {}, [])                                                  # 9
+    variable("seq/d2/kernel:0", [3, -1])                                                    # 10
+    variable("v", [], unknown_rank=True)                                                    # 11
+    return mg
+
+
+def test_layers_of_an_object_graph_in_model_order_with_their_weights():
+    display = {"layer_with_weights-0/kernel" + SUFFIX: "seq/d1/kernel", "other/bias": "seq/d1/bias"}
+    layers = read_layers(_object_graph(), None, display)
+    assert layers.source == "object graph" and layers.note == ""
+    got = [(la.name, la.class_name, la.path, la.depth, la.is_model, la.config) for la in layers.layers]
+    assert got == [
+        ("seq", "Sequential", "(root)", 0, True, None),
+        ("input_1", "InputLayer", "layer-0", 1, False, {"batch_input_shape": [None, 4]}),
+        ("d1", "Dense", "layer_with_weights-0", 1, False, {"units": 3}),
+        ("d2", "", "layer-2", 1, False, None),               # named by its variable
+        ("inner", "Functional", "layer-10", 1, True, None),  # a config that is no dict: none
+        ("layer-0", "", "layer-10/layer-0", 2, False, None),  # named by its path
+        ("node 5", "", "node 5", 0, False, None),            # reached by no path: last
+    ]
+    d1, d2, deep = layers.layers[2], layers.layers[3], layers.layers[5]
+    assert [(w.name, w.variable, w.dtype, w.shape, w.trainable, w.key) for w in d1.weights] == [
+        ("kernel", "seq/d1/kernel:0", "float32", (4, 3), True, "layer_with_weights-0/kernel" + SUFFIX),
+        ("bias", "seq/d1/bias:0", "float32", (3,), False, "other/bias")]
+    assert d1.params == 15 and layers.layers[0].params == 0
+    (w,) = d2.weights
+    assert w.shape == (3, 0) and w.size == 0 and w.key is None
+    (v,) = deep.weights
+    assert v.shape == () and v.size == 1 and v.key is None
+
+
+def test_keras_metadata_beside_the_saved_model_wins(tmp_path):
+    import json
+    meta = protos.SavedMetadata()
+    for node_id, ident, info in [(0, "_tf_keras_network", {"class_name": "Functional", "name": "net"}),
+                                 (2, "_tf_keras_layer", {"class_name": "Dense", "name": "from_file"}),
+                                 (99, "_tf_keras_layer", {"name": "nowhere"}),
+                                 (-1, "_tf_keras_layer", {"name": "negative"}),
+                                 (9, "trackable_list_wrapper", {})]:
+        meta.nodes.add(node_id=node_id, identifier=ident, metadata=json.dumps(info))
+    (tmp_path / METADATA_FILE).write_bytes(meta.SerializeToString())
+    layers = read_layers(_object_graph(), str(tmp_path), {})
+    assert layers.source == METADATA_FILE and layers.note == ""
+    assert [(la.name, la.depth, la.is_model) for la in layers.layers] == [("net", 0, True), ("from_file", 1, False)]
+    # a folder without the file: the object graph's own metadata
+    assert read_layers(_object_graph(), str(tmp_path / "elsewhere"), {}).source == "object graph"
+
+
+def test_no_layers_without_an_object_graph_or_any_layer_in_it():
+    assert read_layers(None, None, {}) is None
+    mg = protos.MetaGraphDef()
+    assert read_layers(mg, None, {}) is None
+    mg.object_graph_def.SetInParent()
+    assert read_layers(mg, None, {}) is None
+    mg.object_graph_def.nodes.add().user_object.identifier = "trackable_dict_wrapper"
+    assert read_layers(mg, None, {}) is None
+
+
+def test_layers_from_variable_paths_nest_by_their_models():
+    mg = protos.MetaGraphDef()
+    nodes = mg.object_graph_def.nodes
+    root = nodes.add()
+    for i, name in enumerate(["m/inner/l/w:0", "m/l2/b", "m/inner/l/w", "SGD/iter", "w", "m/inner/l/u"]):
+        root.children.add(local_name=f"variables/{i}", node_id=i + 1)
+        n = nodes.add()
+        n.variable.name, n.variable.dtype = name, 1
+        n.variable.shape.dim.add(size=2)
+    layers = read_layers(mg, None, {"variables/1" + SUFFIX: "m/l2/b", "k": "m/inner/l/u"})
+    assert layers.source == "variable names" and "Keras 3" in layers.note
+    assert [(la.name, la.path, la.depth, la.is_model) for la in layers.layers] == [
+        ("m", "m", 0, True), ("inner", "m/inner", 1, True), ("l", "m/inner/l", 2, False),
+        ("l2", "m/l2", 1, False)]
+    l_, l2 = layers.layers[2], layers.layers[3]
+    assert [(w.name, w.key) for w in l_.weights] == [("w", None), ("u", "k")]     # each name once
+    assert [(w.name, w.key) for w in l2.weights] == [("b", "variables/1" + SUFFIX)]
+    assert l_.params == 4
