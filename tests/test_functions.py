@@ -303,16 +303,9 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
     branches — as TensorFlow's own parse of the file names them."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    class Loop(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
-        def __call__(self, x):
-            i = tf.constant(0)
-            _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, y * 2.0), [i, x])
-            return tf.cond(y > 10.0, lambda: y - 10.0, lambda: y + 1.0)
-
-    module = Loop()
-    tf.saved_model.save(module, str(tmp_path / "loop"))
-    sm = saved_model_pb2.SavedModel.FromString((tmp_path / "loop" / "saved_model.pb").read_bytes())
+    from . import tf_fixtures as fx
+    made = fx.loop_saved_model(tmp_path / "loop")
+    sm = saved_model_pb2.SavedModel.FromString((made.dir / "saved_model.pb").read_bytes())
     theirs = {}
     for f in sm.meta_graphs[0].graph_def.library.function:
         for n in f.node_def:
@@ -320,7 +313,7 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
                 if v.WhichOneof("value") == "func" and n.op in ("While", "StatelessWhile", "If", "StatelessIf"):
                     theirs[(f.signature.name, n.name, k)] = v.func.name
     assert {k for _f, _n, k in theirs} >= {"body", "cond", "then_branch", "else_branch"}
-    loaded = load(str(tmp_path / "loop"))
+    loaded = load(str(made.dir))
     lib = loaded.graph.functions
     ours = {(f, n, c.attr): c.function for f in lib.names() for n, c in lib.calls_in(f)
             if c.attr in ("body", "cond", "then_branch", "else_branch")}
@@ -336,32 +329,16 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
     assert names == expected and len(names) == 2
     assert all(s.op_count == len(lib.nodes(s.calls)) for s in leaf.children.values() if s.calls)
     # TensorFlow runs it as we read it: 2 * 2**5 = 64 > 10 → 54
-    assert float(tf.saved_model.load(str(tmp_path / "loop"))(tf.constant(2.0))) == 54.0
+    assert made.output_at_2 == 54.0
 
 
 # -- the library's API on functions TensorFlow wrote ------------------------------------
 
-def _defun_and_case(tf):
-    """A TF1 graph with a Defun (called by op type) and a switch_case (a list of branches)."""
-    from tensorflow.python.framework import function as tf_function
-    graph = tf.Graph()
-    with graph.as_default():
-        @tf_function.Defun(tf.float32)
-        def Twice(x):
-            return x * 2.0
-        x = tf.compat.v1.placeholder(tf.float32, [], name="x")
-        Twice(x, name="call_twice")
-        i = tf.compat.v1.placeholder(tf.int32, [], name="i")
-        tf.switch_case(i, [lambda: x + 1.0, lambda: x - 1.0, lambda: x * 3.0], name="case")
-    case = next(op for op in graph.get_operations() if op.type in ("Case", "StatelessCase"))
-    branches = [f.name for f in case.get_attr("branches")]
-    twice = graph.get_operation_by_name("call_twice").type
-    return graph.as_graph_def(), case.name, branches, twice
-
-
-def test_calls_by_op_type_and_by_a_list_of_branches(tf):
-    gd, case, branches, twice = _defun_and_case(tf)
-    g = Graph(gd, None, "defun.pb")
+def test_calls_by_op_type_and_by_a_list_of_branches(tmp_path, tf):
+    from . import tf_fixtures as fx
+    made = fx.calling_graph(tmp_path / "calls")
+    case, branches, twice = made.case, made.branches, made.defun
+    g = Graph(protos.GraphDef.FromString(made.graph_def), None, "defun.pb")
     assert sorted(g.calls(), key=lambda nc: (nc[0], nc[1].attr)) == sorted(
         [("call_twice", Call("op", twice))]
         + [(case, Call(f"branches[{i}]", b)) for i, b in enumerate(branches)],

@@ -13,44 +13,27 @@ from app.formats.errors import FormatError
 from app.formats.graph import (Graph, input_node, load_graph, load_saved_model,
                                looks_like_text, parse_proto, scope_tree)
 
-# the Saver stores these variables under other names (a dict), one not at all
-SAVED_AS = {"weights/custom": "dense/kernel", "res/saved_as": "res", "b": "dense/bias"}
-LONG = "scope_" + "x" * 200          # a name longer than 127 bytes: a two-byte length
 
 
 @pytest.fixture(scope="module")
 def tf1(tmp_path_factory, tf):
-    """A TF1 graph written by TensorFlow: `model.meta` (binary), `graph.pb`, `graph.pbtxt`,
-    the same GraphDef as text behind a binary name, and the meta graph as TF reads it."""
-    dest = tmp_path_factory.mktemp("tf1graph")
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
-        with tf.compat.v1.variable_scope("dense"):
-            kernel = tf.compat.v1.Variable(np.ones((4, 3), np.float32), name="kernel", use_resource=False)
-            bias = tf.compat.v1.Variable(np.zeros(3, np.float32), name="bias", use_resource=False)
-        res = tf.compat.v1.Variable(np.ones((2, 5), np.float64), name="res", use_resource=True)
-        unsaved = tf.compat.v1.Variable(np.int32(7), name="unsaved", use_resource=False,
-                                        trainable=False)
-        long = tf.compat.v1.Variable(np.zeros((6,), np.float32), name=LONG, use_resource=False)
-        logits = tf.add(tf.matmul(x, kernel), bias, name="logits")
-        tf.nn.softmax(logits, name="probs")
-        tf.compat.v1.add_to_collection("outputs_ops", logits.op)
-        tf.compat.v1.add_to_collection("my_ints", 3)
-        saver = tf.compat.v1.train.Saver({"weights/custom": kernel, "res/saved_as": res, "b": bias})
-        meta = tf.compat.v1.train.export_meta_graph(str(dest / "model.meta"), graph=graph,
-                                                    saver_def=saver.as_saver_def())
-        tf.io.write_graph(graph.as_graph_def(), str(dest), "graph.pb", as_text=False)
-        tf.io.write_graph(graph.as_graph_def(), str(dest), "graph.pbtxt", as_text=True)
-        tf.io.write_graph(graph.as_graph_def(), str(dest), "text_behind.pb", as_text=True)
-        variables = {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
-        trainable = {v.op.name for v in tf.compat.v1.trainable_variables()}
-        del unsaved, long
-    return dest, meta, variables, trainable
+    """The TF1 graph files TensorFlow wrote, and its MetaGraphDef as TensorFlow parses it."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from . import tf_fixtures as fx
+    made = fx.tf1_graph_files(tmp_path_factory.mktemp("tf1") / "files")
+    return made.dir, meta_graph_pb2.MetaGraphDef.FromString(made.meta), made
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tf):
+    from . import tf_fixtures as fx
+    return fx.saved_models(tmp_path_factory.mktemp("saved") / "saved")
 
 
 def test_a_meta_graph_reads_as_tensorflow_wrote_it(tf1):
-    dest, meta, variables, trainable = tf1
+    dest, meta, made = tf1
+    variables, trainable = made.variables, made.trainable
     g = load_graph(str(dest / "model.meta"))
     assert g.format == "metagraph" and g.source == str(dest / "model.meta")
     assert [n.name for n in g.nodes] == [n.name for n in meta.graph_def.node]
@@ -70,18 +53,20 @@ def test_a_meta_graph_reads_as_tensorflow_wrote_it(tf1):
 
 
 def test_checkpoint_keys_follow_the_savers_dict(tf1):
-    dest, _meta, variables, _trainable = tf1
+    dest, _meta, made = tf1
     g = load_graph(str(dest / "model.meta"))
     keys = g.checkpoint_keys()
     # the dict's keys for what the Saver saves (through the resource variable's read too),
     # the variable's own name for the rest
-    expected = {var: key for key, var in SAVED_AS.items()}
-    expected.update({name: name for name in variables if name not in expected})
+    expected = {var: key for key, var in made.saved_as.items()}
+    assert set(expected) == {"dense/kernel", "dense/bias", "res"}
+    expected.update({name: name for name in made.variables if name not in expected})
     assert keys == expected
 
 
 def test_the_savers_facts_and_op_counts_in_the_summary(tf1):
-    dest, meta, variables, _trainable = tf1
+    dest, meta, made = tf1
+    variables = made.variables
     g = load_graph(str(dest / "model.meta"))
     info = g.summary()
     sd = meta.saver_def
@@ -103,7 +88,7 @@ def test_the_savers_facts_and_op_counts_in_the_summary(tf1):
 
 
 def test_binary_text_and_text_behind_a_binary_name_are_one_graph(tf1):
-    dest, meta, _variables, _trainable = tf1
+    dest, meta, _made = tf1
     names = [n.name for n in meta.graph_def.node]
     for name in ("graph.pb", "graph.pbtxt", "text_behind.pb"):
         g = load_graph(str(dest / name))
@@ -120,7 +105,7 @@ def test_binary_text_and_text_behind_a_binary_name_are_one_graph(tf1):
 
 
 def test_consumers_and_inputs_by_node(tf1):
-    dest, meta, _variables, _trainable = tf1
+    dest, meta, _made = tf1
     g = load_graph(str(dest / "model.meta"))
     theirs: dict[str, set[str]] = {}
     for n in meta.graph_def.node:
@@ -132,52 +117,33 @@ def test_consumers_and_inputs_by_node(tf1):
     assert input_node("^ctrl") == "ctrl" and input_node("a/b:1") == "a/b" and input_node("c") == "c"
 
 
-def test_a_tf1_saved_model_keeps_its_tags_and_signatures(tmp_path, tf):
-    export = tmp_path / "sm"
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
-        w = tf.compat.v1.Variable(np.ones((2, 1), np.float32), name="w", use_resource=True)
-        y = tf.matmul(x, w, name="y")
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(str(export))
-            sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
-            builder.add_meta_graph_and_variables(sess, ["serve", "extra"], signature_def_map={"predict": sig})
-            builder.save()
-    (g,) = load_saved_model(str(export / "saved_model.pb"))
-    assert g.format == "savedmodel" and g.tags() == ["serve", "extra"]
-    assert set(g.signatures()) == {"predict"}
+def test_a_tf1_saved_model_keeps_its_tags_and_signatures(saved, tmp_path):
+    info1 = saved.tf1
+    (g,) = load_saved_model(str(info1.dir / "saved_model.pb"))
+    assert g.format == "savedmodel" and g.tags() == info1.tags == ["serve"]
+    assert set(g.signatures()) == {info1.signature}
     info = g.summary()
-    assert info["tags"] == ["serve", "extra"]
-    assert info["signatures"]["predict"]["inputs"] == {"x": "x:0"}
-    assert info["signatures"]["predict"]["outputs"] == {"y": "y:0"}
-    assert info["signatures"]["predict"]["input_specs"] == {"x": "float32 [-1, 2]"}
-    assert info["signatures"]["predict"]["method"] == "tensorflow/serving/predict"
-    assert "saver" in info and g.checkpoint_keys()["w"] == "w"
+    sig = info["signatures"][info1.signature]
+    assert info["tags"] == ["serve"]
+    assert sig["inputs"] == {"x": "x:0"} and sig["outputs"] == {"y": "y:0"}
+    assert sig["input_specs"] == {"x": "float32 [-1, 3]"} and sig["output_specs"] == {"y": "float32 [-1, 1]"}
+    assert sig["method"] == "tensorflow/serving/predict"
+    assert "saver" in info and g.checkpoint_keys() == {"w": "w", "b": "b"} == {k: k for k in info1.values}
     assert g.trainable_keys() is None and g.variable_names() == {}   # TF1: no object graph
     # the same file under a graph's name opens as its first meta graph
-    (tmp_path / "sm.pb").write_bytes((export / "saved_model.pb").read_bytes())
+    (tmp_path / "sm.pb").write_bytes((info1.dir / "saved_model.pb").read_bytes())
     again = load_graph(str(tmp_path / "sm.pb"))
-    assert again.format == "savedmodel" and again.tags() == ["serve", "extra"]
+    assert again.format == "savedmodel" and again.tags() == ["serve"]
 
 
-def test_a_tf2_saved_model_says_which_variables_train(tmp_path, tf):
-    class M(tf.Module):
-        def __init__(self):
-            self.w = tf.Variable(np.ones(3, np.float32), name="weight")
-            self.steps = tf.Variable(0, trainable=False, name="steps")
-
-        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32)])
-        def __call__(self, x):
-            return x * self.w
-
-    tf.saved_model.save(M(), str(tmp_path / "m"))
-    (g,) = load_saved_model(str(tmp_path / "m" / "saved_model.pb"))
-    keys = {"w/.ATTRIBUTES/VARIABLE_VALUE", "steps/.ATTRIBUTES/VARIABLE_VALUE"}
-    assert g.trainable_keys() == {"w/.ATTRIBUTES/VARIABLE_VALUE"}
-    assert g.variable_names() == dict(zip(sorted(keys), ["steps", "weight"]))
+def test_a_tf2_saved_model_says_which_variables_train(saved):
+    info2 = saved.tf2
+    (g,) = load_saved_model(str(info2.dir / "saved_model.pb"))
+    assert set(info2.values) == {f"{n}/.ATTRIBUTES/VARIABLE_VALUE" for n in ("w", "b", "calls")}
+    assert g.trainable_keys() == {"w/.ATTRIBUTES/VARIABLE_VALUE", "b/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert g.variable_names() == {f"{n}/.ATTRIBUTES/VARIABLE_VALUE": n for n in ("w", "b", "calls")}
     assert g.functions.names() and g.calls()     # the signature's call ops
+    assert g.tags() == ["serve"] and g.summary()["init_ops"] == ["NoOp"]   # TF2 writes one
 
 
 def test_bytes_that_are_no_graph_are_refused_by_name(tmp_path):
@@ -253,22 +219,14 @@ def test_a_graph_made_in_memory_indexes_the_first_of_duplicate_names():
 
 # -- attrs as the details pane shows them ----------------------------------------------
 
-def test_attrs_of_ops_tensorflow_made_read_as_text(tf):
+def test_attrs_of_ops_tensorflow_made_read_as_text(tmp_path, tf):
     from app.formats.attrs import attr_text
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
-        tf.nn.conv2d(x, np.ones((3, 3, 3, 2), np.float32), strides=[1, 2, 2, 1], padding="SAME", name="conv")
-        tf.constant(2.5, name="scalar")
-        tf.constant(np.arange(8, dtype=np.int32).reshape(2, 4), name="eight")
-        tf.constant(np.arange(9, dtype=np.int64), name="nine")
-        tf.constant([b"ab", b"c"], name="strings")
-        tf.compat.v1.placeholder(tf.float32, None, name="anything")
-    gd = graph.as_graph_def()
-    nodes = {n.name: n for n in gd.node}
-    conv = graph.get_operation_by_name("conv")
+
+    from . import tf_fixtures as fx
+    made = fx.attr_graph(tmp_path / "attrs")
+    nodes = {n.name: n for n in protos.GraphDef.FromString(made.graph_def).node}
     attrs = {k: attr_text(v) for k, v in nodes["conv"].attr.items()}
-    assert attrs["strides"] == "[" + ", ".join(str(s) for s in conv.get_attr("strides")) + "]" == "[1, 2, 2, 1]"
+    assert attrs["strides"] == "[" + ", ".join(str(s) for s in made.strides) + "]" == "[1, 2, 2, 1]"
     assert attrs["padding"] == "'SAME'" and attrs["data_format"] == "'NHWC'"
     assert attrs["T"] == "float32" and attrs["use_cudnn_on_gpu"] == "True"
     assert attrs["explicit_paddings"] == "[]"

@@ -29,7 +29,8 @@ def _layers_of(path):
     ("simple_model_from_auto_compile", ["Functional", "InputLayer", "Flatten", "Dense", "Dense", "Softmax"]),
     ("lstm_from_sequential", ["Sequential", "LSTM", "LSTMCell", "Dense"]),
 ])
-def test_keras_metadata_layers_and_their_weights_as_tensorflow_restores_them(realdata, tf, name, classes):
+def test_keras_metadata_layers_and_their_weights_as_tensorflow_restores_them(realdata, tf, tmp_path, name,
+                                                                             classes):
     path = realdata / KERAS_TF2 / name
     if not (path / METADATA_FILE).exists():
         pytest.skip(f"{name} not in this copy of the real data")
@@ -38,19 +39,17 @@ def test_keras_metadata_layers_and_their_weights_as_tensorflow_restores_them(rea
     assert [la.class_name for la in layers.layers] == classes
     assert layers.layers[0].is_model and layers.layers[0].depth == 0
     assert all(la.depth >= 1 for la in layers.layers[1:])
-    restored = tf.saved_model.load(str(path))
+    from . import tf_fixtures as fx
+    restored = fx.restored_variables(tmp_path / "restored", str(path)).by_path
     weights = 0
     for layer in layers.layers:
         if layer.path == "(root)":
             continue
-        obj = restored
-        for part in layer.path.split("/"):
-            obj = getattr(obj, part)
         for w in layer.weights:
-            theirs = getattr(obj, w.name)       # the variable TF restores as the layer's attr
+            shape, dtype, value = restored[f"{layer.path}/{w.name}"]   # TF's variable at that attr
             assert w.key is not None and w.key in reader.tensors
-            assert w.shape == tuple(theirs.shape) and w.dtype == theirs.dtype.name
-            np.testing.assert_array_equal(reader.read(w.key), theirs.numpy())
+            assert w.shape == shape and w.dtype == dtype
+            np.testing.assert_array_equal(reader.read(w.key), value)
             weights += 1
     assert weights >= 4
     dense = next(la for la in layers.layers if la.class_name == "Dense")
@@ -58,26 +57,19 @@ def test_keras_metadata_layers_and_their_weights_as_tensorflow_restores_them(rea
 
 
 def test_a_keras3_export_gives_layers_from_variable_paths(tmp_path, tf):
-    import keras
-    keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv_a"),
-                              keras.layers.BatchNormalization(name="bn"),
-                              keras.layers.Flatten(name="flat"), keras.layers.Dense(3, name="logits")],
-                             name="tiny_cnn")
-    model.compile("adam", "mse")
-    model.fit(np.ones((4, 8, 8, 1), np.float32), np.ones((4, 3), np.float32), verbose=0)
-    export = tmp_path / "export"
-    model.export(str(export), verbose=False)
+    from . import tf_fixtures as fx
+    made = fx.keras3_export(tmp_path / "cnn", "cnn")
+    export = made.dir
     assert not (export / METADATA_FILE).exists()     # Keras 3 writes no layer metadata
     layers, reader = _layers_of(export)
     assert layers.source == "variable names" and "Keras 3" in layers.note
     ours = {(la.path, w.name): w for la in layers.layers for w in la.weights}
-    theirs = {tuple(v.path.rsplit("/", 1)): v for layer in model.layers for v in layer.weights}
+    theirs = made.weights
     assert set(ours) == set(theirs)
-    for k, v in theirs.items():
+    for k, (shape, trainable, value) in theirs.items():
         w = ours[k]
-        assert w.shape == tuple(v.shape) and w.trainable == v.trainable
-        np.testing.assert_array_equal(reader.read(w.key), np.asarray(v.numpy()))
+        assert w.shape == shape and w.trainable == trainable
+        np.testing.assert_array_equal(reader.read(w.key), value)
     assert [(la.name, la.depth, la.is_model) for la in layers.layers] == [
         ("tiny_cnn", 0, True), ("conv_a", 1, False), ("bn", 1, False), ("logits", 1, False)]
     # in the model's order
@@ -138,13 +130,9 @@ def test_an_old_subclassed_keras_model_keeps_its_metadata_in_the_object_graph(re
 def test_variables_a_keras3_export_tracks_by_list_index_get_their_own_names(tmp_path, tf):
     """Keras 3 reaches every variable through lists (`variables/0`): the Variables table, the
     tree and `dump` use the names TensorFlow gives them instead; values as TensorFlow loads."""
-    import keras
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="hidden"),
-                              keras.layers.Dense(2, name="out")], name="mlp")
-    export = tmp_path / "export"
-    model.export(str(export), verbose=False)
-    restored = tf.saved_model.load(str(export))
-    theirs = {v.name.split(":")[0]: v.numpy() for v in restored.variables}
+    from . import tf_fixtures as fx
+    made = fx.keras3_export(tmp_path / "mlp", "mlp")
+    export, theirs = made.dir, made.restored
     loaded = load(str(export))
     named = {t.display_name: t.name for t in loaded.tensors.values()}
     assert set(theirs) <= set(named)
