@@ -15,6 +15,66 @@ from app.formats.graph import (Graph, input_node, load_graph, load_saved_model,
 
 
 
+# protos.py declares what the tensorboard package lacks; described the same way here and in
+# a fresh process (where the declarations are built, not found in this one's pool)
+DESCRIBE = """
+import json, sys
+from app.formats import protos
+def reachable(d, out):
+    if d.name not in out:
+        out[d.name] = d
+        for f in d.fields:
+            if f.message_type is not None:
+                reachable(f.message_type, out)
+    return out
+def describe(roots, names):
+    found = {}
+    for d in roots:
+        reachable(d, found)
+    return {n: {f.name: [f.number, {14: 5}.get(f.type, f.type), f.is_repeated,
+                         f.message_type.name if f.message_type else None,
+                         f.containing_oneof is not None] for f in found[n].fields} for n in names}
+print(json.dumps(describe([getattr(protos, n).DESCRIPTOR for n in sys.argv[1].split()],
+                          sys.argv[2].split())))
+"""
+MESSAGES = ("TensorSliceProto Extent BundleHeaderProto BundleEntryProto CheckpointState SavedModel "
+            "SavedTensorSlices SavedTensorSliceMeta SavedSliceMeta SavedSlice").split()
+
+
+def test_declared_schemas_are_tensorflows(tf):
+    """Each message protos.py declares has TensorFlow's own field numbers, names, types
+    (an enum read as the int it is on the wire), labels and oneofs."""
+    import json
+    import subprocess
+    import sys
+
+    from tensorflow.core.framework import tensor_slice_pb2
+    from tensorflow.core.protobuf import saved_model_pb2, tensor_bundle_pb2
+    from tensorflow.core.util import saved_tensor_slice_pb2
+    from tensorflow.python.training import checkpoint_state_pb2
+
+    from .conftest import ROOT
+    theirs = {"TensorSliceProto": tensor_slice_pb2.TensorSliceProto,
+              "BundleHeaderProto": tensor_bundle_pb2.BundleHeaderProto,
+              "BundleEntryProto": tensor_bundle_pb2.BundleEntryProto,
+              "CheckpointState": checkpoint_state_pb2.CheckpointState,
+              "SavedModel": saved_model_pb2.SavedModel,
+              "SavedTensorSlices": saved_tensor_slice_pb2.SavedTensorSlices}
+    proc = subprocess.run([sys.executable, "-c", DESCRIBE, " ".join(theirs) + " SavedMetadata",
+                           " ".join(MESSAGES + ["KerasSavedObject"])], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)
+    scope: dict = {}
+    exec(DESCRIBE.split("print(")[0].replace("from app.formats import protos", ""), scope)
+    expected = scope["describe"]([cls.DESCRIPTOR for cls in theirs.values()], MESSAGES)
+    for name in MESSAGES:
+        assert ours[name] == expected[name], name
+    assert ours["SavedModel"]["meta_graphs"] == [2, 11, True, "MetaGraphDef", False]
+    assert ours["Extent"]["length"][-1] and ours["BundleEntryProto"]["crc32c"][1] == 7     # fixed32
+    assert ours["KerasSavedObject"]["metadata"][:3] == [5, 9, False]                       # a string
+
+
 @pytest.fixture(scope="module")
 def tf1(tmp_path_factory, tf):
     """The TF1 graph files TensorFlow wrote, and its MetaGraphDef as TensorFlow parses it."""
