@@ -437,3 +437,42 @@ def test_argument_types_read_as_their_attrs_say():
     assert Graph(gd).functions.gradients == {g.function_name: "poly_grad"}
     info = Graph(gd).summary()["function_library"]
     assert info["functions"]["poly"]["inputs"][2] == ["c", "N × T"] and info["called_by_graph"] == []
+
+
+def test_the_library_branch_and_call_rows_as_the_tree_lists_them():
+    from app.analysis.function_tree import library_row
+    graph = _graph({"call": "a", "gone": "nowhere"},
+                   lambda lib: (_function(lib, "a", ["b"]), _function(lib, "b"), _empty(lib, "hollow")))
+    tree = _tree(graph)
+    branch = tree.children[LIBRARY]
+    assert (branch.note, branch.rank, branch.searched, branch.op_count) == ("3 functions", -1, True, 3)
+    assert branch.path == LIBRARY and branch.parent is tree and branch.lazy is not None
+    rows = branch.expand()
+    assert list(rows) == ["a", "b", "hollow"] and branch.lazy is None
+    a = rows["a"]
+    assert (a.path, a.calls, a.note, a.searched, a.op_count, a.parent) == (f"{LIBRARY}/a", "a", "function",
+                                                                           True, 2, branch)
+    assert a.expandable and not rows["hollow"].expandable and rows["hollow"].op_count == 0
+    body = a.expand()
+    assert set(body) == {"call_0", "Identity"} and a.op_count == 2      # counted once, not twice
+    assert body["call_0"].function == "a" and body["call_0"].path == f"{LIBRARY}/a/call_0"
+    (inner,) = body["call_0"].expand().values()
+    assert (inner.name, inner.path, inner.rank, inner.calls) == ("→ b", f"{LIBRARY}/a/call_0/→ b", -1, "b")
+    assert library_row(tree, "b") is rows["b"] and library_row(tree, "zz") is None
+    assert library_row(None, "b") is None and library_row(scope_tree(["x"]), "b") is None
+    # a graph call site: its row, and the missing function's row that opens into nothing
+    site = tree.children["call"]
+    assert site.call_ops == 2 and site.expandable and not site.children
+    (row,) = site.expand().values()
+    assert row.path == "call/→ a" and row.parent is site and row.op_count == 2
+    row.expand()
+    assert row.op_count == 2
+    (gone,) = tree.children["gone"].expand().values()
+    assert (gone.note, gone.op_count, gone.expandable) == ("missing function", 0, False)
+    assert tree.children["gone"].call_ops == 0
+
+
+def _empty(lib, name):
+    f = lib.function.add()
+    f.signature.name = name
+    return f

@@ -332,3 +332,132 @@ def test_every_kind_of_attr_value_reads_as_text():
     shape = protos.tensor_shape_pb2.TensorShapeProto()
     shape.dim.add(size=2)
     assert shape_text(shape) == "[2]"
+
+
+# -- made by hand: what TensorFlow's own writers do not show -----------------------------
+
+def _node(gd, name, op, inputs=(), **attrs):
+    n = gd.node.add(name=name, op=op, input=list(inputs))
+    for key, value in attrs.items():
+        n.attr[key].CopyFrom(value)
+    return n
+
+
+def _strings(*values):
+    av = protos.attr_value_pb2.AttrValue()
+    av.tensor.dtype = 7
+    av.tensor.string_val.extend(values)
+    return av
+
+
+def _shape(*dims):
+    av = protos.attr_value_pb2.AttrValue()
+    for d in dims:
+        av.shape.dim.add(size=d)
+    return av
+
+
+def test_checkpoint_keys_through_every_save_op_and_read():
+    gd = protos.GraphDef()
+    for name, op in [("a", "VariableV2"), ("b", "VarHandleOp"), ("c", "Variable"), ("d", "VariableV2"),
+                     ("e", "VariableV2")]:
+        _node(gd, name, op, shape=_shape(2))
+    _node(gd, "a/snap", "Snapshot", ["a"])
+    _node(gd, "b/read", "ReadVariableOp", ["b"])
+    _node(gd, "c/id", "Identity", ["c"])
+    _node(gd, "d/add", "Add", ["d", "d"])                 # not a read: no variable behind it
+    _node(gd, "names", "Const", value=_strings(b"key_a", b"key_b", b"k\xffc", b"key_d"))
+    _node(gd, "names2", "Const", value=_strings(b"second_a", b"key_e"))
+    _node(gd, "save", "SaveV2", ["file", "names", "slices", "a/snap", "^ctrl", "c/id:0", "d/add"])
+    _node(gd, "save_1", "Save", ["file", "names2", "a", "e"])           # no shapes input: names, then tensors
+    _node(gd, "save_2", "SaveSlices", ["file", "missing_names", "slices", "e"])  # names no node holds
+    _node(gd, "save_3", "SaveV2", ["file", "names"])                     # too few inputs
+    _node(gd, "save_4", "SaveV2", ["file", "b/read", "slices", "b/read"])  # names not a Const of strings
+    keys = Graph(gd).checkpoint_keys()
+    # the first save op naming a variable wins; a name not UTF-8 survives as it was
+    assert keys == {"a": "key_a", "b": "b", "c": "k\udcffc", "d": "d", "e": "key_e"}
+
+
+def test_variable_reads_are_followed_a_bounded_way():
+    gd = protos.GraphDef()
+    _node(gd, "v", "VariableV2")
+    prev = "v"
+    for i in range(15):
+        _node(gd, f"r{i}", "Identity", [prev])
+        prev = f"r{i}"
+    _node(gd, "loop_a", "Identity", ["loop_b"])
+    _node(gd, "loop_b", "Identity", ["loop_a"])
+    _node(gd, "lone", "Identity", [])
+    _node(gd, "names", "Const", value=_strings(b"deep", b"loop", b"lone", b"gone"))
+    _node(gd, "save", "SaveV2", ["f", "names", "s", prev, "loop_a", "lone", "nowhere"])
+    assert Graph(gd).checkpoint_keys() == {"v": "deep"}
+
+
+def test_variable_sizes_only_where_the_shape_is_known():
+    gd = protos.GraphDef()
+    _node(gd, "known", "VariableV2", shape=_shape(3, 4))
+    _node(gd, "scalar", "VarHandleOp", shape=_shape())
+    _node(gd, "partial", "VariableV2", shape=_shape(-1, 4))
+    unknown = protos.attr_value_pb2.AttrValue()
+    unknown.shape.unknown_rank = True
+    _node(gd, "unknown", "VariableV2", shape=unknown)
+    _node(gd, "no_attr", "VariableV2")
+    _node(gd, "not_a_variable", "Const", shape=_shape(5))
+    g = Graph(gd)
+    assert g.variable_sizes() == {"known": 12, "scalar": 1}
+    assert g.variables() == ["known", "scalar", "partial", "unknown", "no_attr"]
+
+
+def test_collections_of_variable_defs_and_tensors_by_their_ops():
+    mg = protos.MetaGraphDef()
+    _node(mg.graph_def, "v", "VariableV2")
+    vdef = mg.collection_def["variables"].bytes_list.value
+    vdef.append(b"\x0a\x03v:0\x12\x08v/Assign")    # a VariableDef: its name first
+    vdef.append(b"\x12\x03abc")                     # no name first: not a variable
+    vdef.append(b"\x0a")                             # too short
+    vdef.append(b"\x0a\x02\xff\xfe")                 # a name that is not UTF-8
+    vdef.append(b"\x0a\x05w:0")                      # a length past the end: what is there
+    mg.collection_def["losses"].node_list.value.extend(["loss:0", "^ctrl", "op"])
+    mg.collection_def["floats"].float_list.value.append(1.0)
+    mg.collection_def["empty"].SetInParent()
+    g = Graph(mg.graph_def, mg, "x.meta", "metagraph")
+    assert g.collections() == {"variables": ["v", "w"], "losses": ["loss", "ctrl", "op"], "floats": [],
+                               "empty": []}
+    assert g.collections_of("loss") == ["losses"] and g.collections_of("v") == ["variables"]
+    # without a meta graph: none, and no tags, signatures, object graph
+    bare = Graph(mg.graph_def)
+    assert bare.collections() == {} and bare.tags() == [] and bare.signatures() == {}
+    assert bare.trainable_keys() is None and bare.variable_names() == {}
+    assert "saver" not in g.summary() and "tags" not in bare.summary()
+
+
+def test_an_object_graph_without_variables_says_nothing_of_training():
+    mg = protos.MetaGraphDef()
+    _node(mg.graph_def, "x", "Placeholder")
+    mg.object_graph_def.nodes.add().user_object.identifier = "module"
+    g = Graph(mg.graph_def, mg, "saved_model.pb", "savedmodel")
+    assert g.trainable_keys() is None and g.variable_names() == {}
+    var = mg.object_graph_def.nodes.add()
+    var.variable.trainable = True
+    mg.object_graph_def.nodes[0].children.add(local_name="v", node_id=1)
+    g = Graph(mg.graph_def, mg, "saved_model.pb", "savedmodel")
+    assert g.trainable_keys() == {"v/.ATTRIBUTES/VARIABLE_VALUE"}
+    assert g.variable_names() == {}                 # a variable without a name of its own
+
+
+def test_a_text_saved_model_and_a_graph_after_its_fiftieth_node(tmp_path):
+    from google.protobuf import text_format
+    sm = protos.SavedModel()
+    mg = sm.meta_graphs.add()
+    mg.meta_info_def.tags.append("serve")
+    _node(mg.graph_def, "x", "Placeholder")
+    (tmp_path / "saved_model.pbtxt").write_text(text_format.MessageToString(sm))
+    (g,) = load_saved_model(str(tmp_path / "saved_model.pbtxt"))
+    assert g.tags() == ["serve"] and g.source == str(tmp_path / "saved_model.pbtxt")
+    # only the first 50 names are looked at to tell a graph from other bytes
+    gd = protos.GraphDef()
+    for i in range(50):
+        _node(gd, f"n{i}", "NoOp")
+    _node(gd, "not a name", "NoOp")
+    (tmp_path / "long.pb").write_bytes(gd.SerializeToString())
+    assert len(load_graph(str(tmp_path / "long.pb")).nodes) == 51
