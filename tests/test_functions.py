@@ -426,11 +426,17 @@ def test_argument_types_read_as_their_attrs_say():
                      ("d", dict(type_list_attr="Tlist")), ("e", {})]:
         f.signature.input_arg.add(name=name, **kw)
     f.signature.output_arg.add(name="out", type=1, number_attr="N")
+    f.signature.output_arg.add(name="flag", type=10)
+    body = f.node_def.add(name="scope/op", op="Identity", input=["a", "^b", "c:output:1"])
+    f.node_def.add(name="after", op="NoOp", input=["^scope/op"])
     lib = Graph(gd).functions
+    # inputs name an argument, a control edge, or a node's output
+    assert lib.consumers("poly", "a") == lib.consumers("poly", "b") == lib.consumers("poly", "c") == [body.name]
+    assert lib.consumers("poly", "scope/op") == ["after"] and lib.consumers("poly", "^b") == []
     assert [(p.name, p.dtype) for p in lib.inputs("poly")] == [
         ("a", "int32"), ("b", "T"), ("c", "N × T"), ("d", "[Tlist]"), ("e", "?")]
     assert lib.signature_text("poly") == ("(a: int32, b: T, c: N × T, d: [Tlist], e: ?) → "
-                                          "(out: N × float32)")
+                                          "(out: N × float32, flag: bool)")
     assert "poly" in lib and "other" not in lib and lib.names() == ["poly"] and len(lib) == 1
     assert lib.gradients == {}
     g = gd.library.gradient.add(function_name="poly", gradient_func="poly_grad")
