@@ -43,7 +43,7 @@ def test_each_rule_of_what_is_no_input_and_no_output():
         ("gradients_1/grad_ys", "Placeholder", []), ("feed/Const", "Placeholder", []),
         ("saveX", "Placeholder", []),
         ("h", "MatMul", ["x:0"]), ("net/logits", "BiasAdd", ["h"]), ("deep/a/b", "Softmax", ["^x"]),
-        ("z", "Mul", ["keep_prob"]), ("output_scope/z", "Mul", []), ("m/n/o", "AddV2", []),
+        ("z", "Mul", ["keep_prob"]), ("output_scope/z", "Mul", []), ("m/n/o", "AddV2", []), ("m/logits/z", "Mul", []),
         ("Scores", "Identity", []), ("initial_value", "Identity", []),
         # never outputs: by op, by scope, by name
         ("Const", "Const", []), ("train/ApplyAdam", "ApplyAdam", []),
@@ -55,7 +55,7 @@ def test_each_rule_of_what_is_no_input_and_no_output():
     ])
     assert likely_inputs(graph) == ["x", "keep_prob", "saveX"]
     assert likely_outputs(graph) == ["Scores", "net/logits", "deep/a/b", "initial_value", "z",
-                                     "output_scope/z", "m/n/o"]
+                                     "output_scope/z", "m/logits/z", "m/n/o"]
     assert likely_outputs(graph, limit=3) == ["Scores", "net/logits", "deep/a/b"]
 
 

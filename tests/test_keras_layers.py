@@ -254,7 +254,10 @@ def test_layers_from_variable_paths_nest_by_their_models():
         n.variable.name, n.variable.dtype = name, 1
         n.variable.shape.dim.add(size=2)
     layers = read_layers(mg, None, {"variables/1" + SUFFIX: "m/l2/b", "k": "m/inner/l/u"})
-    assert layers.source == "variable names" and "Keras 3" in layers.note
+    assert layers.source == "variable names"
+    assert layers.note == ("this SavedModel keeps no Keras layer objects (a Keras 3 export): layers are "
+                           "the variables' paths, their classes and configs unknown")
+    assert all(la.class_name == "" and la.config is None for la in layers.layers)
     assert [(la.name, la.path, la.depth, la.is_model) for la in layers.layers] == [
         ("m", "m", 0, True), ("inner", "m/inner", 1, True), ("l", "m/inner/l", 2, False),
         ("l2", "m/l2", 1, False)]
