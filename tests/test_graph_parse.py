@@ -18,8 +18,9 @@ from app.formats.graph import (Graph, input_node, load_graph, load_saved_model,
 # protos.py declares what the tensorboard package lacks; described the same way here and in
 # a fresh process (where the declarations are built, not found in this one's pool)
 DESCRIBE = """
-import json, sys
+import importlib, json, sys
 from app.formats import protos
+protos = importlib.reload(protos)          # declared once in the pool, found there again
 def reachable(d, out):
     if d.name not in out:
         out[d.name] = d
@@ -33,7 +34,8 @@ def describe(roots, names):
         reachable(d, found)
     return {n: {f.name: [f.number, {14: 5}.get(f.type, f.type), f.is_repeated,
                          f.message_type.name if f.message_type else None,
-                         f.containing_oneof is not None] for f in found[n].fields} for n in names}
+                         f.containing_oneof is not None, f.has_presence, f.is_packed]
+                for f in found[n].fields} for n in names}
 print(json.dumps(describe([getattr(protos, n).DESCRIPTOR for n in sys.argv[1].split()],
                           sys.argv[2].split())))
 """
@@ -66,12 +68,14 @@ def test_declared_schemas_are_tensorflows(tf):
     assert proc.returncode == 0, proc.stderr
     ours = json.loads(proc.stdout)
     scope: dict = {}
-    exec(DESCRIBE.split("print(")[0].replace("from app.formats import protos", ""), scope)
+    exec(DESCRIBE.split("def reachable")[1].join(["def reachable", ""]).split("print(")[0], scope)
     expected = scope["describe"]([cls.DESCRIPTOR for cls in theirs.values()], MESSAGES)
     for name in MESSAGES:
         assert ours[name] == expected[name], name
-    assert ours["SavedModel"]["meta_graphs"] == [2, 11, True, "MetaGraphDef", False]
-    assert ours["Extent"]["length"][-1] and ours["BundleEntryProto"]["crc32c"][1] == 7     # fixed32
+    assert ours["SavedModel"]["meta_graphs"] == [2, 11, True, "MetaGraphDef", False, False, False]
+    assert ours["CheckpointState"]["all_model_checkpoint_timestamps"][-1]                 # packed
+    assert not ours["BundleEntryProto"]["shard_id"][-2]          # proto3: a zero is not written
+    assert ours["Extent"]["length"][4] and ours["BundleEntryProto"]["crc32c"][1] == 7     # fixed32
     assert ours["KerasSavedObject"]["metadata"][:3] == [5, 9, False]                       # a string
 
 
@@ -373,9 +377,18 @@ def test_checkpoint_keys_through_every_save_op_and_read():
     _node(gd, "save_2", "SaveSlices", ["file", "missing_names", "slices", "e"])  # names no node holds
     _node(gd, "save_3", "SaveV2", ["file", "names"])                     # too few inputs
     _node(gd, "save_4", "SaveV2", ["file", "b/read", "slices", "b/read"])  # names not a Const of strings
+    for name in ("f", "g", "h"):
+        _node(gd, name, "VariableV2")
+    _node(gd, "names3", "Const", value=_strings(b"key_f"))
+    _node(gd, "save_5", "SaveSlices", ["file", "names3", "shapes", "f"])   # after one that failed
+    _node(gd, "names4", "Const", value=_strings(b"key_h"))
+    _node(gd, "save_6", "Save", ["file", "names4", "h"])                  # three inputs: one tensor
+    _node(gd, "bogus", "Const", value=_strings(b"not_a_key"))
+    _node(gd, "concat", "ConcatV2", ["x", "bogus", "axis", "g"])          # no save op
     keys = Graph(gd).checkpoint_keys()
     # the first save op naming a variable wins; a name not UTF-8 survives as it was
-    assert keys == {"a": "key_a", "b": "b", "c": "k\udcffc", "d": "d", "e": "key_e"}
+    assert keys == {"a": "key_a", "b": "b", "c": "k\udcffc", "d": "d", "e": "key_e", "f": "key_f",
+                    "g": "g", "h": "key_h"}
 
 
 def test_variable_reads_are_followed_a_bounded_way():
@@ -417,12 +430,20 @@ def test_collections_of_variable_defs_and_tensors_by_their_ops():
     vdef.append(b"\x0a")                             # too short
     vdef.append(b"\x0a\x02\xff\xfe")                 # a name that is not UTF-8
     vdef.append(b"\x0a\x05w:0")                      # a length past the end: what is there
+    vdef.append(b"\x0a\xff")                          # a length that never ends
+    vdef.append(b"\x0a\x01u\x12\x02ab")              # the name, then other fields
+    for size in (128, 20000):                          # two- and three-byte lengths
+        name = (f"n{size}" + "x" * size)[:size].encode()
+        length = bytes([0x80 | (size & 0x7F), size >> 7]) if size < 16384 else \
+            bytes([0x80 | (size & 0x7F), 0x80 | ((size >> 7) & 0x7F), size >> 14])
+        vdef.append(b"\x0a" + length + name + b"\x12\x01z")
     mg.collection_def["losses"].node_list.value.extend(["loss:0", "^ctrl", "op"])
     mg.collection_def["floats"].float_list.value.append(1.0)
     mg.collection_def["empty"].SetInParent()
     g = Graph(mg.graph_def, mg, "x.meta", "metagraph")
-    assert g.collections() == {"variables": ["v", "w"], "losses": ["loss", "ctrl", "op"], "floats": [],
-                               "empty": []}
+    n128, n20000 = ("n128" + "x" * 128)[:128], ("n20000" + "x" * 20000)[:20000]
+    assert g.collections() == {"variables": ["v", "w", "u", n128, n20000], "losses": ["loss", "ctrl", "op"],
+                               "floats": [], "empty": []}
     assert g.collections_of("loss") == ["losses"] and g.collections_of("v") == ["variables"]
     # without a meta graph: none, and no tags, signatures, object graph
     bare = Graph(mg.graph_def)
