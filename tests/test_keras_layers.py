@@ -182,18 +182,26 @@ def _object_graph():
     user("_tf_keras_layer", "not json", [("kernel", 10)])                                   # 3
     user("_tf_keras_model", {"class_name": "Functional", "name": "inner", "config": "x"},   # 4
          [("layer-0", 8)])
-    user("_tf_keras_rnn_layer", {}, [])                                                     # 5: unreached
+    user("_tf_keras_rnn_layer", {}, [("w", 12)])                                            # 5: unreached
     variable("seq/d1/kernel:0", [4, 3])                                                     # 6
     variable("seq/d1/bias:0", [3], trainable=False)                                         # 7
     user("_tf_keras_layer", "[1, 2]", [("v", 11)])                                          # 8
     user("trackable_list_wrapper", {}, [])                                                  # 9
     variable("seq/d2/kernel:0", [3, -1])                                                    # 10
     variable("v", [], unknown_rank=True)                                                    # 11
+    variable("rnn/w:0", [2])                                                                # 12: unreached
+    user("_tf_keras_layer", {"name": "only_weights"})                                       # 13
+    user("_tf_keras_layer", {"name": "other_link"})                                         # 14
+    nodes[0].children.add(local_name="zz_other", node_id=14)       # an other link listed first
+    nodes[0].children.add(local_name="layer_with_weights-1", node_id=13)
+    nodes[0].children.add(local_name="edge", node_id=len(nodes))   # one past the last id
+    nodes[2].children.add(local_name="edge", node_id=len(nodes))
     return mg
 
 
 def test_layers_of_an_object_graph_in_model_order_with_their_weights():
-    display = {"layer_with_weights-0/kernel" + SUFFIX: "seq/d1/kernel", "other/bias": "seq/d1/bias"}
+    display = {"layer_with_weights-0/kernel" + SUFFIX: "seq/d1/kernel", "other/bias": "seq/d1/bias:0",
+               "wrong": "seq/d1/bias"}
     layers = read_layers(_object_graph(), None, display)
     assert layers.source == "object graph" and layers.note == ""
     got = [(la.name, la.class_name, la.path, la.depth, la.is_model, la.config) for la in layers.layers]
@@ -204,8 +212,12 @@ def test_layers_of_an_object_graph_in_model_order_with_their_weights():
         ("d2", "", "layer-2", 1, False, None),               # named by its variable
         ("inner", "Functional", "layer-10", 1, True, None),  # a config that is no dict: none
         ("layer-0", "", "layer-10/layer-0", 2, False, None),  # named by its path
-        ("node 5", "", "node 5", 0, False, None),            # reached by no path: last
+        ("only_weights", "", "layer_with_weights-1", 1, False, None),  # layer_with_weights-N next
+        ("other_link", "", "zz_other", 1, False, None),      # other links last
+        ("rnn", "", "node 5", 0, False, None),               # reached by no path: last
     ]
+    (w,) = layers.layers[-1].weights
+    assert (w.variable, w.key) == ("rnn/w:0", None)
     d1, d2, deep = layers.layers[2], layers.layers[3], layers.layers[5]
     assert [(w.name, w.variable, w.dtype, w.shape, w.trainable, w.key) for w in d1.weights] == [
         ("kernel", "seq/d1/kernel:0", "float32", (4, 3), True, "layer_with_weights-0/kernel" + SUFFIX),
@@ -224,14 +236,15 @@ def test_keras_metadata_beside_the_saved_model_wins(tmp_path):
                                  (2, "_tf_keras_layer", {"class_name": "Dense", "name": "from_file"}),
                                  (99, "_tf_keras_layer", {"name": "nowhere"}),
                                  (-1, "_tf_keras_layer", {"name": "negative"}),
-                                 (9, "trackable_list_wrapper", {})]:
+                                 (9, "trackable_list_wrapper", {}), (15, "_tf_keras_layer", {})]:
         meta.nodes.add(node_id=node_id, identifier=ident, metadata=json.dumps(info))
     (tmp_path / METADATA_FILE).write_bytes(meta.SerializeToString())
     layers = read_layers(_object_graph(), str(tmp_path), {})
     assert layers.source == METADATA_FILE and layers.note == ""
     assert [(la.name, la.depth, la.is_model) for la in layers.layers] == [("net", 0, True), ("from_file", 1, False)]
     # a folder without the file: the object graph's own metadata
-    assert read_layers(_object_graph(), str(tmp_path / "elsewhere"), {}).source == "object graph"
+    elsewhere = read_layers(_object_graph(), str(tmp_path / "elsewhere"), {})
+    assert elsewhere.source == "object graph" and elsewhere.note == ""
 
 
 def test_no_layers_without_an_object_graph_or_any_layer_in_it():
