@@ -13,7 +13,7 @@ import pytest
 from app.analysis.function_tree import LIBRARY, attach_functions, call_row_name, library_path
 from app.analysis.loading import load
 from app.formats import protos
-from app.formats.functions import Call, op_ref
+from app.formats.functions import Call, Port, op_ref
 from app.formats.graph import Graph, load_graph, load_saved_model, scope_tree
 from app.runner import service
 
@@ -303,16 +303,9 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
     branches — as TensorFlow's own parse of the file names them."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    class Loop(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
-        def __call__(self, x):
-            i = tf.constant(0)
-            _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, y * 2.0), [i, x])
-            return tf.cond(y > 10.0, lambda: y - 10.0, lambda: y + 1.0)
-
-    module = Loop()
-    tf.saved_model.save(module, str(tmp_path / "loop"))
-    sm = saved_model_pb2.SavedModel.FromString((tmp_path / "loop" / "saved_model.pb").read_bytes())
+    from . import tf_fixtures as fx
+    made = fx.loop_saved_model(tmp_path / "loop")
+    sm = saved_model_pb2.SavedModel.FromString((made.dir / "saved_model.pb").read_bytes())
     theirs = {}
     for f in sm.meta_graphs[0].graph_def.library.function:
         for n in f.node_def:
@@ -320,7 +313,7 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
                 if v.WhichOneof("value") == "func" and n.op in ("While", "StatelessWhile", "If", "StatelessIf"):
                     theirs[(f.signature.name, n.name, k)] = v.func.name
     assert {k for _f, _n, k in theirs} >= {"body", "cond", "then_branch", "else_branch"}
-    loaded = load(str(tmp_path / "loop"))
+    loaded = load(str(made.dir))
     lib = loaded.graph.functions
     ours = {(f, n, c.attr): c.function for f in lib.names() for n, c in lib.calls_in(f)
             if c.attr in ("body", "cond", "then_branch", "else_branch")}
@@ -336,4 +329,156 @@ def test_while_and_if_open_into_their_bodies_conditions_and_branches(tmp_path, t
     assert names == expected and len(names) == 2
     assert all(s.op_count == len(lib.nodes(s.calls)) for s in leaf.children.values() if s.calls)
     # TensorFlow runs it as we read it: 2 * 2**5 = 64 > 10 → 54
-    assert float(tf.saved_model.load(str(tmp_path / "loop"))(tf.constant(2.0))) == 54.0
+    assert made.output_at_2 == 54.0
+
+
+# -- the library's API on functions TensorFlow wrote ------------------------------------
+
+def test_calls_by_op_type_and_by_a_list_of_branches(tmp_path, tf):
+    from . import tf_fixtures as fx
+    made = fx.calling_graph(tmp_path / "calls")
+    case, branches, twice = made.case, made.branches, made.defun
+    g = Graph(protos.GraphDef.FromString(made.graph_def), None, "defun.pb")
+    assert sorted(g.calls(), key=lambda nc: (nc[0], nc[1].attr)) == sorted(
+        [("call_twice", Call("op", twice))]
+        + [(case, Call(f"branches[{i}]", b)) for i, b in enumerate(branches)],
+        key=lambda nc: (nc[0], nc[1].attr))
+    lib = g.functions
+    assert call_row_name(Call("op", twice)) == f"→ {twice}"
+    assert call_row_name(Call("branches[1]", branches[1])) == f"→ branches[1]: {branches[1]}"
+    info = g.summary()["function_library"]
+    assert info["called_by_graph"] == sorted(branches + [twice]) and info["reachable_from_graph"] == 4
+    assert info["missing"] == [] and info["recursive"] == [] and info["count"] == len(lib) == 4
+    # the Defun's body: its argument, its node, what it returns
+    assert lib.inputs(twice) == [Port("x", "float32")] and lib.outputs(twice) == [Port("mul", "float32")]
+    assert lib.signature_text(twice) == "(x: float32) → (mul: float32)"
+    node = next(n.name for n in lib.nodes(twice) if n.op == "Mul")
+    const = next(n.name for n in lib.nodes(twice) if n.op == "Const")
+    assert lib.returns(twice) == {"mul": f"{node}:z:0"} and lib.returned_as(twice, node) == ["mul"]
+    assert lib.returned_as(twice, "x") == [] and lib.returned_as(twice, const) == []
+    assert lib.consumers(twice, "x") == [node] and lib.consumers(twice, const) == [node]
+    assert lib.consumers(twice, node) == []
+    assert lib.index(twice) == {const: 0, node: 1} and lib.node(twice, node).op == "Mul"
+    assert lib.has_op(op_ref(twice, node)) and not lib.has_op(op_ref(twice, "x"))
+    assert not lib.has_op(op_ref("nowhere", node)) and not g.has_op(op_ref("nowhere", node))
+    assert g.node(op_ref(twice, node)).op == "Mul"
+    # the branches hold nodes of the same names: where says which functions
+    holders = [f for f in lib.names() if any(n.name == node for n in lib.nodes(f))]
+    assert sorted(lib.where(node)) == sorted(holders) and len(holders) >= 2
+    assert lib.where("no such node") == []
+    assert lib.node_count() == sum(len(lib.nodes(f)) for f in lib.names())
+    assert lib.callers(twice) == []          # the graph's call is the Graph's to find
+    # in the tree: the Defun's call op opens into it; its row's op is the body's Mul
+    tree = _tree(g)
+    (row,) = tree.children["call_twice"].expand().values()
+    assert row.calls == twice and row.note == "function" and row.op_count == 2
+    assert tree.children["call_twice"].call_ops == 2
+    leaf = row.expand()[node]
+    from app.analysis.function_tree import op_name, op_type
+    assert op_name(leaf, [], g) == op_ref(twice, node) and op_type(leaf, g) == "Mul"
+    assert op_type(row, g) == "function" and op_name(row, [], g) is None
+    graph_leaf = tree.children["x"]
+    names = [n.name for n in g.nodes]
+    assert op_name(graph_leaf, names, g) == "x" and op_type(graph_leaf, g) == "Placeholder"
+    case_site = tree
+    for part in case.split("/"):
+        case_site = case_site.children[part]
+    assert [r.calls for r in case_site.expand().values() if r.calls] == branches
+
+
+def test_calls_found_with_an_empty_library_and_calls_among_functions():
+    # no library: only call ops are looked at, and a call to a missing function is named
+    gd = protos.GraphDef()
+    gd.node.add(name="call", op="StatefulPartitionedCall").attr["f"].func.name = "gone"
+    gd.node.add(name="map", op="MapDataset").attr["f"].func.name = "also_gone"
+    g = Graph(gd)
+    assert g.calls() == [("call", Call("f", "gone", True))]
+    # with a library, every op's func attrs are (a dataset's map function too)
+    _function(gd.library, "present")
+    g = Graph(gd)
+    assert g.calls() == [("call", Call("f", "gone", True)), ("map", Call("f", "also_gone", True))]
+    assert g.summary()["function_library"]["missing"] == ["also_gone", "gone"]
+    # calls among functions: who calls whom, each caller once per call
+    graph = _graph({"top": "a"}, lambda lib: (_function(lib, "a", ["b", "b"]), _function(lib, "b", ["c"]),
+                                              _function(lib, "c")))
+    lib = graph.functions
+    assert lib.callers("b") == [("a", "call_0", "f"), ("a", "call_1", "f")]
+    assert lib.callers("c") == [("b", "call_0", "f")] and lib.callers("a") == []
+    assert lib.reachable(["a"]) == (["a", "b", "c"], []) and lib.reachable(["b", "zz"]) == (["b", "c"], ["zz"])
+    assert lib.calls_in("c") == [] and lib.calls_in("b") == [("call_0", Call("f", "c"))]
+    assert graph.tree().children["top"].op == 1
+    # a While's two calls come sorted by attr, whatever the attr map's order
+    while_op = protos.NodeDef(name="w", op="While")
+    while_op.attr["cond"].func.name = "c"
+    while_op.attr["body"].func.name = "b"
+    while_op.attr["T"].list.type.append(1)
+    assert lib.calls_of(while_op) == [Call("body", "b"), Call("cond", "c")]
+    empty = protos.NodeDef(name="e", op="If")
+    empty.attr["then_branch"].func.name = ""
+    assert lib.calls_of(empty) == []
+
+
+def test_argument_types_read_as_their_attrs_say():
+    gd = protos.GraphDef()
+    f = gd.library.function.add()
+    f.signature.name = "poly"
+    for name, kw in [("a", dict(type=3)), ("b", dict(type_attr="T")), ("c", dict(type_attr="T", number_attr="N")),
+                     ("d", dict(type_list_attr="Tlist")), ("e", {})]:
+        f.signature.input_arg.add(name=name, **kw)
+    f.signature.output_arg.add(name="out", type=1, number_attr="N")
+    f.signature.output_arg.add(name="flag", type=10)
+    body = f.node_def.add(name="scope/op", op="Identity", input=["a", "^b", "c:output:1"])
+    f.node_def.add(name="after", op="NoOp", input=["^scope/op"])
+    lib = Graph(gd).functions
+    # inputs name an argument, a control edge, or a node's output
+    assert lib.consumers("poly", "a") == lib.consumers("poly", "b") == lib.consumers("poly", "c") == [body.name]
+    assert lib.consumers("poly", "scope/op") == ["after"] and lib.consumers("poly", "^b") == []
+    assert [(p.name, p.dtype) for p in lib.inputs("poly")] == [
+        ("a", "int32"), ("b", "T"), ("c", "N × T"), ("d", "[Tlist]"), ("e", "?")]
+    assert lib.signature_text("poly") == ("(a: int32, b: T, c: N × T, d: [Tlist], e: ?) → "
+                                          "(out: N × float32, flag: bool)")
+    assert "poly" in lib and "other" not in lib and lib.names() == ["poly"] and len(lib) == 1
+    assert lib.gradients == {}
+    g = gd.library.gradient.add(function_name="poly", gradient_func="poly_grad")
+    assert Graph(gd).functions.gradients == {g.function_name: "poly_grad"}
+    info = Graph(gd).summary()["function_library"]
+    assert info["functions"]["poly"]["inputs"][2] == ["c", "N × T"] and info["called_by_graph"] == []
+
+
+def test_the_library_branch_and_call_rows_as_the_tree_lists_them():
+    from app.analysis.function_tree import library_row
+    graph = _graph({"call": "a", "gone": "nowhere"},
+                   lambda lib: (_function(lib, "a", ["b"]), _function(lib, "b"), _empty(lib, "hollow")))
+    tree = _tree(graph)
+    branch = tree.children[LIBRARY]
+    assert (branch.note, branch.rank, branch.searched, branch.op_count) == ("3 functions", -1, True, 3)
+    assert branch.path == LIBRARY and branch.parent is tree and branch.lazy is not None
+    rows = branch.expand()
+    assert list(rows) == ["a", "b", "hollow"] and branch.lazy is None
+    a = rows["a"]
+    assert (a.path, a.calls, a.note, a.searched, a.op_count, a.parent) == (f"{LIBRARY}/a", "a", "function",
+                                                                           True, 2, branch)
+    assert a.expandable and not rows["hollow"].expandable and rows["hollow"].op_count == 0
+    body = a.expand()
+    assert set(body) == {"call_0", "Identity"} and a.op_count == 2      # counted once, not twice
+    assert body["call_0"].function == "a" and body["call_0"].path == f"{LIBRARY}/a/call_0"
+    (inner,) = body["call_0"].expand().values()
+    assert (inner.name, inner.path, inner.rank, inner.calls) == ("→ b", f"{LIBRARY}/a/call_0/→ b", -1, "b")
+    assert library_row(tree, "b") is rows["b"] and library_row(tree, "zz") is None
+    assert library_row(None, "b") is None and library_row(scope_tree(["x"]), "b") is None
+    # a graph call site: its row, and the missing function's row that opens into nothing
+    site = tree.children["call"]
+    assert site.call_ops == 2 and site.expandable and not site.children
+    (row,) = site.expand().values()
+    assert row.path == "call/→ a" and row.parent is site and row.op_count == 2
+    row.expand()
+    assert row.op_count == 2
+    (gone,) = tree.children["gone"].expand().values()
+    assert (gone.note, gone.op_count, gone.expandable) == ("missing function", 0, False)
+    assert tree.children["gone"].call_ops == 0
+
+
+def _empty(lib, name):
+    f = lib.function.add()
+    f.signature.name = name
+    return f

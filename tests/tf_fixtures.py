@@ -1275,3 +1275,197 @@ def slot_variables(dest) -> SlotCheckpoint:
     values.update({key: optimizer.get_slot(variables[n], s).numpy()
                    for (n, s), key in slot_keys.items()})
     return SlotCheckpoint(Path(prefix), variable_keys, slot_keys, values)
+
+
+# ------------------------------------------------------- functions and Keras layers, as TF runs them
+# Mutation runs test each mutant in a process forked from one where TensorFlow already ran: a
+# session or an eager op there never returns. What TensorFlow computes is therefore done here,
+# once, and what the tests compare against is returned as plain values.
+
+
+@dataclass
+class LoopSavedModel:
+    dir: Path
+    output_at_2: float                 # what TensorFlow's own load and call give for x = 2
+
+
+@_reused
+def loop_saved_model(dest) -> LoopSavedModel:
+    """A TF2 SavedModel whose function holds a while loop (x doubled 5 times) and a
+    data-dependent cond (y > 10: y - 10, else y + 1)."""
+    _require_eager("loop_saved_model")
+    dest = _folder(dest)
+
+    class Loop(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+        def __call__(self, x):
+            i = tf.constant(0)
+            _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, y * 2.0), [i, x])
+            return tf.cond(y > 10.0, lambda: y - 10.0, lambda: y + 1.0)
+
+    tf.saved_model.save(Loop(), str(dest / "loop"))
+    restored = tf.saved_model.load(str(dest / "loop"))
+    return LoopSavedModel(dest / "loop", float(restored(tf.constant(2.0))))
+
+
+@dataclass
+class RestoredVariables:
+    # an object's first path through the SavedModel's object graph + the name it gives a
+    # variable ("layer_with_weights-0/kernel") -> (shape, dtype name, value) of the variable
+    # `tf.saved_model.load` restores as that attribute
+    by_path: dict[str, tuple[tuple, str, np.ndarray]]
+
+
+@_reused
+def restored_variables(dest, saved_model: str) -> RestoredVariables:
+    """Every variable of a SavedModel as `tf.saved_model.load` restores it, as an attribute
+    of each object that holds it (objects by their first breadth-first path from the root)."""
+    _require_eager("restored_variables")
+    from tensorflow.core.protobuf import saved_model_pb2
+    sm = saved_model_pb2.SavedModel.FromString((Path(saved_model) / "saved_model.pb").read_bytes())
+    nodes = sm.meta_graphs[0].object_graph_def.nodes
+    paths, queue = {0: ()}, [0]
+    for node_id in queue:
+        for child in nodes[node_id].children:
+            if child.node_id not in paths:
+                paths[child.node_id] = paths[node_id] + (child.local_name,)
+                queue.append(child.node_id)
+    restored = tf.saved_model.load(saved_model)
+    out = {}
+    for node_id, path in paths.items():       # each object at its first path, its variables by name
+        obj = restored
+        try:
+            for part in path:
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        for child in nodes[node_id].children:
+            if nodes[child.node_id].WhichOneof("kind") == "variable" and hasattr(obj, child.local_name):
+                var = getattr(obj, child.local_name)
+                out["/".join(path + (child.local_name,))] = (tuple(var.shape), var.dtype.name, var.numpy())
+    return RestoredVariables(out)
+
+
+@dataclass
+class Keras3Export:
+    dir: Path                          # what `model.export()` wrote
+    # (layer path, weight name) -> (shape, trainable, value) as Keras holds them
+    weights: dict[tuple[str, str], tuple[tuple, bool, np.ndarray]]
+    restored: dict[str, np.ndarray]    # variable name -> value, as `tf.saved_model.load` gives
+
+
+@_reused
+def keras3_export(dest, kind: str) -> Keras3Export:
+    """A Keras 3 `model.export()`: "cnn" (conv, batch norm, dense; fitted once) or "mlp"
+    (two dense layers)."""
+    _require_eager("keras3_export")
+    import keras
+    dest = _folder(dest)
+    keras.utils.set_random_seed(5)
+    if kind == "cnn":
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv_a"),
+                                  keras.layers.BatchNormalization(name="bn"),
+                                  keras.layers.Flatten(name="flat"), keras.layers.Dense(3, name="logits")],
+                                 name="tiny_cnn")
+        model.compile("adam", "mse")
+        model.fit(np.ones((4, 8, 8, 1), np.float32), np.ones((4, 3), np.float32), verbose=0)
+    else:
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="hidden"),
+                                  keras.layers.Dense(2, name="out")], name="mlp")
+    export = dest / "export"
+    model.export(str(export), verbose=False)
+    weights = {tuple(v.path.rsplit("/", 1)): (tuple(v.shape), bool(v.trainable), np.asarray(v.numpy()))
+               for layer in model.layers for v in layer.weights}
+    restored = {v.name.split(":")[0]: v.numpy() for v in tf.saved_model.load(str(export)).variables}
+    return Keras3Export(export, weights, restored)
+
+
+@dataclass
+class Tf1GraphFiles:
+    dir: Path              # model.meta, graph.pb, graph.pbtxt, text_behind.pb (text under a binary name)
+    meta: bytes            # the MetaGraphDef TensorFlow exported, serialized
+    variables: dict[str, tuple]     # variable op -> shape
+    trainable: list[str]   # trainable variables' ops
+    saved_as: dict[str, str]        # checkpoint key the Saver was given -> variable op
+    long_name: str         # a variable whose name takes more than 127 bytes
+
+
+@_reused
+def tf1_graph_files(dest) -> Tf1GraphFiles:
+    """A TF1 graph with ref and resource variables, a Saver given a dict (one variable left
+    out of it), collections of nodes, variables and ints, written as a meta graph and as a
+    GraphDef in binary, text, and text behind a binary name."""
+    dest = _folder(dest)
+    long_name = "scope_" + "x" * 200
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        with tf.compat.v1.variable_scope("dense"):
+            kernel = tf.compat.v1.Variable(np.ones((4, 3), np.float32), name="kernel", use_resource=False)
+            bias = tf.compat.v1.Variable(np.zeros(3, np.float32), name="bias", use_resource=False)
+        res = tf.compat.v1.Variable(np.ones((2, 5), np.float64), name="res", use_resource=True)
+        tf.compat.v1.Variable(np.int32(7), name="unsaved", use_resource=False, trainable=False)
+        tf.compat.v1.Variable(np.zeros((6,), np.float32), name=long_name, use_resource=False)
+        logits = tf.add(tf.matmul(x, kernel), bias, name="logits")
+        tf.nn.softmax(logits, name="probs")
+        tf.compat.v1.add_to_collection("outputs_ops", logits.op)
+        tf.compat.v1.add_to_collection("my_ints", 3)
+        saved_as = {"weights/custom": kernel, "res/saved_as": res, "b": bias}
+        saver = tf.compat.v1.train.Saver(saved_as)
+        meta = tf.compat.v1.train.export_meta_graph(str(dest / "model.meta"), graph=graph,
+                                                    saver_def=saver.as_saver_def())
+        graph_def = graph.as_graph_def()
+        tf.io.write_graph(graph_def, str(dest), "graph.pb", as_text=False)
+        tf.io.write_graph(graph_def, str(dest), "graph.pbtxt", as_text=True)
+        tf.io.write_graph(graph_def, str(dest), "text_behind.pb", as_text=True)
+        variables = {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
+        trainable = [v.op.name for v in tf.compat.v1.trainable_variables()]
+    return Tf1GraphFiles(dest, meta.SerializeToString(), variables, trainable,
+                         {k: v.op.name for k, v in saved_as.items()}, long_name)
+
+
+@dataclass
+class CallingGraph:
+    graph_def: bytes       # a TF1 graph: a Defun called by op type, a switch_case's branches
+    case: str              # the Case op's name
+    branches: list[str]    # the functions it lists, in order
+    defun: str             # the Defun's function name (the op type of its call)
+
+
+@_reused
+def calling_graph(dest) -> CallingGraph:
+    from tensorflow.python.framework import function as tf_function
+    graph = tf.Graph()
+    with graph.as_default():
+        @tf_function.Defun(tf.float32)
+        def Twice(x):
+            return x * 2.0
+        x = tf.compat.v1.placeholder(tf.float32, [], name="x")
+        Twice(x, name="call_twice")
+        i = tf.compat.v1.placeholder(tf.int32, [], name="i")
+        tf.switch_case(i, [lambda: x + 1.0, lambda: x - 1.0, lambda: x * 3.0], name="case")
+    case = next(op for op in graph.get_operations() if op.type in ("Case", "StatelessCase"))
+    return CallingGraph(graph.as_graph_def().SerializeToString(), case.name,
+                        [f.name for f in case.get_attr("branches")],
+                        graph.get_operation_by_name("call_twice").type)
+
+
+@dataclass
+class AttrGraph:
+    graph_def: bytes       # a conv, consts of several sizes and dtypes, placeholders
+    strides: list[int]     # the conv's strides as TensorFlow reads its attr
+
+
+@_reused
+def attr_graph(dest) -> AttrGraph:
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+        tf.nn.conv2d(x, np.ones((3, 3, 3, 2), np.float32), strides=[1, 2, 2, 1], padding="SAME", name="conv")
+        tf.constant(2.5, name="scalar")
+        tf.constant(np.arange(8, dtype=np.int32).reshape(2, 4), name="eight")
+        tf.constant(np.arange(9, dtype=np.int64), name="nine")
+        tf.constant([b"ab", b"c"], name="strings")
+        tf.compat.v1.placeholder(tf.float32, None, name="anything")
+    return AttrGraph(graph.as_graph_def().SerializeToString(),
+                     list(graph.get_operation_by_name("conv").get_attr("strides")))

@@ -40,11 +40,8 @@ def _call_note(lib: FunctionLibrary, call: Call) -> str:
 def _add_call_rows(lib: FunctionLibrary, site: Scope, calls: list[Call]) -> None:
     """Make `site` (a call op's row) open into the functions it calls."""
     site.call_ops = sum(len(lib.nodes(c.function)) for c in calls if c.function in lib)
-    previous = site.lazy
 
-    def fill(scope: Scope) -> None:
-        if previous is not None:
-            previous(scope)
+    def fill(scope: Scope) -> None:       # a site is a fresh scope-tree leaf: nothing lazy before
         for call in calls:
             name = call_row_name(call)
             path = f"{scope.path}/{name}" if scope.path else name

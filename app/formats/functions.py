@@ -260,8 +260,7 @@ def summary(lib: FunctionLibrary, graph_calls: list[tuple[str, Call]]) -> dict:
     """The facts `inspect` reports about a library: counts, each function's size and
     signature, which the graph calls, and what is wrong (missing, recursive)."""
     called = [c.function for _n, c in graph_calls]
-    reached, missing = lib.reachable(called)
-    missing += [c.function for _n, c in graph_calls if c.missing and c.function not in missing]
+    reached, missing = lib.reachable(called)      # the graph's calls to missing functions too
     for fname in lib.functions:
         for _node, c in lib.calls_in(fname):
             if c.missing and c.function not in missing:

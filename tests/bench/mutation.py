@@ -59,7 +59,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
              "tests/test_saver_graph.py", "tests/test_locations.py", "tests/test_run_urls.py"]),
     "graph": ([f"app/formats/{m}.py" for m in ("graph", "functions", "attrs", "protos", "keras_layers")]
               + ["app/analysis/function_tree.py", "app/analysis/graph_io.py"],
-              ["tests/test_functions.py", "tests/test_graph_io.py", "tests/test_keras_layers.py"]),
+              ["tests/test_graph_parse.py", "tests/test_functions.py", "tests/test_graph_io.py",
+               "tests/test_keras_layers.py"]),
     "numbers": ([f"app/analysis/{m}.py" for m in ("stats", "streaming", "compare", "trend_growth", "params",
                                                   "verify", "export", "outputs", "curves", "progress", "loading")],
                 ["tests/test_stats_values.py", "tests/test_stats_chunks.py", "tests/test_compare.py",
