@@ -76,6 +76,9 @@ def test_enum_name_for_known_and_unknown_values():
     assert dtypes.enum_name(1) == "float32" and dtypes.enum_name(14) == "bfloat16"
     assert dtypes.enum_name(7) == "string" and dtypes.enum_name(20) == "resource"
     assert dtypes.enum_name(999) == "unknown dtype 999"
+    # reference types (TF1's VariableV2 outputs) are their base type + 100
+    assert dtypes.enum_name(101) == "float32" and dtypes.enum_name(114) == "bfloat16"
+    assert dtypes.from_enum(120) is dtypes.from_enum(20) and dtypes.from_enum(100) is None
 
 
 def test_dtype_predicates_follow_kind():

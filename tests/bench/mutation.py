@@ -16,7 +16,7 @@ TensorFlow-written fixtures are made once per run of the fixture module's source
 by every mutant (`CHECKPOINT_BROWSER_FIXTURE_CACHE`), otherwise each mutant would train them
 again.
 
-The score counts killed and timed-out mutants over all mutants, less the ones listed in
+The score counts killed mutants over all mutants, less the ones listed in
 `mutation_equivalent.txt` beside this file: mutants that change nothing a caller can see,
 each with why.
 
@@ -133,10 +133,12 @@ def results(dest: Path) -> dict[str, str]:
 
 
 def score(status: dict[str, str]) -> tuple[int, int, int, float]:
-    """(caught, counted, equivalent, score in %) of a target's mutants."""
+    """(caught, counted, equivalent, score in %) of a target's mutants; caught means killed."""
     equivalent = equivalent_names() & {n for n, s in status.items() if s == "survived"}
     counted = len(status) - len(equivalent)
-    caught = sum(1 for n, s in status.items() if s in ("killed", "timeout", "segfault") and n not in equivalent)
+    # A timeout is no proof the mutant was caught: TensorFlow run in a test body hangs in
+    # mutmut's forked process, and a busy machine makes slow runs look like loops.
+    caught = sum(1 for n, s in status.items() if s in ("killed", "segfault") and n not in equivalent)
     return caught, counted, len(equivalent), 100.0 * caught / counted if counted else 0.0
 
 
@@ -164,7 +166,7 @@ def run_target(target: str, args) -> dict[str, str]:
         return status
     caught, counted, equivalent, pct = score(status)
     timeouts = sum(1 for v in status.values() if v == "timeout")
-    print(f"{target}: {len(status)} mutants, {caught} caught ({timeouts} by timeout), {equivalent} "
+    print(f"{target}: {len(status)} mutants, {caught} caught, {timeouts} timed out, {equivalent} "
           f"equivalent, score {pct:.1f}% ({time.monotonic() - started:.0f} s)")
     return status
 
