@@ -73,8 +73,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
     "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
     "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py"]),
-    "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"],
-               ["tests/test_display.py", "tests/test_reader_interface.py"]),
+    # test_reader_interface.py runs TensorFlow in its tests, which hangs in a forked mutant
+    "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"], ["tests/test_display.py"]),
 }
 
 
