@@ -207,7 +207,7 @@ def main(argv=None) -> int:
             sources = ", ".join(TARGETS[target][0])
             unchecked = sum(1 for v in status.values() if v == "not checked")
             timeouts = sum(1 for v in status.values() if v == "timeout")
-            print(f"{target:10} {pct:5.1f}%  {caught:5} of {counted:5} ({timeouts} by timeout, {equivalent} "
+            print(f"{target:10} {pct:5.1f}%  {caught:5} of {counted:5} ({timeouts} timed out, {equivalent} "
                   f"equivalent, {unchecked} not checked yet)  {sources}"
                   if status else f"{target:10}   not run  {sources}")
         else:
