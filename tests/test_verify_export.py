@@ -44,9 +44,12 @@ def test_verify_reports_each_corrupt_tensor_and_checks_the_rest(run):
     seen = []
     report = verify.verify(checkpoints, progress=lambda f, t: seen.append((f, t)))
     assert report.checked == 6 and not report.ok
-    assert len(report.corrupt) == 2
-    assert report.corrupt[0].startswith("model.ckpt-2: ") and "index" in report.corrupt[0]
-    assert report.corrupt[1].startswith("model.ckpt-3: b: ") and "crc32c" in report.corrupt[1]
+    # a checkpoint whose index cannot be read is told apart from a corrupt tensor
+    assert len(report.unreadable) == 1 and len(report.corrupt) == 1
+    assert report.unreadable[0].startswith("model.ckpt-2: ") and "index" in report.unreadable[0]
+    assert report.corrupt[0].startswith("model.ckpt-3: b: ") and "crc32c" in report.corrupt[0]
+    assert report.summary(3) == ("1 of 6 tensors are corrupt or unreadable; "
+                                 "1 of 3 checkpoint(s) cannot be read at all")
     # one call per tensor, as it goes, naming the checkpoint
     assert [t for _f, t in seen] == ["verifying model.ckpt-1"] * 3 + ["verifying model.ckpt-3"] * 3
     fractions = [f for f, _t in seen]
