@@ -160,6 +160,21 @@ def test_many_keys_span_several_index_blocks(tmp_path):
         assert_same(theirs[key], values[key], key)
 
 
+def test_empty_string_tensors_are_written_as_tensorflow_writes_them(tmp_path):
+    prefix = str(tmp_path / "s")
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=["e"], shape_and_slices=[""],
+                      tensors=[tf.constant(np.zeros([0, 3], object), dtype=tf.string)])
+    writer = BundleWriter(prefix)
+    writer.add("e", dtypes.BY_NAME["string"], (0, 3), plain([np.zeros([0, 3], object)]))
+    writer.add("w", dtypes.BY_NAME["string"], (2,), plain([np.array([b"ab", b""], object)]))
+    writer.finish()
+    # the lengths' crc is there even for no strings: 4 bytes, as in TensorFlow's own file
+    assert Bundle(prefix).tensors["e"].nbytes == Bundle(str(tmp_path / "tf")).tensors["e"].nbytes
+    theirs = tf_values(tf, prefix)
+    assert theirs["e"].shape == (0, 3) and list(theirs["w"]) == [b"ab", b""]
+    assert Bundle(prefix).read("e").shape == (0, 3)
+
+
 def test_max_shard_size_splits_the_data(built, tmp_path):
     src = str(built["dtypes"].prefix)
     copy(src, tmp_path / "out" / "s", max_shard_bytes=200)

@@ -181,7 +181,7 @@ class BundleWriter:
                 raise ValueError(f"{key}: a string of 4 GiB or more")
             head += varint(len(v))
             crc = crc32c.crc32c(len(v).to_bytes(4, "little"), crc)
-        length_crc = mask_crc(crc).to_bytes(4, "little") if n else b""
+        length_crc = mask_crc(crc).to_bytes(4, "little")   # TensorFlow writes it for no strings too
         crc = crc32c.crc32c(length_crc, crc)
         size = len(head) + len(length_crc) + sum(len(v) for v in values)
         sid = self._shard_for(size)
