@@ -10,14 +10,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from app.analysis import edit  # noqa: E402
 from app.formats import dtypes  # noqa: E402
 from app.formats.bundle_writer import BundleWriter, plain  # noqa: E402
 from app.formats.model import open_checkpoint, open_path  # noqa: E402
 from app.ui.edit_dialog import AverageDialog, SaveAsDialog  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
 
@@ -31,15 +30,6 @@ def run(tmp_path):
     dest = tmp_path / "run"
     shutil.copytree(SAMPLE, dest)
     return dest
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def opened(qtbot, window, path):

@@ -9,12 +9,11 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QItemSelectionModel, QSettings, QUrl  # noqa: E402
+from PySide6.QtCore import QItemSelectionModel, QUrl  # noqa: E402
 
 from app.analysis.function_tree import LIBRARY, op_type  # noqa: E402
 from app.analysis.loading import load  # noqa: E402
 from app.formats.functions import op_ref  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.tree_model import ScopeTreeModel  # noqa: E402
 
 from app.formats.errors import FormatError  # noqa: E402
@@ -32,15 +31,6 @@ def model_path(realdata):
     if not path.exists():
         pytest.skip(f"{HALF_PLUS_TWO_TF2} not in this copy of the real data")
     return path
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def _select(tree, index) -> None:

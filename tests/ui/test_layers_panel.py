@@ -8,22 +8,11 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 
-from app.ui.main_window import MainWindow  # noqa: E402
 
 from .test_window import TIMEOUT, idle, opened  # noqa: E402
 
 KERAS = "tfnet/test/TensorFlowNET.Keras.UnitTest/Assets/simple_model_from_auto_compile"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_layers_tab_links_weights_to_their_values(qtbot, window, realdata):

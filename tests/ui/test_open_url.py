@@ -8,14 +8,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QMimeData, QSettings, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QUrl  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 pytest.importorskip("aiohttp")
 
 from app.formats import cache, remote  # noqa: E402
 from app.ui import open_url  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
 
 from ..conftest import ROOT  # noqa: E402
 from ..remote_servers import web_server  # noqa: E402
@@ -30,15 +29,6 @@ def served(tmp_path, monkeypatch):
     with web_server(ROOT / "resources") as (url, faults):
         yield f"{url}/sample_run/", faults
     remote.reset()
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_open_url_shows_the_run_and_values_read_by_range(qtbot, window, served, monkeypatch):

@@ -22,15 +22,6 @@ SAMPLE = ROOT / "resources" / "sample_run"
 TIMEOUT = 20000
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
 def opened(qtbot, window, path):
     view = window.open_path(str(path))
     qtbot.waitUntil(lambda: view.loaded is not None or view.stack.currentIndex() == 1,
