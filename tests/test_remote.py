@@ -40,10 +40,10 @@ def s3(runs, tmp_path_factory):
     """A bucket holding the runs, and a local copy made from it (with the objects' times,
     as a sync tool keeps them)."""
     base, cnn, dtypes = runs
-    saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL", "CKPT_BROWSER_CACHE_DIR"]}
-    with s3_server() as endpoint:
-        os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint,
-                          CKPT_BROWSER_CACHE_DIR=str(tmp_path_factory.mktemp("cache")))
+    with pytest.MonkeyPatch.context() as env, s3_server() as endpoint:   # env restored after
+        for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint,
+                     "CKPT_BROWSER_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}.items():
+            env.setenv(k, v)
         remote.reset()
         import s3fs
         fs = s3fs.S3FileSystem()
@@ -60,11 +60,6 @@ def s3(runs, tmp_path_factory):
             yield copy, "s3://runs"
         finally:
             remote.reset()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def run_cli(capsys, *args):
@@ -287,10 +282,9 @@ def gcs(runs, tmp_path_factory):
     require("gcsfs")
     require("gcp_storage_emulator")
     base = runs[0]
-    saved = {k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "CKPT_BROWSER_CACHE_DIR")}
-    with gcs_server("gruns") as host:
-        os.environ.update(STORAGE_EMULATOR_HOST=host,
-                          CKPT_BROWSER_CACHE_DIR=str(tmp_path_factory.mktemp("gcache")))
+    with pytest.MonkeyPatch.context() as env, gcs_server("gruns") as host:   # env restored after
+        env.setenv("STORAGE_EMULATOR_HOST", host)
+        env.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path_factory.mktemp("gcache")))
         remote.reset()
         import gcsfs
         fs = gcsfs.GCSFileSystem(token="anon")
@@ -305,11 +299,6 @@ def gcs(runs, tmp_path_factory):
             yield copy, "gs://gruns"
         finally:
             remote.reset()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 @pytest.mark.parametrize("command", [("inspect", "{cnn}"), ("stats", "{cnn}", "dense/kernel"),
