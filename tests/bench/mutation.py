@@ -197,8 +197,9 @@ def main(argv=None) -> int:
         if args.list or args.show:
             status = results(dest) if (dest / "mutants").is_dir() else {}
             if args.show:
+                listed = equivalent_names()
                 survivors = [n for n, s in status.items() if s == "survived"
-                             and n not in equivalent_names() and fnmatch.fnmatch(n, args.show)]
+                             and n not in listed and fnmatch.fnmatch(n, args.show)]
                 env = dict(os.environ, PYTHONPATH=args.mutmut_path)
                 for name in sorted(survivors):
                     subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=dest, env=env, check=False)
