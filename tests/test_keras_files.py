@@ -1,5 +1,5 @@
 """Keras files (.keras, .h5 in both layouts, .weights.h5) read without TensorFlow, checked
-byte for byte against Keras' own `model.weights` in this session."""
+byte for byte against Keras' own `model.weights` when it saved them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from .conftest import ROOT, require
 
 tf = require("tensorflow")
-keras = require("keras")
+require("keras")
 h5py = require("h5py")
 
 from app.analysis.loading import load  # noqa: E402
@@ -24,47 +24,13 @@ from app.formats.errors import FormatError  # noqa: E402
 from app.formats.keras import KerasFile  # noqa: E402
 from app.formats.model import open_checkpoint, open_path  # noqa: E402
 
-
-def _tiny_cnn():
-    keras.utils.set_random_seed(3)
-    inp = keras.Input((8, 8, 3), name="image")
-    x = keras.layers.Conv2D(4, 3, name="conv_a")(inp)
-    x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.Conv2D(2, 3, use_bias=False, name="conv_b")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
-    out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
-    model = keras.Model(inp, out, name="tiny_cnn")
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    return model
-
-
-class _EpochWeights(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.by_epoch = {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.by_epoch[epoch + 1] = {w.path: np.array(w.numpy()) for w in self.model.weights}
+from . import tf_fixtures as fx  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def kfiles(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("keras")
-    run = dest / "run"
-    run.mkdir()
-    model = _tiny_cnn()
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, 8, 8, 3), dtype=np.float32), rng.integers(0, 3, 16)
-    seen = _EpochWeights()
-    saver = keras.callbacks.ModelCheckpoint(str(run / "weights.epoch{epoch:02d}.weights.h5"),
-                                            save_weights_only=True)
-    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[seen, saver])
-    model.save(dest / "tiny.keras")
-    model.save(dest / "tiny.h5")                 # Keras' legacy HDF5: the Keras 2 layout
-    model.save_weights(dest / "tiny.weights.h5")
-    weights = {w.path: np.array(w.numpy()) for w in model.weights}
-    return dest, weights, seen.by_epoch, model
+    """Built once (and, in mutation runs, once for all runs): no Keras runs in a test body."""
+    return fx.keras_files(tmp_path_factory.mktemp("keras") / "tiny")
 
 
 def _same(ours, theirs, name):
@@ -74,7 +40,7 @@ def _same(ours, theirs, name):
 
 @pytest.mark.parametrize("name", ["tiny.keras", "tiny.h5", "tiny.weights.h5"])
 def test_every_weight_equals_keras_own_byte_for_byte(kfiles, name):
-    dest, weights, _epochs, _model = kfiles
+    dest, weights = kfiles.dir, kfiles.weights
     reader = KerasFile(str(dest / name))
     try:
         model_weights = {t.display_name: k for k, t in reader.tensors.items()
@@ -87,26 +53,24 @@ def test_every_weight_equals_keras_own_byte_for_byte(kfiles, name):
 
 
 def test_layers_classes_and_config_come_from_the_model_config(kfiles):
-    dest, _weights, _epochs, model = kfiles
     for name in ("tiny.keras", "tiny.h5"):
-        reader = KerasFile(str(dest / name))
+        reader = KerasFile(str(kfiles.dir / name))
         layers = {layer.name: layer for layer in reader.layers}
-        for layer in model.layers:
-            assert layers[layer.name].class_name == type(layer).__name__, (name, layer.name)
-            assert [reader.tensors[k].display_name for k in layers[layer.name].weights] == \
-                [w.path for w in layer.weights], (name, layer.name)
+        assert len(layers) == len(kfiles.layers)
+        for layer, class_name, weights in kfiles.layers:
+            assert layers[layer].class_name == class_name, (name, layer)
+            assert [reader.tensors[k].display_name for k in layers[layer].weights] == weights, (name, layer)
         assert layers["conv_b"].config["use_bias"] is False
         assert reader.model_name() == "tiny_cnn"
         reader.close()
 
 
 def test_optimizer_state_is_apart_and_linked_to_its_weights(kfiles):
-    dest, _weights, _epochs, model = kfiles
-    slots = {v.path: np.array(v.numpy()) for v in model.optimizer.variables}
+    slots = kfiles.slots
     for name in ("tiny.keras", "tiny.h5"):
-        reader = KerasFile(str(dest / name))
+        reader = KerasFile(str(kfiles.dir / name))
         linked = [t for t in reader.tensors.values() if t.slot_of]
-        assert len(linked) == 2 * len(model.trainable_weights)
+        assert len(linked) == 2 * kfiles.trainable
         for t in linked:
             served = reader.tensors[t.slot_of].display_name
             opt_path = f"adam/{served.replace('/', '_')}_{t.slot_name}"
@@ -115,7 +79,7 @@ def test_optimizer_state_is_apart_and_linked_to_its_weights(kfiles):
 
 
 def test_a_folder_of_epoch_files_is_a_run_by_epoch(kfiles):
-    dest, _weights, by_epoch, _model = kfiles
+    dest, by_epoch = kfiles.dir, kfiles.by_epoch
     model = open_path(str(dest / "run" / "weights.epoch02.weights.h5"))
     assert model.kind == "run"
     assert [c.step for c in model.checkpoints] == [1, 2, 3]
@@ -129,11 +93,10 @@ def test_a_folder_of_epoch_files_is_a_run_by_epoch(kfiles):
 
 
 def test_the_window_loader_builds_a_tree_by_layer_with_the_models_parameter_count(kfiles):
-    dest, _weights, _epochs, model = kfiles
-    loaded = load(str(dest / "tiny.keras"))
+    loaded = load(str(kfiles.dir / "tiny.keras"))
     assert loaded.tree_kind == "variables"
     assert set(loaded.tree.children) >= {"conv_a", "bn", "probs", "optimizer"}
-    assert loaded.params.model == model.count_params()
+    assert loaded.params.model == kfiles.params
     loaded.reader.close()
 
 
@@ -143,7 +106,7 @@ def _cli(*args):
 
 
 def test_cli_dump_takes_the_keras_path_and_compare_runs_across_epochs(kfiles, tmp_path):
-    dest, weights, by_epoch, _model = kfiles
+    dest, weights, by_epoch = kfiles.dir, kfiles.weights, kfiles.by_epoch
     out = tmp_path / "k.npy"
     proc = _cli("dump", dest / "tiny.keras", "conv_a/kernel", "-o", out)
     assert proc.returncode == 0, proc.stderr
@@ -163,7 +126,7 @@ def test_cli_dump_takes_the_keras_path_and_compare_runs_across_epochs(kfiles, tm
 def test_keras2_file_with_output_suffixes(tmp_path, kfiles):
     """A file as Keras 2's save_weights wrote it (names end in `:0`), built with h5py
     following that layout (Keras 2 itself is not installed here)."""
-    _dest, weights, _epochs, _model = kfiles
+    weights = kfiles.weights
     path = tmp_path / "k2.h5"
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = np.array([b"conv_a", b"flat"])
@@ -194,8 +157,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_truncated_h5_is_a_clear_error(kfiles, tmp_path, cache):
-    dest, *_ = kfiles
-    data = (dest / "tiny.h5").read_bytes()
+    data = (kfiles.dir / "tiny.h5").read_bytes()
     bad = tmp_path / "bad" / "cut.h5"
     bad.parent.mkdir()
     bad.write_bytes(data[: len(data) // 2])
@@ -229,8 +191,7 @@ def test_dataset_whose_shape_lies_is_listed_with_its_problem_and_never_read(tmp_
 
 
 def test_truncated_keras_zip_is_a_clear_error(kfiles, tmp_path, cache):
-    dest, *_ = kfiles
-    data = (dest / "tiny.keras").read_bytes()
+    data = (kfiles.dir / "tiny.keras").read_bytes()
     for cut in (len(data) - 30, len(data) // 2, 100):
         bad = tmp_path / f"cut{cut}" / "model.keras"
         bad.parent.mkdir()
@@ -262,9 +223,9 @@ def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(t
 
 
 def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp_path, cache):
-    dest, weights, *_ = kfiles
+    weights = kfiles.weights
     packed = tmp_path / "deflated.keras"
-    with zipfile.ZipFile(dest / "tiny.keras") as src, \
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
             zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
         for item in src.namelist():
             out.writestr(item, src.read(item))
@@ -279,53 +240,42 @@ def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp
 
 def test_copy_python_snippet_reads_the_same_value(kfiles):
     from app.document.snippets import restore_snippet
-    dest, weights, *_ = kfiles
     for name in ("tiny.keras", "tiny.h5"):
-        loaded = load(str(dest / name))
+        loaded = load(str(kfiles.dir / name))
         key = next(k for k, t in loaded.tensors.items() if t.display_name == "probs/kernel")
         code = restore_snippet(loaded, key)
         loaded.reader.close()   # the snippet runs in the user's own process, apart from ours
         scope: dict = {}
         exec(code, scope)  # noqa: S102 (our own generated code)
-        _same(scope["value"], weights["probs/kernel"], name)
+        _same(scope["value"], kfiles.weights["probs/kernel"], name)
 
 
-def test_a_keras2_model_as_a_package_ships_it_reads_as_keras_loads_it(realdata):
+def test_a_keras2_model_as_a_package_ships_it_reads_as_keras_loads_it(realdata, tmp_path):
     """fer's emotion_model.hdf5 (Keras 2, weights named `conv2d_3_1/kernel:0` in layer
     `conv2d_3`): every weight Keras loads is listed under its path, byte for byte."""
     path = realdata / "fer" / "emotion_model.hdf5"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    model = keras.models.load_model(path, compile=False)
+    theirs = fx.keras_loaded(tmp_path / "fer", str(path))
     reader = open_checkpoint(open_path(str(path)).selected)
     ours = {t.display_name: k for k, t in reader.tensors.items()
             if not t.display_name.startswith("optimizer/")}
-    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
-    assert set(ours) == set(theirs)
-    for name, value in theirs.items():
+    assert set(ours) == set(theirs.weights)
+    for name, value in theirs.weights.items():
         _same(reader.read(ours[name]), value, name)
     classes = {layer.name: layer.class_name for layer in reader.layers}
-    assert all(classes[layer.name] == type(layer).__name__ for layer in model.layers)
+    assert theirs.classes and all(classes[name] == c for name, c in theirs.classes.items())
     reader.close()
 
 
 def test_nested_models_and_recurrent_cells_keep_keras_paths(tmp_path):
     """A Sequential inside a Functional model (`block/inner_dense/kernel`) and an LSTM's
     cell (`lstm/lstm_cell/recurrent_kernel`), in every file kind."""
-    keras.utils.set_random_seed(5)
-    block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
-                             name="block")
-    inp = keras.Input((5, 4))
-    x = keras.layers.LSTM(6, name="lstm")(inp)
-    x = keras.layers.Dense(4, name="proj")(x)
-    model = keras.Model(inp, block(x), name="seq")
-    model.save(tmp_path / "seq.keras")
-    model.save(tmp_path / "seq.h5")
-    model.save_weights(tmp_path / "seq.weights.h5")
-    theirs = {w.path: np.array(w.numpy()) for w in model.weights}
+    nested = fx.keras_nested(tmp_path / "seq")
+    theirs = nested.weights
     assert "lstm/lstm_cell/recurrent_kernel" in theirs and "block/inner_dense/kernel" in theirs
     for name in ("seq.keras", "seq.h5", "seq.weights.h5"):
-        reader = KerasFile(str(tmp_path / name))
+        reader = KerasFile(str(nested.dir / name))
         ours = {t.display_name: k for k, t in reader.tensors.items()}
         assert set(ours) == set(theirs), name
         for path, value in theirs.items():

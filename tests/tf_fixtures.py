@@ -1469,3 +1469,96 @@ def attr_graph(dest) -> AttrGraph:
         tf.compat.v1.placeholder(tf.float32, None, name="anything")
     return AttrGraph(graph.as_graph_def().SerializeToString(),
                      list(graph.get_operation_by_name("conv").get_attr("strides")))
+
+
+# ------------------------------------------------------------------ Keras files
+
+
+@dataclass
+class KerasFiles:
+    dir: Path              # tiny.keras, tiny.h5 (legacy layout), tiny.weights.h5, run/weights.epochNN.weights.h5
+    weights: dict[str, np.ndarray]                 # weight path -> value at the end
+    by_epoch: dict[int, dict[str, np.ndarray]]     # epoch -> weight path -> value then
+    layers: list[tuple[str, str, list[str]]]       # (layer name, class, its weights' paths), in order
+    slots: dict[str, np.ndarray]                   # optimizer variable path -> value
+    trainable: int         # how many trainable weights
+    params: int            # model.count_params()
+
+
+@_reused
+def keras_files(dest) -> KerasFiles:
+    """A small Keras 3 CNN (conv, batch norm, conv without bias, dense) fitted three epochs with
+    Adam, saved as .keras, legacy .h5 and .weights.h5, with a weights file per epoch."""
+    _require_eager("keras_files")
+    import keras
+    dest = _folder(dest)
+    run = dest / "run"
+    run.mkdir(exist_ok=True)
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, name="conv_a")(inp)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(2, 3, use_bias=False, name="conv_b")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out, name="tiny_cnn")
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    by_epoch: dict[int, dict[str, np.ndarray]] = {}
+
+    class EpochWeights(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            by_epoch[epoch + 1] = {w.path: np.array(w.numpy()) for w in self.model.weights}
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 8, 8, 3), dtype=np.float32), rng.integers(0, 3, 16)
+    saver = keras.callbacks.ModelCheckpoint(str(run / "weights.epoch{epoch:02d}.weights.h5"),
+                                            save_weights_only=True)
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[EpochWeights(), saver])
+    model.save(dest / "tiny.keras")
+    model.save(dest / "tiny.h5")                 # Keras' legacy HDF5: the Keras 2 layout
+    model.save_weights(dest / "tiny.weights.h5")
+    return KerasFiles(
+        dest, {w.path: np.array(w.numpy()) for w in model.weights}, by_epoch,
+        [(layer.name, type(layer).__name__, [w.path for w in layer.weights]) for layer in model.layers],
+        {v.path: np.array(v.numpy()) for v in model.optimizer.variables},
+        len(model.trainable_weights), model.count_params())
+
+
+@dataclass
+class KerasNested:
+    dir: Path              # seq.keras, seq.h5, seq.weights.h5
+    weights: dict[str, np.ndarray]                 # weight path -> value
+
+
+@_reused
+def keras_nested(dest) -> KerasNested:
+    """A Sequential inside a Functional model (`block/inner_dense/kernel`) and an LSTM's cell
+    (`lstm/lstm_cell/recurrent_kernel`), saved in every Keras file kind."""
+    _require_eager("keras_nested")
+    import keras
+    dest = _folder(dest)
+    keras.utils.set_random_seed(5)
+    block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")], name="block")
+    inp = keras.Input((5, 4))
+    x = keras.layers.LSTM(6, name="lstm")(inp)
+    x = keras.layers.Dense(4, name="proj")(x)
+    model = keras.Model(inp, block(x), name="seq")
+    for name in ("seq.keras", "seq.h5", "seq.weights.h5"):
+        (model.save_weights if name.endswith(".weights.h5") else model.save)(dest / name)
+    return KerasNested(dest, {w.path: np.array(w.numpy()) for w in model.weights})
+
+
+@dataclass
+class KerasLoaded:
+    weights: dict[str, np.ndarray]                 # weight path -> value, as Keras loads the file
+    classes: dict[str, str]                        # layer name -> class
+
+
+@_reused
+def keras_loaded(dest, path: str) -> KerasLoaded:
+    """What Keras itself loads from a model file someone else wrote (nothing is written to dest)."""
+    import keras
+    model = keras.models.load_model(path, compile=False)
+    return KerasLoaded({w.path: np.array(w.numpy()) for w in model.weights},
+                       {layer.name: type(layer).__name__ for layer in model.layers})
