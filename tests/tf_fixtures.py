@@ -1562,3 +1562,58 @@ def keras_loaded(dest, path: str) -> KerasLoaded:
     model = keras.models.load_model(path, compile=False)
     return KerasLoaded({w.path: np.array(w.numpy()) for w in model.weights},
                        {layer.name: type(layer).__name__ for layer in model.layers})
+
+
+# ------------------------------------------------------------------ what trains
+
+
+@dataclass
+class ParamCheckpoints:
+    tf1_frozen: Path       # TF1 Saver run: a trainable kernel [4, 3] and a non-trainable bn/moving_mean [3], Adam
+    keras_bn: Path         # tf.train.Checkpoint of a Keras model with batch norm and its Adam, one step
+    keras_trainable: int   # Keras' counts for that model
+    keras_frozen: int
+    saved_model: Path      # a tf.Module SavedModel: w [4, 3] and scale trainable, stats [3] not
+    no_optimizer: Path     # tf.train.Checkpoint of a module alone
+
+
+@_reused
+def param_checkpoints(dest) -> ParamCheckpoints:
+    """Checkpoints that tell in different ways which variables train."""
+    _require_eager("param_checkpoints")
+    dest = _folder(dest)
+    tf1 = dest / "tf1_frozen"
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.get_variable("dense/kernel", [4, 3], initializer=tf.compat.v1.ones_initializer())
+        tf.compat.v1.get_variable("bn/moving_mean", [3], trainable=False,
+                                  initializer=tf.compat.v1.zeros_initializer())
+        step = tf.compat.v1.train.get_or_create_global_step()
+        train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(w), global_step=step)
+        with _session(graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(train)
+            tf.compat.v1.train.Saver().save(sess, str(tf1 / "model.ckpt"), global_step=1)
+
+    keras = tf.keras
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(tf.ones((8, 4)), tf.zeros((8, 2)), epochs=1, verbose=0)
+    tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(str(dest / "keras_bn" / "ckpt"))
+
+    module = tf.Module()
+    module.w = tf.Variable(tf.ones([4, 3]), name="w")
+    module.stats = tf.Variable(tf.zeros([3]), trainable=False, name="stats")
+    module.scale = tf.Variable(2.0, name="scale")
+    module.f = tf.function(lambda x: tf.matmul(x, module.w) * module.scale + module.stats,
+                           input_signature=[tf.TensorSpec([None, 4])])
+    tf.saved_model.save(module, str(dest / "sm"))
+
+    alone = tf.Module()
+    alone.w = tf.Variable(tf.ones([4, 3]))
+    tf.train.Checkpoint(m=alone).save(str(dest / "alone" / "ckpt"))
+    return ParamCheckpoints(tf1, dest / "keras_bn",
+                            sum(int(tf.size(w)) for w in model.trainable_weights),
+                            sum(int(tf.size(w)) for w in model.non_trainable_weights),
+                            dest / "sm", dest / "alone")

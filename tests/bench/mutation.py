@@ -72,7 +72,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "events": (["app/formats/events.py", "app/formats/event_files.py", "app/analysis/logged.py"],
                ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
     "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
-    "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py"]),
+    "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py", "tests/test_run_urls.py"]),
     # test_reader_interface.py runs TensorFlow in its tests, which hangs in a forked mutant
     "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"], ["tests/test_display.py"]),
 }
