@@ -128,3 +128,24 @@ def test_stripping_keeps_step_counters():
     counters = {"global_step", "step", "iter", "iteration", "iterations", "save_counter",
                 "save_counter/.ATTRIBUTES/VARIABLE_VALUE"}
     assert state == (set(OPTIMIZER_NAMES) - counters) | {"beta1_power_3", "x/beta2_power_1"}
+
+
+def _graph(*nodes):
+    """A GraphDef built by hand: (name, op, inputs) per node."""
+    from app.formats import protos
+    from app.formats.graph import Graph
+    gd = protos.GraphDef()
+    for name, op, inputs in nodes:
+        node = gd.node.add()
+        node.name, node.op = name, op
+        node.input.extend(inputs)
+    return Graph(gd, None, "hand.pb")
+
+
+def test_a_control_input_of_an_update_op_is_not_optimizer_state():
+    """`^scale` only orders the update: the model variable it names is not fed to it."""
+    graph = _graph(("w", "VariableV2", []), ("scale", "VariableV2", []), ("acc", "VariableV2", []),
+                   ("scale_read", "Identity", ["scale"]), ("lr", "Const", []), ("g", "Const", []),
+                   ("update", "ApplyAdagrad", ["w", "acc", "lr", "g", "^scale", "^scale_read"]))
+    tensors = _infos({k: (k, 1) for k in ("w", "scale", "acc")})
+    assert split_parameters(tensors, graph).optimizer_keys == {"acc"}

@@ -49,19 +49,23 @@ class ParameterSplit:
 
 
 def _update_op_inputs(graph) -> set[str]:
-    """Variable ops fed to an optimizer's update op other than as the variable updated."""
+    """Variable ops fed to an optimizer's update op other than as the variable updated,
+    directly or through at most 8 reads (a cycle of identities in a hostile graph ends).
+    A control input (`^name`) only orders the update: what it names is not fed."""
     out: set[str] = set()
     for node in graph.nodes:
         if not (node.op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))):
             continue
         for ref in node.input[1:]:
-            name = ref.lstrip("^").split(":")[0]
+            if ref.startswith("^"):
+                continue
+            name = ref.split(":")[0]
             seen = 0
             while name in graph.index and graph.node(name).op in PASS_THROUGH and seen < 8:
                 inputs = graph.node(name).input
                 if not inputs:
                     break
-                name, seen = inputs[0].lstrip("^").split(":")[0], seen + 1
+                name, seen = inputs[0].split(":")[0], seen + 1   # `^x` names no node: the walk ends
             if name in graph.index and graph.node(name).op in ("VariableV2", "Variable", "VarHandleOp"):
                 out.add(name)
     return out
