@@ -149,3 +149,98 @@ def test_a_control_input_of_an_update_op_is_not_optimizer_state():
                    ("update", "ApplyAdagrad", ["w", "acc", "lr", "g", "^scale", "^scale_read"]))
     tensors = _infos({k: (k, 1) for k in ("w", "scale", "acc")})
     assert split_parameters(tensors, graph).optimizer_keys == {"acc"}
+
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory, tf):
+    return fx.named_optimizers(tmp_path_factory.mktemp("params_named") / "named")
+
+
+def test_optimizers_under_their_own_names_are_found_through_their_update_ops(named):
+    """Slots named `gen/w/G_opt`, `emb_res/Push` and a second Adam's `beta1_power_1` match no
+    name pattern: the update ops (ApplyAdam, ResourceApplyAdam through ReadVariableOp and
+    Cast, SparseApplyMomentum, ResourceSparseApplyMomentum) say what they are. Keys are the
+    Saver's own (`ckpt/…`), not the op names. TensorFlow's `optimizer.variables()` and
+    trainable variables are the oracle."""
+    from app.analysis.params import optimizer_keys, optimizer_state_keys, trainable_keys
+    loaded = load(str(named.dir))
+    tensors, graph = loaded.tensors, loaded.graph
+    assert set(tensors) == set(named.sizes)
+    split = split_parameters(tensors, graph)
+    assert split.optimizer_keys == named.optimizer_keys
+    assert split.model == sum(n for k, n in named.sizes.items() if k not in named.optimizer_keys) == 12 + 6 + 10 + 10 + 1
+    assert split.optimizer == sum(named.sizes[k] for k in named.optimizer_keys)
+    assert split.trainable == sum(named.sizes[k] for k in named.trainable_keys) == split.model
+    assert optimizer_keys(tensors, graph) == named.optimizer_keys
+    # no step counter here: stripping removes exactly what the optimizers own
+    assert optimizer_state_keys(tensors, graph) == named.optimizer_keys
+    assert trainable_keys(tensors, graph) == named.trainable_keys
+    # without the graph the names alone find only the first Adam's beta powers
+    assert optimizer_keys(tensors) == {"ckpt/beta1_power", "ckpt/beta2_power"}
+
+
+def test_update_op_inputs_are_followed_through_reads_by_name_and_output():
+    """A legacy `Variable` op, an input naming an output (`m:0`), a read through an Identity;
+    a variable that only feeds the gradient's arithmetic (`Mul`) is the model's."""
+    graph = _graph(("w", "Variable", []), ("m", "Variable", []), ("acc", "VarHandleOp", []),
+                   ("other", "VariableV2", []), ("acc_read", "ReadVariableOp", ["acc:0"]),
+                   ("lr", "Const", []), ("g", "Mul", ["other", "lr"]),
+                   ("update", "ApplyMomentum", ["w", "m:0", "lr", "g", "acc_read:0"]))
+    tensors = _infos({k: (k, 1) for k in ("w", "m", "acc", "other")})
+    assert split_parameters(tensors, graph).optimizer_keys == {"m", "acc"}
+
+
+def _chain(depth: int):
+    """`update` reads slot `s` through `depth` Identity ops."""
+    reads = [(f"r{i}", "Identity", [f"r{i + 1}" if i + 1 < depth else "s"]) for i in range(depth)]
+    return _graph(("w", "VariableV2", []), ("s", "VariableV2", []), *reads,
+                  ("update", "ApplyGradientDescent", ["w", "r0" if depth else "s", "g"]))
+
+
+def test_the_walk_through_reads_is_bounded():
+    tensors = _infos({"w": ("w", 1), "s": ("s", 1)})
+    assert split_parameters(tensors, _chain(8)).optimizer_keys == {"s"}
+    assert split_parameters(tensors, _chain(9)).optimizer_keys == set()   # deeper: given up
+
+
+def test_hostile_update_op_inputs_end_the_walk():
+    """A cycle of identities, an Identity without inputs or with only a control input, an
+    input naming no node: nothing is found and nothing hangs or raises."""
+    graph = _graph(("w", "VariableV2", []), ("v", "VariableV2", []), ("a", "Identity", ["b"]),
+                   ("b", "Identity", ["a"]), ("empty", "Identity", []), ("ctl", "Identity", ["^v"]),
+                   ("update", "ApplyAdam", ["w", "a", "empty", "ctl", "gone", "gone:1"]))
+    tensors = _infos({"w": ("w", 1), "v": ("v", 1)})
+    assert split_parameters(tensors, graph).optimizer_keys == set()
+
+
+def test_state_is_known_by_its_key_or_by_its_readable_name():
+    tensors = _infos({"o/z": ("global_step", 1), "x/step": ("counter", 1), "m/k": ("dense/kernel", 4)})
+    assert split_parameters(tensors).optimizer_keys == {"o/z", "x/step"}
+
+
+def test_a_trainable_variable_the_graph_lacks_is_known_by_its_name():
+    """The collection names `gone`, which no op of the (stripped) graph defines: its value
+    is assumed saved under its own name, as for any variable no save op mentions."""
+    from app.analysis.params import trainable_keys
+    from app.formats import protos
+    from app.formats.graph import Graph
+    meta = protos.MetaGraphDef()
+    node = meta.graph_def.node.add()
+    node.name, node.op = "w", "VariableV2"
+    for name in ("w:0", "gone:0"):     # VariableDef: field 1, variable_name
+        meta.collection_def["trainable_variables"].bytes_list.value.append(
+            b"\n" + bytes([len(name)]) + name.encode())
+    graph = Graph(meta.graph_def, meta, "stripped.meta", "metagraph")
+    tensors = _infos({"w": ("w", 2), "gone": ("gone", 3), "b": ("b", 1)})
+    assert trainable_keys(tensors, graph) == {"w", "gone"}
+    assert split_parameters(tensors, graph).trainable == 5
+
+
+def test_an_object_graph_naming_none_of_the_tensors_says_nothing_of_them(cases):
+    """A SavedModel's trainable flags speak of its own variables only: beside tensors it
+    does not hold, nothing says what trains."""
+    from app.analysis.params import trainable_keys
+    saved = load(str(cases.saved_model)).graph
+    other = load(str(cases.no_optimizer)).tensors
+    assert saved.trainable_keys() and not saved.trainable_keys() & set(other)
+    assert trainable_keys(other, saved) is None

@@ -1617,3 +1617,55 @@ def param_checkpoints(dest) -> ParamCheckpoints:
                             sum(int(tf.size(w)) for w in model.trainable_weights),
                             sum(int(tf.size(w)) for w in model.non_trainable_weights),
                             dest / "sm", dest / "alone")
+
+
+# ------------------------------------------------------------------ optimizers under their own names
+
+
+@dataclass
+class NamedOptimizers:
+    dir: Path               # a TF1 Saver run (checkpoint + .meta) whose optimizers have custom names
+    optimizer_keys: set[str]  # checkpoint keys of what the optimizers own (`optimizer.variables()`)
+    trainable_keys: set[str]  # checkpoint keys of the graph's trainable variables
+    sizes: dict[str, int]     # checkpoint key -> number of elements
+
+
+@_reused
+def named_optimizers(dest) -> NamedOptimizers:
+    """A GAN-like TF1 run: two Adams named `G_opt` (ref variables: ApplyAdam) and `D_opt`
+    (resource variables: ResourceApplyAdam, its beta powers `beta1_power_1` read through
+    ReadVariableOp and Cast), and a Momentum named `Push` updating embeddings sparsely
+    (SparseApplyMomentum, ResourceSparseApplyMomentum). Their slots (`gen/w/G_opt`,
+    `emb_res/Push`) match no slot name TensorFlow's optimizers use by default. `scale`, a
+    trainable variable none of them updates, is the model's. The Saver
+    stores every variable under `ckpt/<name>`, so keys are not the op names."""
+    dest = _folder(dest)
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        ones = v1.ones_initializer()
+        gen = v1.get_variable("gen/w", [4, 3], initializer=ones, use_resource=False)
+        disc = v1.get_variable("disc/w", [3, 2], initializer=ones, use_resource=True)
+        emb_ref = v1.get_variable("emb_ref", [5, 2], initializer=ones, use_resource=False)
+        emb_res = v1.get_variable("emb_res", [5, 2], initializer=ones, use_resource=True)
+        scale = v1.get_variable("scale", [], initializer=ones, use_resource=False)
+        x = tf.ones([2, 4])
+        out = tf.matmul(tf.matmul(x, gen), disc)
+        g_opt = v1.train.AdamOptimizer(0.1, name="G_opt")
+        d_opt = v1.train.AdamOptimizer(0.1, name="D_opt")
+        push = v1.train.MomentumOptimizer(0.1, 0.9, name="Push")
+        g_step = g_opt.minimize(tf.reduce_sum(out * scale), var_list=[gen])
+        d_step = d_opt.minimize(tf.reduce_sum(out * out), var_list=[disc])
+        ids = tf.constant([0, 3])
+        looked = tf.reduce_sum(tf.gather(emb_ref, ids)) + tf.reduce_sum(tf.gather(emb_res, ids))
+        e_step = push.minimize(looked, var_list=[emb_ref, emb_res])
+        everything = v1.global_variables()
+        saver = v1.train.Saver({"ckpt/" + v.op.name: v for v in everything})
+        with _session(graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run([g_step, d_step, e_step])
+            saver.save(sess, str(dest / "model.ckpt"), global_step=1)
+        owned = {"ckpt/" + v.op.name for opt in (g_opt, d_opt, push) for v in opt.variables()}
+        trainable = {"ckpt/" + v.op.name for v in v1.trainable_variables()}
+        sizes = {"ckpt/" + v.op.name: int(np.prod(v.shape.as_list())) for v in everything}
+    return NamedOptimizers(dest, owned, trainable, sizes)

@@ -57,15 +57,13 @@ def _update_op_inputs(graph) -> set[str]:
         if not (node.op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))):
             continue
         for ref in node.input[1:]:
-            if ref.startswith("^"):
-                continue
-            name = ref.split(":")[0]
+            name = ref.split(":")[0]      # a control input's `^x` names no node: not fed
             seen = 0
             while name in graph.index and graph.node(name).op in PASS_THROUGH and seen < 8:
                 inputs = graph.node(name).input
                 if not inputs:
                     break
-                name, seen = inputs[0].split(":")[0], seen + 1   # `^x` names no node: the walk ends
+                name, seen = inputs[0].split(":")[0], seen + 1
             if name in graph.index and graph.node(name).op in ("VariableV2", "Variable", "VarHandleOp"):
                 out.add(name)
     return out
