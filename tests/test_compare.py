@@ -636,6 +636,7 @@ def test_cached_results_are_copies_and_follow_the_files(complex_run, tmp_path, m
     t2 = compare.trend(readers, "f", bins=4, cache=cache)
     assert t2 == fresh_trend
     t2.points[1].counts.append(7)
+    t2.edges.append(7)
     assert compare.trend(readers, "f", bins=4, cache=cache) == fresh_trend
     assert compare.trend(readers, "f", bins=5, cache=cache).bins == 5   # another key
     # a step without the variable (no shape) and a scalar (an empty shape) are cached alike
@@ -954,8 +955,8 @@ def test_a_delta_of_tensors_partitioned_alike_comes_out_row_major(tmp_path, tf):
 
 
 def test_a_delta_of_more_than_one_read_chunk(tmp_path, tf):
-    """B − A of a tensor that streams in two chunks lands each piece in its place."""
-    n = compare.CHUNK_BYTES // 4 + 1000
+    """B − A of a tensor that streams in three chunks lands each piece in its place."""
+    n = 2 * compare.CHUNK_BYTES // 4 + 1000
     a = np.linspace(-1, 1, n, dtype=np.float32)
     b = np.float16(0.5) + a.astype(np.float16)   # float16: chunks of other lengths than A's
     pa, pb = save_v2(tmp_path / "a", {"x": a}), save_v2(tmp_path / "b", {"x": b})
@@ -1008,3 +1009,150 @@ def test_strings_against_numbers_of_the_same_shape_are_changed(tmp_path, tf):
     for name in ("t", "u"):
         assert rows[name].status == "changed" and rows[name].dtype_changed and rows[name].rel_l2 is None
         assert rows[name].problem is None
+
+
+def test_sort_rows_puts_changed_strings_before_unchanged_ones_and_after_numbers():
+    R = compare.DiffRow
+    rows = [R("a", "unchanged"), R("b", "changed"), R("z", "unchanged", rel_l2=0.0)]
+    assert [r.name for r in compare.sort_rows(rows)] == ["z", "b", "a"]
+
+
+def test_a_real_tensor_against_a_complex_one_compares_as_complex(tmp_path, tf):
+    """A dtype change between float and complex (either way round): the imaginary part
+    counts, as numpy's complex128 difference says."""
+    rng = np.random.RandomState(21)
+    real = rng.standard_normal(30).astype(np.float32)
+    cplx = (rng.standard_normal(30) + 1j * rng.standard_normal(30)).astype(np.complex64)
+    pa = save_v2(tmp_path / "a", {"r2c": real, "c2r": cplx})
+    pb = save_v2(tmp_path / "b", {"r2c": cplx, "c2r": real})
+    rows = {r.name: r for r in compare.diff(reader_at(pa), reader_at(pb))}
+    for name, a, b in (("r2c", real, cplx), ("c2r", cplx, real)):
+        d = b.astype(np.complex128) - a.astype(np.complex128)
+        row = rows[name]
+        assert row.status == "changed" and row.dtype_changed
+        assert row.max_abs_delta == pytest.approx(np.abs(d).max(), rel=1e-12)
+        assert row.mean_abs_delta == pytest.approx(np.abs(d).mean(), rel=1e-12)
+        assert row.rel_l2 == pytest.approx(np.linalg.norm(d) / np.linalg.norm(a.astype(np.complex128)), rel=1e-12)
+
+
+def test_trend_bins(tmp_path, tf):
+    for i in range(2):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": np.arange(5, dtype=np.float32) * (i + 1)})
+    readers = run_readers(tmp_path)
+    one = compare.trend(readers, "x", bins=1)
+    assert one.edges == [0.0, 8.0] and [p.counts for p in one.points] == [[5], [5]]
+    with pytest.raises(ValueError) as e:
+        compare.trend(readers, "x", bins=0)
+    assert str(e.value) == "bins must be at least 1"
+
+
+def test_trend_edges_are_numpys_for_float32_data(tmp_path, tf):
+    """All steps float32: the shared edges are those numpy makes for float32 data (its
+    linspace in float32), not float64 ones."""
+    xs = [np.array([0.0, 0.1, 0.7], np.float32), np.array([0.3, 1.1], np.float32)]
+    for i, x in enumerate(xs):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": x})
+    result = compare.trend(run_readers(tmp_path), "x", bins=7)
+    want = np.histogram(np.concatenate(xs), bins=7)[1]
+    assert want.dtype == np.float32
+    assert result.edges == [float(e) for e in want]
+    assert result.edges != [float(e) for e in np.histogram(np.concatenate(xs).astype(np.float64), bins=7,
+                                                          range=(float(xs[0][0]), float(xs[1][1])))[1]]
+
+
+def test_trend_statistics_skip_nan_and_inf_in_any_step(tmp_path, tf):
+    """Statistics over the finite values, as numpy's over x[isfinite(x)]: a run whose steps
+    hold an Inf and no NaN, and one whose every step holds a NaN or an Inf."""
+    rng = np.random.RandomState(8)
+    runs = {"inf_only": [rng.standard_normal(20).astype(np.float32) for _ in range(3)],
+            "all_bad": [rng.standard_normal(20).astype(np.float32) for _ in range(3)]}
+    runs["inf_only"][1][5] = np.inf
+    runs["inf_only"][2][0] = -np.inf
+    for i, x in enumerate(runs["all_bad"]):
+        x[2 + i] = (np.nan, np.inf, -np.inf)[i]
+    for i in range(3):
+        save_v2(tmp_path / f"model.ckpt-{i}", {k: v[i] for k, v in runs.items()})
+    readers = run_readers(tmp_path)
+    for key, xs in runs.items():
+        result = compare.trend(readers, key, bins=4)
+        for p, x in zip(result.points, xs):
+            f = x[np.isfinite(x)].astype(np.float64)
+            assert (p.min, p.max) == (f.min(), f.max()), key
+            assert p.mean == pytest.approx(f.mean(), rel=REL) and p.std == pytest.approx(f.std(), rel=REL)
+            assert p.norm == pytest.approx(np.linalg.norm(f), rel=REL)
+            assert p.nan + p.inf == x.size - f.size
+
+
+class _Counting:
+    """A real reader that counts the chunk streams asked of it and the largest piece."""
+
+    def __init__(self, reader):
+        self._reader = reader
+        self.streams = 0
+        self.largest = 0
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+    def chunks(self, name, chunk_bytes=compare.CHUNK_BYTES):
+        self.streams += 1
+        for piece in self._reader.chunks(name, chunk_bytes):
+            self.largest = max(self.largest, piece.nbytes)
+            yield piece
+
+
+def test_a_cached_trend_reads_nothing_again(tmp_path, tf):
+    for i in range(3):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": np.arange(6, dtype=np.float32) * i})
+    readers = [(s, _Counting(r)) for s, r in run_readers(tmp_path)]
+    cache = compare.ResultCache()
+    first = compare.trend(readers, "x", bins=3, cache=cache)
+    assert [r.streams for _s, r in readers] == [1, 1, 1]
+    assert compare.trend(readers, "x", bins=3, cache=cache) == first
+    assert [r.streams for _s, r in readers] == [1, 1, 1]    # answered from the cache
+    assert len(cache) == 1
+
+
+def test_trend_pieces_stay_within_the_stream_budget(tmp_path, tf):
+    """Steps of another shape (streamed alone) and the second pass read in pieces of the
+    lockstep share of `stream_bytes`, never more."""
+    rng = np.random.RandomState(3)
+    xs = [rng.standard_normal(64).astype(np.float32), rng.standard_normal(64).astype(np.float32),
+          rng.standard_normal((8, 16)).astype(np.float32)]
+    for i, x in enumerate(xs):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": x})
+    readers = [(s, _Counting(r)) for s, r in run_readers(tmp_path)]
+    result = compare.trend(readers, "x", bins=5, keep_bytes=0, stream_bytes=64)
+    assert result.reads_per_checkpoint == 2
+    assert [r.streams for _s, r in readers] == [2, 2, 2]
+    assert all(0 < r.largest <= 32 for _s, r in readers)      # 64 bytes shared by 2 streams
+    assert result.points[2].counts == np.histogram(xs[2], bins=np.array(result.edges))[0].tolist()
+
+
+def test_trend_of_a_tf2_checkpoint_by_its_key_is_named_readably(keras):
+    readers = run_readers(keras.dir)
+    key = keras.weight_keys["sequential/hidden/kernel"]
+    result = compare.trend(readers, key, bins=3)
+    assert result.name == "sequential/hidden/kernel" != key
+    assert [p.key for p in result.points] == [key] * 3
+
+
+class _Exhausted:
+    """A real reader whose chunk streams fail as numpy does when memory runs out."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+    def chunks(self, name, chunk_bytes=compare.CHUNK_BYTES):
+        raise MemoryError()
+        yield
+
+
+def test_running_out_of_memory_is_an_unreadable_row_named_so(tmp_path, tf):
+    pa = save_v2(tmp_path / "a", {"x": np.arange(4, dtype=np.float32)})
+    pb = save_v2(tmp_path / "b", {"x": np.arange(4, dtype=np.float32) + 1})
+    row = compare.diff(reader_at(pa), _Exhausted(reader_at(pb)))[0]
+    assert (row.status, row.problem) == ("unreadable", "MemoryError")
