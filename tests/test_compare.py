@@ -886,7 +886,10 @@ def test_trend_range_wider_than_float32_and_a_step_without_finite_values(tmp_pat
           np.array([2, big, 3], np.float32)]
     for i, x in enumerate(xs):
         save_v2(tmp_path / f"model.ckpt-{i}", {"v": x})
-    result = compare.trend(run_readers(tmp_path), "v", bins=4)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # the overflowing float32 range warns nothing
+        result = compare.trend(run_readers(tmp_path), "v", bins=4)
     edges = np.histogram(np.empty(0), bins=4, range=(-float(big), float(big)))[1]
     assert result.edges == edges.tolist()
     assert result.points[0].counts == [1, 0, 2, 0] and result.points[2].counts == [0, 0, 2, 1]
@@ -928,7 +931,7 @@ def test_progress_counts_every_byte_read(run):
     a, b = reader_at(run.checkpoints[0].prefix), reader_at(run.checkpoints[-1].prefix)
     seen = []
     compare.diff(a, b, progress=seen.append, chunk_bytes=256)
-    assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen) and seen[0] < 0.1
+    assert seen[-2:] == [1.0, 1.0] and seen == sorted(seen) and seen[0] == 0.0   # nothing read yet
     readers = run_readers(run.dir)
     for keep in (compare.TREND_KEEP_BYTES, 0):
         seen.clear()
