@@ -1159,3 +1159,16 @@ def test_running_out_of_memory_is_an_unreadable_row_named_so(tmp_path, tf):
     pb = save_v2(tmp_path / "b", {"x": np.arange(4, dtype=np.float32) + 1})
     row = compare.diff(reader_at(pa), _Exhausted(reader_at(pb)))[0]
     assert (row.status, row.problem) == ("unreadable", "MemoryError")
+
+
+def test_trend_histograms_count_int64_values_past_float_precision(tmp_path, tf):
+    """Steps whose minima 2**53 and 2**53 + 1 are one float64: the shared range still starts
+    at the true minimum, so every value is counted."""
+    b = 2 ** 53
+    xs = [np.array([b + 1, b + 10], np.int64), np.array([b, b + 5], np.int64),
+          np.array([b + 2, b + 11], np.int64)]
+    for i, x in enumerate(xs):
+        save_v2(tmp_path / f"model.ckpt-{i}", {"x": x})
+    result = compare.trend(run_readers(tmp_path), "x", bins=3)
+    assert [sum(p.counts) for p in result.points] == [2, 2, 2]
+    assert [(p.min, p.max) for p in result.points] == [(int(x.min()), int(x.max())) for x in xs]

@@ -817,8 +817,10 @@ def _shared_range(parts: list[Part]):
     own type when all steps share one, so the edges are numpy's for that tensor; float64
     when the types differ or the range overflows the type (as `stats` does)."""
     types = {p.lo.dtype for p in parts}
-    lo = min((p.lo for p in parts), key=float)
-    hi = max((p.hi for p in parts), key=float)
+    # numpy's own comparison, not float(): int64 values past 2**53 that round to one float
+    # must still give the true minimum, or np.histogram drops the smaller one
+    lo = min(p.lo for p in parts)
+    hi = max(p.hi for p in parts)
     as_f64 = len(types) > 1
     if not as_f64 and dtypes.kind(lo.dtype) == "float":
         with np.errstate(over="ignore"):
