@@ -1172,3 +1172,17 @@ def test_trend_histograms_count_int64_values_past_float_precision(tmp_path, tf):
     result = compare.trend(run_readers(tmp_path), "x", bins=3)
     assert [sum(p.counts) for p in result.points] == [2, 2, 2]
     assert [(p.min, p.max) for p in result.points] == [(int(x.min()), int(x.max())) for x in xs]
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory):
+    return fx.moved_keys(tmp_path_factory.mktemp("cmp_moved") / "moved")
+
+
+def test_trend_by_key_follows_the_variable_where_its_key_moved(moved):
+    readers = run_readers(moved.dir)
+    assert [r.tensors[k].display_name for (_s, r), k in zip(readers, moved.keys)] == ["dense/kernel"] * 2
+    result = compare.trend(readers, moved.keys[0], bins=3)
+    assert result.name == "dense/kernel"
+    assert [p.key for p in result.points] == moved.keys
+    _check_trend(result, moved.values, 3)

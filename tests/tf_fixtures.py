@@ -1669,3 +1669,30 @@ def named_optimizers(dest) -> NamedOptimizers:
         trainable = {"ckpt/" + v.op.name for v in v1.trainable_variables()}
         sizes = {"ckpt/" + v.op.name: int(np.prod(v.shape.as_list())) for v in everything}
     return NamedOptimizers(dest, owned, trainable, sizes)
+
+
+# ------------------------------------------------------------------ a TF2 variable whose key moved
+
+
+@dataclass
+class MovedKeys:
+    dir: Path              # model.ckpt-1 and model.ckpt-2, tf.train.Checkpoint.write
+    keys: list[str]        # the key of `dense/kernel` in each
+    values: list[np.ndarray]
+
+
+@_reused
+def moved_keys(dest) -> MovedKeys:
+    """One variable named `dense/kernel` saved by two object graphs: under `model/w` in
+    the first checkpoint, `net/layer/w` in the second (a model restructured between
+    saves), so only its readable name follows it."""
+    _require_eager("moved_keys")
+    dest = _folder(dest)
+    first, second = tf.Module(), tf.Module()
+    first.w = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="dense/kernel")
+    second.layer = tf.Module()
+    second.layer.w = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3) * 2, name="dense/kernel")
+    tf.train.Checkpoint(model=first).write(str(dest / "model.ckpt-1"))
+    tf.train.Checkpoint(net=second).write(str(dest / "model.ckpt-2"))
+    return MovedKeys(dest, ["model/w/.ATTRIBUTES/VARIABLE_VALUE", "net/layer/w/.ATTRIBUTES/VARIABLE_VALUE"],
+                     [first.w.numpy(), second.layer.w.numpy()])
