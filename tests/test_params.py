@@ -159,7 +159,8 @@ def named(tmp_path_factory, tf):
 def test_optimizers_under_their_own_names_are_found_through_their_update_ops(named):
     """Slots named `gen/w/G_opt`, `emb_res/Push` and a second Adam's `beta1_power_1` match no
     name pattern: the update ops (ApplyAdam, ResourceApplyAdam through ReadVariableOp and
-    Cast, SparseApplyMomentum, ResourceSparseApplyMomentum) say what they are. Keys are the
+    Cast, SparseApplyMomentum, ResourceSparseApplyMomentum) say what they are, and so does
+    the `E_opt/update_adam_emb/…` scope where sparse Adam scatters into its slots. Keys are the
     Saver's own (`ckpt/…`), not the op names. TensorFlow's `optimizer.variables()` and
     trainable variables are the oracle."""
     from app.analysis.params import optimizer_keys, optimizer_state_keys, trainable_keys
@@ -168,7 +169,7 @@ def test_optimizers_under_their_own_names_are_found_through_their_update_ops(nam
     assert set(tensors) == set(named.sizes)
     split = split_parameters(tensors, graph)
     assert split.optimizer_keys == named.optimizer_keys
-    assert split.model == sum(n for k, n in named.sizes.items() if k not in named.optimizer_keys) == 12 + 6 + 10 + 10 + 1
+    assert split.model == sum(n for k, n in named.sizes.items() if k not in named.optimizer_keys) == 12 + 6 + 10 + 10 + 1 + 8 + 8
     assert split.optimizer == sum(named.sizes[k] for k in named.optimizer_keys)
     assert split.trainable == sum(named.sizes[k] for k in named.trainable_keys) == split.model
     assert optimizer_keys(tensors, graph) == named.optimizer_keys
@@ -244,3 +245,17 @@ def test_an_object_graph_naming_none_of_the_tensors_says_nothing_of_them(cases):
     other = load(str(cases.no_optimizer)).tensors
     assert saved.trainable_keys() and not saved.trainable_keys() & set(other)
     assert trainable_keys(other, saved) is None
+
+
+def test_what_an_update_scope_touches_besides_its_variable_is_optimizer_state():
+    """Sparse Adam scatters into its slots under `<optimizer>/update_<variable>/`: what an
+    op there reads or writes is optimizer state, except the variable updated; a name that
+    merely contains `update_` is no such scope."""
+    graph = _graph(("dense/w", "VariableV2", []), ("dense/w/E", "VarHandleOp", []), ("s2", "VariableV2", []),
+                   ("other", "VariableV2", []), ("mine", "VariableV2", []),
+                   ("E/update_dense/w/ResourceScatterAdd", "ResourceScatterAdd", ["dense/w/E", "i", "g"]),
+                   ("E/update_dense/w/read", "Identity", ["dense/w"]),
+                   ("update_dense/w/Assign", "Assign", ["s2", "g"]),
+                   ("preupdate_x/Mul", "Mul", ["other", "g"]), ("my_update_y/Mul", "Mul", ["mine", "g"]))
+    tensors = _infos({k: (k, 1) for k in ("dense/w", "dense/w/E", "s2", "other", "mine")})
+    assert split_parameters(tensors, graph).optimizer_keys == {"dense/w/E", "s2"}

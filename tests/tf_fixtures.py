@@ -1635,7 +1635,9 @@ def named_optimizers(dest) -> NamedOptimizers:
     """A GAN-like TF1 run: two Adams named `G_opt` (ref variables: ApplyAdam) and `D_opt`
     (resource variables: ResourceApplyAdam, its beta powers `beta1_power_1` read through
     ReadVariableOp and Cast), and a Momentum named `Push` updating embeddings sparsely
-    (SparseApplyMomentum, ResourceSparseApplyMomentum). Their slots (`gen/w/G_opt`,
+    (SparseApplyMomentum, ResourceSparseApplyMomentum), and an Adam named `E_opt` updating
+    embeddings sparsely (its slots through Assign and (Resource)ScatterAdd ops under
+    `E_opt/update_<variable>/`, no Apply op). Their slots (`gen/w/G_opt`,
     `emb_res/Push`) match no slot name TensorFlow's optimizers use by default. `scale`, a
     trainable variable none of them updates, is the model's. The Saver
     stores every variable under `ckpt/<name>`, so keys are not the op names."""
@@ -1649,6 +1651,8 @@ def named_optimizers(dest) -> NamedOptimizers:
         emb_ref = v1.get_variable("emb_ref", [5, 2], initializer=ones, use_resource=False)
         emb_res = v1.get_variable("emb_res", [5, 2], initializer=ones, use_resource=True)
         scale = v1.get_variable("scale", [], initializer=ones, use_resource=False)
+        adam_ref = v1.get_variable("adam_emb/ref", [4, 2], initializer=ones, use_resource=False)
+        adam_res = v1.get_variable("adam_emb/res", [4, 2], initializer=ones, use_resource=True)
         x = tf.ones([2, 4])
         out = tf.matmul(tf.matmul(x, gen), disc)
         g_opt = v1.train.AdamOptimizer(0.1, name="G_opt")
@@ -1659,13 +1663,16 @@ def named_optimizers(dest) -> NamedOptimizers:
         ids = tf.constant([0, 3])
         looked = tf.reduce_sum(tf.gather(emb_ref, ids)) + tf.reduce_sum(tf.gather(emb_res, ids))
         e_step = push.minimize(looked, var_list=[emb_ref, emb_res])
+        e_opt = v1.train.AdamOptimizer(0.1, name="E_opt")
+        a_step = e_opt.minimize(tf.reduce_sum(tf.gather(adam_ref, ids)) + tf.reduce_sum(tf.gather(adam_res, ids)),
+                                var_list=[adam_ref, adam_res])
         everything = v1.global_variables()
         saver = v1.train.Saver({"ckpt/" + v.op.name: v for v in everything})
         with _session(graph) as sess:
             sess.run(v1.global_variables_initializer())
-            sess.run([g_step, d_step, e_step])
+            sess.run([g_step, d_step, e_step, a_step])
             saver.save(sess, str(dest / "model.ckpt"), global_step=1)
-        owned = {"ckpt/" + v.op.name for opt in (g_opt, d_opt, push) for v in opt.variables()}
+        owned = {"ckpt/" + v.op.name for opt in (g_opt, d_opt, push, e_opt) for v in opt.variables()}
         trainable = {"ckpt/" + v.op.name for v in v1.trainable_variables()}
         sizes = {"ckpt/" + v.op.name: int(np.prod(v.shape.as_list())) for v in everything}
     return NamedOptimizers(dest, owned, trainable, sizes)

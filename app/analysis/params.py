@@ -48,24 +48,39 @@ class ParameterSplit:
         return key in self.optimizer_keys
 
 
+VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+
+
+def _variable_fed(graph, ref: str) -> str | None:
+    """The variable op an input reads, directly or through at most 8 reads (a cycle of
+    identities in a hostile graph ends); None for anything else. A control input's `^x`
+    names no node: it only orders, it feeds nothing."""
+    name = ref.split(":")[0]
+    seen = 0
+    while name in graph.index and graph.node(name).op in PASS_THROUGH and seen < 8:
+        inputs = graph.node(name).input
+        if not inputs:
+            break
+        name, seen = inputs[0].split(":")[0], seen + 1
+    if name in graph.index and graph.node(name).op in VARIABLE_OPS:
+        return name
+    return None
+
+
 def _update_op_inputs(graph) -> set[str]:
     """Variable ops fed to an optimizer's update op other than as the variable updated,
-    directly or through at most 8 reads (a cycle of identities in a hostile graph ends).
-    A control input (`^name`) only orders the update: what it names is not fed."""
+    and those any op under an optimizer's `…/update_<variable>/` scope touches other than
+    that variable (sparse Adam updates its slots there with Assign and ScatterAdd ops,
+    not with an Apply op)."""
     out: set[str] = set()
     for node in graph.nodes:
-        if not (node.op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))):
-            continue
-        for ref in node.input[1:]:
-            name = ref.split(":")[0]      # a control input's `^x` names no node: not fed
-            seen = 0
-            while name in graph.index and graph.node(name).op in PASS_THROUGH and seen < 8:
-                inputs = graph.node(name).input
-                if not inputs:
-                    break
-                name, seen = inputs[0].split(":")[0], seen + 1
-            if name in graph.index and graph.node(name).op in ("VariableV2", "Variable", "VarHandleOp"):
-                out.add(name)
+        if node.op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")):
+            out |= {v for v in (_variable_fed(graph, ref) for ref in node.input[1:]) if v}
+        at = node.name.find("update_")
+        if at == 0 or (at > 0 and node.name[at - 1] == "/"):
+            updated = node.name[at + len("update_"):]
+            out |= {v for v in (_variable_fed(graph, ref) for ref in node.input)
+                    if v and not updated.startswith(v + "/")}
     return out
 
 
