@@ -256,6 +256,26 @@ def test_what_an_update_scope_touches_besides_its_variable_is_optimizer_state():
                    ("E/update_dense/w/ResourceScatterAdd", "ResourceScatterAdd", ["dense/w/E", "i", "g"]),
                    ("E/update_dense/w/read", "Identity", ["dense/w"]),
                    ("update_dense/w/Assign", "Assign", ["s2", "g"]),
-                   ("preupdate_x/Mul", "Mul", ["other", "g"]), ("my_update_y/Mul", "Mul", ["mine", "g"]))
-    tensors = _infos({k: (k, 1) for k in ("dense/w", "dense/w/E", "s2", "other", "mine")})
-    assert split_parameters(tensors, graph).optimizer_keys == {"dense/w/E", "s2"}
+                   ("preupdate_x/Mul", "Mul", ["other", "g"]), ("my_update_y/Mul", "Mul", ["mine", "g"]),
+                   # TF2 numbers its update scopes: `update_1/` names no variable
+                   ("k", "VarHandleOp", []), ("k/m", "VarHandleOp", []),
+                   ("Adam/update_1/ResourceApplyAdam", "ResourceApplyAdam", ["k", "k/m", "lr", "g"]),
+                   ("Adam/update_1/ReadVariableOp", "ReadVariableOp", ["k"]),
+                   # a variable `dense` beside `dense/w`: the scope names the longer one
+                   ("dense", "VariableV2", []), ("E/update_dense/w/mul", "Mul", ["dense/w", "g"]))
+    tensors = _infos({k: (k, 1) for k in ("dense/w", "dense/w/E", "s2", "other", "mine", "k", "k/m", "dense")})
+    assert split_parameters(tensors, graph).optimizer_keys == {"dense/w/E", "s2", "k/m"}
+
+
+def test_every_kind_of_update_op_names_its_slots():
+    """Dense and sparse, ref and resource update ops, under TF2's numbered `update/`,
+    `update_1/` scopes (which name no variable): their inputs besides the variable."""
+    kinds = ["ApplyAdagrad", "ResourceApplyAdagrad", "SparseApplyAdagrad", "ResourceSparseApplyAdagrad"]
+    nodes = [("lr", "Const", []), ("g", "Const", [])]
+    for i, op in enumerate(kinds):
+        scope = "Adagrad/update" + (f"_{i}" if i else "")
+        var_op = "VarHandleOp" if op.startswith("Resource") else "VariableV2"
+        nodes += [(f"v{i}", var_op, []), (f"acc{i}", var_op, []),
+                  (f"{scope}/{op}", op, [f"v{i}", f"acc{i}", "lr", "g"])]
+    tensors = _infos({f"{k}{i}": (f"{k}{i}", 1) for i in range(4) for k in ("v", "acc")})
+    assert split_parameters(tensors, _graph(*nodes)).optimizer_keys == {f"acc{i}" for i in range(4)}

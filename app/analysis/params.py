@@ -11,7 +11,8 @@ graph's collection, a SavedModel's object graph, or a TF2 checkpoint's optimizer
 How a tensor is known to be optimizer state, most certain first:
 - a TF2 object graph links it to the variable it serves (`TensorInfo.slot_of`);
 - in a TF1 graph, it is an input of an optimizer's update op (`ApplyAdam`,
-  `ResourceApplyMomentum`, …) other than the variable being updated;
+  `ResourceApplyMomentum`, …) other than the variable being updated, or what an op under
+  `<optimizer>/update_<variable>/` touches besides that variable (sparse Adam's slots);
 - its name says so: the slot names TensorFlow's optimizers use (`…/Adam`, `…/Adam_1`,
   `…/Momentum`, BERT's `…/adam_m`), Adam's `beta1_power`/`beta2_power`, a step counter
   (`global_step`, a TF2 checkpoint's `step`, `…/iter`, `save_counter`), a Keras optimizer's own scope
@@ -48,7 +49,8 @@ class ParameterSplit:
         return key in self.optimizer_keys
 
 
-VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+# Variable ops whose output is one variable (a checkpoint key of its own).
+FED_VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 
 
 def _variable_fed(graph, ref: str) -> str | None:
@@ -62,7 +64,7 @@ def _variable_fed(graph, ref: str) -> str | None:
         if not inputs:
             break
         name, seen = inputs[0].split(":")[0], seen + 1
-    if name in graph.index and graph.node(name).op in VARIABLE_OPS:
+    if name in graph.index and graph.node(name).op in FED_VARIABLE_OPS:
         return name
     return None
 
@@ -78,10 +80,22 @@ def _update_op_inputs(graph) -> set[str]:
             out |= {v for v in (_variable_fed(graph, ref) for ref in node.input[1:]) if v}
         at = node.name.find("update_")
         if at == 0 or (at > 0 and node.name[at - 1] == "/"):
-            updated = node.name[at + len("update_"):]
-            out |= {v for v in (_variable_fed(graph, ref) for ref in node.input)
-                    if v and not updated.startswith(v + "/")}
+            updated = _updated_variable(graph, node.name[at + len("update_"):])
+            if updated is not None:   # not TF2's `update_1/` scopes, which name no variable
+                out |= {v for v in (_variable_fed(graph, ref) for ref in node.input)
+                        if v and v != updated}
     return out
+
+
+def _updated_variable(graph, rest: str) -> str | None:
+    """The variable an `update_<variable>/…` scope is named for: the longest leading part
+    of `rest` that is a variable op; None when there is none."""
+    parts = rest.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        name = "/".join(parts[:i])
+        if name in graph.index and graph.node(name).op in FED_VARIABLE_OPS:
+            return name
+    return None
 
 
 def optimizer_keys(tensors: dict, graph=None) -> set[str]:
