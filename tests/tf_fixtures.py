@@ -1503,7 +1503,8 @@ def keras_files(dest) -> KerasFiles:
     x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
     out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name="tiny_cnn")
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    # named: Keras calls a second unnamed one in the same process "adam_1"
+    model.compile(keras.optimizers.Adam(0.01, name="adam"), "sparse_categorical_crossentropy")
     by_epoch: dict[int, dict[str, np.ndarray]] = {}
 
     class EpochWeights(keras.callbacks.Callback):
@@ -1598,7 +1599,7 @@ def param_checkpoints(dest) -> ParamCheckpoints:
     keras = tf.keras
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization(),
                               keras.layers.Dense(2)])
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(name="adam"), loss="mse")
     model.fit(tf.ones((8, 4)), tf.zeros((8, 2)), epochs=1, verbose=0)
     tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(str(dest / "keras_bn" / "ckpt"))
 
