@@ -271,3 +271,20 @@ def test_a_keras2_savedmodel_takes_its_layers_from_its_metadata(realdata):
     loaded = loading.load(str(folder))
     assert loaded.layers is not None and loaded.layers.source == "keras_metadata.pb"
     assert loaded.layers.layers
+
+
+def test_a_partitioned_estimator_counts_each_weight_once(realdata, tf):
+    # an Estimator: global_step made first, weights partitioned (`…/part_0` variables, each
+    # read through an Identity op named as the whole weight's key), Adagrad and Ftrl slots
+    # linked to the partitions
+    folder = realdata / "tfx-2019/tfx/components/testdata/trainer/current/serving_model_dir"
+    loaded = loading.load(str(folder))
+    assert loaded.problems == [] and loaded.graph is not None
+    shapes = tf.train.load_checkpoint(str(folder / "model.ckpt-10000")).get_variable_to_shape_map()
+    model = sum(int(np.prod(s)) for k, s in shapes.items()
+                if k != "global_step" and not k.endswith(("/Adagrad", "/Ftrl", "/Ftrl_1")))
+    assert loaded.params.model == model
+    assert loaded.tree.params == model
+    hidden = loaded.tree.children["dnn"].children["hiddenlayer_0"]
+    assert hidden.params == loaded.tensors["dnn/hiddenlayer_0/kernel"].size + \
+        loaded.tensors["dnn/hiddenlayer_0/bias"].size
