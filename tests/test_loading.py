@@ -288,3 +288,17 @@ def test_a_partitioned_estimator_counts_each_weight_once(realdata, tf):
     hidden = loaded.tree.children["dnn"].children["hiddenlayer_0"]
     assert hidden.params == loaded.tensors["dnn/hiddenlayer_0/kernel"].size + \
         loaded.tensors["dnn/hiddenlayer_0/bias"].size
+
+
+def test_a_graph_is_left_for_later_only_when_the_checkpoint_asked_for_has_one(run, tmp_path):
+    # the latest checkpoint (epoch-N) has no graph; first-0, another run's, has its own
+    r = _copy_run(run, tmp_path / "r")
+    for f in r.glob("epoch-0.*"):
+        shutil.copy(f, r / f.name.replace("epoch-0", "first-0"))
+    (r / "epoch-0.meta").rename(r / "unrelated.meta")
+    later = loading.load(str(r), checkpoint="first-0", graph_later=True)
+    assert later.checkpoint.prefix == str(r / "first-0") and later.graph_pending is True
+    assert later.graph is None
+    assert loading.add_graph(later).graph.source == str(r / "first-0.meta")
+    latest = loading.load(str(r), graph_later=True)
+    assert latest.graph_pending is False and latest.graph is None
