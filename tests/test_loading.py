@@ -229,8 +229,13 @@ def test_event_files_are_found_beside_a_run_only(run, tmp_path):
     assert loading.load(str(run.dir)).event_files == {}
 
 
-def test_a_keras3_export_names_its_variables_and_lists_its_layers(tmp_path_factory):
-    made = fx.keras3_export(tmp_path_factory.mktemp("k3") / "mlp", "mlp")
+@pytest.fixture(scope="module")
+def keras3(tmp_path_factory):
+    return fx.keras3_export(tmp_path_factory.mktemp("k3") / "mlp", "mlp")
+
+
+def test_a_keras3_export_names_its_variables_and_lists_its_layers(keras3, tmp_path):
+    made = keras3
     loaded = loading.load(str(made.dir))
     names = {t.display_name for t in loaded.tensors.values()}
     assert set(made.restored) <= names
@@ -246,17 +251,14 @@ def test_a_keras3_export_names_its_variables_and_lists_its_layers(tmp_path_facto
         rows.extend(row.expand().values())
     assert inner is not None and loaded.op_of(inner).startswith(inner.function + "@")
     # event files are looked for beside runs, not SavedModels
-    (made.dir / "events.out.tfevents.1.host").write_bytes(b"")
-    try:
-        assert loading.load(str(made.dir)).event_files == {}
-    finally:
-        (made.dir / "events.out.tfevents.1.host").unlink()
+    shutil.copytree(made.dir, tmp_path / "export")
+    (tmp_path / "export" / "events.out.tfevents.1.host").write_bytes(b"")
+    assert loading.load(str(tmp_path / "export")).event_files == {}
 
 
-def test_a_savedmodel_with_a_broken_graph_or_no_variables(tmp_path_factory, realdata):
-    made = fx.keras3_export(tmp_path_factory.mktemp("k3") / "mlp", "mlp")
-    broken = tmp_path_factory.mktemp("broken") / "export"
-    shutil.copytree(made.dir, broken)
+def test_a_savedmodel_with_a_broken_graph_or_no_variables(keras3, tmp_path, realdata):
+    broken = tmp_path / "export"
+    shutil.copytree(keras3.dir, broken)
     (broken / "saved_model.pb").write_bytes(b"garbage" * 20)
     loaded = loading.load(str(broken))
     assert loaded.graph is None and loaded.reader is not None and loaded.layers is None
