@@ -145,7 +145,8 @@ def test_values_of_a_type_other_than_the_shared_range_are_binned_in_float64(tmp_
     grown, _reads, whole = _grown_and_whole(tf, tmp_path, [np.array([0, 0.1])], new)
     _same(grown, whole)
     as_f64 = np.histogram(new.astype(np.float64), 10, (0, 0.1))[0].tolist()
-    assert grown.points[-1].counts == as_f64 != np.histogram(new, 10, (np.float32(0), np.float32(0.1)))[0].tolist()
+    as_f32 = np.histogram(new, 10, (np.float32(0), np.float32(0.1)))[0].tolist()
+    assert grown.points[-1].counts == as_f64 != as_f32
 
 
 def test_a_new_step_read_in_several_chunks(tmp_path, tf, monkeypatch):
