@@ -88,6 +88,9 @@ def build_tree(loaded: Loaded) -> None:
         keys = loaded.graph.checkpoint_keys()
         shape_sizes = loaded.graph.variable_sizes()
         tensors = loaded.tensors
+        # a frozen graph's weights are its Const ops, by name; elsewhere an op named like a
+        # checkpoint key is no variable (a partitioned variable's Identity, say)
+        frozen = isinstance(loaded.reader, ConstReader)
         for name, i in loaded.graph.index.items():
             key = keys.get(name)
             if key in optimizer or name in optimizer:
@@ -96,7 +99,7 @@ def build_tree(loaded: Loaded) -> None:
                 sizes[i] = tensors[key].size
             elif name in shape_sizes:
                 sizes[i] = shape_sizes[name]
-            elif name in tensors:  # a frozen graph's weights
+            elif frozen and name in tensors:
                 sizes[i] = tensors[name].size
         loaded.tree = scope_tree(names, sizes)
         attach_functions(loaded.tree, loaded.graph)
