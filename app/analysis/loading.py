@@ -164,7 +164,7 @@ def load(path: str, job=None, checkpoint: str | None = None, graph_later: bool =
     say(0.8, "building the scope tree")
     build_tree(loaded)
     # training curves logged beside the checkpoints (read from local folders only)
-    if model.kind in ("run", "checkpoint") and not location.is_url(model.folder):
+    if model.kind == "run" and not location.is_url(model.folder):
         loaded.event_files = find_event_files(model.folder)
     if loaded.graph is not None:
         loaded.graph.collections()
