@@ -94,6 +94,7 @@ def test_variant_tensor_is_refused_with_a_reason(built, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.tf_session
 @pytest.mark.parametrize("variant", ["sharded", "partitioned", "custom_names", "resource"])
 def test_saver_checkpoints_copy_and_restore_through_their_graph(built, tmp_path, variant):
     ck = getattr(built["v1"], variant)

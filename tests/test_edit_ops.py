@@ -76,6 +76,7 @@ def cnn_trainable(built) -> set[str]:
 
 # -- strip the optimizer ----------------------------------------------------------------------
 
+@pytest.mark.tf_session
 def test_strip_and_rename_tf1_in_one_pass_restores_through_the_rewritten_graph(built, tmp_path):
     cnn = built["cnn"]
     src = cnn.checkpoints[-1]
@@ -164,6 +165,7 @@ def test_keep_and_drop_patterns_match_keys_or_readable_names(built, tmp_path):
     assert set(ours) == {keras_ck.weight_keys["sequential/hidden/kernel"], OBJECT_GRAPH}
 
 
+@pytest.mark.tf_session
 def test_partitioned_variable_renamed_restores_its_slices(built, tmp_path):
     ck = built["v1"].partitioned
     dst = tmp_path / "out" / "model"
@@ -226,6 +228,7 @@ def test_cast_rounds_as_tf_cast(built, tmp_path, target):
             assert_same(ours[key], value, key)
 
 
+@pytest.mark.tf_session
 def test_cast_model_computes_the_same_within_precision(built, tmp_path):
     cnn = built["cnn"]
     src = cnn.checkpoints[-1]
@@ -244,6 +247,7 @@ def test_cast_model_computes_the_same_within_precision(built, tmp_path):
 
 # -- average -------------------------------------------------------------------------------------
 
+@pytest.mark.tf_session
 def test_average_last_three_tf1(built, tmp_path):
     cnn = built["cnn"]
     dst = tmp_path / "out" / "avg"
@@ -285,6 +289,7 @@ def test_average_tf2_restores(built, tmp_path):
 
 # -- take ----------------------------------------------------------------------------------------
 
+@pytest.mark.tf_session
 def test_take_merges_variables_of_another_checkpoint(built, tmp_path):
     cnn = built["cnn"]
     new, old = cnn.checkpoints[-1], cnn.checkpoints[0]

@@ -10,7 +10,6 @@ from app.analysis.logged import as_count_per_bin, bucket_edges, find_logged, mat
 from app.formats.events import EventLog
 
 from . import tf_fixtures as fx
-from .test_live import start_training
 
 
 @pytest.mark.parametrize("tag,variable,matches", [
@@ -48,20 +47,13 @@ def test_the_closest_tag_wins_and_the_step_is_the_checkpoints():
 
 
 def test_a_tf2_histogram_of_a_variable_read_as_tensorflow_reads_it(tmp_path, tf):
-    run, record = tmp_path / "run", tmp_path / "record"
-    proc = start_training("tf2ev", run, record, saves=4)
-    assert proc.wait(timeout=180) == 0, proc.stderr.read()
-    data = EventLog(str(run)).update()
+    """A real training process's `tf.summary.histogram` of a variable; the oracle is
+    TensorFlow's own reading of the event file (step 3's [k, 3] tensor)."""
+    trained = fx.trained_with_events(tmp_path / "trained")
+    data = EventLog(str(trained.run)).update()
     got = find_logged(data.histograms, ["a/.ATTRIBUTES/VARIABLE_VALUE", "a"], 3)
     assert (got.run, got.tag, got.step) == ("train", "a", 3)
-    # The oracle: TensorFlow's own reading of the event file, step 3's [k, 3] tensor.
-    want = None
-    for path in sorted((run / "train").iterdir()):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for v in event.summary.value:
-                if v.tag == "a" and event.step == 3:
-                    want = tf.make_ndarray(v.tensor)
-    assert want is not None
+    want = trained.histogram
     assert np.array_equal(got.edges, np.concatenate([want[:1, 0], want[:, 1]]))
     assert np.array_equal(got.counts, want[:, 2]) and got.counts.sum() == 1000
 

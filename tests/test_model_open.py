@@ -103,13 +103,14 @@ def test_a_run_selects_its_latest_and_finds_checkpoints_by_step_name_or_file(sam
 def test_any_file_of_a_checkpoint_selects_it(sample, name, step):
     model = open_path(str(sample / name))
     assert model.kind == "run" and model.folder == str(sample)
+    assert model.path == str(sample / name)            # what the user opened, as the title's source
     assert model.selected.step == step and len(model.checkpoints) == 6
 
 
 def test_a_graph_file_beside_its_checkpoint_selects_the_checkpoint(sample):
     shutil.copy(sample / "epoch-0.meta", sample / "epoch-3.meta")
     model = open_path(str(sample / "epoch-3.meta"))
-    assert model.kind == "run" and model.selected.step == 3
+    assert model.kind == "run" and model.selected.step == 3 and model.path == str(sample / "epoch-3.meta")
     # a .meta with no checkpoint of its name is a graph
     shutil.copy(sample / "epoch-0.meta", sample / "other.meta")
     model = open_path(str(sample / "other.meta"))
@@ -395,8 +396,18 @@ def test_a_v1_shard_selects_its_checkpoint(tmp_path):
         (tmp_path / name).write_bytes(table_bytes([(b"", b"")]))
     model = open_path(str(tmp_path / "model.ckpt-2-00001-of-00002"))
     assert model.kind == "run" and model.selected.prefix == str(tmp_path / "model.ckpt-2")
+    assert model.path == str(tmp_path / "model.ckpt-2-00001-of-00002")
     model = open_path(str(tmp_path / "model.ckpt-1"))
+    assert model.selected.prefix == str(tmp_path / "model.ckpt-1") and model.path == str(tmp_path / "model.ckpt-1")
+    # the graph a V1 Saver wrote beside its checkpoint selects that checkpoint, not the latest
+    (tmp_path / "model.ckpt-1.meta").write_bytes(b"")
+    model = open_path(str(tmp_path / "model.ckpt-1.meta"))
+    assert (model.kind, model.path) == ("run", str(tmp_path / "model.ckpt-1.meta"))
     assert model.selected.prefix == str(tmp_path / "model.ckpt-1")
+    # a graph named like a file that is no V1 checkpoint is a graph
+    (tmp_path / "notes").write_bytes(b"plain text")
+    (tmp_path / "notes.meta").write_bytes(b"")
+    assert open_path(str(tmp_path / "notes.meta")).kind == "graph"
 
 
 def _const(graph_def, name, dtype, dims, op="Const", **values):

@@ -228,3 +228,86 @@ def test_image_of_scales_from_the_values_range():
     assert ints.dtype == np.uint8 and ints.ravel().tolist() == [0, 100, 255]
     batch = outputs.image_of(np.ones((1, 4, 4, 3), np.float32))
     assert batch.shape == (4, 4, 3) and batch.dtype == np.uint8 and (batch == 255).all()
+
+
+# -- edges of the rules above, each where a slightly different rule would answer otherwise ------
+
+def test_read_labels_edges(tmp_path):
+    # bytes that are not UTF-8 become U+FFFD, the rest of the file still reads
+    broken = tmp_path / "bytes.txt"
+    broken.write_bytes(b"cat\n\xff dog\nfox\n")
+    assert outputs.read_labels(str(broken)).names == ["cat", "\ufffd dog", "fox"]
+    # JSON: the path is kept; a one-element list entry is its label, as is the last of three
+    listed = write(tmp_path / "l.json", '[["cat"], ["n1", "x", "dog"]]')
+    assert outputs.read_labels(listed).names == ["cat", "dog"]
+    assert outputs.read_labels(listed).path == listed
+    mapped = write(tmp_path / "m.json", '{"0": ["cat"], "1": ["n1", "x", "dog"]}')
+    assert outputs.read_labels(mapped).names == ["cat", "dog"]
+    assert outputs.read_labels(mapped).path == mapped
+    # keys that only look like indexes are not read as one
+    odd = write(tmp_path / "o.json", '{"0": "a", " 1": "b", "2-": "c", "X3": "d", "-4": "e"}')
+    assert outputs.read_labels(odd).names == ["a"]
+    # the first 50 lines decide: 44 numbered there is under 90%, a 51st numbered line does not count
+    lines = [f"{i} c{i}" if i >= 6 else f"free {i}" for i in range(51)]
+    assert sum(ln[0].isdigit() for ln in lines[:50]) == 44
+    assert outputs.read_labels(write(tmp_path / "a.txt", "\n".join(lines))).names == lines
+    # 45 of the first 50 is 90%: numbered, however many lines follow
+    lines = [f"{i} c{i}" if i >= 5 else f"free {i}" for i in range(50)] + ["free"] * 3
+    assert outputs.read_labels(write(tmp_path / "b.txt", "\n".join(lines))).names[5] == "c5"
+
+
+def test_find_a_vocabulary_beside_labels(tmp_path):
+    write(tmp_path / "labels.txt", "a\n")
+    write(tmp_path / "vocab.txt", "[PAD]\n")
+    assert outputs.find_labels(str(tmp_path)) == str(tmp_path / "labels.txt")
+    assert outputs.find_labels(str(tmp_path), vocabulary=True) == str(tmp_path / "vocab.txt")
+
+
+def test_kind_of_one_value_is_none():
+    assert outputs.kind(np.array([7], np.int64)) is None
+    assert outputs.kind(np.array([[7]], np.int32)) is None
+    assert outputs.kind(np.array([7.0], np.float32)) is None
+
+
+def test_is_probability_limits():
+    # a score above 1 is no probability, even when the sum is within the tolerance
+    assert not outputs.is_probability(np.array([1.0005, 0.0]))
+    # the sum is taken in float64: float32's own sum of these rounds to 1.00005
+    s = np.array([0.5, 0.5, 0.000999995], np.float32)
+    assert float(s.astype(np.float64).sum()) - 1 < 1e-3 <= float(s.sum()) - 1
+    assert outputs.is_probability(s)
+
+
+def test_top_k_default_ties_in_long_vectors_and_large_logits():
+    logits = np.array([1.0, 3.0, -2.0, 3.0, 0.5, 2.0, 0.0], np.float32)
+    assert [r.index for r in outputs.top_k(logits)] == [1, 3, 5, 0, 4]   # k = 5
+    rng = np.random.RandomState(0)
+    ties = rng.randint(0, 3, size=40).astype(np.float32)
+    top = tf.math.top_k(ties, k=12)
+    assert [r.index for r in outputs.top_k(ties, 12)] == top.indices.numpy().tolist()
+    big = np.array([500.0, 499.0, 420.0], np.float64)
+    soft = tf.nn.softmax(big).numpy()
+    for r in outputs.top_k(big, 3):
+        assert r.probability == pytest.approx(soft[r.index], rel=1e-12)
+
+
+def test_decode_tokens_padding_inside_and_pieces_after_several_words():
+    vocab = ["[PAD]", "[CLS]", "play", "##ing", "\u2581the", "\u2581cat", "<pad>", "##s"]
+    assert outputs.decode_tokens([1, 0, 2, 6, 5], vocab) == "[CLS] play cat"
+    assert outputs.decode_tokens([1, 4, 2, 3], vocab) == "[CLS] the playing"
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0.0, 1.5, 2.0], [0, 1, 2]),              # above 1: already 0..255
+    ([-1.0, 0.0, 0.5], [0, 127, 191]),         # -1..1, with -1 itself
+    ([-0.5, 0.0, 0.5], [63, 127, 191]),        # within -1..1
+    ([-0.5, 0.0, 1.0], [63, 127, 255]),        # up to 1 itself
+    ([-2.0, 0.0, 1.0], [0, 170, 255]),         # below -1: its own range
+    ([-0.5, 0.0, 2.0], [0, 51, 255]),          # above 1 with negatives: its own range
+    ([0.0, 2.0, 200.0], [0, 2, 200]),          # 0..255 from 0 itself
+    ([10.0, 20.0, 255.0], [10, 20, 255]),      # up to 255 itself
+    ([10.0, 100.0, 256.0], [0, 93, 255]),      # past 255: its own range
+])
+def test_image_of_range_limits(values, expected):
+    img = np.array(values, np.float32).reshape(1, 1, -1)
+    assert outputs.image_of(img).ravel().tolist() == expected

@@ -214,3 +214,15 @@ def test_a_drop_is_refused_when_only_the_key_list_is_shared():
     meta = _v2(["a", "b"])
     meta.graph_def.node.add(name="peek", op="Identity", input=["slices"])
     assert drop_keys(meta, {"a"}) is None
+
+
+def test_what_a_dropped_restore_fed_goes_in_whatever_order_the_graph_lists_its_ops():
+    """GraphDefs need not list an op after its inputs: a consumer listed before the op it
+    reads (and reading it after a control input) still goes when that op goes."""
+    meta = _v2(["a", "b", "c"])
+    first = meta.graph_def.node.add(name="uses_after_1", op="Identity", input=["^assign_0", "after_1"])
+    meta.graph_def.node.insert(0, first)
+    del meta.graph_def.node[-1]
+    meta.graph_def.node.insert(0, protos.NodeDef(name="reads_it", op="Identity", input=["uses_after_1"]))
+    out = drop_keys(meta, {"b"})
+    assert set(nodes(out)) == {"names", "slices", "restore", "assign_0", "assign_2", "ctrl"}

@@ -8,6 +8,7 @@ import pytest
 
 from app.analysis import compare
 from app.analysis.trend_growth import grow
+from app.formats.errors import Cancelled
 from app.formats.model import open_checkpoint
 from app.formats.run import Checkpoint
 
@@ -116,3 +117,49 @@ def test_nothing_to_grow_from(tmp_path, tf):
     assert grow(narrow, "v", [(3, _open(below))], _open) is not None
     assert grow(compare.trend(_readers([above]), "v", 4), "v", [(3, _open(below))], _open) is None
     assert grow(compare.trend(_readers([below]), "v", 4), "v", [(3, _open(above))], _open) is None
+
+
+def _grown_and_whole(tf, tmp_path, earlier, new, bins=10):
+    prefixes = [_save(tf, tmp_path / f"e{i}", v) for i, v in enumerate(earlier)]
+    added = _save(tf, tmp_path / "new", new)
+    before = compare.trend(_readers(prefixes), "v", bins)
+    grown, reads = grow(before, "v", [(len(prefixes) + 1, _open(added))], _open)
+    return grown, reads, compare.trend(_readers(prefixes + [added]), "v", bins)
+
+
+def test_values_on_a_float32_edge_are_binned_as_in_float32(tmp_path, tf):
+    # float32(0.7) lies below 0.7: binned in float32 it is on the edge of the 8th of 10 bins
+    # over 0..1 (numpy's edges for float32 data), in float64 it would fall in the 7th
+    new = np.array([0.7, 0.3, 0.9, 0.69999], np.float32)
+    grown, reads, whole = _grown_and_whole(tf, tmp_path, [np.array([0, 1, 0.5], np.float32)], new)
+    _same(grown, whole)
+    as_f32 = np.histogram(new, 10, (np.float32(0), np.float32(1)))[0].tolist()
+    assert grown.points[-1].counts == as_f32 != np.histogram(new.astype(np.float64), 10, (0, 1))[0].tolist()
+    assert reads == 3   # the one earlier step, the new one, its histogram
+
+
+def test_values_of_a_type_other_than_the_shared_range_are_binned_in_float64(tmp_path, tf):
+    # a float64 step sets the range 0..0.1, which float32 does not hold: float32 steps after it
+    # are binned in float64, as the whole trend does (float32(0.01) falls below 0.01, etc.)
+    new = np.arange(0, 0.1, 1e-5).astype(np.float32)
+    grown, _reads, whole = _grown_and_whole(tf, tmp_path, [np.array([0, 0.1])], new)
+    _same(grown, whole)
+    as_f64 = np.histogram(new.astype(np.float64), 10, (0, 0.1))[0].tolist()
+    as_f32 = np.histogram(new, 10, (np.float32(0), np.float32(0.1)))[0].tolist()
+    assert grown.points[-1].counts == as_f64 != as_f32
+
+
+def test_a_new_step_read_in_several_chunks(tmp_path, tf, monkeypatch):
+    monkeypatch.setattr(compare, "CHUNK_BYTES", 64)
+    new = np.linspace(-1, 1, 1000).astype(np.float32)
+    grown, _reads, whole = _grown_and_whole(tf, tmp_path, [np.array([-1, 1], np.float32)], new)
+    _same(grown, whole)
+    assert sum(grown.points[-1].counts) == 1000
+
+
+def test_growing_can_be_cancelled(tmp_path, tf):
+    p1 = _save(tf, tmp_path / "s1", np.ones(3, np.float32))
+    p2 = _save(tf, tmp_path / "s2", np.ones(3, np.float32))
+    before = compare.trend(_readers([p1]), "v", 4)
+    with pytest.raises(Cancelled):
+        grow(before, "v", [(2, _open(p2))], _open, cancelled=lambda: True)

@@ -1503,7 +1503,8 @@ def keras_files(dest) -> KerasFiles:
     x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
     out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
     model = keras.Model(inp, out, name="tiny_cnn")
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    # named: Keras calls a second unnamed one in the same process "adam_1"
+    model.compile(keras.optimizers.Adam(0.01, name="adam"), "sparse_categorical_crossentropy")
     by_epoch: dict[int, dict[str, np.ndarray]] = {}
 
     class EpochWeights(keras.callbacks.Callback):
@@ -1598,7 +1599,7 @@ def param_checkpoints(dest) -> ParamCheckpoints:
     keras = tf.keras
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization(),
                               keras.layers.Dense(2)])
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(name="adam"), loss="mse")
     model.fit(tf.ones((8, 4)), tf.zeros((8, 2)), epochs=1, verbose=0)
     tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(str(dest / "keras_bn" / "ckpt"))
 
@@ -1617,6 +1618,38 @@ def param_checkpoints(dest) -> ParamCheckpoints:
                             sum(int(tf.size(w)) for w in model.trainable_weights),
                             sum(int(tf.size(w)) for w in model.non_trainable_weights),
                             dest / "sm", dest / "alone")
+
+
+# ------------------------------------------------------------------ a training process's events
+
+
+@dataclass
+class TrainedWithEvents:
+    run: Path              # checkpoints, and train/ with tf.summary's event file
+    histogram: np.ndarray  # the [k, 3] histogram of variable "a" at step 3, as TensorFlow reads it back
+
+
+@_reused
+def trained_with_events(dest) -> TrainedWithEvents:
+    """tests/live_train.py in tf2ev mode, run to its end in its own process (4 saves)."""
+    import subprocess
+    import sys
+    run = Path(dest).absolute() / "run"
+    record = Path(dest).absolute() / "record"
+    record.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("live_train.py")), "tf2ev",
+                           str(run), str(record), "4"], capture_output=True, text=True, timeout=300)
+    if proc.returncode:
+        raise RuntimeError(f"live_train.py failed: {proc.stderr[-2000:]}")
+    want = None
+    for path in sorted((run / "train").iterdir()):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                if v.tag == "a" and event.step == 3:
+                    want = tf.make_ndarray(v.tensor)
+    if want is None:
+        raise RuntimeError("the training process logged no histogram of a at step 3")
+    return TrainedWithEvents(run, want)
 
 
 # ------------------------------------------------------------------ optimizers under their own names

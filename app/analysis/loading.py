@@ -88,6 +88,9 @@ def build_tree(loaded: Loaded) -> None:
         keys = loaded.graph.checkpoint_keys()
         shape_sizes = loaded.graph.variable_sizes()
         tensors = loaded.tensors
+        # a frozen graph's weights are its Const ops, by name; elsewhere an op named like a
+        # checkpoint key is no variable (a partitioned variable's Identity, say)
+        frozen = isinstance(loaded.reader, ConstReader)
         for name, i in loaded.graph.index.items():
             key = keys.get(name)
             if key in optimizer or name in optimizer:
@@ -96,7 +99,7 @@ def build_tree(loaded: Loaded) -> None:
                 sizes[i] = tensors[key].size
             elif name in shape_sizes:
                 sizes[i] = shape_sizes[name]
-            elif name in tensors:  # a frozen graph's weights
+            elif frozen and name in tensors:
                 sizes[i] = tensors[name].size
         loaded.tree = scope_tree(names, sizes)
         attach_functions(loaded.tree, loaded.graph)
@@ -161,7 +164,7 @@ def load(path: str, job=None, checkpoint: str | None = None, graph_later: bool =
     say(0.8, "building the scope tree")
     build_tree(loaded)
     # training curves logged beside the checkpoints (read from local folders only)
-    if model.kind in ("run", "checkpoint") and not location.is_url(model.folder):
+    if model.kind == "run" and not location.is_url(model.folder):
         loaded.event_files = find_event_files(model.folder)
     if loaded.graph is not None:
         loaded.graph.collections()

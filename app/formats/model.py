@@ -30,8 +30,9 @@ GENERIC_NAMES = {"model", "models", "logdir", "logs", "log", "checkpoint", "chec
 
 @dataclass
 class Model:
-    """What was found at a path. `kind`: "run" (a folder of checkpoints), "savedmodel",
-    "graph" (a graph file with no checkpoint) or "checkpoint" (one bundle or V1 file)."""
+    """What was found at a path. `kind`: "run" (a folder of checkpoints; one checkpoint
+    opened alone is its folder's run), "savedmodel" or "graph" (a graph file with no
+    checkpoint)."""
     path: str
     kind: str
     folder: str
