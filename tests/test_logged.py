@@ -103,6 +103,11 @@ HALF = BIG / 2        # from here on a limit counts as open (TF1's are +-DBL_MAX
     ([-BIG], [5.0], 7.0, np.nan, [5.0, 5.0]),                                   # a min beyond the limit: not backwards
     ([-HALF, 0.0, 1.0], [0.0, 1.0, HALF], np.nan, np.nan, [-1.0, 0.0, 1.0, 2.0]),   # half DBL_MAX is open
     ([-0.4 * BIG, 1.0], [1.0, 0.4 * BIG], np.nan, np.nan, [-0.4 * BIG, 1.0, 0.4 * BIG]),   # below that: a limit
+    # an empty bucket ending at -DBL_MAX (TF1 keeps it when a value lies below its finite
+    # limits), and its mirror image: cut with the end beside it
+    ([-BIG, -BIG, 0.0], [-BIG, 0.0, 1.0], -5.0, np.nan, [-5.0, -5.0, 0.0, 1.0]),
+    ([-BIG, -HALF, 0.0], [-HALF, 0.0, 1.0], np.nan, np.nan, [-1.0, -1.0, 0.0, 1.0]),
+    ([0.0, 1.0, BIG], [1.0, BIG, BIG], np.nan, 5.0, [0.0, 1.0, 5.0, 5.0]),
 ])
 def test_bucket_edges_cut_the_open_ends(left, right, lo, hi, edges):
     got, counts = bucket_edges(_point(left, right, [1.0] * len(right), lo, hi))
