@@ -107,7 +107,7 @@ HALF = BIG / 2        # from here on a limit counts as open (TF1's are +-DBL_MAX
     # limits), and its mirror image: cut with the end beside it
     ([-BIG, -BIG, 0.0], [-BIG, 0.0, 1.0], -5.0, np.nan, [-5.0, -5.0, 0.0, 1.0]),
     ([-BIG, -HALF, 0.0], [-HALF, 0.0, 1.0], np.nan, np.nan, [-1.0, -1.0, 0.0, 1.0]),
-    ([0.0, 1.0, BIG], [1.0, BIG, BIG], np.nan, 5.0, [0.0, 1.0, 5.0, 5.0]),
+    ([0.0, 1.0, HALF], [1.0, HALF, BIG], np.nan, 5.0, [0.0, 1.0, 5.0, 5.0]),
 ])
 def test_bucket_edges_cut_the_open_ends(left, right, lo, hi, edges):
     got, counts = bucket_edges(_point(left, right, [1.0] * len(right), lo, hi))
