@@ -760,3 +760,20 @@ def test_an_event_log_keeps_a_note_read_alone_and_counts_files_without_series(tm
     (at,) = write_event_records(path, [b"\xff\xff\xff"], append=True)
     (note,) = log.update().notes
     assert (note.kind, note.offset) == ("corrupt", at)
+
+
+def test_a_file_cut_short_during_a_read_is_read_on_from_where_it_stopped(tmp_path, monkeypatch):
+    path = tmp_path / EVENTS
+    offsets = write_event_records(path, scalar_events(0, 3000))
+    whole = path.read_bytes()
+    monkeypatch.setattr(ev, "CHUNK_BYTES", offsets[2] + 10)
+    reader = ev.EventReader(tmp_path)
+    first = reader.read(progress=lambda _: os.truncate(path, offsets[2] + 10))
+    # what the file object had buffered before the cut is read, then the read stops
+    k = len(first.scalar(".", "loss"))
+    assert 2 <= k < 3000 and first.scalar(".", "loss").steps.tolist() == list(range(k))
+    (note,) = first.notes
+    assert (note.kind, note.offset) == ("truncated", offsets[k])
+    assert reader.offsets == {str(path): offsets[k]}
+    path.write_bytes(whole)                                        # written again in full
+    assert reader.read().scalar(".", "loss").steps.tolist() == list(range(k, 3000))
