@@ -5,6 +5,8 @@ with TensorFlow's own reader."""
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 
 import crc32c
@@ -79,10 +81,11 @@ def test_files_are_read_in_the_order_their_writers_started(tmp_path):
     write_event_records(tmp_path / "events.out.tfevents.99.z", scalar_events(1, 2))
     write_event_records(tmp_path / "events.out.tfevents.100.a", scalar_events(2, 3))
     write_event_records(tmp_path / "events.out.tfevents.host", scalar_events(0, 1))    # no time: first
+    write_event_records(tmp_path / "events.out.tfevents.0.x", scalar_events(0, 1))       # time 0: after it
     write_event_records(tmp_path / "notes.txt", scalar_events(9, 10))                 # not an event file
-    assert ev.read_scalars(tmp_path).scalar(".", "loss").steps.tolist() == [0, 1, 2, 3]
+    assert ev.read_scalars(tmp_path).scalar(".", "loss").steps.tolist() == [0, 0, 1, 2, 3]
     assert [p.rsplit("/", 1)[1] for p in find_event_files(tmp_path)["."]] == [
-        "events.out.tfevents.host", "events.out.tfevents.99.z", "events.out.tfevents.100.a",
+        "events.out.tfevents.host", "events.out.tfevents.0.x", "events.out.tfevents.99.z", "events.out.tfevents.100.a",
         "events.out.tfevents.100.b"]
     assert is_event_file_name("x.tfevents.y") and not is_event_file_name("events.out")
 
@@ -170,7 +173,7 @@ def test_a_file_removed_while_others_are_read_is_noted_unreadable(tmp_path):
     gone = tmp_path / "a" / EVENTS
     write_event_records(gone, scalar_events(0, 3))
     data = ev.read_scalars(tmp_path, progress=lambda _: gone.unlink(missing_ok=True))   # after the first file's read
-    assert [s.run for s in data.series] == ["."]
+    assert [s.run for s in data.series] == ["."] and not data.cancelled
     (note,) = data.notes
     assert (note.kind, note.path, note.offset, note.run) == ("unreadable", str(gone), None, "a")
     assert note.is_problem and "cannot read: No such file or directory" in note.message
@@ -317,6 +320,7 @@ def test_every_summary_value_kind(tmp_path):
         tensor_value("complex", tensor(8, scomplex_val=[1.0, 2.0]), "scalars"),
         tensor_value("pair", tensor(1, dims=(2,), float_val=[1.0, 2.0]), "scalars"),
         tensor_value("broken", tensor(1, dims=(3,), content=b"\0" * 5), "scalars"),
+        tensor_value("pair4", tensor(1, dims=(2,), content=f32), "scalars"),              # 4 bytes for two float32
         tensor_value("short", tensor(1, content=b"\0" * 5), "scalars"),                   # 5 bytes for a float32
         tensor_value("f64_short", tensor(2, content=f32), "scalars"),                       # 4 bytes for a float64
         tensor_value("i32", tensor(3, content=struct.pack("<i", -7)), "scalars"),
@@ -339,7 +343,7 @@ def test_every_summary_value_kind(tmp_path):
     assert all(s.run == "." and s.steps.dtype == np.int64 and s.values.dtype == np.float64 for s in data.series)
     skipped = {n.tag: n.message for n in data.notes}
     assert all(n.kind == "skipped" and not n.is_problem and n.run == "." for n in data.notes)
-    assert set(skipped) == {"complex", "pair", "broken", "short", "f64_short", "text", "nameless", "nameless_text",
+    assert set(skipped) == {"complex", "pair", "pair4", "broken", "short", "f64_short", "text", "nameless", "nameless_text",
                             "image", "empty"}
     # each note points at the record of the value skipped
     at = {v.tag: offsets[i + 1] for i, v in enumerate(values)}
@@ -347,7 +351,7 @@ def test_every_summary_value_kind(tmp_path):
     assert "does not decode" in skipped["short"] and "does not decode" in skipped["f64_short"]
     assert "complex64 tensor in the scalars plugin, not a number" in skipped["complex"]
     assert "shape [2]" in skipped["pair"]
-    assert "does not decode" in skipped["broken"]
+    assert "does not decode" in skipped["broken"] and "does not decode" in skipped["pair4"]
     assert "a text summary (strings), not a scalar or histogram" in skipped["text"]
     assert "a tensor summary of no known plugin, not" in skipped["nameless"]
     assert "no known plugin (strings)" in skipped["nameless_text"]
@@ -371,7 +375,7 @@ def test_bad_histogram_tensors_are_skipped_with_a_note(tmp_path):
         tensor_value("broken", tensor(1, dims=(1, 3), content=b"\0" * 5), "histograms"),
         tensor_value("ints", tensor(3, dims=(2, 3), int_val=[0, 1, 2, 1, 2, 3]), "histograms"),
     ]
-    write_event_records(tmp_path / EVENTS, [value_event(1, v) for v in values] * 2)
+    offsets = write_event_records(tmp_path / EVENTS, [value_event(1, v) for v in values] * 2)
     data = ev.read_histograms(tmp_path)
     assert [h.tag for h in data.histograms] == ["ints"]
     ints = data.histogram(".", "ints")
@@ -379,6 +383,8 @@ def test_bad_histogram_tensors_are_skipped_with_a_note(tmp_path):
     assert ints.points[0].counts.dtype == np.float64
     notes = {n.tag: n for n in data.notes}
     assert set(notes) == {"rows", "flat", "text", "broken"} and all(n.count == 2 for n in notes.values())
+    at = {v.tag: offsets[i] for i, v in enumerate(values)}                 # each first time
+    assert {t: (n.path, n.offset) for t, n in notes.items()} == {t: (str(tmp_path / EVENTS), at[t]) for t in notes}
     assert "float32 tensor of shape [2, 2] in the histograms plugin, not [k, 3]" in notes["rows"].message
     assert "shape [3]" in notes["flat"].message and "not [k, 3]" in notes["text"].message
     assert "histogram tensor that does not decode" in notes["broken"].message
@@ -452,7 +458,8 @@ def test_merged_joins_series_and_keeps_both_reads_unchanged():
         (".", "loss", [0, 1, 2, 3]), (".", "acc", [0]), ("e", "loss", [4]), (".", "lr", [2])]
     loss = out.scalar(".", "loss")
     assert loss.wall_times.tolist() == [0.5, 1.5, 2.5, 3.5] and loss.values.tolist() == [0, 2, 4, 6]
-    assert [(h.tag, [p.step for p in h.points]) for h in out.histograms] == [("w", [0, 2]), ("b", [0]), ("c", [2])]
+    assert [(h.run, h.tag, [p.step for p in h.points]) for h in out.histograms] == [
+        (".", "w", [0, 2]), (".", "b", [0]), (".", "c", [2])]
     assert [(n.kind, n.offset) for n in out.notes if n.kind != "skipped"] == [("corrupt", 3), ("truncated", 20)]
     assert {n.tag: n.count for n in out.notes if n.kind == "skipped"} == {"x": 5, "y": 1}
     assert (out.files, out.bytes_read, out.cancelled) == (2, 40, True)
@@ -498,3 +505,275 @@ def test_a_resync_never_goes_back_into_the_record_before(tmp_path, monkeypatch):
     (note,) = result.notes
     assert note.offset == at and f"byte {at + 3000}" in note.message
     assert result.scalar(".", "loss").steps.tolist() == [0, 1, 2, 3]
+
+
+# -- every note says where, what and which run --------------------------------------------
+
+def test_an_entry_that_cannot_be_looked_at_does_not_hide_the_ones_after_it(tmp_path):
+    (tmp_path / "a_loop").symlink_to(tmp_path / "a_loop")           # stat fails: ELOOP
+    write_event_records(tmp_path / EVENTS, scalar_events(0, 2))
+    assert find_event_files(tmp_path) == {".": [str(tmp_path / EVENTS)]}
+
+
+def test_a_path_that_is_no_longer_a_regular_file_is_noted_and_the_rest_read(tmp_path, monkeypatch):
+    """A file replaced by a pipe between the listing and the read (a pipe would block an
+    open): the listing is made to return it, as such a race would."""
+    pipe = tmp_path / "x" / EVENTS
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
+    write_event_records(tmp_path / EVENTS, scalar_events(0, 2))
+    monkeypatch.setattr(ev, "find_event_files", lambda folder, depth: {"x": [str(pipe), str(tmp_path / EVENTS)]})
+    data = ev.read_scalars(tmp_path)
+    (note,) = data.notes
+    assert (note.kind, note.path, note.offset, note.message, note.run) == (
+        "unreadable", str(pipe), None, "cannot read: not a regular file", "x")
+    assert data.scalar("x", "loss").steps.tolist() == [0, 1] and not data.cancelled
+
+
+def test_a_record_that_is_not_an_event_is_noted_and_the_rest_read(tmp_path):
+    (tmp_path / "r").mkdir()
+    path = tmp_path / "r" / EVENTS
+    offsets = write_event_records(path, scalar_events(0, 1) + [b"\xff\xff\xff"] + scalar_events(1, 2))
+    data = ev.read_scalars(tmp_path)
+    (note,) = data.notes
+    assert (note.kind, note.path, note.offset, note.message, note.run) == (
+        "corrupt", str(path), offsets[1], "record is not an Event proto: skipped", "r")
+    assert data.scalar("r", "loss").steps.tolist() == [0, 1]
+
+
+def test_a_record_failing_its_crc_is_noted_with_its_length(tmp_path):
+    path = tmp_path / EVENTS
+    offsets = write_event_records(path, scalar_events(0, 3))
+    data = bytearray(path.read_bytes())
+    data[offsets[1] + 14] ^= 1
+    path.write_bytes(bytes(data))
+    result = ev.read_scalars(tmp_path)
+    (note,) = result.notes
+    length = offsets[2] - offsets[1] - 16
+    assert (note.kind, note.path, note.offset, note.message, note.run) == (
+        "corrupt", str(path), offsets[1], f"record of {length} bytes fails its crc32c check: skipped", ".")
+    assert result.scalar(".", "loss").steps.tolist() == [0, 2]
+
+
+def test_a_short_file_of_other_bytes_and_its_note(tmp_path):
+    (tmp_path / "r").mkdir()
+    path = tmp_path / "r" / EVENTS
+    path.write_bytes(b"z" * 12)                                     # exactly one header's worth
+    (note,) = ev.read_scalars(tmp_path).notes
+    assert (note.kind, note.path, note.offset, note.message, note.run) == (
+        "not-events", str(path), 0, "does not start with a TFRecord: not an event file", "r")
+
+
+def test_damage_in_a_later_read_is_never_called_a_non_event_file(tmp_path):
+    """The damage starts as far into the new bytes as the earlier read ended."""
+    path = tmp_path / EVENTS
+    write_event_records(path, scalar_events(0, 3))
+    reader = ev.EventReader(tmp_path)
+    reader.read()
+    size = path.stat().st_size
+    write_event_records(path, scalar_events(0, 3), append=True)      # the same bytes again
+    assert path.stat().st_size == 2 * size
+    with open(path, "ab") as f:
+        f.write(b"\0" * 40)
+    second = reader.read()
+    (note,) = second.notes
+    assert (note.kind, note.offset, note.run) == ("corrupt", 2 * size, ".") and note.path == str(path)
+    assert second.scalar(".", "loss").steps.tolist() == [0, 1, 2]
+
+
+def test_a_dead_or_unreadable_file_does_not_stop_the_others(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / EVENTS).write_bytes(b"x" * 100)                     # "." comes first
+    good = tmp_path / "a" / EVENTS
+    write_event_records(good, scalar_events(0, 2))
+    reader = ev.EventReader(tmp_path)
+    first = reader.read()
+    assert not first.cancelled and first.scalar("a", "loss").steps.tolist() == [0, 1]
+    write_event_records(good, scalar_events(2, 3), append=True)
+    second = reader.read()
+    assert not second.cancelled and second.scalar("a", "loss").steps.tolist() == [2]
+
+
+def test_damage_with_nothing_after_it_does_not_stop_the_other_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    write_event_records(tmp_path / EVENTS, scalar_events(0, 2))
+    at = (tmp_path / EVENTS).stat().st_size
+    with open(tmp_path / EVENTS, "ab") as f:
+        f.write(b"\0" * 40)
+    write_event_records(tmp_path / "a" / EVENTS, scalar_events(0, 2))
+    data = ev.read_scalars(tmp_path)
+    (note,) = data.notes
+    assert (note.kind, note.path, note.run) == ("corrupt", str(tmp_path / EVENTS), ".")
+    assert note.offset == at
+    assert not data.cancelled and {s.run: len(s) for s in data.series} == {".": 2, "a": 2}
+
+
+def test_the_resync_note_names_the_file_and_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "RESYNC_LIMIT", LIMIT)
+    path, at = _garbage_then_records(tmp_path, 100)
+    (note,) = ev.read_scalars(path.parent).notes
+    assert (note.path, note.run) == (str(path), ".")
+    assert note.message == f"bad record header (crc32c): skipped to the next valid record at byte {at + 100}"
+
+
+def test_a_truncated_record_in_a_later_read_says_how_much_of_it_is_there(tmp_path):
+    path = tmp_path / EVENTS
+    write_event_records(path, scalar_events(0, 3))
+    reader = ev.EventReader(tmp_path)
+    reader.read()
+    size = path.stat().st_size
+    write_event_records(tmp_path / "tail", scalar_events(3, 5))
+    tail = (tmp_path / "tail").read_bytes()
+    with open(path, "ab") as f:
+        f.write(tail[:len(tail) // 2 + 30])
+    frame = len(tail) // 2
+    second = reader.read()
+    (note,) = second.notes
+    assert (note.kind, note.path, note.offset, note.run) == ("truncated", str(path), size + frame, ".")
+    assert note.message == (f"last record incomplete (30 of {frame} bytes; still being written?): "
+                            "read on the next refresh")
+    assert second.scalar(".", "loss").steps.tolist() == [3]
+
+
+def test_a_file_that_shrank_names_its_path_and_run(tmp_path):
+    (tmp_path / "r").mkdir()
+    path = tmp_path / "r" / EVENTS
+    write_event_records(path, scalar_events(0, 5))
+    reader = ev.EventReader(tmp_path)
+    reader.read()
+    write_event_records(path, scalar_events(0, 1))
+    (note,) = reader.read().notes
+    assert (note.kind, note.path, note.run) == ("truncated", str(path), "r")
+
+
+class _FailingReads:
+    """A real file whose reads fail after the first, as a disk error would."""
+
+    def __init__(self, f):
+        self.f, self.reads = f, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def seek(self, at):
+        return self.f.seek(at)
+
+    def read(self, n=-1):
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return self.f.read(n)
+
+
+def test_a_read_error_keeps_what_was_read_and_the_next_read_goes_on(tmp_path, monkeypatch):
+    (tmp_path / "r").mkdir()
+    path = tmp_path / "r" / EVENTS
+    offsets = write_event_records(path, scalar_events(0, 6))
+    monkeypatch.setattr(ev, "CHUNK_BYTES", offsets[2] + 10)        # the first read holds 2 records and a bit
+    monkeypatch.setattr(ev, "open", lambda p, mode: _FailingReads(open(p, mode)), raising=False)
+    reader = ev.EventReader(tmp_path)
+    first = reader.read()
+    unreadable = [n for n in first.notes if n.kind == "unreadable"]
+    assert [(n.path, n.offset, n.message, n.run) for n in unreadable] == [
+        (str(path), offsets[2] + 10, f"cannot read: {os.strerror(errno.EIO)}", "r")]
+    assert first.scalar("r", "loss").steps.tolist() == [0, 1] and not first.cancelled
+    assert reader.offsets == {str(path): offsets[2]}
+    monkeypatch.undo()
+    assert reader.read().scalar("r", "loss").steps.tolist() == [2, 3, 4, 5]
+
+
+def test_bytes_appended_during_a_read_wait_for_the_next(tmp_path):
+    path = tmp_path / EVENTS
+    write_event_records(path, scalar_events(0, 3))
+    size = path.stat().st_size
+    reader = ev.EventReader(tmp_path)
+    appended = []
+
+    def grow(_):
+        if not appended:
+            appended.append(write_event_records(path, scalar_events(3, 5), append=True))
+    first = reader.read(progress=grow)
+    assert first.bytes_read == size and first.scalar(".", "loss").steps.tolist() == [0, 1, 2]
+    assert reader.offsets == {str(path): size} and first.notes == []
+    assert reader.read().scalar(".", "loss").steps.tolist() == [3, 4]
+
+
+def test_the_last_byte_of_a_record_past_the_first_chunk_is_read(tmp_path):
+    path = tmp_path / EVENTS
+    tail = scalar_events(1, 2)
+    pad = event_pb2.Event(file_version="")
+    want = ev.CHUNK_BYTES + 1
+    n = want - 32 - tail[0].ByteSize()
+    while True:                                   # the padding's own length prefix grows with it
+        pad.file_version = "x" * n
+        over = 32 + pad.ByteSize() + tail[0].ByteSize() - want
+        if not over:
+            break
+        n -= over
+    write_event_records(path, [pad] + tail)
+    assert path.stat().st_size == want
+    data = ev.read_scalars(tmp_path)
+    assert data.notes == [] and data.scalar(".", "loss").steps.tolist() == [1]
+
+
+def test_progress_of_a_later_read_goes_by_the_new_bytes(tmp_path):
+    path = tmp_path / EVENTS
+    write_event_records(path, scalar_events(0, 3))
+    reader = ev.EventReader(tmp_path)
+    reader.read()
+    write_event_records(path, scalar_events(3, 4), append=True)
+    seen = []
+    reader.read(progress=seen.append)
+    assert seen == [1.0, 1.0]
+
+
+def test_the_cancel_is_asked_every_4096_records_and_progress_holds_between(tmp_path):
+    (tmp_path / "a").mkdir()
+    offsets = write_event_records(tmp_path / EVENTS, scalar_events(0, 9000))
+    write_event_records(tmp_path / "a" / EVENTS, scalar_events(0, 10))
+    first, second = (tmp_path / EVENTS).stat().st_size, (tmp_path / "a" / EVENTS).stat().st_size
+    answers = iter([False, False, True])     # the chunk, record 4096, record 8192
+    seen = []
+    reader = ev.EventReader(tmp_path)
+    data = reader.read(progress=seen.append, cancelled=lambda: next(answers))
+    assert data.cancelled and data.scalar(".", "loss").steps.tolist() == list(range(8192))
+    assert reader.offsets[str(tmp_path / EVENTS)] == offsets[8192]
+    assert seen == [first / (first + second)] * 3
+    assert [len(s) for s in reader.read().series] == [9000 - 8192, 10]
+
+
+def test_a_negative_step_is_kept(tmp_path):
+    write_event_records(tmp_path / EVENTS, [value_event(-1, summary_pb2.Summary.Value(tag="x", simple_value=1.0))])
+    assert ev.read_scalars(tmp_path).scalar(".", "x").steps.tolist() == [-1]
+
+
+def test_an_event_log_keeps_a_note_read_alone_and_counts_files_without_series(tmp_path):
+    path = tmp_path / EVENTS
+    write_event_records(path, [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")])
+    log = ev.EventLog(tmp_path)
+    assert log.last_read.series == [] and log.last_read.notes == []
+    first = log.update()
+    assert first.files == 1 and first.series == [] and first.notes == []
+    (at,) = write_event_records(path, [b"\xff\xff\xff"], append=True)
+    (note,) = log.update().notes
+    assert (note.kind, note.offset) == ("corrupt", at)
+
+
+def test_a_file_cut_short_during_a_read_is_read_on_from_where_it_stopped(tmp_path, monkeypatch):
+    path = tmp_path / EVENTS
+    offsets = write_event_records(path, scalar_events(0, 3000))
+    whole = path.read_bytes()
+    monkeypatch.setattr(ev, "CHUNK_BYTES", offsets[2] + 10)
+    reader = ev.EventReader(tmp_path)
+    first = reader.read(progress=lambda _: os.truncate(path, offsets[2] + 10))
+    # what the file object had buffered before the cut is read, then the read stops
+    k = len(first.scalar(".", "loss"))
+    assert 2 <= k < 3000 and first.scalar(".", "loss").steps.tolist() == list(range(k))
+    (note,) = first.notes
+    assert (note.kind, note.offset) == ("truncated", offsets[k])
+    assert reader.offsets == {str(path): offsets[k]}
+    path.write_bytes(whole)                                        # written again in full
+    assert reader.read().scalar(".", "loss").steps.tolist() == list(range(k, 3000))

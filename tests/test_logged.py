@@ -86,6 +86,7 @@ def _point(left, right, counts, lo=float("nan"), hi=float("nan"), step=0):
 
 
 BIG = np.finfo(np.float64).max
+HALF = BIG / 2        # from here on a limit counts as open (TF1's are +-DBL_MAX)
 
 
 @pytest.mark.parametrize("left,right,lo,hi,edges", [
@@ -96,10 +97,32 @@ BIG = np.finfo(np.float64).max
     ([-BIG, 0.0, 2.0, 5.0], [0.0, 2.0, 5.0, BIG], -np.inf, np.inf, [-2.0, 0.0, 2.0, 5.0, 8.0]),
     ([-BIG, 1.0], [1.0, BIG], np.nan, np.nan, [0.0, 1.0, 2.0]),                # one finite limit: 1 either side
     ([-BIG], [BIG], np.nan, np.nan, [-1.0, 1.0]),                              # none finite
+    ([-BIG, 1.0, 2.0], [1.0, 2.0, 4.0], np.nan, np.nan, [0.0, 1.0, 2.0, 4.0]),   # the first finite width
+    ([-BIG, 0.0], [0.0, 2.0], np.nan, np.nan, [-2.0, 0.0, 2.0]),                # two finite limits: their width
+    ([0.0, 2.0], [2.0, BIG], np.nan, np.nan, [0.0, 2.0, 4.0]),
+    ([-BIG], [5.0], 7.0, np.nan, [5.0, 5.0]),                                   # a min beyond the limit: not backwards
+    ([-HALF, 0.0, 1.0], [0.0, 1.0, HALF], np.nan, np.nan, [-1.0, 0.0, 1.0, 2.0]),   # half DBL_MAX is open
+    ([-0.4 * BIG, 1.0], [1.0, 0.4 * BIG], np.nan, np.nan, [-0.4 * BIG, 1.0, 0.4 * BIG]),   # below that: a limit
+    # an empty bucket ending at -DBL_MAX (TF1 keeps it when a value lies below its finite
+    # limits), and its mirror image: cut with the end beside it
+    ([-BIG, -BIG, 0.0], [-BIG, 0.0, 1.0], -5.0, np.nan, [-5.0, -5.0, 0.0, 1.0]),
+    ([-BIG, -HALF, 0.0], [-HALF, 0.0, 1.0], np.nan, np.nan, [-1.0, -1.0, 0.0, 1.0]),
+    ([0.0, 1.0, HALF], [1.0, HALF, BIG], np.nan, 5.0, [0.0, 1.0, 5.0, 5.0]),
 ])
 def test_bucket_edges_cut_the_open_ends(left, right, lo, hi, edges):
     got, counts = bucket_edges(_point(left, right, [1.0] * len(right), lo, hi))
     assert got.tolist() == edges and counts.tolist() == [1.0] * len(right)
+
+
+def test_bucket_edges_are_float64_whatever_the_point_holds():
+    from app.formats.events import HistogramPoint
+    wide = HistogramPoint(0, 0.0, np.array([-1.0, 0.0], np.longdouble), np.array([0.0, 1.0], np.longdouble),
+                          np.array([3, 4]))
+    edges, counts = bucket_edges(wide)
+    assert (edges.dtype, counts.dtype) == (np.float64, np.float64)
+    assert edges.tolist() == [-1.0, 0.0, 1.0] and counts.tolist() == [3.0, 4.0]
+    edges, _ = bucket_edges(HistogramPoint(0, 0.0, np.array([0.0]), np.array([1.0], np.longdouble), np.array([1])))
+    assert edges.dtype == np.float64
 
 
 def test_an_empty_histogram_has_one_edge_and_no_counts():
@@ -117,6 +140,9 @@ def test_an_empty_histogram_has_one_edge_and_no_counts():
     ("", "dense/kernel", 0),
     ("dense/kernel", "/", 0),
     ("_0", "_0", 0),
+    ("_0", "a/_0", 0),                                        # an empty name never matches, even a "/" tail
+    ("dense/kernelX", "dense/kernel", 0),
+    ("X/dense/kernel", "dense/kernel", 2),
 ])
 def test_the_match_score(tag, variable, score):
     assert match_score(tag, variable) == score

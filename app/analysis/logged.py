@@ -86,7 +86,8 @@ def find_logged(histograms, names, step: int | None, slack: int | None = None) -
 def bucket_edges(point) -> tuple[np.ndarray, np.ndarray]:
     """(edges, counts) of a logged histogram's buckets, which lie end to end. TF1's first
     bucket starts at -DBL_MAX and its last ends at DBL_MAX: they are cut at the proto's min
-    and max (or one neighbour's width beyond the finite limits where those are unknown)."""
+    and max (or one neighbour's width beyond the finite limits where those are unknown), and
+    so is any other limit at +-DBL_MAX: the edges never run backwards."""
     left = np.asarray(point.left, dtype=np.float64)
     right = np.asarray(point.right, dtype=np.float64)
     counts = np.asarray(point.counts, dtype=np.float64)
@@ -104,7 +105,12 @@ def bucket_edges(point) -> tuple[np.ndarray, np.ndarray]:
     if abs(edges[-1]) >= big:
         edges[-1] = hi_max if hi_max is not None else (finite[-1] + (finite[-1] - finite[-2]) if len(finite) > 1
                                                        else (finite[-1] + 1 if len(finite) else 1.0))
-        edges[-1] = max(edges[-1], edges[-2])
+        edges[-1] = max(edges[-1], edges[-2]) if abs(edges[-2]) < big else edges[-1]
+    # TF1 keeps an empty bucket ending at -DBL_MAX when a value lies below its finite
+    # limits: such a limit is cut where the first bucket now starts (the last, alike).
+    inner = edges[1:-1]
+    inner[inner <= -big] = edges[0]
+    inner[inner >= big] = edges[-1]
     return edges, counts
 
 

@@ -287,14 +287,13 @@ class EventReader:
             f.seek(base)
             buf = b""
             pos = 0                    # next record in buf
-            need = _HEADER             # bytes the record at pos needs in buf
             while True:
                 avail = len(buf)
                 # Every whole record in the buffer; the masking of crc32c.crc32c is written
                 # out (crc.mask_crc's formula) as calls cost more than the checksums here.
                 # A header is checked before its length is trusted for anything.
                 count = 0
-                need = _HEADER
+                need = _HEADER         # bytes the record at pos needs in buf
                 while avail - pos >= _HEADER:
                     length, stored = unpack_len(buf, pos)
                     c = crc(buf[pos:pos + 8])
