@@ -4,6 +4,8 @@ checkpoint against TensorFlow's reading of its inputs, the plan's JSON, the map 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -12,8 +14,9 @@ from .conftest import require
 tf = require("tensorflow")
 
 from app.analysis import edit  # noqa: E402
+from app.formats import saver_graph  # noqa: E402
 from app.formats.errors import FormatError  # noqa: E402
-from app.formats.model import open_checkpoint, open_path  # noqa: E402
+from app.formats.model import load_graphs, open_checkpoint, open_path  # noqa: E402
 
 from . import tf_fixtures as fx  # noqa: E402
 from .oracle import assert_same, tf_values  # noqa: E402
@@ -88,3 +91,186 @@ def test_rename_map_forms(tmp_path):
     bad.write_text('{"a": 1}')
     with pytest.raises(FormatError, match="must be strings"):
         edit.read_rename_map(str(bad))
+
+
+# -- plan_edit in this process: every row's fate, what follows the graph, the refusals --------
+
+@pytest.fixture(scope="module")
+def v1(tmp_path_factory):
+    return fx.v1_variants(tmp_path_factory.mktemp("edit_v1") / "v1")
+
+
+@pytest.fixture(scope="module")
+def keras_ck(tmp_path_factory):
+    return fx.tf2_keras(tmp_path_factory.mktemp("edit_keras") / "keras")
+
+
+def _open(prefix):
+    model = open_path(str(prefix))
+    graphs = load_graphs(model, model.selected)
+    return open_checkpoint(model.selected), (graphs[0] if graphs else None)
+
+
+def _fates(plan):
+    return {r.key: (r.new_key, r.actions, r.reason, r.new_dtype, r.bytes_after) for r in plan.rows}
+
+
+def test_plan_edit_strip_drop_rename_take_tf1_rows_meta_and_values(cnn, v1, tmp_path):
+    src = cnn.checkpoints[-1]
+    reader, graph = _open(src.prefix)
+    other = open_checkpoint(open_path(str(v1.custom_names.prefix)).selected)
+    try:
+        spec = edit.EditSpec(strip_optimizer=True, renames=[("^dense/", "head/")], drop=["^conv/bias$"],
+                             take=[("^my/custom_key$", other)])
+        plan = edit.plan_edit(reader, spec, graph)
+        fates = _fates(plan)
+        adam = {k for k in fates if "Adam" in k or k.endswith("_power")}
+        assert len(adam) == 10
+        for k in adam:
+            assert fates[k][:3] == (None, ["dropped"], "optimizer state") and fates[k][4] == 0, k
+        assert fates["conv/bias"][:3] == (None, ["dropped"], "matched by --drop")
+        assert fates["conv/kernel"] == ("conv/kernel", ["kept"], "", "float32", 144)
+        assert fates["dense/bias"] == ("head/bias", ["kept", "renamed"], "", "float32", 8)
+        assert fates["dense/kernel"] == ("head/kernel", ["kept", "renamed"], "", "float32", 512)
+        assert fates["global_step"] == ("global_step", ["kept"], "", "int64", 8)
+        assert fates["my/custom_key"][:2] == ("my/custom_key", ["taken"])
+        assert fates["my/custom_key"][2] == f"from {other.prefix} (added)"
+        assert plan.source == reader.prefix
+        assert plan.source_folders == sorted({str(src.dir), str(v1.custom_names.dir)})
+        out = plan.to_json()
+        assert out["counts"] == {"kept": 4, "dropped": 11, "renamed": 2, "cast": 0, "taken": 1,
+                                 "averaged": 0}
+        on_disk = sum(v.nbytes for v in src.values.values())
+        assert out["bytes_before"] == on_disk == 2056
+        assert out["bytes_after"] == 144 + 8 + 512 + 8 + 16 == plan.read_bytes()
+        assert out["object_graph"] is False and out["meta"] is True
+        assert out["source"] == reader.prefix and out["max_shard_bytes"] is None
+        assert out["graph_note"] == plan.graph_note and out["notes"] == plan.notes
+        assert "epoch-0.meta written beside the result" in plan.graph_note
+        assert "reads the 2 new key(s)" in plan.graph_note
+        assert "no longer restores the 11 dropped variable(s)" in plan.graph_note
+        assert plan.notes == ["1 variable(s) the graph's saver does not restore (e.g. my/custom_key)"]
+        # the .meta's saver restores exactly what the result holds, under the new keys
+        assert set(saver_graph.restored_keys(plan.meta)) == {"conv/kernel", "head/bias", "head/kernel",
+                                                              "global_step"}
+        dst = tmp_path / "out" / "edited"
+        edit.write_plan(plan, str(dst))
+    finally:
+        reader.close()
+        other.close()
+    ours = tf_values(tf, str(dst))
+    theirs = tf_values(tf, str(src.prefix))
+    assert set(ours) == {"conv/kernel", "head/bias", "head/kernel", "global_step", "my/custom_key"}
+    assert_same(ours["conv/kernel"], theirs["conv/kernel"], "conv/kernel")
+    assert_same(ours["head/kernel"], theirs["dense/kernel"], "dense/kernel")
+    assert_same(ours["head/bias"], theirs["dense/bias"], "dense/bias")
+    assert_same(ours["global_step"], theirs["global_step"], "global_step")
+    assert_same(ours["my/custom_key"], tf_values(tf, str(v1.custom_names.prefix))["my/custom_key"], "taken")
+    assert os.path.isfile(str(dst) + ".meta")
+
+
+def test_plan_edit_take_replacing_keep_and_rename_map(cnn, tmp_path):
+    reader, graph = _open(cnn.checkpoints[-1].prefix)
+    old = open_checkpoint(open_path(str(cnn.checkpoints[0].prefix)).selected)
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(keep=["kernel"], rename_map={"conv/kernel": "c/k"},
+                                                    take=[("^dense/kernel$", old)]), graph)
+        fates = _fates(plan)
+        assert fates["conv/kernel"] == ("c/k", ["kept", "renamed"], "", "float32", 144)
+        assert fates["dense/kernel"] == ("dense/kernel", ["taken"],
+                                         f"from {old.prefix} (replacing the source's)", "float32", 512)
+        assert fates["dense/kernel/Adam"] == ("dense/kernel/Adam", ["kept"], "", "float32", 512)
+        for k in ("global_step", "conv/bias", "beta1_power"):
+            assert fates[k][:3] == (None, ["dropped"], "not matched by --keep"), k
+        assert plan.counts()["taken"] == 1 and plan.counts()["renamed"] == 1
+        assert "reads the 1 new key(s)" in plan.graph_note
+        dst = tmp_path / "kept"
+        edit.write_plan(plan, str(dst))
+    finally:
+        reader.close()
+        old.close()
+    ours = tf_values(tf, str(dst))
+    assert_same(ours["dense/kernel"], tf_values(tf, str(cnn.checkpoints[0].prefix))["dense/kernel"], "taken")
+    assert_same(ours["c/k"], tf_values(tf, str(cnn.checkpoints[-1].prefix))["conv/kernel"], "renamed")
+
+
+def test_plan_edit_cast_tf1_refuses_the_meta_and_writes_the_rounded_values(cnn, tmp_path):
+    src = cnn.checkpoints[-1]
+    reader, graph = _open(src.prefix)
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(drop=["Adam", "_power$"], cast="float16"), graph)
+        fates = _fates(plan)
+        assert fates["dense/kernel"] == ("dense/kernel", ["kept", "cast"], "", "float16", 256)
+        assert fates["global_step"] == ("global_step", ["kept"], "", "int64", 8)
+        assert fates["conv/bias/Adam"][:3] == (None, ["dropped"], "matched by --drop")
+        assert plan.counts()["cast"] == 4
+        assert plan.meta is None and plan.notes == []
+        assert plan.graph_note.startswith("no .meta written: epoch-0.meta's saver restores ")
+        assert "as float32, the result holds float16" in plan.graph_note
+        dst = tmp_path / "half"
+        edit.write_plan(plan, str(dst))
+    finally:
+        reader.close()
+    assert not os.path.exists(str(dst) + ".meta")
+    ours, theirs = tf_values(tf, str(dst)), tf_values(tf, str(src.prefix))
+    assert set(ours) == {"conv/kernel", "conv/bias", "dense/kernel", "dense/bias", "global_step"}
+    for k, v in ours.items():
+        want = theirs[k] if k == "global_step" else tf.cast(tf.constant(theirs[k]), tf.float16).numpy()
+        assert_same(v, want, k)
+
+
+def test_plan_edit_tf2_cast_and_added_variables_are_noted(keras_ck, cnn):
+    reader, graph = _open(keras_ck.checkpoints[-1].prefix)
+    other = open_checkpoint(open_path(str(cnn.checkpoints[0].prefix)).selected)
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(strip_optimizer=True, cast="float16",
+                                                    take=[("^conv/kernel$", other)]), graph)
+    finally:
+        reader.close()
+        other.close()
+    cast = [r for r in plan.kept if "cast" in r.actions]
+    assert cast and plan.object_graph is not None
+    assert plan.graph_note == "the TF2 object graph is carried along, rewritten to the new keys"
+    assert (f"{len(cast)} variable(s) now hold float16: tf.train.Checkpoint restores them only into "
+            "variables created as float16") in plan.notes
+    assert any(n.startswith("1 added variable(s) are not in the object graph (e.g. conv/kernel)")
+               for n in plan.notes)
+
+
+@pytest.mark.parametrize("spec,message", [
+    (dict(keep=["("]), "--keep pattern '('"),
+    (dict(drop=["("]), "--drop pattern '('"),
+    (dict(renames=[("(", "x")]), "--rename pattern '('"),
+    (dict(renames=[("^conv/", r"\2")]), r"--rename '^conv/'='\\2'"),
+    (dict(renames=[("^global_step$", "")]), "renaming 'global_step' leaves an empty key"),
+    (dict(renames=[("^global_step$", "_CHECKPOINTABLE_OBJECT_GRAPH")]),
+     "renaming 'global_step' would take the object graph's key"),
+    (dict(renames=[("a", "b")], rename_map={"a": "b"}), "rename by patterns or by a mapping file, not both"),
+    (dict(rename_map={"conv/kernel": "k", "no/such": "x"}),
+     "the rename map names 1 key(s) the checkpoint does not hold, e.g. 'no/such'"),
+    (dict(cast="int8"), "cannot cast to 'int8': floating variables cast to one of "
+                        "float16, bfloat16, float32, float64"),
+    (dict(renames=[("^(conv|dense)/", "x/")]), "'conv/bias' and 'dense/bias' would both be saved as 'x/bias'"),
+])
+def test_plan_edit_refusals_say_what(cnn, spec, message):
+    reader, graph = _open(cnn.checkpoints[-1].prefix)
+    try:
+        with pytest.raises(edit.PlanError) as e:
+            edit.plan_edit(reader, edit.EditSpec(**spec), graph)
+    finally:
+        reader.close()
+    assert message in str(e.value)
+
+
+def test_plan_edit_take_without_a_match_says_which(cnn):
+    reader, _ = _open(cnn.checkpoints[-1].prefix)
+    old = open_checkpoint(open_path(str(cnn.checkpoints[0].prefix)).selected)
+    try:
+        with pytest.raises(edit.PlanError) as e:
+            edit.plan_edit(reader, edit.EditSpec(take=[("^nope$", old)]))
+        assert str(e.value) == f"--take '^nope$': no variable of {old.prefix} matches"
+        with pytest.raises(edit.PlanError, match=r"--take pattern '\('"):
+            edit.plan_edit(reader, edit.EditSpec(take=[("(", old)]))
+    finally:
+        reader.close()
+        old.close()
