@@ -274,3 +274,72 @@ def test_plan_edit_take_without_a_match_says_which(cnn):
     finally:
         reader.close()
         old.close()
+
+
+def _write_bundle(prefix, values: dict) -> None:
+    """A checkpoint of whole (unpartitioned) values, written by the product's own writer;
+    the tests read it back through TensorFlow before trusting it."""
+    from app.formats import dtypes
+    from app.formats.bundle_writer import BundleWriter
+    os.makedirs(os.path.dirname(str(prefix)), exist_ok=True)
+    w = BundleWriter(str(prefix))
+    for key, value in values.items():
+        w.add(key, dtypes.BY_NAME[value.dtype.name], value.shape, [(None, [value.reshape(-1)])])
+    w.finish()
+
+
+def test_cast_float64_to_16_bits_goes_through_float32_like_tf_and_quietly_overflows(tmp_path):
+    import warnings
+    # just above halfway between two float16 values: float32 drops the excess, then the tie
+    # rounds to even (tf.cast's result); rounding float64 directly would round up instead
+    tie = 1 + 2.0 ** -11 + 2.0 ** -40
+    values = {"w": np.array([tie, -tie, 1e300, -1e300, np.nan, 0.5], np.float64),
+              "v": np.array([tie, 3.25], np.float32)}
+    _write_bundle(tmp_path / "in" / "src", values)
+    assert_same(tf_values(tf, str(tmp_path / "in" / "src"))["w"], values["w"], "w")
+    for target in ("float16", "bfloat16", "float32"):
+        reader = open_checkpoint(open_path(str(tmp_path / "in" / "src")).selected)
+        try:
+            plan = edit.plan_edit(reader, edit.EditSpec(cast=target))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # out of range is ±inf, as tf.cast, not a warning
+                edit.write_plan(plan, str(tmp_path / "out" / target))
+        finally:
+            reader.close()
+        ours = tf_values(tf, str(tmp_path / "out" / target))
+        for k, v in values.items():
+            want = tf.cast(tf.constant(v), tf.dtypes.as_dtype(target)).numpy()
+            assert ours[k].dtype == want.dtype and ours[k].tobytes() == want.tobytes(), (target, k)
+    assert tf.cast(tf.constant(tie), tf.float16).numpy() == 1.0  # the case above really is a tie
+
+
+@pytest.mark.parametrize("order", ["partitioned_newest", "whole_newest"])
+def test_average_of_differently_stored_pieces(v1, tmp_path, order):
+    part = v1.partitioned
+    theirs = tf_values(tf, str(part.prefix))
+    other = {k: (v * 3 + 1).astype(v.dtype) if v.dtype.kind == "f" else v for k, v in theirs.items()}
+    _write_bundle(tmp_path / "in" / "whole", other)
+    assert_same(tf_values(tf, str(tmp_path / "in" / "whole"))["weights"], other["weights"], "weights")
+    prefixes = [part.prefix, tmp_path / "in" / "whole"]
+    if order == "whole_newest":
+        prefixes.reverse()
+    readers = [open_checkpoint(open_path(str(p)).selected) for p in prefixes]
+    try:
+        plan = edit.plan_average(readers)
+        assert [r.actions for r in plan.rows if r.key == "weights"] == [["averaged"]]
+        assert plan.source == readers[-1].prefix
+        assert plan.source_folders == sorted({str(part.dir), str(tmp_path / "in")})
+        seen = []
+        edit.write_plan(plan, str(tmp_path / "avg"), progress=seen.append)
+        assert seen[-1] == 1.0
+    finally:
+        for r in readers:
+            r.close()
+    ours = tf_values(tf, str(tmp_path / "avg"))
+    assert set(ours) == set(theirs)
+    for k, v in ours.items():
+        if v.dtype.kind == "f":
+            want = ((theirs[k].astype(np.float64) + other[k].astype(np.float64)) / 2).astype(v.dtype)
+            assert_same(v, want, k)
+    from app.formats.bundle import Bundle
+    assert Bundle(str(tmp_path / "avg")).tensors["weights"].partitioned == (order == "partitioned_newest")
