@@ -343,3 +343,25 @@ def test_average_of_differently_stored_pieces(v1, tmp_path, order):
             assert_same(v, want, k)
     from app.formats.bundle import Bundle
     assert Bundle(str(tmp_path / "avg")).tensors["weights"].partitioned == (order == "partitioned_newest")
+
+
+def test_taken_then_dropped_variable_leaves_the_object_graph(keras_ck, tmp_path):
+    """A variable taken from another checkpoint and then dropped is not in the result, so
+    the object graph must not name its key either (TensorFlow would look for it)."""
+    new, old = keras_ck.checkpoints[-1], keras_ck.checkpoints[0]
+    reader, graph = _open(new.prefix)
+    other = open_checkpoint(open_path(str(old.prefix)).selected)
+    bias = keras_ck.weight_keys["sequential/hidden/bias"]
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(strip_optimizer=True, drop=["hidden/bias$"],
+                                                    take=[("^sequential/hidden/", other)]), graph)
+        assert [r.actions for r in plan.rows if r.key == bias] == [["dropped"]]
+        edit.write_plan(plan, str(tmp_path / "out" / "ckpt"))
+    finally:
+        reader.close()
+        other.close()
+    ours = tf_values(tf, str(tmp_path / "out" / "ckpt"))
+    assert bias not in ours
+    named = {a.checkpoint_key for n in fx.read_object_graph(str(tmp_path / "out" / "ckpt")).nodes
+             for a in n.attributes}
+    assert named == set(ours) - {"_CHECKPOINTABLE_OBJECT_GRAPH"}
