@@ -330,3 +330,126 @@ def test_missing_folders_above_the_result_are_made_whole_or_not_at_all(built, tm
     with pytest.raises(edit.PlanError):
         copy(src, tmp_path / "x" / "y" / "m", keep=["nothing matches"])
     assert sorted(os.listdir(tmp_path)) == ["a", "file"]
+
+
+# -- staging, called directly: every way a move into place can go, and what it leaves ----------
+
+from app.formats import staging  # noqa: E402
+
+
+def _stage_one(prefix, values=None) -> staging.StagedCheckpoint:
+    staged = staging.StagedCheckpoint(str(prefix))
+    w = BundleWriter(staged.staged_prefix)
+    for key, v in (values or {"v": np.arange(3, dtype=np.float32)}).items():
+        w.add(key, dtypes.BY_NAME[v.dtype.name], v.shape, [(None, [v])])
+    w.finish()
+    return staged
+
+
+def test_staged_commit_into_an_existing_run_keeps_its_list_and_moves_the_index_last(tmp_path, monkeypatch):
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "old-2"\n'
+                                         'all_model_checkpoint_paths: "old-1"\n'
+                                         'all_model_checkpoint_paths: "old-2"\n')
+    with open(tmp_path / "old-2.meta", "wb") as f:
+        f.write(b"")
+    staged = _stage_one(tmp_path / "new")
+    with open(staged.staged_prefix + ".meta", "wb") as f:
+        f.write(b"graph")
+    renamed = []
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", lambda a, b: (renamed.append(os.path.basename(b)), real_rename(a, b)))
+    final = staged.commit()
+    monkeypatch.undo()
+    assert renamed == ["new.data-00000-of-00001", "new.meta", "new.index"]
+    assert final == [str(tmp_path / n) for n in renamed]
+    assert read_state(str(tmp_path)) == (["old-1", "old-2", "new"], "new")
+    assert sorted(os.listdir(tmp_path)) == sorted(["checkpoint", "old-2.meta", *renamed])
+    assert_same(tf_values(tf, str(tmp_path / "new"))["v"], np.arange(3, dtype=np.float32), "v")
+
+
+def test_staged_commit_replaces_a_state_file_that_does_not_parse(tmp_path):
+    (tmp_path / "checkpoint").write_text("this is { not a state file")
+    _stage_one(tmp_path / "m").commit()
+    assert read_state(str(tmp_path)) == (["m"], "m")
+
+
+def test_staged_commit_of_new_folders_returns_the_final_paths(tmp_path):
+    staged = _stage_one(tmp_path / "a" / "b" / "m")
+    assert os.listdir(tmp_path) == [os.path.basename(staged.staging)]
+    final = staged.commit()
+    assert sorted(final) == [str(tmp_path / "a" / "b" / n) for n in ("m.data-00000-of-00001", "m.index")]
+    assert all(os.path.isfile(p) for p in final)
+    assert os.listdir(tmp_path) == ["a"]
+    assert read_state(str(tmp_path / "a" / "b")) == (["m"], "m")
+
+
+def test_staged_abort_of_new_folders_leaves_no_folder(tmp_path):
+    staged = _stage_one(tmp_path / "a" / "b" / "m")
+    staged.abort()
+    staged.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_file_appearing_at_the_destination_is_not_replaced_and_nothing_is_left(tmp_path):
+    staged = _stage_one(tmp_path / "m")
+    (tmp_path / "m.index").write_bytes(b"theirs")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "m.index")
+    assert e.value.problem == "appeared while the result was written: not replaced"
+    assert os.listdir(tmp_path) == ["m.index"] and (tmp_path / "m.index").read_bytes() == b"theirs"
+
+
+def test_a_failing_state_file_move_takes_the_moved_files_back(tmp_path):
+    (tmp_path / "checkpoint").mkdir()  # not a file: replacing it fails after the data moved
+    staged = _stage_one(tmp_path / "m")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "m")
+    assert e.value.problem.startswith("cannot move the result into place: ")
+    assert os.listdir(tmp_path) == ["checkpoint"]
+
+
+def test_a_new_folder_appearing_meanwhile_is_not_merged_into(tmp_path):
+    staged = _stage_one(tmp_path / "new" / "m")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "theirs").write_bytes(b"x")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "new")
+    assert e.value.problem.startswith("cannot move the result into place: ")
+    assert os.listdir(tmp_path) == ["new"] and os.listdir(tmp_path / "new") == ["theirs"]
+
+
+def test_a_staging_folder_that_cannot_be_made_is_a_write_error(tmp_path):
+    prefix = tmp_path / ("m" * 245)  # the hidden folder's name passes the 255-byte limit
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(prefix))
+    assert e.value.path.startswith(str(tmp_path / ("." + "m" * 245 + ".partial-")))
+    assert e.value.problem.startswith("cannot write: ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_destination_problems_name_what_is_wrong(tmp_path, monkeypatch):
+    problem = staging.destination_problem
+    assert problem(str(tmp_path) + "/") == "names a folder: give the result's prefix, e.g. out/model.ckpt"
+    src = tmp_path / "src"
+    src.mkdir()
+    assert problem(str(src / "x"), [str(src)]) == (
+        f"is inside the source's folder {src}: write the result elsewhere "
+        "(an edit never changes the folder it reads from)")
+    for existing in ("m.index", "m.meta", "m.data-00000-of-00001"):
+        d = tmp_path / existing.replace(".", "_")
+        d.mkdir()
+        (d / existing).write_bytes(b"")
+        assert problem(str(d / "m")) == f"{existing} already exists there: choose another name"
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "m.index").write_bytes(b"")
+    (both / "m.data-00000-of-00001").write_bytes(b"")
+    assert problem(str(both / "m")) == "m.index already exists there: choose another name"
+    monkeypatch.chdir(both)  # a bare name is in the current folder
+    assert problem("m") == "m.index already exists there: choose another name"
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(both / "m"))
+    assert e.value.path == str(both / "m") and "m.index already exists" in str(e.value)
