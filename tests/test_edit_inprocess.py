@@ -368,3 +368,30 @@ def test_taken_then_dropped_variable_leaves_the_object_graph(keras_ck, tmp_path)
     named = {a.checkpoint_key for n in fx.read_object_graph(str(tmp_path / "out" / "ckpt")).nodes
              for a in n.attributes}
     assert named == set(ours) - {"_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def test_average_takes_from_the_newest_what_not_every_checkpoint_holds_alike(tmp_path):
+    older = {"a": np.array([1, 2, 3], np.float32), "b": np.array([5, 6], np.float32),
+             "c": np.array([7, 8, 9], np.float64), "n": np.array([1, 2], np.int32)}
+    newest = {"a": np.array([3, 4, 5], np.float32), "b": np.array([1, 1, 1], np.float32),
+              "c": np.array([1, 1, 1], np.float32), "n": np.array([9, 9], np.int32),
+              "d": np.array([2.5], np.float32)}
+    _write_bundle(tmp_path / "in" / "old", older)
+    _write_bundle(tmp_path / "in" / "new", newest)
+    readers = [open_checkpoint(open_path(str(tmp_path / "in" / p)).selected) for p in ("old", "new")]
+    try:
+        plan = edit.plan_average(readers)
+        rows = {r.key: (r.actions, r.reason) for r in plan.rows}
+        partial = "from the newest: only 1 of 2 checkpoints hold it with this shape and dtype"
+        assert rows == {"a": (["averaged"], "mean of 2 checkpoints"), "b": (["kept"], partial),
+                        "c": (["kept"], partial), "d": (["kept"], partial),
+                        "n": (["kept"], "not floating: from the newest")}
+        assert plan.read_bytes() == 12 * 2 + 12 + 12 + 4 + 8
+        edit.write_plan(plan, str(tmp_path / "out" / "avg"))
+    finally:
+        for r in readers:
+            r.close()
+    ours = tf_values(tf, str(tmp_path / "out" / "avg"))
+    assert_same(ours["a"], np.array([2, 3, 4], np.float32), "a")
+    for k in ("b", "c", "d", "n"):
+        assert_same(ours[k], newest[k], k)
