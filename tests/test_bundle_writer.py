@@ -453,3 +453,95 @@ def test_destination_problems_name_what_is_wrong(tmp_path, monkeypatch):
     with pytest.raises(WriteError) as e:
         staging.StagedCheckpoint(str(both / "m"))
     assert e.value.path == str(both / "m") and "m.index already exists" in str(e.value)
+
+
+# -- the writer and piece_regions, called directly --------------------------------------------
+
+from app.formats.bundle_writer import piece_regions  # noqa: E402
+from app.formats.reader import Region  # noqa: E402
+
+
+def _pieces_out(pieces) -> list[list[int]]:
+    return [np.concatenate([np.asarray(c) for c in chunks]).tolist() for _, chunks in pieces]
+
+
+def test_piece_regions_splits_and_flattens_chunks_across_regions():
+    regions = [Region((0, 0), (1, 3)), Region((1, 0), (1, 5)), Region((2, 0), (1, 1))]
+    chunks = [np.arange(4).reshape(2, 2), np.arange(4, 9).reshape(1, 5)]
+    pieces = piece_regions(regions, chunks)
+    assert [r for r, _ in pieces] == regions
+    assert _pieces_out(pieces) == [[0, 1, 2], [3, 4, 5, 6, 7], [8]]
+    for c in (list(ch) for _, ch in piece_regions(regions, [np.arange(9)])):
+        assert all(x.ndim == 1 for x in c)
+
+
+@pytest.mark.parametrize("chunks,message", [
+    ([np.arange(5)], "the chunks end before the regions do"),
+    ([np.arange(10)], "the chunks hold more than the regions"),       # left over inside a chunk
+    ([np.arange(9), np.arange(1)], "the chunks hold more than the regions"),  # a chunk too many
+])
+def test_piece_regions_refuses_chunks_that_do_not_fill_the_regions(chunks, message):
+    regions = [Region((0,), (4,)), Region((4,), (5,))]
+    with pytest.raises(ValueError) as e:
+        _pieces_out(piece_regions(regions, chunks))
+    assert str(e.value) == message
+
+
+def test_empty_bundle_has_one_data_file_and_tensorflow_reads_it(tmp_path):
+    w = BundleWriter(str(tmp_path / "e"))
+    files = w.finish()
+    assert files == [str(tmp_path / "e.data-00000-of-00001"), str(tmp_path / "e.index")]
+    assert sorted(os.listdir(tmp_path)) == ["e.data-00000-of-00001", "e.index"]
+    assert tf.train.load_checkpoint(str(tmp_path / "e")).get_variable_to_shape_map() == {}
+    with pytest.raises(ValueError, match="^the bundle is finished$"):
+        w.finish()
+    w.abort()  # after finishing: removes what it wrote
+    assert os.listdir(tmp_path) == []
+
+
+def test_one_tensor_bundle_has_exactly_one_shard(tmp_path):
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    assert w.finish() == [str(tmp_path / "m.data-00000-of-00001"), str(tmp_path / "m.index")]
+    assert sorted(os.listdir(tmp_path)) == ["m.data-00000-of-00001", "m.index"]
+
+
+def test_abort_before_finishing_removes_the_shards_and_ends_the_writer(tmp_path):
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    assert os.listdir(tmp_path)
+    w.abort()
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="^the bundle is finished$"):
+        w.finish()
+
+
+def test_an_index_that_appeared_is_a_write_error_not_overwritten(tmp_path):
+    (tmp_path / "m.index").write_bytes(b"theirs")
+    w = BundleWriter(str(tmp_path / "m"))
+    with pytest.raises(WriteError) as e:
+        w.finish()
+    assert e.value.path == str(tmp_path / "m.index") and e.value.problem == "cannot write: File exists"
+    assert (tmp_path / "m.index").read_bytes() == b"theirs"
+
+
+def test_a_shard_that_cannot_take_its_name_is_a_write_error(tmp_path):
+    (tmp_path / "m.data-00000-of-00001").mkdir()
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    with pytest.raises(WriteError) as e:
+        w.finish()
+    assert e.value.path and e.value.path.startswith(str(tmp_path))
+    assert e.value.problem.startswith("cannot write: ")
+    w.abort()
+    assert os.listdir(tmp_path) == ["m.data-00000-of-00001"]
+
+
+def test_strings_from_lists_str_and_bytes_keep_every_byte(tmp_path):
+    w = BundleWriter(str(tmp_path / "s"))
+    w.add("s", dtypes.BY_NAME["string"], (3,), [(None, [[b"a\x00\x00", "h\u00e9"], [b""]])])
+    with pytest.raises(ValueError, match=r"^t: 1 strings for 2 elements$"):
+        w.add("t", dtypes.BY_NAME["string"], (2,), [(None, [[b"x"]])])
+    w.finish()
+    got = tf_values(tf, str(tmp_path / "s"))["s"]
+    assert got.tolist() == [b"a\x00\x00", "h\u00e9".encode(), b""]
