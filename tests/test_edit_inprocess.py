@@ -395,3 +395,33 @@ def test_average_takes_from_the_newest_what_not_every_checkpoint_holds_alike(tmp
     assert_same(ours["a"], np.array([2, 3, 4], np.float32), "a")
     for k in ("b", "c", "d", "n"):
         assert_same(ours[k], newest[k], k)
+
+
+def test_rename_map_errors_name_the_file_and_keys_keep_undecodable_bytes(tmp_path):
+    bad = tmp_path / "bad.txt"
+    for text, problem in [('{"a": ', None), ('{"a": 1}', "rename map: keys and values must be strings"),
+                          ("a b\nonly_one\n", "line 2: expected `OLD_KEY NEW_KEY`, got 'only_one'")]:
+        bad.write_text(text)
+        with pytest.raises(FormatError) as e:
+            edit.read_rename_map(str(bad))
+        assert e.value.path == str(bad)
+        if problem:
+            assert e.value.problem == problem
+    # a key that is not UTF-8 is read as the checkpoint reader shows such keys, not refused
+    odd = tmp_path / "odd.txt"
+    odd.write_bytes(b"k\xff\xfe new\n")
+    assert edit.read_rename_map(str(odd)) == {b"k\xff\xfe".decode("utf-8", "surrogateescape"): "new"}
+
+
+def test_rename_map_is_refused_past_64_mib(tmp_path):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.write(b"{")
+        f.truncate((64 << 20) + 1)  # sparse: one byte past the limit
+    with pytest.raises(FormatError) as e:
+        edit.read_rename_map(str(big))
+    assert e.value.problem == f"is {(64 << 20) + 1} bytes, too large for this kind of file"
+    with open(big, "r+b") as f:
+        f.truncate(64 << 20)  # at the limit: read, then refused as not JSON
+    with pytest.raises(FormatError, match="not valid JSON"):
+        edit.read_rename_map(str(big))
