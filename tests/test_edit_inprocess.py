@@ -425,3 +425,43 @@ def test_rename_map_is_refused_past_64_mib(tmp_path):
         f.truncate(64 << 20)  # at the limit: read, then refused as not JSON
     with pytest.raises(FormatError, match="not valid JSON"):
         edit.read_rename_map(str(big))
+
+
+def _with_meta(graph, meta, source: str, fmt: str = "metagraph"):
+    from app.formats.graph import Graph
+    return Graph(meta.graph_def if meta is not None else graph.meta_graph.graph_def, meta, source, fmt)
+
+
+def test_meta_follows_only_a_metagraph_with_a_saver_it_can_cut(cnn):
+    reader, graph = _open(cnn.checkpoints[-1].prefix)
+    try:
+        spec = edit.EditSpec(strip_optimizer=True)
+        # a SavedModel's graph, or a metagraph-format graph without its MetaGraphDef: no .meta
+        for g in (_with_meta(graph, graph.meta_graph, "saved_model.pb", "saved_model"),
+                  _with_meta(graph, None, "x.meta")):
+            plan = edit.plan_edit(reader, spec, g)
+            assert plan.meta is None and plan.graph_note is None
+        # no restore ops at all: no saver
+        bare = type(graph.meta_graph)()
+        bare.CopyFrom(graph.meta_graph)
+        keep = [n for n in bare.graph_def.node if n.op not in ("RestoreV2", "RestoreSlice", "Restore")]
+        del bare.graph_def.node[:]
+        bare.graph_def.node.extend(keep)
+        plan = edit.plan_edit(reader, spec, _with_meta(graph, bare, "/x/bare.meta"))
+        assert plan.meta is None and plan.graph_note == "bare.meta has no saver: no .meta written"
+        # restore ops laid out otherwise (slices not a constant): cannot be cut
+        odd = type(graph.meta_graph)()
+        odd.CopyFrom(graph.meta_graph)
+        by_name = {n.name: n for n in odd.graph_def.node}
+        restore = next(n for n in odd.graph_def.node if n.op == "RestoreV2")
+        by_name[restore.input[2].split(":")[0].lstrip("^")].op = "Placeholder"
+        plan = edit.plan_edit(reader, spec, _with_meta(graph, odd, "/x/odd.meta"))
+        dropped = {r.key for r in plan.rows if not r.kept}
+        first = next(k for k in saver_graph.restored_keys(odd) if k in dropped)
+        assert plan.meta is None
+        assert plan.graph_note == (
+            f"no .meta written: odd.meta's saver restores {len(dropped)} variable(s) the result does not "
+            f"hold (e.g. {first}) and its restore ops are not the kind this can cut out; build the "
+            "model's graph and restore with a Saver over the kept variables (var_list)")
+    finally:
+        reader.close()
