@@ -545,3 +545,10 @@ def test_strings_from_lists_str_and_bytes_keep_every_byte(tmp_path):
     w.finish()
     got = tf_values(tf, str(tmp_path / "s"))["s"]
     assert got.tolist() == [b"a\x00\x00", "h\u00e9".encode(), b""]
+
+
+def test_varint_refuses_negative_numbers():
+    from app.formats.table_writer import varint
+    assert varint(300) == b"\xac\x02"
+    with pytest.raises(ValueError, match="^varints are unsigned$"):
+        varint(-1)
