@@ -465,3 +465,29 @@ def test_meta_follows_only_a_metagraph_with_a_saver_it_can_cut(cnn):
             "model's graph and restore with a Saver over the kept variables (var_list)")
     finally:
         reader.close()
+
+
+def test_strip_finds_unusually_named_slots_through_the_training_graph(cnn, tmp_path):
+    """Slots renamed away from TensorFlow's names are still optimizer state: the .meta's
+    update ops say so (the renamed copy's .meta follows the new keys)."""
+    reader, graph = _open(cnn.checkpoints[-1].prefix)
+    try:
+        renames = [("/Adam_1$", "/sB"), ("/Adam$", "/sA"), ("^beta1_power$", "b1"), ("^beta2_power$", "b2")]
+        plan = edit.plan_edit(reader, edit.EditSpec(renames=renames), graph)
+        assert plan.meta is not None
+        edit.write_plan(plan, str(tmp_path / "odd" / "model"))
+    finally:
+        reader.close()
+    reader, graph = _open(tmp_path / "odd" / "model")
+    try:
+        assert graph is not None and graph.source.endswith("model.meta")
+        plan = edit.plan_edit(reader, edit.EditSpec(strip_optimizer=True), graph)
+        no_graph = edit.plan_edit(reader, edit.EditSpec(strip_optimizer=True))
+    finally:
+        reader.close()
+    dropped = {r.key for r in plan.rows if r.actions == ["dropped"]}
+    assert dropped == {k for k in reader.tensors if k.endswith(("/sA", "/sB"))} | {"b1", "b2"}
+    assert len(dropped) == 10
+    assert all(r.reason == "optimizer state" for r in plan.rows if not r.kept)
+    # without the graph the names say nothing (so the graph really is what found them)
+    assert not {r.key for r in no_graph.rows if not r.kept} >= dropped
