@@ -552,3 +552,11 @@ def test_varint_refuses_negative_numbers():
     assert varint(300) == b"\xac\x02"
     with pytest.raises(ValueError, match="^varints are unsigned$"):
         varint(-1)
+
+
+def test_new_folders_that_cannot_be_made_leave_no_hidden_folder(tmp_path):
+    prefix = tmp_path / "new" / ("d" * 300) / "m"  # the staging folder is made, the too-long name not
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(prefix))
+    assert e.value.problem.startswith("cannot write: ")
+    assert os.listdir(tmp_path) == []
