@@ -120,7 +120,7 @@ class Plan:
         out = {a: 0 for a in ("kept", "dropped", "renamed", "cast", "taken", "averaged")}
         for r in self.rows:
             for a in r.actions:
-                out[a] = out.get(a, 0) + 1
+                out[a] += 1
         return out
 
     def to_json(self) -> dict:
