@@ -560,3 +560,20 @@ def test_new_folders_that_cannot_be_made_leave_no_hidden_folder(tmp_path):
         staging.StagedCheckpoint(str(prefix))
     assert e.value.problem.startswith("cannot write: ")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_state_file_that_does_not_fit_is_a_write_error_and_leaves_nothing(tiny_tmpfs):
+    staged = _stage_one(tiny_tmpfs / "m")
+    fd = os.open(tiny_tmpfs / "filler", os.O_WRONLY | os.O_CREAT)  # fill what is left
+    try:
+        for _ in range(1000):
+            os.write(fd, b"\0" * 1024)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == os.path.join(os.path.dirname(staged.staged_prefix), "checkpoint")
+    assert e.value.problem == "cannot write: No space left on device"
+    assert os.listdir(tiny_tmpfs) == ["filler"]
