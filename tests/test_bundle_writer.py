@@ -330,3 +330,250 @@ def test_missing_folders_above_the_result_are_made_whole_or_not_at_all(built, tm
     with pytest.raises(edit.PlanError):
         copy(src, tmp_path / "x" / "y" / "m", keep=["nothing matches"])
     assert sorted(os.listdir(tmp_path)) == ["a", "file"]
+
+
+# -- staging, called directly: every way a move into place can go, and what it leaves ----------
+
+from app.formats import staging  # noqa: E402
+
+
+def _stage_one(prefix, values=None) -> staging.StagedCheckpoint:
+    staged = staging.StagedCheckpoint(str(prefix))
+    w = BundleWriter(staged.staged_prefix)
+    for key, v in (values or {"v": np.arange(3, dtype=np.float32)}).items():
+        w.add(key, dtypes.BY_NAME[v.dtype.name], v.shape, [(None, [v])])
+    w.finish()
+    return staged
+
+
+def test_staged_commit_into_an_existing_run_keeps_its_list_and_moves_the_index_last(tmp_path, monkeypatch):
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "old-2"\n'
+                                         'all_model_checkpoint_paths: "old-1"\n'
+                                         'all_model_checkpoint_paths: "old-2"\n')
+    with open(tmp_path / "old-2.meta", "wb") as f:
+        f.write(b"")
+    staged = _stage_one(tmp_path / "new")
+    with open(staged.staged_prefix + ".meta", "wb") as f:
+        f.write(b"graph")
+    renamed = []
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", lambda a, b: (renamed.append(os.path.basename(b)), real_rename(a, b)))
+    final = staged.commit()
+    monkeypatch.undo()
+    assert renamed == ["new.data-00000-of-00001", "new.meta", "new.index"]
+    assert final == [str(tmp_path / n) for n in renamed]
+    assert read_state(str(tmp_path)) == (["old-1", "old-2", "new"], "new")
+    assert sorted(os.listdir(tmp_path)) == sorted(["checkpoint", "old-2.meta", *renamed])
+    assert_same(tf_values(tf, str(tmp_path / "new"))["v"], np.arange(3, dtype=np.float32), "v")
+
+
+def test_staged_commit_replaces_a_state_file_that_does_not_parse(tmp_path):
+    (tmp_path / "checkpoint").write_text("this is { not a state file")
+    _stage_one(tmp_path / "m").commit()
+    assert read_state(str(tmp_path)) == (["m"], "m")
+
+
+def test_staged_commit_of_new_folders_returns_the_final_paths(tmp_path):
+    staged = _stage_one(tmp_path / "a" / "b" / "m")
+    assert os.listdir(tmp_path) == [os.path.basename(staged.staging)]
+    final = staged.commit()
+    assert sorted(final) == [str(tmp_path / "a" / "b" / n) for n in ("m.data-00000-of-00001", "m.index")]
+    assert all(os.path.isfile(p) for p in final)
+    assert os.listdir(tmp_path) == ["a"]
+    assert read_state(str(tmp_path / "a" / "b")) == (["m"], "m")
+
+
+def test_staged_abort_of_new_folders_leaves_no_folder(tmp_path):
+    staged = _stage_one(tmp_path / "a" / "b" / "m")
+    staged.abort()
+    staged.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_file_appearing_at_the_destination_is_not_replaced_and_nothing_is_left(tmp_path):
+    staged = _stage_one(tmp_path / "m")
+    (tmp_path / "m.index").write_bytes(b"theirs")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "m.index")
+    assert e.value.problem == "appeared while the result was written: not replaced"
+    assert os.listdir(tmp_path) == ["m.index"] and (tmp_path / "m.index").read_bytes() == b"theirs"
+
+
+def test_a_failing_state_file_move_takes_the_moved_files_back(tmp_path):
+    (tmp_path / "checkpoint").mkdir()  # not a file: replacing it fails after the data moved
+    staged = _stage_one(tmp_path / "m")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "m")
+    assert e.value.problem.startswith("cannot move the result into place: ")
+    assert os.listdir(tmp_path) == ["checkpoint"]
+
+
+def test_a_new_folder_appearing_meanwhile_is_not_merged_into(tmp_path):
+    staged = _stage_one(tmp_path / "new" / "m")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "theirs").write_bytes(b"x")
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == str(tmp_path / "new")
+    assert e.value.problem.startswith("cannot move the result into place: ")
+    assert os.listdir(tmp_path) == ["new"] and os.listdir(tmp_path / "new") == ["theirs"]
+
+
+def test_a_staging_folder_that_cannot_be_made_is_a_write_error(tmp_path):
+    prefix = tmp_path / ("m" * 245)  # the hidden folder's name passes the 255-byte limit
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(prefix))
+    assert e.value.path.startswith(str(tmp_path / ("." + "m" * 245 + ".partial-")))
+    assert e.value.problem.startswith("cannot write: ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_destination_problems_name_what_is_wrong(tmp_path, monkeypatch):
+    problem = staging.destination_problem
+    assert problem(str(tmp_path) + "/") == "names a folder: give the result's prefix, e.g. out/model.ckpt"
+    src = tmp_path / "src"
+    src.mkdir()
+    assert problem(str(src / "x"), [str(src)]) == (
+        f"is inside the source's folder {src}: write the result elsewhere "
+        "(an edit never changes the folder it reads from)")
+    for existing in ("m.index", "m.meta", "m.data-00000-of-00001"):
+        d = tmp_path / existing.replace(".", "_")
+        d.mkdir()
+        (d / existing).write_bytes(b"")
+        assert problem(str(d / "m")) == f"{existing} already exists there: choose another name"
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "m.index").write_bytes(b"")
+    (both / "m.data-00000-of-00001").write_bytes(b"")
+    assert problem(str(both / "m")) == "m.index already exists there: choose another name"
+    monkeypatch.chdir(both)  # a bare name is in the current folder
+    assert problem("m") == "m.index already exists there: choose another name"
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(both / "m"))
+    assert e.value.path == str(both / "m") and "m.index already exists" in str(e.value)
+
+
+# -- the writer and piece_regions, called directly --------------------------------------------
+
+from app.formats.bundle_writer import piece_regions  # noqa: E402
+from app.formats.reader import Region  # noqa: E402
+
+
+def _pieces_out(pieces) -> list[list[int]]:
+    return [np.concatenate([np.asarray(c) for c in chunks]).tolist() for _, chunks in pieces]
+
+
+def test_piece_regions_splits_and_flattens_chunks_across_regions():
+    regions = [Region((0, 0), (1, 3)), Region((1, 0), (1, 5)), Region((2, 0), (1, 1))]
+    chunks = [np.arange(4).reshape(2, 2), np.arange(4, 9).reshape(1, 5)]
+    pieces = piece_regions(regions, chunks)
+    assert [r for r, _ in pieces] == regions
+    assert _pieces_out(pieces) == [[0, 1, 2], [3, 4, 5, 6, 7], [8]]
+    for c in (list(ch) for _, ch in piece_regions(regions, [np.arange(9)])):
+        assert all(x.ndim == 1 for x in c)
+
+
+@pytest.mark.parametrize("chunks,message", [
+    ([np.arange(5)], "the chunks end before the regions do"),
+    ([np.arange(10)], "the chunks hold more than the regions"),       # left over inside a chunk
+    ([np.arange(9), np.arange(1)], "the chunks hold more than the regions"),  # a chunk too many
+])
+def test_piece_regions_refuses_chunks_that_do_not_fill_the_regions(chunks, message):
+    regions = [Region((0,), (4,)), Region((4,), (5,))]
+    with pytest.raises(ValueError) as e:
+        _pieces_out(piece_regions(regions, chunks))
+    assert str(e.value) == message
+
+
+def test_empty_bundle_has_one_data_file_and_tensorflow_reads_it(tmp_path):
+    w = BundleWriter(str(tmp_path / "e"))
+    files = w.finish()
+    assert files == [str(tmp_path / "e.data-00000-of-00001"), str(tmp_path / "e.index")]
+    assert sorted(os.listdir(tmp_path)) == ["e.data-00000-of-00001", "e.index"]
+    assert tf.train.load_checkpoint(str(tmp_path / "e")).get_variable_to_shape_map() == {}
+    with pytest.raises(ValueError, match="^the bundle is finished$"):
+        w.finish()
+    w.abort()  # after finishing: removes what it wrote
+    assert os.listdir(tmp_path) == []
+
+
+def test_one_tensor_bundle_has_exactly_one_shard(tmp_path):
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    assert w.finish() == [str(tmp_path / "m.data-00000-of-00001"), str(tmp_path / "m.index")]
+    assert sorted(os.listdir(tmp_path)) == ["m.data-00000-of-00001", "m.index"]
+
+
+def test_abort_before_finishing_removes_the_shards_and_ends_the_writer(tmp_path):
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    assert os.listdir(tmp_path)
+    w.abort()
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="^the bundle is finished$"):
+        w.finish()
+
+
+def test_an_index_that_appeared_is_a_write_error_not_overwritten(tmp_path):
+    (tmp_path / "m.index").write_bytes(b"theirs")
+    w = BundleWriter(str(tmp_path / "m"))
+    with pytest.raises(WriteError) as e:
+        w.finish()
+    assert e.value.path == str(tmp_path / "m.index") and e.value.problem == "cannot write: File exists"
+    assert (tmp_path / "m.index").read_bytes() == b"theirs"
+
+
+def test_a_shard_that_cannot_take_its_name_is_a_write_error(tmp_path):
+    (tmp_path / "m.data-00000-of-00001").mkdir()
+    w = BundleWriter(str(tmp_path / "m"))
+    w.add("v", dtypes.BY_NAME["float32"], (2,), [(None, [np.ones(2, np.float32)])])
+    with pytest.raises(WriteError) as e:
+        w.finish()
+    assert e.value.path and e.value.path.startswith(str(tmp_path))
+    assert e.value.problem.startswith("cannot write: ")
+    w.abort()
+    assert os.listdir(tmp_path) == ["m.data-00000-of-00001"]
+
+
+def test_strings_from_lists_str_and_bytes_keep_every_byte(tmp_path):
+    w = BundleWriter(str(tmp_path / "s"))
+    w.add("s", dtypes.BY_NAME["string"], (3,), [(None, [[b"a\x00\x00", "h\u00e9"], [b""]])])
+    with pytest.raises(ValueError, match=r"^t: 1 strings for 2 elements$"):
+        w.add("t", dtypes.BY_NAME["string"], (2,), [(None, [[b"x"]])])
+    w.finish()
+    got = tf_values(tf, str(tmp_path / "s"))["s"]
+    assert got.tolist() == [b"a\x00\x00", "h\u00e9".encode(), b""]
+
+
+def test_varint_refuses_negative_numbers():
+    from app.formats.table_writer import varint
+    assert varint(300) == b"\xac\x02"
+    with pytest.raises(ValueError, match="^varints are unsigned$"):
+        varint(-1)
+
+
+def test_new_folders_that_cannot_be_made_leave_no_hidden_folder(tmp_path):
+    prefix = tmp_path / "new" / ("d" * 300) / "m"  # the staging folder is made, the too-long name not
+    with pytest.raises(WriteError) as e:
+        staging.StagedCheckpoint(str(prefix))
+    assert e.value.problem.startswith("cannot write: ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_state_file_that_does_not_fit_is_a_write_error_and_leaves_nothing(tiny_tmpfs):
+    staged = _stage_one(tiny_tmpfs / "m")
+    fd = os.open(tiny_tmpfs / "filler", os.O_WRONLY | os.O_CREAT)  # fill what is left
+    try:
+        for _ in range(1000):
+            os.write(fd, b"\0" * 1024)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    with pytest.raises(WriteError) as e:
+        staged.commit()
+    assert e.value.path == os.path.join(os.path.dirname(staged.staged_prefix), "checkpoint")
+    assert e.value.problem == "cannot write: No space left on device"
+    assert os.listdir(tiny_tmpfs) == ["filler"]

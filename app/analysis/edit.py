@@ -120,7 +120,7 @@ class Plan:
         out = {a: 0 for a in ("kept", "dropped", "renamed", "cast", "taken", "averaged")}
         for r in self.rows:
             for a in r.actions:
-                out[a] = out.get(a, 0) + 1
+                out[a] += 1
         return out
 
     def to_json(self) -> dict:
@@ -335,8 +335,8 @@ def _follow_object_graph(plan: Plan, reader) -> None:
         return
     new_keys = {r.key: r.new_key for r in plan.rows if r.inputs[0] is reader}
     for r in plan.rows:
-        if r.inputs[0] is not reader and r.kept and r.key in reader.tensors:
-            new_keys[r.key] = r.new_key  # taken under a key the source's graph names
+        if r.inputs[0] is not reader and r.key in reader.tensors:
+            new_keys[r.key] = r.new_key  # taken under a key the source's graph names (None: dropped)
     try:
         plan.object_graph = objectgraph.rewrite(serialized, new_keys)
     except ValueError as e:
