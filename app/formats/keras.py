@@ -75,6 +75,7 @@ def step_of(path: str) -> int | None:
     `ckpt-12.keras` → 12, `weights.05-0.43.hdf5` (Keras' ModelCheckpoint pattern) → 5."""
     s = stem(path)
     m = (re.search(r"(?:epoch|step|iter|ckpt)[-_.]?(\d+)", s, re.I)
+         or re.search(r"(?:^|[-_.])(\d+)-\d+\.\d+$", s)   # epoch, then a metric's value
          or re.search(r"[-_.](\d+)$", s) or re.search(r"(?:^|[-_.])(\d+)(?:[-_.]|$)", s))
     return int(m.group(1)) if m else None
 
