@@ -281,3 +281,96 @@ def test_nested_models_and_recurrent_cells_keep_keras_paths(tmp_path):
         for path, value in theirs.items():
             _same(reader.read(ours[path]), value, f"{name}: {path}")
         reader.close()
+
+
+# -- names, dtypes and links a user reads off the listing ---------------------------------
+
+@pytest.mark.parametrize("name, stem_, step", [
+    ("weights.epoch01.weights.h5", "weights.epoch01", 1),
+    ("ckpt-12.keras", "ckpt-12", 12),
+    ("weights.05-0.43.hdf5", "weights.05-0.43", 5),
+    ("Model_Step_7.H5", "Model_Step_7", 7),
+    ("model.iter3.h5", "model.iter3", 3),
+    ("final_20.keras", "final_20", 20),
+    ("run.4.best.h5", "run.4.best", 4),
+    ("model.keras", "model", None),
+    ("notes.txt", "notes.txt", None),
+])
+def test_stem_and_step_of_keras_file_names(name, stem_, step):
+    from app.formats.keras import stem, step_of
+    assert stem(f"/some/dir/{name}") == stem_
+    assert step_of(f"/some/dir/{name}") == step
+
+
+def _keras2_file(path, layers, optimizer=None, **attrs):
+    """A Keras 2 layout file: layers = {layer: {weight name: array}}."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in layers])
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for lname, weights in layers.items():
+            g = f.create_group(lname)
+            g.attrs["weight_names"] = np.array([w.encode() for w in weights], dtype="S")
+            for w, value in weights.items():
+                g.create_dataset(w, data=value)
+        if optimizer:
+            g = f.create_group("optimizer_weights")
+            g.attrs["weight_names"] = np.array([w.encode() for w in optimizer], dtype="S")
+            for w, value in optimizer.items():
+                g.create_dataset(w, data=value)
+
+
+def test_every_hdf5_number_type_is_listed_with_its_dtype_and_read_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    values = {f"w{i}:0": v for i, v in enumerate([
+        rng.random((3, 2)).astype(np.float16), rng.random(3).astype(np.float32),
+        rng.random(2), np.array([-5, 7], np.int8), np.array([-300, 2], np.int16),
+        np.array([-70000], np.int32), np.array([-2**40], np.int64), np.array([200], np.uint8),
+        np.array([60000], np.uint16), np.array([4_000_000_000], np.uint32),
+        np.array([2**63 + 5], np.uint64), np.array([True, False, True]),
+        np.array([1 + 2j], np.complex64), np.array([3 - 4j], np.complex128)])}
+    path = tmp_path / "types.h5"
+    _keras2_file(path, {"d": values})
+    reader = KerasFile(str(path))
+    try:
+        for w, value in values.items():
+            info = reader.tensors[f"d/{w}"]
+            assert info.dtype is not None and info.dtype.name == value.dtype.name, w
+            assert info.problem is None and info.nbytes == value.nbytes, w
+            _same(reader.read(f"d/{w}"), value, w)
+    finally:
+        reader.close()
+
+
+def test_keras2_weight_paths_follow_the_layer_and_optimizer_slots_link_to_them(tmp_path):
+    """Keras 2 named weights by the scope they were made in (`conv2d_3_1/kernel:0` in layer
+    `conv2d_3`) or bare (`kernel:0`); its optimizers by path (`Adam/conv2d_3/kernel/m:0`)
+    or flat (`adam/dense_kernel_momentum`)."""
+    k, b, d = np.ones((2, 3), np.float32), np.arange(3, dtype=np.float32), np.full((3, 1), 2.0, np.float32)
+    path = tmp_path / "k2.h5"
+    _keras2_file(path, {"conv2d_3": {"conv2d_3_1/kernel:0": k, "conv2d_3_1/bias:0": b},
+                        "dense": {"kernel:0": d}},
+                 optimizer={"Adam/iter:0": np.array(3, np.int64),
+                            "Adam/conv2d_3/kernel/m:0": k * 5, "Adam/conv2d_3/bias/v:0": b * 7,
+                            "adam/dense_kernel_momentum": d * 9})
+    reader = KerasFile(str(path))
+    try:
+        by_name = {t.display_name: t for t in reader.tensors.values()}
+        assert set(by_name) == {"conv2d_3/kernel", "conv2d_3/bias", "dense/kernel",
+                                "optimizer/Adam/iter", "optimizer/Adam/conv2d_3/kernel/m",
+                                "optimizer/Adam/conv2d_3/bias/v", "optimizer/adam/dense_kernel_momentum"}
+        _same(reader.read(by_name["conv2d_3/kernel"].name), k, "kernel")
+        _same(reader.read(by_name["dense/kernel"].name), d, "dense")
+        links = {n: (t.slot_of and reader.tensors[t.slot_of].display_name, t.slot_name)
+                 for n, t in by_name.items() if n.startswith("optimizer/")}
+        assert links == {"optimizer/Adam/iter": (None, None),
+                         "optimizer/Adam/conv2d_3/kernel/m": ("conv2d_3/kernel", "m"),
+                         "optimizer/Adam/conv2d_3/bias/v": ("conv2d_3/bias", "v"),
+                         "optimizer/adam/dense_kernel_momentum": ("dense/kernel", "momentum")}
+        _same(reader.read(by_name["optimizer/Adam/conv2d_3/bias/v"].name), b * 7, "v")
+        assert [(layer.name, [reader.tensors[w].display_name for w in layer.weights])
+                for layer in reader.layers] == [("conv2d_3", ["conv2d_3/kernel", "conv2d_3/bias"]),
+                                                ("dense", ["dense/kernel"])]
+        assert reader.layout == "keras2"
+    finally:
+        reader.close()
