@@ -374,3 +374,60 @@ def test_keras2_weight_paths_follow_the_layer_and_optimizer_slots_link_to_them(t
         assert reader.layout == "keras2"
     finally:
         reader.close()
+
+
+def _keras3_h5(path, layers, optimizer=None):
+    """A Keras 3 weights file: layers = {auto name: (real name, [arrays])}, each under
+    `layers/<auto>/vars/<i>` (nested auto names with `/`)."""
+    with h5py.File(path, "w") as f:
+        for auto, (name, arrays) in layers.items():
+            v = f.create_group(f"layers/{auto}/vars")
+            v.attrs["name"] = name
+            for i, a in enumerate(arrays):
+                v.create_dataset(str(i), data=a)
+        if optimizer is not None:
+            v = f.create_group("optimizer/vars")
+            v.attrs["name"] = optimizer[0]
+            for i, a in enumerate(optimizer[1]):
+                v.create_dataset(str(i), data=a)
+
+
+def _a(*shape):
+    return np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) + len(shape)
+
+
+# auto name, variable count -> the names Keras gives them (no config in the file)
+_AUTO_NAMES = [
+    ("dense", 2, ["kernel", "bias"]), ("dense_1", 1, ["kernel"]),
+    ("conv1d", 2, ["kernel", "bias"]), ("conv3d_2", 2, ["kernel", "bias"]),
+    ("conv2d_transpose", 2, ["kernel", "bias"]), ("einsum_dense", 2, ["kernel", "bias"]),
+    ("depthwise_conv2d", 2, ["depthwise_kernel", "bias"]),
+    ("separable_conv1d", 3, ["depthwise_kernel", "pointwise_kernel", "bias"]),
+    ("embedding", 1, ["embeddings"]), ("p_re_lu", 1, ["alpha"]),
+    ("batch_normalization_3", 4, ["gamma", "beta", "moving_mean", "moving_variance"]),
+    ("layer_normalization", 2, ["gamma", "beta"]), ("group_normalization", 2, ["gamma", "beta"]),
+    ("rms_normalization", 1, ["scale"]), ("normalization", 3, ["mean", "variance", "count"]),
+    ("gru_cell", 3, ["kernel", "recurrent_kernel", "bias"]),
+    ("simple_rnn_cell", 2, ["kernel", "recurrent_kernel"]),
+    ("mystery_layer", 2, ["vars/0", "vars/1"]), ("dense_9", 4, ["vars/0", "vars/1", "vars/2", "vars/3"]),
+]
+
+
+def test_keras3_weights_without_config_are_named_from_the_automatic_layer_names(tmp_path):
+    path = tmp_path / "auto.weights.h5"
+    layers = {auto: (auto, [_a(i + 2, n) for i in range(n)]) for auto, n, _names in _AUTO_NAMES}
+    layers["lstm/cell"] = ("lstm_cell", [_a(3, 4), _a(1, 4), _a(4)])
+    _keras3_h5(path, layers)
+    reader = KerasFile(str(path))
+    try:
+        assert reader.layout == "keras3"
+        names = {t.display_name: k for k, t in reader.tensors.items()}
+        expected = {f"{auto}/{v}": (auto, i) for auto, _n, vs in _AUTO_NAMES for i, v in enumerate(vs)}
+        expected |= {f"lstm/lstm_cell/{v}": ("lstm/cell", i)
+                     for i, v in enumerate(["kernel", "recurrent_kernel", "bias"])}
+        assert set(names) == set(expected)
+        for display, (auto, i) in expected.items():
+            assert names[display] == f"layers/{auto}/vars/{i}"
+            _same(reader.read(names[display]), layers[auto][1][i], display)
+    finally:
+        reader.close()
