@@ -431,3 +431,55 @@ def test_keras3_weights_without_config_are_named_from_the_automatic_layer_names(
             _same(reader.read(names[display]), layers[auto][1][i], display)
     finally:
         reader.close()
+
+
+def _keras_zip(path, config, h5_path, compress=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compress) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.9.0"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(h5_path, "model.weights.h5")
+
+
+# class, config, variable count -> the names Keras gives them (the config says)
+_CONFIG_NAMES = [
+    ("BatchNormalization", {"scale": False}, 3, ["beta", "moving_mean", "moving_variance"]),
+    ("BatchNormalization", {"center": False}, 3, ["gamma", "moving_mean", "moving_variance"]),
+    ("LayerNormalization", {"scale": False}, 1, ["beta"]),
+    ("LayerNormalization", {"center": False}, 1, ["gamma"]),
+    ("LayerNormalization", {"scale": True, "center": True}, 2, ["gamma", "beta"]),
+    ("GroupNormalization", {"scale": False}, 1, ["beta"]),
+    ("GroupNormalization", {"center": False, "groups": 2}, 1, ["gamma"]),
+    ("GroupNormalization", {}, 2, ["gamma", "beta"]),
+    ("Dense", {"use_bias": False}, 1, ["kernel"]),
+    ("Conv2D", {"use_bias": True}, 2, ["kernel", "bias"]),
+    ("SeparableConv2D", {"use_bias": False}, 2, ["depthwise_kernel", "pointwise_kernel"]),
+    ("Embedding", {}, 1, ["embeddings"]), ("PReLU", {}, 1, ["alpha"]),
+    ("keras.layers>Dense", {"use_bias": True}, 2, ["kernel", "bias"]),
+    ("Dense", {"use_bias": True}, 1, ["vars/0"]),   # the config says bias: one short is unknown
+]
+
+
+def test_keras3_variable_names_follow_the_layer_config(tmp_path):
+    """A `.keras` archive whose config names classes and switches off scale, center or bias."""
+    layers, h5_layers = [], {}
+    for i, (cls, cfg, n, _names) in enumerate(_CONFIG_NAMES):
+        name = f"l{i}"
+        layers.append({"class_name": cls, "config": {**cfg, "name": name}})
+        h5_layers[f"auto_{i}"] = (name, [_a(i + 1, k + 1) for k in range(n)])
+    h5_path = tmp_path / "w.h5"
+    _keras3_h5(h5_path, h5_layers)
+    config = {"class_name": "Functional", "config": {"name": "normed", "layers": layers}}
+    path = tmp_path / "normed.keras"
+    _keras_zip(path, config, h5_path)
+    reader = KerasFile(str(path))
+    try:
+        assert reader.model_name() == "normed" and reader.keras_version == "3.9.0"
+        got = [(layer.name, layer.class_name, [reader.tensors[k].display_name for k in layer.weights])
+               for layer in reader.layers]
+        assert got == [(f"l{i}", cls, [f"l{i}/{v}" for v in names])
+                       for i, (cls, _cfg, _n, names) in enumerate(_CONFIG_NAMES)]
+        for i, (_cls, _cfg, n, _names) in enumerate(_CONFIG_NAMES):
+            for k in range(n):
+                _same(reader.read(f"layers/auto_{i}/vars/{k}"), h5_layers[f"auto_{i}"][1][k], f"l{i}")
+    finally:
+        reader.close()
