@@ -483,3 +483,45 @@ def test_keras3_variable_names_follow_the_layer_config(tmp_path):
                 _same(reader.read(f"layers/auto_{i}/vars/{k}"), h5_layers[f"auto_{i}"][1][k], f"l{i}")
     finally:
         reader.close()
+
+
+def _stored_keras(kfiles, path, extra=b""):
+    """tiny.keras rewritten stored, the weights member with `extra` in its headers."""
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, zipfile.ZipFile(path, "w") as out:
+        for item in src.namelist():
+            info = zipfile.ZipInfo(item, (2024, 1, 1, 0, 0, 0))
+            info.extra = extra if item == "model.weights.h5" else b""
+            out.writestr(info, src.read(item))
+    return bytearray(path.read_bytes())
+
+
+def test_stored_member_with_an_extra_field_is_read_in_place(kfiles, tmp_path, cache):
+    path = tmp_path / "extra.keras"
+    _stored_keras(kfiles, path, extra=struct.pack("<HH", 0xCAFE, 12) + b"x" * 12)
+    reader = KerasFile(str(path))
+    try:
+        names = {t.display_name: k for k, t in reader.tensors.items()}
+        _same(reader.read(names["conv_a/kernel"]), kfiles.weights["conv_a/kernel"], "extra")
+        assert not cache.exists()
+    finally:
+        reader.close()
+
+
+def test_stored_member_whose_local_header_lies_is_a_clear_error(kfiles, tmp_path, cache):
+    path = tmp_path / "hdr.keras"
+    raw = _stored_keras(kfiles, path)
+    at = raw.index(b"model.weights.h5") - 30        # its local header (written first)
+    assert raw[at: at + 4] == b"PK\x03\x04"
+    broken = bytearray(raw)
+    broken[at: at + 4] = b"PK\x09\x09"
+    (tmp_path / "sig.keras").write_bytes(bytes(broken))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(tmp_path / "sig.keras"))
+    assert "sig.keras" in str(e.value) and "model.weights.h5: its local header" in str(e.value)
+    huge = bytearray(raw)
+    huge[at + 28: at + 30] = struct.pack("<H", 0xFFFF)   # an extra field past the end
+    (tmp_path / "long.keras").write_bytes(bytes(huge))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(tmp_path / "long.keras"))
+    assert "long.keras" in str(e.value) and "model.weights.h5 runs past the end" in str(e.value)
+    assert not cache.exists()
