@@ -525,3 +525,45 @@ def test_stored_member_whose_local_header_lies_is_a_clear_error(kfiles, tmp_path
         KerasFile(str(tmp_path / "long.keras"))
     assert "long.keras" in str(e.value) and "model.weights.h5 runs past the end" in str(e.value)
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("oname, per, kinds", [
+    ("sgd", 1, ["slot"]), ("Lion", 1, ["momentum"]), ("adamw", 2, ["momentum", "velocity"]),
+    ("rmsprop", 2, ["momentum", "velocity"]), ("broken", 3, None)])
+def test_keras3_optimizer_slots_are_named_and_linked_by_the_trainable_weights_order(tmp_path, oname, per, kinds):
+    """Keras 3 stores iteration, learning rate, then each trainable weight's slots; batch
+    norm's moving statistics have none."""
+    weights = {"d1": [_a(2, 3), _a(3)], "bn": [_a(3) + 1, _a(3) + 2, _a(3) + 3, _a(3) + 4],
+               "d2": [_a(3, 1)]}
+    trainable = [("d1/kernel", _a(2, 3)), ("d1/bias", _a(3)), ("bn/gamma", _a(3) + 1),
+                 ("bn/beta", _a(3) + 2), ("d2/kernel", _a(3, 1))]
+    slots = [v * (10 + i) for v in [w for _n, w in trainable] for i in range(per)]
+    h5_path = tmp_path / "w.h5"
+    _keras3_h5(h5_path, {f"auto_{n}": (n, arrays) for n, arrays in weights.items()},
+               optimizer=(oname, [np.array(7, np.int64), np.array(0.5, np.float32)] + slots))
+    layers = [{"class_name": "Dense", "config": {"name": "d1", "use_bias": True}},
+              {"class_name": "BatchNormalization", "config": {"name": "bn"}},
+              {"class_name": "Dense", "config": {"name": "d2", "use_bias": False}}]
+    path = tmp_path / "opt.keras"
+    _keras_zip(path, {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}, h5_path)
+    reader = KerasFile(str(path))
+    try:
+        opt = {k: t for k, t in reader.tensors.items() if k.startswith("optimizer/")}
+        assert len(opt) == 2 + len(slots)
+        _same(reader.read("optimizer/vars/0"), np.array(7, np.int64), "iteration")
+        if kinds is None:
+            assert all(not t.slot_of for t in opt.values())
+            assert opt["optimizer/vars/2"].display_name == f"optimizer/{oname}/2"
+            return
+        assert opt["optimizer/vars/0"].display_name == f"optimizer/{oname}/iteration"
+        assert opt["optimizer/vars/1"].display_name == f"optimizer/{oname}/learning_rate"
+        by_display = {t.display_name: k for k, t in reader.tensors.items()}
+        for i, value in enumerate(slots):
+            t = opt[f"optimizer/vars/{i + 2}"]
+            served, _ = trainable[i // per]
+            slot = kinds[i % per]
+            assert t.display_name == f"optimizer/{oname}/{served.replace('/', '_')}_{slot}"
+            assert (t.slot_of, t.slot_name) == (by_display[served], slot)
+            _same(reader.read(t.name), value, t.display_name)
+    finally:
+        reader.close()
