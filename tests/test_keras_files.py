@@ -567,3 +567,70 @@ def test_keras3_optimizer_slots_are_named_and_linked_by_the_trainable_weights_or
             _same(reader.read(t.name), value, t.display_name)
     finally:
         reader.close()
+
+
+def test_chunked_dataset_claiming_a_huge_shape_is_listed_with_its_problem(tmp_path):
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"emb", b"ok"])
+        g = f.create_group("emb")
+        g.attrs["weight_names"] = np.array([b"emb/embeddings:0"])
+        g.create_dataset("emb/embeddings:0", shape=(1 << 25, 1 << 10), dtype=np.float32, chunks=(64, 64))
+        g = f.create_group("ok")
+        g.attrs["weight_names"] = np.array([b"ok/kernel:0"])
+        g.create_dataset("ok/kernel:0", data=_a(300, 4), chunks=(10, 4))
+    reader = KerasFile(str(path))
+    try:
+        info = reader.tensors["emb/emb/embeddings:0"]
+        assert info.display_name == "emb/embeddings" and info.nbytes == 4 << 35
+        assert "too large" in info.problem
+        with pytest.raises(FormatError):
+            reader.read(info.name)
+        ok = reader.tensors["ok/ok/kernel:0"]
+        assert ok.problem is None
+        _same(reader.read(ok.name), _a(300, 4), "chunked")
+        parts = list(reader.chunks(ok.name, chunk_bytes=1000))
+        assert len(parts) > 1 and all(p.dtype == np.float32 for p in parts)
+        _same(np.concatenate(parts), _a(300, 4).ravel(), "chunks")
+    finally:
+        reader.close()
+
+
+def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_path, cache):
+    h5_path = tmp_path / "w.h5"
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
+        h5_path.write_bytes(z.read("model.weights.h5"))
+    bad = tmp_path / "badjson.keras"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("config.json", b'{"class_name": "Functional", "config": ')
+        z.write(h5_path, "model.weights.h5")
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(bad))
+    assert "badjson.keras" in str(e.value) and "config.json is not valid JSON" in str(e.value)
+    odd = tmp_path / "oddmeta.keras"
+    with zipfile.ZipFile(odd, "w") as z:
+        z.writestr("metadata.json", b'["3.0"]')
+        z.write(h5_path, "model.weights.h5")
+    reader = KerasFile(str(odd))
+    assert reader.metadata == {} and reader.model_config is None and reader.layout == "keras3"
+    assert reader.keras_version is None and reader.model_name() is None
+    reader.close()
+    big = tmp_path / "bigmeta.keras"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("metadata.json", b"{}")
+        z.write(h5_path, "model.weights.h5")
+    raw = bytearray(big.read_bytes())
+    cd = raw.index(b"PK\x01\x02")
+    assert raw[cd + 46: cd + 46 + 13] == b"metadata.json"
+    raw[cd + 24: cd + 28] = struct.pack("<I", (64 << 20) + 1)
+    big.write_bytes(bytes(raw))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(big))
+    assert "bigmeta.keras" in str(e.value) and "metadata.json claims 67,108,865 bytes" in str(e.value)
+    missing = tmp_path / "noweights.keras"
+    with zipfile.ZipFile(missing, "w") as z:
+        z.writestr("config.json", b"{}")
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(missing))
+    assert "noweights.keras" in str(e.value) and "without model.weights.h5 (it holds: config.json)" in str(e.value)
+    assert not cache.exists() or not any(cache.rglob("*.h5"))
