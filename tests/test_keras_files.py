@@ -529,7 +529,8 @@ def test_stored_member_whose_local_header_lies_is_a_clear_error(kfiles, tmp_path
 
 @pytest.mark.parametrize("oname, per, kinds", [
     ("sgd", 1, ["slot"]), ("Lion", 1, ["momentum"]), ("adamw", 2, ["momentum", "velocity"]),
-    ("rmsprop", 2, ["momentum", "velocity"]), ("broken", 3, None)])
+    ("rmsprop", 2, ["momentum", "velocity"]), ("broken", 3, None), ("uneven", 1.2, None),
+    ("alone", 0, None)])
 def test_keras3_optimizer_slots_are_named_and_linked_by_the_trainable_weights_order(tmp_path, oname, per, kinds):
     """Keras 3 stores iteration, learning rate, then each trainable weight's slots; batch
     norm's moving statistics have none."""
@@ -537,13 +538,18 @@ def test_keras3_optimizer_slots_are_named_and_linked_by_the_trainable_weights_or
                "d2": [_a(3, 1)]}
     trainable = [("d1/kernel", _a(2, 3)), ("d1/bias", _a(3)), ("bn/gamma", _a(3) + 1),
                  ("bn/beta", _a(3) + 2), ("d2/kernel", _a(3, 1))]
-    slots = [v * (10 + i) for v in [w for _n, w in trainable] for i in range(per)]
+    slots = [v * (10 + i) for v in [w for _n, w in trainable] for i in range(int(per))]
+    if per == 1.2:          # one slot too many: pairs with nothing
+        slots.append(_a(2, 3))
+    if per == 0:            # an optimizer with state but a model without trainable weights
+        weights, slots = {"nm": [_a(3), _a(3), np.array(5, np.int64)]}, [_a(2)]
     h5_path = tmp_path / "w.h5"
     _keras3_h5(h5_path, {f"auto_{n}": (n, arrays) for n, arrays in weights.items()},
                optimizer=(oname, [np.array(7, np.int64), np.array(0.5, np.float32)] + slots))
     layers = [{"class_name": "Dense", "config": {"name": "d1", "use_bias": True}},
               {"class_name": "BatchNormalization", "config": {"name": "bn"}},
-              {"class_name": "Dense", "config": {"name": "d2", "use_bias": False}}]
+              {"class_name": "Dense", "config": {"name": "d2", "use_bias": False}},
+              {"class_name": "Normalization", "config": {"name": "nm"}}]
     path = tmp_path / "opt.keras"
     _keras_zip(path, {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}, h5_path)
     reader = KerasFile(str(path))
@@ -554,6 +560,7 @@ def test_keras3_optimizer_slots_are_named_and_linked_by_the_trainable_weights_or
         if kinds is None:
             assert all(not t.slot_of for t in opt.values())
             assert opt["optimizer/vars/2"].display_name == f"optimizer/{oname}/2"
+            assert opt["optimizer/vars/0"].display_name == f"optimizer/{oname}/0"
             return
         assert opt["optimizer/vars/0"].display_name == f"optimizer/{oname}/iteration"
         assert opt["optimizer/vars/1"].display_name == f"optimizer/{oname}/learning_rate"
@@ -634,3 +641,22 @@ def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_pat
         KerasFile(str(missing))
     assert "noweights.keras" in str(e.value) and "without model.weights.h5 (it holds: config.json)" in str(e.value)
     assert not cache.exists() or not any(cache.rglob("*.h5"))
+
+
+def test_without_xdg_cache_home_archives_unpack_under_the_home_cache(kfiles, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    packed = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
+            zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.namelist():
+            out.writestr(item, src.read(item))
+    reader = KerasFile(str(packed))
+    try:
+        unpacked = home / ".cache" / "checkpoint-browser" / "unpacked"
+        assert [p.name for p in unpacked.glob("keras-*/model.weights.h5")] == ["model.weights.h5"]
+    finally:
+        reader.close()
+    assert not any(unpacked.rglob("*.h5"))
