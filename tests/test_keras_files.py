@@ -660,3 +660,31 @@ def test_without_xdg_cache_home_archives_unpack_under_the_home_cache(kfiles, tmp
     finally:
         reader.close()
     assert not any(unpacked.rglob("*.h5"))
+
+
+def test_archive_json_at_the_size_bound_is_read_and_a_damaged_one_is_an_error(kfiles, tmp_path):
+    h5_path = tmp_path / "w.h5"
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
+        h5_path.write_bytes(z.read("model.weights.h5"))
+    head = b'{"keras_version": "3.1.0", "pad": "'
+    meta = head + b"x" * ((64 << 20) - len(head) - 2) + b'"}'
+    assert len(meta) == 64 << 20             # exactly the bound: still read
+    path = tmp_path / "edge.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", meta)
+        z.write(h5_path, "model.weights.h5")
+    reader = KerasFile(str(path))
+    assert reader.keras_version == "3.1.0"
+    reader.close()
+    path.unlink()
+    crc = tmp_path / "crc.keras"
+    with zipfile.ZipFile(crc, "w") as z:
+        z.writestr("config.json", b'{"class_name": "Functional", "config": {"name": "m"}}')
+        z.write(h5_path, "model.weights.h5")
+    raw = bytearray(crc.read_bytes())
+    at = raw.index(b'"Functional"')
+    raw[at + 1: at + 3] = b"fU"                 # same size, wrong CRC
+    crc.write_bytes(bytes(raw))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(crc))
+    assert "crc.keras" in str(e.value) and "config.json cannot be read" in str(e.value)
