@@ -688,3 +688,40 @@ def test_archive_json_at_the_size_bound_is_read_and_a_damaged_one_is_an_error(kf
     with pytest.raises(FormatError) as e:
         KerasFile(str(crc))
     assert "crc.keras" in str(e.value) and "config.json cannot be read" in str(e.value)
+
+
+def _weights_cd(raw):
+    """Offset of the weights member's central directory entry."""
+    cd = raw.index(b"PK\x01\x02")
+    while raw[cd + 46: cd + 46 + 16] != b"model.weights.h5":
+        cd = raw.index(b"PK\x01\x02", cd + 4)
+    return cd
+
+
+def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles, tmp_path, cache):
+    raw = _stored_keras(kfiles, tmp_path / "src.keras")
+    cd = _weights_cd(raw)
+    real = struct.unpack("<I", raw[cd + 24: cd + 28])[0]
+    cases = {"sizes.keras": ((real + 8, real), "stored member with sizes that disagree "
+                                                f"({real + 8} vs {real})"),
+             "past.keras": ((len(raw) + 64, len(raw) + 64), "model.weights.h5 runs past the end")}
+    for name, ((usize, csize), message) in cases.items():
+        bad = bytearray(raw)
+        bad[cd + 20: cd + 28] = struct.pack("<II", csize, usize)
+        (tmp_path / name).write_bytes(bytes(bad))
+        with pytest.raises(FormatError) as e:
+            KerasFile(str(tmp_path / name))
+        assert name in str(e.value) and message in str(e.value)
+    empty = tmp_path / "empty.keras"         # a local header, then a directory of nothing
+    empty.write_bytes(b"PK\x03\x04" + bytes(26) + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 0, 0, 0, 30, 0))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(empty))
+    assert "empty.keras" in str(e.value) and "(it holds: nothing)" in str(e.value)
+    many = tmp_path / "many.keras"
+    with zipfile.ZipFile(many, "w") as z:
+        for i in range(10):
+            z.writestr(f"f{i}.txt", b"x")
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(many))
+    assert "(it holds: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt, f5.txt, f6.txt, f7.txt)" in str(e.value)
+    assert not cache.exists()
