@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -239,7 +240,7 @@ class KerasFile(TensorReader):
         try:
             with self._zip.open(info) as f:
                 data = f.read(MAX_JSON_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
             raise FormatError(self.path, f"{member} cannot be read ({e})") from None
         if len(data) > MAX_JSON_BYTES:
             raise FormatError(self.path, f"{member} is larger than it claims")
@@ -271,7 +272,7 @@ class KerasFile(TensorReader):
                         raise FormatError(self.path, f"{WEIGHTS_MEMBER} decompresses to more than "
                                                      f"the {claimed:,} bytes it claims")
                     dst.write(block)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error) as e:
             raise FormatError(self.path, f"{WEIGHTS_MEMBER} cannot be decompressed ({e})") from None
         return target
 
