@@ -725,3 +725,50 @@ def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles
         KerasFile(str(many))
     assert "(it holds: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt, f5.txt, f6.txt, f7.txt)" in str(e.value)
     assert not cache.exists()
+
+
+def _deflated_keras(kfiles, path):
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.namelist():
+            out.writestr(item, src.read(item))
+    return bytearray(path.read_bytes())
+
+
+def test_compressed_weights_member_that_claims_too_much_or_is_damaged_is_refused(kfiles, tmp_path, cache):
+    raw = _deflated_keras(kfiles, tmp_path / "src.keras")
+    cd = _weights_cd(raw)
+    packed = struct.unpack("<I", raw[cd + 20: cd + 24])[0]
+    assert packed < 1 << 20
+    claim = 1_500_000_000          # over 1000 x 1 MiB: refused before anything is written
+    bomb = bytearray(raw)
+    bomb[cd + 24: cd + 28] = struct.pack("<I", claim)
+    (tmp_path / "bomb.keras").write_bytes(bytes(bomb))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(tmp_path / "bomb.keras"))
+    assert "bomb.keras" in str(e.value)
+    assert f"model.weights.h5 claims {claim:,} bytes from {packed:,} compressed: refused" in str(e.value)
+    assert not cache.exists()
+    broken = bytearray(raw)
+    local = broken.index(b"model.weights.h5") + 16   # its deflate stream, after the local header
+    broken[local + 40: local + 80] = b"\xff" * 40
+    (tmp_path / "broken.keras").write_bytes(bytes(broken))
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(tmp_path / "broken.keras"))
+    assert "broken.keras" in str(e.value) and "model.weights.h5 cannot be decompressed" in str(e.value)
+    assert not any(cache.rglob("*.h5"))
+
+
+def test_two_compressed_archives_open_at_once_each_in_its_own_folder(kfiles, tmp_path, cache):
+    _deflated_keras(kfiles, tmp_path / "a.keras")
+    _deflated_keras(kfiles, tmp_path / "b.keras")
+    a, b = KerasFile(str(tmp_path / "a.keras")), KerasFile(str(tmp_path / "b.keras"))
+    try:
+        assert len(list(cache.rglob("model.weights.h5"))) == 2
+        key = next(k for k, t in b.tensors.items() if t.display_name == "hidden/kernel")
+        _same(b.read(key), kfiles.weights["hidden/kernel"], "b")
+        _same(a.read(key), kfiles.weights["hidden/kernel"], "a")
+    finally:
+        a.close()
+        b.close()
+    assert not any(cache.rglob("*.h5"))
