@@ -456,6 +456,16 @@ _CONFIG_NAMES = [
     ("Embedding", {}, 1, ["embeddings"]), ("PReLU", {}, 1, ["alpha"]),
     ("keras.layers>Dense", {"use_bias": True}, 2, ["kernel", "bias"]),
     ("Dense", {"use_bias": True}, 1, ["vars/0"]),   # the config says bias: one short is unknown
+    ("Conv1D", {}, 2, ["kernel", "bias"]), ("Conv3D", {}, 2, ["kernel", "bias"]),
+    ("Conv1DTranspose", {}, 2, ["kernel", "bias"]), ("Conv2DTranspose", {}, 2, ["kernel", "bias"]),
+    ("Conv3DTranspose", {}, 2, ["kernel", "bias"]), ("EinsumDense", {}, 2, ["kernel", "bias"]),
+    ("DepthwiseConv1D", {}, 2, ["depthwise_kernel", "bias"]),
+    ("DepthwiseConv2D", {}, 2, ["depthwise_kernel", "bias"]),
+    ("SeparableConv1D", {}, 3, ["depthwise_kernel", "pointwise_kernel", "bias"]),
+    ("RMSNormalization", {}, 1, ["scale"]), ("Normalization", {}, 3, ["mean", "variance", "count"]),
+    ("LSTMCell", {}, 3, ["kernel", "recurrent_kernel", "bias"]),
+    ("GRUCell", {"use_bias": True}, 3, ["kernel", "recurrent_kernel", "bias"]),
+    ("SimpleRNNCell", {"use_bias": False}, 2, ["kernel", "recurrent_kernel"]),
 ]
 
 
