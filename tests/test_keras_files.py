@@ -782,3 +782,22 @@ def test_two_compressed_archives_open_at_once_each_in_its_own_folder(kfiles, tmp
         a.close()
         b.close()
     assert not any(cache.rglob("*.h5"))
+
+
+def test_odd_model_config_gives_no_model_name_and_a_cut_archive_says_so(kfiles, tmp_path):
+    h5_path = tmp_path / "w.h5"
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
+        h5_path.write_bytes(z.read("model.weights.h5"))
+    for i, config in enumerate([{"class_name": "Functional", "config": ["m"]},
+                                {"class_name": "Functional", "config": {"name": 5}}, ["m"]]):
+        path = tmp_path / f"odd{i}.keras"
+        _keras_zip(path, config, h5_path)
+        reader = KerasFile(str(path))
+        assert reader.model_name() is None and reader.model_config == config
+        assert {t.display_name for t in reader.tensors.values()} >= {"probs/kernel", "conv_a/kernel"}
+        reader.close()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes((kfiles.dir / "tiny.keras").read_bytes()[:100])
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(cut))
+    assert "cut.keras" in str(e.value) and "a broken or truncated .keras archive" in str(e.value)
