@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,7 @@ def step_of(path: str) -> int | None:
     `ckpt-12.keras` → 12, `weights.05-0.43.hdf5` (Keras' ModelCheckpoint pattern) → 5."""
     s = stem(path)
     m = (re.search(r"(?:epoch|step|iter|ckpt)[-_.]?(\d+)", s, re.I)
+         or re.search(r"(?:^|[-_.])(\d+)-\d+\.\d+$", s)   # epoch, then a metric's value
          or re.search(r"[-_.](\d+)$", s) or re.search(r"(?:^|[-_.])(\d+)(?:[-_.]|$)", s))
     return int(m.group(1)) if m else None
 
@@ -238,7 +240,7 @@ class KerasFile(TensorReader):
         try:
             with self._zip.open(info) as f:
                 data = f.read(MAX_JSON_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
             raise FormatError(self.path, f"{member} cannot be read ({e})") from None
         if len(data) > MAX_JSON_BYTES:
             raise FormatError(self.path, f"{member} is larger than it claims")
@@ -270,7 +272,7 @@ class KerasFile(TensorReader):
                         raise FormatError(self.path, f"{WEIGHTS_MEMBER} decompresses to more than "
                                                      f"the {claimed:,} bytes it claims")
                     dst.write(block)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error) as e:
             raise FormatError(self.path, f"{WEIGHTS_MEMBER} cannot be decompressed ({e})") from None
         return target
 
