@@ -222,13 +222,26 @@ def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(t
     assert not cache.exists() or not any(cache.rglob("*.h5"))
 
 
+def _deflated_keras(kfiles, path):
+    """tiny.keras repacked with every member compressed (as some tools repack archives)."""
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.namelist():
+            out.writestr(item, src.read(item))
+    return bytearray(path.read_bytes())
+
+
+def _weights_member(kfiles, path):
+    """tiny.keras's model.weights.h5, written out to `path`."""
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
+        path.write_bytes(z.read("model.weights.h5"))
+    return path
+
+
 def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp_path, cache):
     weights = kfiles.weights
     packed = tmp_path / "deflated.keras"
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
-            zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
-        for item in src.namelist():
-            out.writestr(item, src.read(item))
+    _deflated_keras(kfiles, packed)
     reader = KerasFile(str(packed))
     names = {t.display_name: k for k, t in reader.tensors.items()}
     _same(reader.read(names["probs/kernel"]), weights["probs/kernel"], "deflated")
@@ -614,9 +627,7 @@ def test_chunked_dataset_claiming_a_huge_shape_is_listed_with_its_problem(tmp_pa
 
 
 def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_path, cache):
-    h5_path = tmp_path / "w.h5"
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
-        h5_path.write_bytes(z.read("model.weights.h5"))
+    h5_path = _weights_member(kfiles, tmp_path / "w.h5")
     bad = tmp_path / "badjson.keras"
     with zipfile.ZipFile(bad, "w") as z:
         z.writestr("config.json", b'{"class_name": "Functional", "config": ')
@@ -659,10 +670,7 @@ def test_without_xdg_cache_home_archives_unpack_under_the_home_cache(kfiles, tmp
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(home))
     packed = tmp_path / "deflated.keras"
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
-            zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
-        for item in src.namelist():
-            out.writestr(item, src.read(item))
+    _deflated_keras(kfiles, packed)
     reader = KerasFile(str(packed))
     try:
         unpacked = home / ".cache" / "checkpoint-browser" / "unpacked"
@@ -673,9 +681,7 @@ def test_without_xdg_cache_home_archives_unpack_under_the_home_cache(kfiles, tmp
 
 
 def test_archive_json_at_the_size_bound_is_read_and_a_damaged_one_is_an_error(kfiles, tmp_path):
-    h5_path = tmp_path / "w.h5"
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
-        h5_path.write_bytes(z.read("model.weights.h5"))
+    h5_path = _weights_member(kfiles, tmp_path / "w.h5")
     head = b'{"keras_version": "3.1.0", "pad": "'
     meta = head + b"x" * ((64 << 20) - len(head) - 2) + b'"}'
     assert len(meta) == 64 << 20             # exactly the bound: still read
@@ -737,14 +743,6 @@ def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles
     assert not cache.exists()
 
 
-def _deflated_keras(kfiles, path):
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for item in src.namelist():
-            out.writestr(item, src.read(item))
-    return bytearray(path.read_bytes())
-
-
 def test_compressed_weights_member_that_claims_too_much_or_is_damaged_is_refused(kfiles, tmp_path, cache):
     raw = _deflated_keras(kfiles, tmp_path / "src.keras")
     cd = _weights_cd(raw)
@@ -785,9 +783,7 @@ def test_two_compressed_archives_open_at_once_each_in_its_own_folder(kfiles, tmp
 
 
 def test_odd_model_config_gives_no_model_name_and_a_cut_archive_says_so(kfiles, tmp_path):
-    h5_path = tmp_path / "w.h5"
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as z:
-        h5_path.write_bytes(z.read("model.weights.h5"))
+    h5_path = _weights_member(kfiles, tmp_path / "w.h5")
     for i, config in enumerate([{"class_name": "Functional", "config": ["m"]},
                                 {"class_name": "Functional", "config": {"name": 5}}, ["m"]]):
         path = tmp_path / f"odd{i}.keras"
