@@ -564,13 +564,19 @@ def test_a_short_file_of_other_bytes_and_its_note(tmp_path):
         "not-events", str(path), 0, "does not start with a TFRecord: not an event file", "r")
 
 
+def _read_once(folder):
+    """An event file of steps 0-2 in `folder`, and a reader that has read it: (path, reader,
+    the file's size), for tests of what a later read makes of new bytes."""
+    path = folder / EVENTS
+    write_event_records(path, scalar_events(0, 3))
+    reader = ev.EventReader(folder)
+    reader.read()
+    return path, reader, path.stat().st_size
+
+
 def test_damage_in_a_later_read_is_never_called_a_non_event_file(tmp_path):
     """The damage starts as far into the new bytes as the earlier read ended."""
-    path = tmp_path / EVENTS
-    write_event_records(path, scalar_events(0, 3))
-    reader = ev.EventReader(tmp_path)
-    reader.read()
-    size = path.stat().st_size
+    path, reader, size = _read_once(tmp_path)
     write_event_records(path, scalar_events(0, 3), append=True)      # the same bytes again
     assert path.stat().st_size == 2 * size
     with open(path, "ab") as f:
@@ -617,11 +623,7 @@ def test_the_resync_note_names_the_file_and_run(tmp_path, monkeypatch):
 
 
 def test_a_truncated_record_in_a_later_read_says_how_much_of_it_is_there(tmp_path):
-    path = tmp_path / EVENTS
-    write_event_records(path, scalar_events(0, 3))
-    reader = ev.EventReader(tmp_path)
-    reader.read()
-    size = path.stat().st_size
+    path, reader, size = _read_once(tmp_path)
     write_event_records(tmp_path / "tail", scalar_events(3, 5))
     tail = (tmp_path / "tail").read_bytes()
     with open(path, "ab") as f:

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,14 +207,10 @@ def test_truncated_keras_zip_is_a_clear_error(kfiles, tmp_path, cache):
 
 def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(tmp_path, cache):
     bomb = tmp_path / "bomb.keras"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", "{}")
-        z.writestr("model.weights.h5", b"\0" * (4 << 20))
+    _archive(bomb, {"config.json": "{}", "model.weights.h5": b"\0" * (4 << 20)}, zipfile.ZIP_DEFLATED)
     raw = bytearray(bomb.read_bytes())
     # the central directory's uncompressed size of the weights member: claim 200 GB
-    cd = raw.index(b"PK\x01\x02model.weights.h5"[:4], raw.index(b"PK\x01\x02"))
-    while raw[cd + 46: cd + 46 + 16] != b"model.weights.h5":
-        cd = raw.index(b"PK\x01\x02", cd + 4)
+    cd = _weights_cd(raw)
     raw[cd + 24: cd + 28] = struct.pack("<I", 0xFFFFFFF0)
     bomb.write_bytes(bytes(raw))
     with pytest.raises(FormatError) as e:
@@ -222,13 +219,26 @@ def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(t
     assert not cache.exists() or not any(cache.rglob("*.h5"))
 
 
-def _deflated_keras(kfiles, path):
-    """tiny.keras repacked with every member compressed (as some tools repack archives)."""
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+def _repacked(kfiles, path, compress=zipfile.ZIP_STORED, extra=b""):
+    """tiny.keras written again: every member stored or compressed (as some tools repack
+    archives), the weights member with `extra` in its headers; its bytes."""
+    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, zipfile.ZipFile(path, "w") as out:
         for item in src.namelist():
-            out.writestr(item, src.read(item))
+            info = zipfile.ZipInfo(item, (2024, 1, 1, 0, 0, 0))
+            info.compress_type = compress
+            info.extra = extra if item == "model.weights.h5" else b""
+            out.writestr(info, src.read(item))
     return bytearray(path.read_bytes())
+
+
+def _archive(path, members, compress=zipfile.ZIP_STORED):
+    """A zip at `path` holding `members`: name -> bytes, or a Path whose file goes in."""
+    with zipfile.ZipFile(path, "w", compress) as z:
+        for name, data in members.items():
+            if isinstance(data, Path):
+                z.write(data, name)
+            else:
+                z.writestr(name, data)
 
 
 def _weights_member(kfiles, path):
@@ -241,7 +251,7 @@ def _weights_member(kfiles, path):
 def test_compressed_archive_is_read_through_the_cache_and_cleaned_up(kfiles, tmp_path, cache):
     weights = kfiles.weights
     packed = tmp_path / "deflated.keras"
-    _deflated_keras(kfiles, packed)
+    _repacked(kfiles, packed, zipfile.ZIP_DEFLATED)
     reader = KerasFile(str(packed))
     names = {t.display_name: k for k, t in reader.tensors.items()}
     _same(reader.read(names["probs/kernel"]), weights["probs/kernel"], "deflated")
@@ -447,10 +457,8 @@ def test_keras3_weights_without_config_are_named_from_the_automatic_layer_names(
 
 
 def _keras_zip(path, config, h5_path, compress=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w", compress) as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.9.0"}))
-        z.writestr("config.json", json.dumps(config))
-        z.write(h5_path, "model.weights.h5")
+    _archive(path, {"metadata.json": json.dumps({"keras_version": "3.9.0"}),
+                    "config.json": json.dumps(config), "model.weights.h5": Path(h5_path)}, compress)
 
 
 # class, config, variable count -> the names Keras gives them (the config says)
@@ -508,19 +516,9 @@ def test_keras3_variable_names_follow_the_layer_config(tmp_path):
         reader.close()
 
 
-def _stored_keras(kfiles, path, extra=b""):
-    """tiny.keras rewritten stored, the weights member with `extra` in its headers."""
-    with zipfile.ZipFile(kfiles.dir / "tiny.keras") as src, zipfile.ZipFile(path, "w") as out:
-        for item in src.namelist():
-            info = zipfile.ZipInfo(item, (2024, 1, 1, 0, 0, 0))
-            info.extra = extra if item == "model.weights.h5" else b""
-            out.writestr(info, src.read(item))
-    return bytearray(path.read_bytes())
-
-
 def test_stored_member_with_an_extra_field_is_read_in_place(kfiles, tmp_path, cache):
     path = tmp_path / "extra.keras"
-    _stored_keras(kfiles, path, extra=struct.pack("<HH", 0xCAFE, 12) + b"x" * 12)
+    _repacked(kfiles, path, extra=struct.pack("<HH", 0xCAFE, 12) + b"x" * 12)
     reader = KerasFile(str(path))
     try:
         names = {t.display_name: k for k, t in reader.tensors.items()}
@@ -532,7 +530,7 @@ def test_stored_member_with_an_extra_field_is_read_in_place(kfiles, tmp_path, ca
 
 def test_stored_member_whose_local_header_lies_is_a_clear_error(kfiles, tmp_path, cache):
     path = tmp_path / "hdr.keras"
-    raw = _stored_keras(kfiles, path)
+    raw = _repacked(kfiles, path)
     at = raw.index(b"model.weights.h5") - 30        # its local header (written first)
     assert raw[at: at + 4] == b"PK\x03\x04"
     broken = bytearray(raw)
@@ -629,24 +627,18 @@ def test_chunked_dataset_claiming_a_huge_shape_is_listed_with_its_problem(tmp_pa
 def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_path, cache):
     h5_path = _weights_member(kfiles, tmp_path / "w.h5")
     bad = tmp_path / "badjson.keras"
-    with zipfile.ZipFile(bad, "w") as z:
-        z.writestr("config.json", b'{"class_name": "Functional", "config": ')
-        z.write(h5_path, "model.weights.h5")
+    _archive(bad, {"config.json": b'{"class_name": "Functional", "config": ', "model.weights.h5": h5_path})
     with pytest.raises(FormatError) as e:
         KerasFile(str(bad))
     assert "badjson.keras" in str(e.value) and "config.json is not valid JSON" in str(e.value)
     odd = tmp_path / "oddmeta.keras"
-    with zipfile.ZipFile(odd, "w") as z:
-        z.writestr("metadata.json", b'["3.0"]')
-        z.write(h5_path, "model.weights.h5")
+    _archive(odd, {"metadata.json": b'["3.0"]', "model.weights.h5": h5_path})
     reader = KerasFile(str(odd))
     assert reader.metadata == {} and reader.model_config is None and reader.layout == "keras3"
     assert reader.keras_version is None and reader.model_name() is None
     reader.close()
     big = tmp_path / "bigmeta.keras"
-    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("metadata.json", b"{}")
-        z.write(h5_path, "model.weights.h5")
+    _archive(big, {"metadata.json": b"{}", "model.weights.h5": h5_path}, zipfile.ZIP_DEFLATED)
     raw = bytearray(big.read_bytes())
     cd = raw.index(b"PK\x01\x02")
     assert raw[cd + 46: cd + 46 + 13] == b"metadata.json"
@@ -656,8 +648,7 @@ def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_pat
         KerasFile(str(big))
     assert "bigmeta.keras" in str(e.value) and "metadata.json claims 67,108,865 bytes" in str(e.value)
     missing = tmp_path / "noweights.keras"
-    with zipfile.ZipFile(missing, "w") as z:
-        z.writestr("config.json", b"{}")
+    _archive(missing, {"config.json": b"{}"})
     with pytest.raises(FormatError) as e:
         KerasFile(str(missing))
     assert "noweights.keras" in str(e.value) and "without model.weights.h5 (it holds: config.json)" in str(e.value)
@@ -670,7 +661,7 @@ def test_without_xdg_cache_home_archives_unpack_under_the_home_cache(kfiles, tmp
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(home))
     packed = tmp_path / "deflated.keras"
-    _deflated_keras(kfiles, packed)
+    _repacked(kfiles, packed, zipfile.ZIP_DEFLATED)
     reader = KerasFile(str(packed))
     try:
         unpacked = home / ".cache" / "checkpoint-browser" / "unpacked"
@@ -686,17 +677,14 @@ def test_archive_json_at_the_size_bound_is_read_and_a_damaged_one_is_an_error(kf
     meta = head + b"x" * ((64 << 20) - len(head) - 2) + b'"}'
     assert len(meta) == 64 << 20             # exactly the bound: still read
     path = tmp_path / "edge.keras"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("metadata.json", meta)
-        z.write(h5_path, "model.weights.h5")
+    _archive(path, {"metadata.json": meta, "model.weights.h5": h5_path})
     reader = KerasFile(str(path))
     assert reader.keras_version == "3.1.0"
     reader.close()
     path.unlink()
     crc = tmp_path / "crc.keras"
-    with zipfile.ZipFile(crc, "w") as z:
-        z.writestr("config.json", b'{"class_name": "Functional", "config": {"name": "m"}}')
-        z.write(h5_path, "model.weights.h5")
+    _archive(crc, {"config.json": b'{"class_name": "Functional", "config": {"name": "m"}}',
+                   "model.weights.h5": h5_path})
     raw = bytearray(crc.read_bytes())
     at = raw.index(b'"Functional"')
     raw[at + 1: at + 3] = b"fU"                 # same size, wrong CRC
@@ -715,7 +703,7 @@ def _weights_cd(raw):
 
 
 def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles, tmp_path, cache):
-    raw = _stored_keras(kfiles, tmp_path / "src.keras")
+    raw = _repacked(kfiles, tmp_path / "src.keras")
     cd = _weights_cd(raw)
     real = struct.unpack("<I", raw[cd + 24: cd + 28])[0]
     cases = {"sizes.keras": ((real + 8, real), "stored member with sizes that disagree "
@@ -734,9 +722,7 @@ def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles
         KerasFile(str(empty))
     assert "empty.keras" in str(e.value) and "(it holds: nothing)" in str(e.value)
     many = tmp_path / "many.keras"
-    with zipfile.ZipFile(many, "w") as z:
-        for i in range(10):
-            z.writestr(f"f{i}.txt", b"x")
+    _archive(many, {f"f{i}.txt": b"x" for i in range(10)})
     with pytest.raises(FormatError) as e:
         KerasFile(str(many))
     assert "(it holds: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt, f5.txt, f6.txt, f7.txt)" in str(e.value)
@@ -744,7 +730,7 @@ def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles
 
 
 def test_compressed_weights_member_that_claims_too_much_or_is_damaged_is_refused(kfiles, tmp_path, cache):
-    raw = _deflated_keras(kfiles, tmp_path / "src.keras")
+    raw = _repacked(kfiles, tmp_path / "src.keras", zipfile.ZIP_DEFLATED)
     cd = _weights_cd(raw)
     packed = struct.unpack("<I", raw[cd + 20: cd + 24])[0]
     assert packed < 1 << 20
@@ -768,8 +754,8 @@ def test_compressed_weights_member_that_claims_too_much_or_is_damaged_is_refused
 
 
 def test_two_compressed_archives_open_at_once_each_in_its_own_folder(kfiles, tmp_path, cache):
-    _deflated_keras(kfiles, tmp_path / "a.keras")
-    _deflated_keras(kfiles, tmp_path / "b.keras")
+    _repacked(kfiles, tmp_path / "a.keras", zipfile.ZIP_DEFLATED)
+    _repacked(kfiles, tmp_path / "b.keras", zipfile.ZIP_DEFLATED)
     a, b = KerasFile(str(tmp_path / "a.keras")), KerasFile(str(tmp_path / "b.keras"))
     try:
         assert len(list(cache.rglob("model.weights.h5"))) == 2

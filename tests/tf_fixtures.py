@@ -32,6 +32,8 @@ import hashlib
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1632,8 +1634,6 @@ class TrainedWithEvents:
 @_reused
 def trained_with_events(dest) -> TrainedWithEvents:
     """tests/live_train.py in tf2ev mode, run to its end in its own process (4 saves)."""
-    import subprocess
-    import sys
     run = Path(dest).absolute() / "run"
     record = Path(dest).absolute() / "record"
     record.mkdir(parents=True, exist_ok=True)
