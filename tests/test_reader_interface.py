@@ -17,6 +17,8 @@ from app.formats.model import ConstReader, open_checkpoint, open_path  # noqa: E
 from app.formats.reader import Region, TensorReader  # noqa: E402
 from app.formats.v1 import V1Checkpoint  # noqa: E402
 
+from . import tf_fixtures as fx  # noqa: E402
+
 CHUNK = 256   # bytes: every tensor below spans several chunks
 
 
@@ -38,15 +40,8 @@ def _bundle(folder):
 
 
 def _v1(folder):
-    v = _values()
-    graph = tf.Graph()
-    with graph.as_default():
-        made = [tf.compat.v1.Variable(v[k], name=k, use_resource=False) for k in ("plain", "ints")]
-        saver = tf.compat.v1.train.Saver(made, write_version=tf.compat.v1.train.SaverDef.V1)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            prefix = saver.save(sess, str(folder / "model"), global_step=1)
-    model = open_path(prefix)
+    # written in a session: a cached builder, so forked mutation runs can use it too
+    model = open_path(str(fx.v1_format(folder).prefix))
     assert model.selected.format == "v1"
     return open_checkpoint(model.selected)
 

@@ -1736,3 +1736,29 @@ def moved_keys(dest) -> MovedKeys:
     tf.train.Checkpoint(net=second).write(str(dest / "model.ckpt-2"))
     return MovedKeys(dest, ["model/w/.ATTRIBUTES/VARIABLE_VALUE", "net/layer/w/.ATTRIBUTES/VARIABLE_VALUE"],
                      [first.w.numpy(), second.layer.w.numpy()])
+
+
+# ------------------------------------------------------------------ the V1 file format
+
+
+@dataclass
+class V1Format:
+    prefix: Path                       # dest/model-1: one file, SaverDef.V1 (TensorFlow < 0.12)
+    values: dict[str, np.ndarray]      # "plain" [60, 70] float32, "ints" [5, 100] int64
+
+
+@_reused
+def v1_format(dest) -> V1Format:
+    """Two reference variables saved in the old single-file V1 format, big enough that
+    a 256-byte chunk read takes many chunks."""
+    dest = _folder(dest)
+    values = {"plain": np.random.RandomState(3).standard_normal((60, 70)).astype(np.float32),
+              "ints": np.arange(500, dtype=np.int64).reshape(5, 100)}
+    graph = tf.Graph()
+    with graph.as_default():
+        made = [tf.compat.v1.Variable(values[k], name=k, use_resource=False) for k in values]
+        saver = tf.compat.v1.train.Saver(made, write_version=tf.compat.v1.train.SaverDef.V1)
+        with _session(graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            prefix = Path(saver.save(sess, str(dest / "model"), global_step=1))
+    return V1Format(prefix, values)

@@ -48,9 +48,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "graphwalk": (["app/runner/graphwalk.py"], ["tests/test_graphwalk.py", "tests/test_unsafe_ops.py"]),
     "bundle": ([f"app/formats/{m}.py" for m in ("bundle", "table", "crc", "ordered_code", "v1", "tensors",
                                                  "reader", "errors", "files")],
-               # test_reader_interface.py builds its V1 checkpoint in a session, in a fixture of
-               # its own: every mutant would wait out its time limit there
-               ["tests/test_bundle_format.py", "tests/test_readers.py", "tests/test_bad_input.py"]),
+               ["tests/test_bundle_format.py", "tests/test_readers.py", "tests/test_bad_input.py",
+                "tests/test_reader_interface.py"]),
     "run": ([f"app/formats/{m}.py" for m in ("run", "objectgraph", "model", "saver_graph", "signatures",
                                               "live", "mounts", "location", "urls")],
             # test_live.py trains TensorFlow for minutes and test_params.py trains Keras in
@@ -74,7 +73,6 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
     "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
     "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py", "tests/test_run_urls.py"]),
-    # test_reader_interface.py runs TensorFlow in its tests, which hangs in a forked mutant
     "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"], ["tests/test_display.py"]),
 }
 
