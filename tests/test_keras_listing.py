@@ -36,9 +36,8 @@ def _kd(seed: int = 0):
     return [rng.rand(3, 2).astype(np.float32), rng.rand(2).astype(np.float32)]
 
 
-def _open(path):
-    reader = KerasFile(str(path))
-    return reader
+def _open(path) -> KerasFile:
+    return KerasFile(str(path))
 
 
 def _layers(reader):
@@ -217,14 +216,17 @@ def test_unnamed_root_variables_belong_to_model_and_a_configured_root_gets_its_n
         reader.close()
 
 
-def test_layer_keys_ending_in_x_keep_their_path(tmp_path):
+def test_layer_keys_ending_in_x_or_a_space_keep_their_path(tmp_path):
     path = tmp_path / "x.weights.h5"
     with h5py.File(path, "w") as f:
         _vars(f.create_group("layers"), "blockX", _kd(8), "blockX")
+        _vars(f["layers"], "spaced ", _kd(9), "spaced ")
     reader = _open(path)
     try:
-        assert list(reader.tensors) == ["layers/blockX/vars/0", "layers/blockX/vars/1"]
+        assert list(reader.tensors) == ["layers/blockX/vars/0", "layers/blockX/vars/1",
+                                        "layers/spaced /vars/0", "layers/spaced /vars/1"]
         np.testing.assert_array_equal(reader.read("layers/blockX/vars/0"), _kd(8)[0])
+        np.testing.assert_array_equal(reader.read("layers/spaced /vars/1"), _kd(9)[1])
     finally:
         reader.close()
 
@@ -316,7 +318,7 @@ def test_layers_nested_32_deep_are_listed_and_deeper_is_refused(tmp_path):
     _nest(deep, 32)
     with pytest.raises(FormatError) as e:
         _open(deep)
-    assert e.value.path == str(deep) and "layers nested more than 32 deep" in str(e.value)
+    assert e.value.path == str(deep) and e.value.problem == "layers nested more than 32 deep"
 
 
 # -- optimizer weights -----------------------------------------------------------------------
