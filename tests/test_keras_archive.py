@@ -269,6 +269,26 @@ def test_member_whose_header_lies_past_the_end_is_called_truncated(tmp_path):
     assert e.value.problem == f"truncated: {WEIGHTS} runs past the end of the file"
 
 
+@pytest.mark.parametrize("cut", [0, 8, 16, 20, 32, 44, 60, 90, 500])
+def test_a_cut_member_is_judged_as_the_same_bytes_on_disk(tmp_path, cut):
+    """A stored member cut short, followed in the archive by the rest of the file it was cut
+    from: HDF5 sees the member's bytes, zeros past them (as a file on disk reads), never the
+    bytes that follow it, so the reason is the one h5py gives for those bytes as a file (it
+    was uninitialised memory's: a different complaint from run to run)."""
+    whole = _keras3_weights(tmp_path / "whole.h5", SMALL)
+    alone = tmp_path / "alone.h5"
+    alone.write_bytes(whole[:cut])
+    with pytest.raises(OSError) as theirs:
+        h5py.File(alone, "r")
+    path = _archive(tmp_path / "cut.keras", {WEIGHTS: whole[:cut], "rest": whole[cut:]})
+    with pytest.raises(FormatError) as e:
+        KerasFile(str(path))
+    assert e.value.path == str(path)
+    assert str(theirs.value) in e.value.problem and "cannot be opened" in e.value.problem
+    if cut >= 44:   # the superblock's end-of-file address is whole: the cut shows
+        assert "the file is truncated" in e.value.problem
+
+
 def _padded_member(tmp_path, size: int) -> tuple[bytes, dict]:
     """A weights file padded with zeros to exactly `size` bytes (HDF5 ignores bytes past its
     end), and its values."""

@@ -589,8 +589,10 @@ class _Window:
         return data
 
     def readinto(self, buffer) -> int:
-        data = self.read(len(memoryview(buffer)))
-        memoryview(buffer)[:len(data)] = data
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        view[len(data):] = bytes(len(view) - len(data))   # past the end: zeros, as on disk
         return len(data)
 
     def seekable(self) -> bool:
