@@ -218,7 +218,9 @@ _NO_DESCRIPTORS = r"""
 import json, os, resource, sys
 from app.formats.errors import FormatError
 from app.formats.keras import KerasFile
-import encodings.cp437  # zipfile decodes member names with it: loaded while files can be opened
+cases = json.loads(sys.argv[1])
+for path, _free in cases:   # once while files can be opened: whatever is imported lazily, is
+    KerasFile(path).close()
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
 held = []
@@ -228,7 +230,7 @@ try:
 except OSError:
     pass
 out = []
-for path, free in json.loads(sys.argv[1]):
+for path, free in cases:
     for _ in range(free):
         os.close(held.pop())
     try:
