@@ -355,7 +355,7 @@ class KerasFile(TensorReader):
     def _file_size(self) -> int:
         if self._member is not None:
             return self._member.length
-        return os.path.getsize(self._h5.filename) if self._h5 is not None else 0
+        return os.path.getsize(self._h5.filename)   # only asked while listing: open
 
     def _list_keras2(self, root) -> None:
         configs = _configs_by_name(self.model_config) if self.model_config else {}
@@ -564,7 +564,8 @@ def _member_data_offset(path: str, info: zipfile.ZipInfo, size: int) -> int:
 class _Window:
     """A read-only file object over bytes [start, start + length) of a file: a stored zip
     member, seekable at the cost of a seek (zipfile's own member files re-read from the
-    start on every backward seek, and HDF5 seeks back and forth)."""
+    start on every backward seek, and HDF5 seeks back and forth). h5py's file-object
+    driver needs no more than read/readinto, seek, tell and close."""
 
     def __init__(self, path: str, start: int, length: int):
         self._f = open(path, "rb")
@@ -589,18 +590,11 @@ class _Window:
         return data
 
     def readinto(self, buffer) -> int:
-        data = self.read(len(memoryview(buffer)))
-        memoryview(buffer)[:len(data)] = data
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        view[len(data):] = bytes(len(view) - len(data))   # past the end: zeros, as on disk
         return len(data)
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
 
     def close(self) -> None:
         self._f.close()
