@@ -221,6 +221,20 @@ def test_a_chunked_dataset_exactly_at_the_size_bound_is_not_called_too_large(tmp
         r.close()
 
 
+def test_a_dataset_with_no_dataspace_is_listed_with_its_problem_not_read_as_garbage(tmp_path):
+    path = _keras2(tmp_path / "e.h5", {"d": {"empty:0": h5py.Empty("f4"),
+                                             "k:0": np.ones(3, np.float32)}})
+    r = _open(path)
+    try:
+        assert "empty" in r.tensors["d/empty:0"].problem
+        with pytest.raises(FormatError) as e:
+            r.read("d/empty:0")
+        assert "d/empty:0" in str(e.value)
+        _same(r.read("d/k:0"), np.ones(3, np.float32))
+    finally:
+        r.close()
+
+
 def test_a_virtual_dataset_without_storage_offset_is_read_as_hdf5_gives_it(tmp_path):
     path = tmp_path / "v.h5"
     _keras2(path, {"d": {"k:0": np.ones(2, np.float32)}})
