@@ -413,3 +413,30 @@ def test_keras2_keys_are_the_hdf5_paths_also_for_names_starting_with_x(tmp_path,
             _same(r.read(key), f[key][()])
     finally:
         r.close()
+
+
+def test_a_damaged_chunk_index_leaves_the_file_open_and_reading_that_tensor_says_why(tmp_path):
+    """HDF5 opens a chunked dataset whose chunk index is damaged, but cannot tell its
+    storage size: the rest of the file still lists and reads; reading that tensor fails."""
+    path = str(tmp_path / "tree.h5")
+    ok = np.ones(3, np.float32)
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.attrs["layer_names"] = np.array([b"d"])
+        g = f.create_group("d")
+        g.attrs["weight_names"] = np.array([b"k:0", b"ok:0"])
+        g.create_dataset("k:0", data=np.arange(100, dtype=np.float32).reshape(10, 10), chunks=(2, 10))
+        g.create_dataset("ok:0", data=ok)
+    raw = bytearray(open(path, "rb").read())
+    assert raw.count(b"TREE\x01") == 1          # the v1 B-tree node of the chunk index
+    at = raw.index(b"TREE\x01")
+    raw[at: at + 4] = b"BAD!"
+    open(path, "wb").write(bytes(raw))
+    r = _open(path)
+    try:
+        assert r.tensors["d/k:0"].shape == (10, 10)
+        _same(r.read("d/ok:0"), ok)
+        with pytest.raises(FormatError) as e:
+            r.read("d/k:0")
+        assert e.value.path == r.path and "B-tree signature" in e.value.problem
+    finally:
+        r.close()
