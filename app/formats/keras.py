@@ -673,6 +673,6 @@ def _h5_reason(e: Exception) -> str:
     text = re.sub(r"\s+", " ", text)
     if "truncated" in text.lower():
         return "the file is truncated: " + text
-    if "signature" in text.lower():
+    if "file signature" in text.lower():   # not HDF5's "wrong B-tree signature" inside one
         return "not an HDF5 file: " + text
     return text
