@@ -440,3 +440,27 @@ def test_a_damaged_chunk_index_leaves_the_file_open_and_reading_that_tensor_says
         assert "not an HDF5 file" not in e.value.problem    # the file is HDF5; one index is bad
     finally:
         r.close()
+
+
+def test_a_layer_name_that_points_elsewhere_is_caught_when_read_shapes_disagree(tmp_path):
+    """A hostile `layer_names` entry with a leading slash names a group outside
+    `model_weights` for the listing, while the key (HDF5 folds the double slash) reads the
+    one inside: the shapes disagree and the read says so rather than serve other data."""
+    path = str(tmp_path / "elsewhere.h5")
+    with h5py.File(path, "w") as f:
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = np.array([b"/x"])
+        outside = f.create_group("x")
+        outside.attrs["weight_names"] = np.array([b"w:0"])
+        outside["w:0"] = np.ones(2, np.float32)
+        mw.create_group("x")["w:0"] = np.zeros(3, np.float32)
+    r = _open(path)
+    try:
+        (key,) = r.tensors
+        assert r.tensors[key].shape == (2,)
+        with pytest.raises(FormatError) as e:
+            r.read(key)
+        assert e.value.path == r.path
+        assert e.value.problem == f"{key}: read [3], listed as [2]"
+    finally:
+        r.close()
