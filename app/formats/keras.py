@@ -338,6 +338,8 @@ class KerasFile(TensorReader):
         dataset whose declared size the file cannot hold."""
         if dtype_name is None:
             return f"HDF5 type {dset.dtype} is not a tensor dtype"
+        if dset.shape is None:  # a null dataspace (h5py.Empty): reading gives no array
+            return "an empty HDF5 dataset (null dataspace): it holds no value"
         try:
             offset = dset.id.get_offset()
             stored = dset.id.get_storage_size()
@@ -665,6 +667,6 @@ def _h5_reason(e: Exception) -> str:
     text = re.sub(r"\s+", " ", text)
     if "truncated" in text.lower():
         return "the file is truncated: " + text
-    if "signature" in text.lower():
+    if "file signature" in text.lower():   # not HDF5's "wrong B-tree signature" inside one
         return "not an HDF5 file: " + text
     return text
