@@ -71,7 +71,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
                 ["tests/test_edit_inprocess.py", "tests/test_bundle_writer.py", "tests/test_edit_ops.py"]),
     "events": (["app/formats/events.py", "app/formats/event_files.py", "app/analysis/logged.py"],
                ["tests/test_events_edges.py", "tests/test_events.py", "tests/test_logged.py"]),
-    "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py"]),
+    "keras": (["app/formats/keras.py"], ["tests/test_keras_files.py", "tests/test_keras_archive.py",
+                                          "tests/test_keras_listing.py", "tests/test_keras_reading.py"]),
     "remote": (["app/formats/remote.py", "app/formats/cache.py"], ["tests/test_remote.py", "tests/test_run_urls.py"]),
     "dtypes": (["app/formats/dtypes.py", "app/formats/display.py"], ["tests/test_display.py"]),
 }
