@@ -671,7 +671,7 @@ def test_cache_usage_counts_every_file_and_a_zero_limit_empties_it(quiet_cache):
     cache.put("two", b"yyyy")
     cache.put("three", b"zzzzzzzzz")
     assert cache.usage() == (14, 3)
-    assert cache.get("two") == b"yyyy"
+    assert cache.get("one") == b"x"         # now the most recently used, and one byte
     cache.set_limit(0)
     assert cache.usage() == (0, 0)
     cache.put("four", b"w")                 # nothing is kept at a zero limit
