@@ -717,3 +717,21 @@ def test_a_url_with_undecodable_bytes_is_a_clear_error(files_web):
     assert not os.path.exists(local)
     with pytest.raises(FormatError, match="not found"):
         remote.local_copy(f"{url}/r\udcff/x.index")
+
+
+def test_cache_size_setting_bounds_and_pieces_being_written(quiet_cache, monkeypatch):
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_MB", "1.5")
+    assert cache.limit() == 3 << 19                 # 1.5 MB, in bytes
+    monkeypatch.delenv("CKPT_BROWSER_CACHE_MB")
+    assert cache.limit() == cache.DEFAULT_LIMIT
+    cache.set_limit(1000)                           # one entry may take half of it
+    cache.put("half", b"h" * 500)
+    cache.put("more", b"m" * 501)
+    assert cache.get("half") == b"h" * 500 and cache.get("more") is None
+    piece = cache.new_file()                        # a piece being written…
+    assert os.path.dirname(piece) == cache.folder() and _mode(cache.folder()) == 0o700
+    with open(piece, "wb") as f:
+        f.write(b"p" * 500)
+    assert cache.usage() == (500, 1)                # …is not counted until committed
+    cache.commit(piece, "piece")
+    assert cache.get("piece") == b"p" * 500 and cache.usage() == (1000, 2)
