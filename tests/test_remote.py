@@ -353,3 +353,385 @@ def test_a_run_opened_once_reopens_offline(web, capsys):
     assert got == want
     code, out, err = run_cli(capsys, "stats", f"{url}/cnn/", "conv/bias")   # never fetched
     assert code == 2 and "cannot read" in err and url in err
+
+
+# -- byte-level contracts of remote.py and cache.py, on small hand-made files -------------
+# Ranges checked and kept, heads and tails, whole local copies and mirrored folders, on
+# servers that behave like real ones do: honouring Range or not, giving sizes or not.
+
+import contextlib  # noqa: E402
+import stat as stat_mode  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+import crc32c  # noqa: E402
+
+from app.formats.crc import mask_crc  # noqa: E402
+from app.formats.errors import Cancelled, FormatError  # noqa: E402
+
+
+def _crc(data: bytes) -> int:
+    return mask_crc(crc32c.crc32c(data))
+
+
+def _bytes(n: int, seed: int) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture
+def quiet_cache(tmp_path, monkeypatch):
+    """A cache folder of its own, short timeouts and backoff, a fresh remote state."""
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "2")
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+    remote.reset()
+    yield tmp_path
+    cache.set_limit(None)
+    remote.reset()
+
+
+@pytest.fixture
+def files_web(quiet_cache):
+    """A web server (honouring Range, with faults) of a folder of small files."""
+    root = quiet_cache / "served"
+    root.mkdir()
+    with web_server(root) as (url, faults):
+        yield root, url, faults
+
+
+class _PlainHandler(BaseHTTPRequestHandler):
+    """Serves a folder as some real servers do: `honour_range` False sends the whole file
+    (200) whatever was asked; `sized` False announces no length; the next `bad_next`
+    answers have one byte flipped in their middle. `gets` counts GETs."""
+    root = ""
+    honour_range = True
+    sized = True
+    bad_next = 0
+    gets = 0
+
+    def log_message(self, *args):
+        pass
+
+    def _path(self):
+        path = os.path.join(self.root, self.path.split("?")[0].lstrip("/"))
+        return path if os.path.isfile(path) else None
+
+    def do_HEAD(self):
+        path = self._path()
+        if path is None:
+            return self.send_error(404)
+        self.send_response(200)
+        if self.sized:
+            self.send_header("Content-Length", str(os.path.getsize(path)))
+        self.end_headers()
+
+    def do_GET(self):
+        path = self._path()
+        if path is None:
+            return self.send_error(404)
+        cls = type(self)
+        cls.gets += 1
+        with open(path, "rb") as f:
+            body = bytearray(f.read())
+        status, rng = 200, self.headers.get("Range")
+        if rng and self.honour_range:
+            lo, _, hi = rng.removeprefix("bytes=").partition("-")
+            body = body[int(lo): min(int(hi), len(body) - 1) + 1]
+            status = 206
+        if cls.bad_next > 0 and body:
+            cls.bad_next -= 1
+            body[len(body) // 2] ^= 0xFF
+        self.send_response(status)
+        if self.sized or status == 206:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(bytes(body))
+
+
+@contextlib.contextmanager
+def _plain_server(folder, **behaviour):
+    handler = type("Handler", (_PlainHandler,), {"root": str(folder), **behaviour})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_checked_ranges_are_kept_apart_and_reread_offline(files_web):
+    root, url, faults = files_web
+    a, b = _bytes(4096, 1), _bytes(4096, 2)   # same size, same (unknown) time
+    (root / "a.bin").write_bytes(a)
+    (root / "b.bin").write_bytes(b)
+    wanted = [("a.bin", 100, 500), ("a.bin", 600, 500), ("a.bin", 100, 700), ("b.bin", 100, 500)]
+    for name, off, size in wanted:
+        before = faults.ranges
+        want = (a if name == "a.bin" else b)[off:off + size]
+        assert remote.read_range(f"{url}/{name}", off, size, _crc(want)) == want, (name, off, size)
+        assert faults.ranges == before + 1, (name, off, size)   # good bytes: one request
+    # bytes without a checksum to check them are never kept
+    before = faults.ranges
+    assert remote.read_range(f"{url}/a.bin", 0, 10) == a[:10]
+    assert remote.read_range(f"{url}/a.bin", 0, 10) == a[:10]
+    assert faults.ranges == before + 2
+    # each checked range was kept under its own file, offset and size: all answer offline
+    faults.drop_next = 10 ** 6
+    for name, off, size in wanted:
+        src = a if name == "a.bin" else b
+        assert remote.read_range(f"{url}/{name}", off, size, _crc(src[off:off + size])) == \
+            src[off:off + size], (name, off, size)
+    assert faults.ranges == before + 2
+
+
+def test_a_bad_answer_is_fetched_once_more_and_never_kept(quiet_cache):
+    data = _bytes(8192, 3)
+    (quiet_cache / "d.bin").write_bytes(data)
+    with _plain_server(quiet_cache) as (url, server):
+        want = data[1000:3000]
+        server.bad_next = 1                       # the first answer is damaged on the way
+        got = remote.read_range(f"{url}/d.bin", 1000, 2000, _crc(want))
+        assert got == want and server.gets == 2 and server.bad_next == 0
+        assert remote.read_range(f"{url}/d.bin", 1000, 2000, _crc(want)) == want
+        assert server.gets == 2                   # the good second answer was kept
+        want = data[5000:6000]
+        server.bad_next = 2                       # damaged twice: handed on for the caller to report
+        got = remote.read_range(f"{url}/d.bin", 5000, 1000, _crc(want))
+        damaged = bytearray(want)
+        damaged[500] ^= 0xFF
+        assert got == bytes(damaged) and server.gets == 4
+        assert remote.read_range(f"{url}/d.bin", 5000, 1000, _crc(want)) == want
+        assert server.gets == 5                   # the bad bytes were not kept
+
+
+def test_a_server_that_ignores_range_still_gives_the_asked_bytes(quiet_cache):
+    data = _bytes(5000, 4)
+    (quiet_cache / "w.bin").write_bytes(data)
+    with _plain_server(quiet_cache, honour_range=False) as (url, server):
+        u = f"{url}/w.bin"
+        assert remote.read_head(u, 64) == data[:64]
+        assert remote.read_tail(u, 64) == data[-64:]
+        assert remote.read_range(u, 10, 100) == data[10:110]
+        server.bad_next = 1
+        # the flipped byte is the file's middle one, inside this range
+        assert remote.read_range(u, 2400, 200, _crc(data[2400:2600])) == data[2400:2600]
+        assert server.gets == 5 and server.bad_next == 0
+
+
+def test_a_server_that_gives_no_sizes_still_gives_heads_and_tails(quiet_cache):
+    data = _bytes(3000, 5)
+    (quiet_cache / "u.bin").write_bytes(data)
+    with _plain_server(quiet_cache, sized=False) as (url, _):
+        u = f"{url}/u.bin"
+        assert remote.stat(u).size is None       # what makes this case
+        assert remote.read_tail(u, 40) == data[-40:]
+        assert remote.read_head(u, 40) == data[:40]
+
+
+def test_heads_and_tails_ask_only_what_they_need(files_web):
+    root, url, faults = files_web
+    data = _bytes(1000, 6)
+    (root / "f.bin").write_bytes(data)
+    (root / "empty.bin").write_bytes(b"")
+    f, empty = f"{url}/f.bin", f"{url}/empty.bin"
+    assert remote.read_head(f, 5000) == data      # more than the file holds
+    assert remote.read_tail(f, 5000) == data
+    remote.counters.update(requests=0, bytes=0)
+    assert remote.read_tail(f, 100) == data[-100:]
+    assert remote.read_head(f, 100) == data[:100]
+    assert remote.counters == {"requests": 2, "bytes": 200}   # the tail, the head, no more
+    for n in (0, 10):
+        assert remote.read_head(empty, n) == b"" and remote.read_tail(empty, n) == b""
+    assert remote.read_head(f, 0) == b"" and remote.read_tail(f, 0) == b""
+    assert remote.counters["requests"] == 2       # nothing to ask for: no request
+    # a file read whole and confirmed answers heads and tails from the cache
+    assert remote.read_whole(f, 1 << 20) == data
+    remote.confirm(f)
+    ranges = faults.ranges
+    assert remote.read_tail(f, 10) == data[-10:]
+    assert remote.read_head(f, 10) == data[:10]
+    assert faults.ranges == ranges
+
+
+def _mode(path) -> int:
+    return stat_mode.S_IMODE(os.stat(path).st_mode)
+
+
+def test_local_copy_reports_progress_and_is_reused_while_unchanged(files_web, monkeypatch):
+    root, url, faults = files_web
+    monkeypatch.setattr(remote, "PART_BYTES", 1 << 20)
+    big = _bytes(3 << 20, 7)
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "a" / "x.bin").write_bytes(big)
+    (root / "b" / "x.bin").write_bytes(b"another file of the same name")
+    (root / "empty.bin").write_bytes(b"")
+    reports = []
+    with remote.cancel_when(lambda: False, lambda fraction, text: reports.append((fraction, text))):
+        path = remote.local_copy(f"{url}/a/x.bin")
+    assert reports == [(k / 3, f"copying x.bin: {k} of 3 MB") for k in (1, 2, 3)]
+    with open(path, "rb") as f:
+        assert f.read() == big
+    files = os.path.join(cache.folder(), "files")
+    assert os.path.basename(path) == "x.bin" and os.path.dirname(os.path.dirname(path)) == files
+    assert _mode(os.path.dirname(path)) == 0o700          # downloaded models stay private
+    assert os.stat(path).st_mtime == remote.stat(f"{url}/a/x.bin").mtime
+    assert sorted(os.listdir(os.path.dirname(path))) == ["x.bin"]   # no piece left over
+    # the same name in another folder is another copy
+    other = remote.local_copy(f"{url}/b/x.bin")
+    assert other != path and open(other, "rb").read() == b"another file of the same name"
+    assert open(remote.local_copy(f"{url}/empty.bin"), "rb").read() == b""
+    # reused while the copy keeps the remote size and time…
+    ranges = faults.ranges
+    assert remote.local_copy(f"{url}/a/x.bin") == path and faults.ranges == ranges
+    # …fetched anew when it does not: another size, or a time a millisecond off
+    mtime = os.stat(path).st_mtime
+    with open(path, "r+b") as f:
+        f.truncate(100)
+    os.utime(path, (mtime, mtime))
+    assert open(remote.local_copy(f"{url}/a/x.bin"), "rb").read() == big
+    for off in (0.5, 0.001):
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 16)
+        os.utime(path, (mtime + off, mtime + off))
+        assert open(remote.local_copy(f"{url}/a/x.bin"), "rb").read() == big, off
+    assert faults.ranges == ranges + 9
+
+
+def test_local_copy_in_a_plain_thread_and_after_a_failure(files_web):
+    root, url, faults = files_web
+    data = _bytes(5000, 8)
+    (root / "t.bin").write_bytes(data)
+    (root / "cut.bin").write_bytes(data)
+    done = {}
+
+    def work():   # a thread that never entered cancel_when
+        try:
+            done["path"] = remote.local_copy(f"{url}/t.bin")
+        except BaseException as e:
+            done["error"] = e
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(60)
+    assert "error" not in done, done.get("error")
+    assert open(done["path"], "rb").read() == data
+    faults.truncate_next = -1     # every answer cut short: the copy fails
+    with pytest.raises(FormatError) as err:
+        remote.local_copy(f"{url}/cut.bin")
+    assert f"{url}/cut.bin" in str(err.value)
+    assert sorted(os.listdir(os.path.dirname(done["path"]))) == ["t.bin"]   # nothing half-written
+
+
+def test_local_copy_from_s3_keeps_the_object_time(quiet_cache, monkeypatch):
+    with s3_server() as endpoint:
+        for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(k, v)
+        import s3fs
+        fs = s3fs.S3FileSystem(skip_instance_cache=True)
+        fs.mkdir("copies")
+        fs.pipe("copies/run/w.bin", b"weights" * 100)
+        remote.reset()
+        url = "s3://copies/run/w.bin"
+        path = remote.local_copy(url)
+        mtime = remote.stat(url).mtime
+        assert mtime > 0 and os.stat(path).st_mtime == pytest.approx(mtime, abs=1e-6)
+        requests = remote.counters["requests"]
+        assert remote.local_copy(url) == path and open(path, "rb").read() == b"weights" * 100
+        assert remote.counters["requests"] == requests    # unchanged: the copy is reused
+
+
+def test_mirror_copies_wanted_files_down_to_depth_skipping_hidden_folders(files_web):
+    root, url, faults = files_web
+    layout = {"run/a.txt": b"a", "run/skip.bin": b"s", "run/sub1/b.txt": b"b",
+              "run/sub1/sub2/c.txt": b"c", "run/sub1/sub2/sub3/d.txt": b"d",
+              "run/.hidden/e.txt": b"e", "other/f.txt": b"f"}
+    for rel, data in layout.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    wanted = lambda name: name.endswith(".txt")   # noqa: E731
+    local = remote.mirror(f"{url}/run", wanted, 2)
+    found = {os.path.relpath(os.path.join(d, n), local): open(os.path.join(d, n), "rb").read()
+             for d, _, names in os.walk(local) for n in names}
+    assert found == {"a.txt": b"a", os.path.join("sub1", "b.txt"): b"b",
+                     os.path.join("sub1", "sub2", "c.txt"): b"c"}
+    assert os.path.dirname(local) == os.path.join(cache.folder(), "files")
+    for d in (local, os.path.join(local, "sub1"), os.path.join(local, "sub1", "sub2")):
+        assert _mode(d) == 0o700, d
+    other = remote.mirror(f"{url}/other", wanted, 2)   # another folder: a tree of its own
+    assert other != local and os.listdir(other) == ["f.txt"]
+    ranges = faults.ranges
+    assert remote.mirror(f"{url}/run", wanted, 2) == local and faults.ranges == ranges
+
+
+def test_cache_usage_counts_every_file_and_a_zero_limit_empties_it(quiet_cache):
+    cache.put("one", b"x")
+    cache.put("two", b"yyyy")
+    cache.put("three", b"zzzzzzzzz")
+    assert cache.usage() == (14, 3)
+    assert cache.get("one") == b"x"         # now the most recently used, and one byte
+    cache.set_limit(0)
+    assert cache.usage() == (0, 0)
+    cache.put("four", b"w")                 # nothing is kept at a zero limit
+    assert cache.usage() == (0, 0) and cache.get("four") is None
+
+
+def test_cancel_is_noticed_within_a_tenth_of_a_second(files_web):
+    root, url, faults = files_web
+    (root / "slow.bin").write_bytes(b"slow" * 10)
+    faults.latency = 1.5                    # under the 2 s timeout: only the cancel ends it
+    stop = threading.Event()
+    outcome = {}
+
+    def work():
+        try:
+            with remote.cancel_when(stop.is_set):
+                remote.read_range(f"{url}/slow.bin", 0, 10)
+            outcome["result"] = "finished"
+        except Cancelled:
+            outcome["result"] = "cancelled"
+            outcome["at"] = time.monotonic()
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.3)
+    asked = time.monotonic()
+    stop.set()
+    t.join(5)
+    faults.latency = 0.0
+    assert outcome.get("result") == "cancelled"
+    assert outcome["at"] - asked < 0.5
+
+
+def test_connect_asks_the_server_nothing(files_web):
+    _, url, faults = files_web
+    remote.connect(f"{url}/run/model.index")
+    assert faults.requests == 0
+
+
+def test_a_url_with_undecodable_bytes_is_a_clear_error(files_web):
+    # a command line's bytes that are not UTF-8 arrive as lone surrogates
+    _, url, _ = files_web
+    local = remote.mirror(f"{url}/r\udcff", lambda name: True, 1)   # no such folder: nothing
+    assert not os.path.exists(local)
+    with pytest.raises(FormatError, match="not found"):
+        remote.local_copy(f"{url}/r\udcff/x.index")
+
+
+def test_cache_size_setting_bounds_and_pieces_being_written(quiet_cache, monkeypatch):
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_MB", "1.5")
+    assert cache.limit() == 3 << 19                 # 1.5 MB, in bytes
+    monkeypatch.delenv("CKPT_BROWSER_CACHE_MB")
+    assert cache.limit() == cache.DEFAULT_LIMIT
+    cache.set_limit(1000)                           # one entry may take half of it
+    cache.put("half", b"h" * 500)
+    cache.put("more", b"m" * 501)
+    assert cache.get("half") == b"h" * 500 and cache.get("more") is None
+    piece = cache.new_file()                        # a piece being written…
+    assert os.path.dirname(piece) == cache.folder() and _mode(cache.folder()) == 0o700
+    with open(piece, "wb") as f:
+        f.write(b"p" * 500)
+    assert cache.usage() == (500, 1)                # …is not counted until committed
+    cache.commit(piece, "piece")
+    assert cache.get("piece") == b"p" * 500 and cache.usage() == (1000, 2)

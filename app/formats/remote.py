@@ -46,8 +46,6 @@ BACKOFF = 0.25             # seconds before the second try; doubles after
 # scheme → (the optional extra that installs its filesystem, the package)
 EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs"), "gs": ("gcs", "gcsfs"),
           "gcs": ("gcs", "gcsfs"), "http": ("http", "aiohttp"), "https": ("http", "aiohttp")}
-# names that are files, never folders: a web server is not asked to list them
-_FILE_SUFFIXES = (".index", ".meta", ".pb", ".pbtxt", ".json", ".txt")
 
 # what crossed the link, for the benchmark and the tests of laziness
 counters = {"requests": 0, "bytes": 0}
@@ -416,11 +414,6 @@ def stat(url: str, fresh: bool = False) -> Entry:
     if e.is_dir:
         raise FormatError(url, "is a folder, expected a file")
     return e
-
-
-def looks_like_file(url: str) -> bool:
-    name = posixpath.basename(url)
-    return name.endswith(_FILE_SUFFIXES) or ".data-" in name or name == "checkpoint"
 
 
 # -- bytes ---------------------------------------------------------------------------------------
