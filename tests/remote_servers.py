@@ -125,12 +125,18 @@ def web_server(folder):
     """A web server of `folder` on a free port, honouring Range; yields (base URL, Faults)."""
     faults = Faults()
     handler = type("Handler", (_Handler,), {"faults": faults})
-    server = _QuietServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
+    with serving(_QuietServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))) as url:
+        yield url, faults
+
+
+@contextlib.contextmanager
+def serving(server):
+    """An HTTP server bound to 127.0.0.1, served from a thread; yields its base URL."""
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", faults
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -3,14 +3,19 @@ it gives on a local copy; faults give clear errors, never bad data, never a hang
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import stat as stat_mode
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import crc32c
 import numpy as np
 import pytest
 
@@ -24,9 +29,11 @@ require("moto")
 
 from app.cli import main as cli_main  # noqa: E402
 from app.formats import cache, remote  # noqa: E402
+from app.formats.crc import mask_crc  # noqa: E402
+from app.formats.errors import Cancelled, FormatError  # noqa: E402
 
 from . import tf_fixtures as fx  # noqa: E402
-from .remote_servers import S3_ENV, gcs_server, s3_server, web_server  # noqa: E402
+from .remote_servers import S3_ENV, gcs_server, s3_server, serving, web_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -255,38 +262,46 @@ def test_corrupt_index_is_reported_and_not_kept(web, capsys):
     assert code == 0, err    # read anew, not answered from a cache of bad bytes
 
 
-def test_cancel_stops_a_slow_fetch_within_a_second(web):
-    import threading
+def _seconds_to_cancel(body, start_after: float) -> float:
+    """Run `body` in a thread under location.cancel_when, ask it to stop after
+    `start_after` seconds, and return how long it took to end with Cancelled."""
     from app.formats import location
-    from app.formats.errors import Cancelled
-    from app.formats.model import open_path
-    _, url, faults = web
-    model = open_path(f"{url}/cnn/epoch-2.index")   # listing while the server is quick
-    faults.latency = 1.5                            # every answer now takes 1.5 s (under the 2 s timeout)
     stop = threading.Event()
     outcome = {}
 
     def work():
         try:
             with location.cancel_when(stop.is_set):
-                from app.formats.model import open_checkpoint
-                reader = open_checkpoint(model.selected)
-                for _ in range(20):
-                    reader.read("dense/kernel")
-                    remote.reset()  # fetch again: each read waits on the slow server
+                body()
             outcome["result"] = "finished"
         except Cancelled:
             outcome["result"] = "cancelled"
             outcome["at"] = time.monotonic()
     t = threading.Thread(target=work)
     t.start()
-    time.sleep(0.5)
+    time.sleep(start_after)
     asked = time.monotonic()
     stop.set()
     t.join(timeout=5)
-    faults.latency = 0.0
     assert outcome.get("result") == "cancelled"
-    assert outcome["at"] - asked < 1.0
+    return outcome["at"] - asked
+
+
+def test_cancel_stops_a_slow_fetch_within_a_second(web):
+    from app.formats.model import open_checkpoint, open_path
+    _, url, faults = web
+    model = open_path(f"{url}/cnn/epoch-2.index")   # listing while the server is quick
+    faults.latency = 1.5                            # every answer now takes 1.5 s (under the 2 s timeout)
+
+    def reads():
+        reader = open_checkpoint(model.selected)
+        for _ in range(20):
+            reader.read("dense/kernel")
+            remote.reset()  # fetch again: each read waits on the slow server
+    try:
+        assert _seconds_to_cancel(reads, 0.5) < 1.0
+    finally:
+        faults.latency = 0.0
 
 
 @pytest.fixture(scope="module")
@@ -358,17 +373,6 @@ def test_a_run_opened_once_reopens_offline(web, capsys):
 # -- byte-level contracts of remote.py and cache.py, on small hand-made files -------------
 # Ranges checked and kept, heads and tails, whole local copies and mirrored folders, on
 # servers that behave like real ones do: honouring Range or not, giving sizes or not.
-
-import contextlib  # noqa: E402
-import stat as stat_mode  # noqa: E402
-import threading  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
-
-import crc32c  # noqa: E402
-
-from app.formats.crc import mask_crc  # noqa: E402
-from app.formats.errors import Cancelled, FormatError  # noqa: E402
-
 
 def _crc(data: bytes) -> int:
     return mask_crc(crc32c.crc32c(data))
@@ -451,15 +455,8 @@ class _PlainHandler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def _plain_server(folder, **behaviour):
     handler = type("Handler", (_PlainHandler,), {"root": str(folder), **behaviour})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url, handler
 
 
 def test_checked_ranges_are_kept_apart_and_reread_offline(files_web):
@@ -682,26 +679,10 @@ def test_cancel_is_noticed_within_a_tenth_of_a_second(files_web):
     root, url, faults = files_web
     (root / "slow.bin").write_bytes(b"slow" * 10)
     faults.latency = 1.5                    # under the 2 s timeout: only the cancel ends it
-    stop = threading.Event()
-    outcome = {}
-
-    def work():
-        try:
-            with remote.cancel_when(stop.is_set):
-                remote.read_range(f"{url}/slow.bin", 0, 10)
-            outcome["result"] = "finished"
-        except Cancelled:
-            outcome["result"] = "cancelled"
-            outcome["at"] = time.monotonic()
-    t = threading.Thread(target=work)
-    t.start()
-    time.sleep(0.3)
-    asked = time.monotonic()
-    stop.set()
-    t.join(5)
-    faults.latency = 0.0
-    assert outcome.get("result") == "cancelled"
-    assert outcome["at"] - asked < 0.5
+    try:
+        assert _seconds_to_cancel(lambda: remote.read_range(f"{url}/slow.bin", 0, 10), 0.3) < 0.5
+    finally:
+        faults.latency = 0.0
 
 
 def test_connect_asks_the_server_nothing(files_web):
