@@ -301,6 +301,15 @@ def _padded_member(tmp_path, size: int) -> tuple[bytes, dict]:
     return path.read_bytes(), _oracle(path)
 
 
+def _reads_as(path, theirs: dict) -> None:
+    reader = KerasFile(str(path))
+    try:
+        for key, value in theirs.items():
+            _same(reader.read(key), value, key)
+    finally:
+        reader.close()
+
+
 def test_compression_ratio_bound_admits_a_member_at_the_bound(tmp_path, cache, monkeypatch):
     """The ratio is taken against at least 1 MiB compressed, so small members that compress
     well (zero-initialised weights) are never refused; a member exactly at the bound opens."""
@@ -308,12 +317,7 @@ def test_compression_ratio_bound_admits_a_member_at_the_bound(tmp_path, cache, m
     data, theirs = _padded_member(tmp_path, 1 << 20)
     path = _archive(tmp_path / "at.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
     assert zipfile.ZipFile(path).getinfo(WEIGHTS).compress_size < 100_000
-    reader = KerasFile(str(path))
-    try:
-        for key, value in theirs.items():
-            _same(reader.read(key), value, key)
-    finally:
-        reader.close()
+    _reads_as(path, theirs)
     over = _archive(tmp_path / "over.keras", {WEIGHTS: data + b"\0"}, zipfile.ZIP_DEFLATED)
     with pytest.raises(FormatError) as e:
         KerasFile(str(over))
@@ -326,12 +330,7 @@ def test_member_size_bound_admits_a_member_of_exactly_that_size(tmp_path, cache,
     data, theirs = _padded_member(tmp_path, 300_000)
     path = _archive(tmp_path / "big.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
     monkeypatch.setattr(keras_format, "MAX_MEMBER_BYTES", len(data))
-    reader = KerasFile(str(path))
-    try:
-        for key, value in theirs.items():
-            _same(reader.read(key), value, key)
-    finally:
-        reader.close()
+    _reads_as(path, theirs)
     monkeypatch.setattr(keras_format, "MAX_MEMBER_BYTES", len(data) - 1)
     with pytest.raises(FormatError) as e:
         KerasFile(str(path))
