@@ -716,3 +716,47 @@ def test_cache_size_setting_bounds_and_pieces_being_written(quiet_cache, monkeyp
     assert cache.usage() == (500, 1)                # …is not counted until committed
     cache.commit(piece, "piece")
     assert cache.get("piece") == b"p" * 500 and cache.usage() == (1000, 2)
+
+
+# -- file times as each storage reports them -----------------------------------------------
+
+def _times_listing(monkeypatch, cache_dir, entries: list[dict]) -> dict[int, float]:
+    """The times remote.listing gives for a folder whose filesystem lists `entries` (with
+    the time keys S3, GCS, local files and web servers use): file number -> time."""
+    import fsspec
+
+    class Times(fsspec.AbstractFileSystem):
+        protocol = "ckpttimes"
+
+        def ls(self, path, detail=True, **kwargs):
+            return [dict(e, name=f"{path.rstrip('/')}/f{i}", type="file", size=1)
+                    for i, e in enumerate(entries)]
+    fsspec.register_implementation("ckpttimes", Times, clobber=True)
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(cache_dir))
+    remote.reset()
+    try:
+        found = remote.listing("ckpttimes://bucket/run", fresh=True)
+    finally:
+        remote.reset()
+    return {int(name[1:]): e.mtime for name, e in found.items()}
+
+
+def test_file_times_under_every_key_and_form(monkeypatch, tmp_path):
+    from datetime import datetime, timedelta, timezone
+    t = datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=timezone.utc)
+    entries = [
+        {"mtime": 1234.5},                                    # local, sftp: seconds
+        {"LastModified": t},                                  # S3: a datetime
+        {"updated": "2024-01-02T03:04:05.500000Z"},           # GCS: ISO text ending in Z
+        {"last_modified": "2024-01-02T05:04:05.5+02:00"},     # web servers, with an offset
+        {"last_commit": 99},                                  # an int
+        {"mtime": "not a time", "updated": "2024-01-02T03:04:05.5Z"},   # a bad key: the next one
+        {"mtime": None, "LastModified": 7.0},                 # an empty key: the next one
+        {"mtime": 1.0, "LastModified": t},                    # the first key that has a time wins
+        {"size_only": 3},                                     # none: no time
+        {"LastModified": t + timedelta(hours=1)},
+    ]
+    got = _times_listing(monkeypatch, tmp_path / "cache", entries)
+    ts = t.timestamp()
+    assert got == {0: 1234.5, 1: ts, 2: ts, 3: ts, 4: 99.0, 5: ts, 6: 7.0, 7: 1.0, 8: 0.0,
+                   9: ts + 3600}
