@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -32,6 +34,24 @@ def require(module: str):
     except ImportError as e:
         raise ImportError(f"the tests need {module} (pip install -e '.[tf,test]'); to run "
                           f"only the tests that do not: pytest -m 'not tensorflow'") from e
+
+
+def run_python(code: str, *args: str, timeout: float | None = 120) -> subprocess.CompletedProcess:
+    """`python -c code args` from the checkout, in a fresh process (nothing this one
+    imported or set up leaks in); its output as text."""
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def write_zip(path, members: dict, compress: int = zipfile.ZIP_STORED) -> pathlib.Path:
+    """A zip at `path` holding `members`: name -> bytes or text, or a Path whose file goes in."""
+    with zipfile.ZipFile(path, "w", compress) as z:
+        for name, data in members.items():
+            if isinstance(data, pathlib.Path):
+                z.write(data, name)
+            else:
+                z.writestr(name, data)
+    return pathlib.Path(path)
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .conftest import require  # noqa: E402
+from .conftest import require, run_python  # noqa: E402
 
 tf = require("tensorflow")
 
@@ -22,7 +20,6 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2  # noqa:
 from app.formats import events as ev  # noqa: E402
 
 from . import tf_fixtures as fx  # noqa: E402
-from .conftest import ROOT  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -293,8 +290,7 @@ def test_the_module_imports_neither_tensorflow_nor_qt(written):
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras', 'PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(written["tf2"].dir)], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = run_python(code, str(written["tf2"].dir), timeout=None)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -4,8 +4,6 @@ to a placeholder's dtype and shape. Pure: no TensorFlow here."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 
 import ml_dtypes
@@ -15,7 +13,7 @@ import pytest
 from app.runner import feeds
 from app.runner.feeds import FeedError, coerce, parse_feed, split_assignment
 
-from .conftest import ROOT
+from .conftest import run_python
 
 
 # -- literals ----------------------------------------------------------------------------
@@ -309,8 +307,7 @@ def test_runner_modules_import_no_tensorflow():
             "app.runner.worker, app.runner.service, app.cli.run\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

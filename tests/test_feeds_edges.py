@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import subprocess
-import sys
 import warnings
 import wave
 import zipfile
@@ -20,7 +18,7 @@ import pytest
 from app.runner import feeds, media
 from app.runner.feeds import FeedError, coerce, locate_file, materialize, parse_feed, parse_literal
 
-from .conftest import ROOT
+from .conftest import run_python
 
 CONSTRUCTORS = "arange, eye, full, linspace, normal, ones, random, zeros"
 LIMIT = "33,554,432"
@@ -469,8 +467,7 @@ def test_bfloat16_in_a_process_that_never_imported_ml_dtypes():
     code = ("import sys\nfrom app.runner.feeds import coerce\n"
             "assert 'ml_dtypes' not in sys.modules\n"
             "print(coerce([1.5], 'bfloat16', [1], 'b').dtype)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = run_python(code)
     assert proc.stdout.strip() == "bfloat16", proc.stdout + proc.stderr
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import warnings
 import zipfile
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, require
+from .conftest import require, run_python, write_zip
 
 h5py = require("h5py")
 
@@ -42,13 +41,6 @@ def _keras3_weights(path, layers, **attrs) -> bytes:
             for i, value in enumerate(values):
                 g.create_dataset(str(i), data=value)
     return Path(path).read_bytes()
-
-
-def _archive(path, members, compress=zipfile.ZIP_STORED) -> Path:
-    with zipfile.ZipFile(path, "w", compress) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return Path(path)
 
 
 def _central_entry(raw: bytes, name: str) -> int:
@@ -105,7 +97,7 @@ SMALL = {"flags": ("flags", [np.array([7], np.uint8), np.array([True]), np.array
 def test_one_byte_values_read_from_an_archive_are_the_files_own(tmp_path, cache, compress):
     """HDF5 reads a one-byte dataset with a one-byte read: it must come back, not zero."""
     member = tmp_path / WEIGHTS
-    path = _archive(tmp_path / "flags.keras", {WEIGHTS: _keras3_weights(member, SMALL)}, compress)
+    path = write_zip(tmp_path / "flags.keras", {WEIGHTS: _keras3_weights(member, SMALL)}, compress)
     theirs = _oracle(member)
     reader = KerasFile(str(path))
     try:
@@ -166,7 +158,7 @@ def test_reader_contract_fields_of_a_plain_hdf5_file(tmp_path):
 def test_archive_metadata_and_config_are_read(tmp_path):
     member = tmp_path / WEIGHTS
     config = {"class_name": "Sequential", "config": {"name": "tiny", "layers": []}}
-    path = _archive(tmp_path / "meta.keras", {
+    path = write_zip(tmp_path / "meta.keras", {
         "metadata.json": json.dumps({"keras_version": "3.4.1", "date_saved": "2024-01-01"}),
         "config.json": json.dumps(config),
         WEIGHTS: _keras3_weights(member, {"dense": ("dense", [np.ones(3, np.float32)])})})
@@ -184,7 +176,7 @@ def test_archive_metadata_and_config_are_read(tmp_path):
 def test_is_keras_file_by_first_bytes_and_name(tmp_path):
     h5 = tmp_path / "any.name"
     _keras3_weights(h5, {"d": ("d", [np.ones(1)])})
-    zipped = _archive(tmp_path / "m.keras", {"config.json": "{}"})
+    zipped = write_zip(tmp_path / "m.keras", {"config.json": "{}"})
     shutil.copy(zipped, tmp_path / "m.zip")
     (tmp_path / "text.keras").write_text("not a zip at all")
     (tmp_path / "folder.keras").mkdir()
@@ -246,10 +238,9 @@ def test_running_out_of_file_descriptors_is_a_clear_error_naming_the_file(tmp_pa
     """The file exists and is regular, but cannot be opened (no descriptor left): first for
     its first bytes, then (one descriptor left, which the zip takes) for the member's header."""
     h5 = tmp_path / "a.weights.h5"
-    stored = _archive(tmp_path / "s.keras", {WEIGHTS: _keras3_weights(h5, {"d": ("d", [np.ones(2)])})})
+    stored = write_zip(tmp_path / "s.keras", {WEIGHTS: _keras3_weights(h5, {"d": ("d", [np.ones(2)])})})
     cases = [(str(h5), 0), (str(stored), 1)]
-    proc = subprocess.run([sys.executable, "-c", _NO_DESCRIPTORS, json.dumps(cases)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(_NO_DESCRIPTORS, json.dumps(cases))
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     problem = f"cannot read: {os.strerror(24)}"       # EMFILE
@@ -260,7 +251,7 @@ def test_running_out_of_file_descriptors_is_a_clear_error_naming_the_file(tmp_pa
 
 def test_member_whose_header_lies_past_the_end_is_called_truncated(tmp_path):
     member = _keras3_weights(tmp_path / WEIGHTS, {"d": ("d", [np.ones(64, np.float32)])})
-    path = _archive(tmp_path / "cut.keras", {"config.json": "{}", WEIGHTS: member})
+    path = write_zip(tmp_path / "cut.keras", {"config.json": "{}", WEIGHTS: member})
     raw = bytearray(path.read_bytes())
     entry = _central_entry(raw, WEIGHTS)
     raw[entry + 42: entry + 46] = struct.pack("<I", len(raw) - 10)   # its local header's offset
@@ -282,7 +273,7 @@ def test_a_cut_member_is_judged_as_the_same_bytes_on_disk(tmp_path, cut):
     alone.write_bytes(whole[:cut])
     with pytest.raises(OSError) as theirs:
         h5py.File(alone, "r")
-    path = _archive(tmp_path / "cut.keras", {WEIGHTS: whole[:cut], "rest": whole[cut:]})
+    path = write_zip(tmp_path / "cut.keras", {WEIGHTS: whole[:cut], "rest": whole[cut:]})
     with pytest.raises(FormatError) as e:
         KerasFile(str(path))
     assert e.value.path == str(path)
@@ -315,10 +306,10 @@ def test_compression_ratio_bound_admits_a_member_at_the_bound(tmp_path, cache, m
     well (zero-initialised weights) are never refused; a member exactly at the bound opens."""
     monkeypatch.setattr(keras_format, "MAX_RATIO", 1)
     data, theirs = _padded_member(tmp_path, 1 << 20)
-    path = _archive(tmp_path / "at.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
+    path = write_zip(tmp_path / "at.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
     assert zipfile.ZipFile(path).getinfo(WEIGHTS).compress_size < 100_000
     _reads_as(path, theirs)
-    over = _archive(tmp_path / "over.keras", {WEIGHTS: data + b"\0"}, zipfile.ZIP_DEFLATED)
+    over = write_zip(tmp_path / "over.keras", {WEIGHTS: data + b"\0"}, zipfile.ZIP_DEFLATED)
     with pytest.raises(FormatError) as e:
         KerasFile(str(over))
     assert e.value.path == str(over) and "refused" in e.value.problem
@@ -328,7 +319,7 @@ def test_compression_ratio_bound_admits_a_member_at_the_bound(tmp_path, cache, m
 
 def test_member_size_bound_admits_a_member_of_exactly_that_size(tmp_path, cache, monkeypatch):
     data, theirs = _padded_member(tmp_path, 300_000)
-    path = _archive(tmp_path / "big.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
+    path = write_zip(tmp_path / "big.keras", {WEIGHTS: data}, zipfile.ZIP_DEFLATED)
     monkeypatch.setattr(keras_format, "MAX_MEMBER_BYTES", len(data))
     _reads_as(path, theirs)
     monkeypatch.setattr(keras_format, "MAX_MEMBER_BYTES", len(data) - 1)
@@ -341,7 +332,7 @@ def test_member_size_bound_admits_a_member_of_exactly_that_size(tmp_path, cache,
 
 def test_close_releases_every_handle_and_later_reads_say_closed(tmp_path):
     member = tmp_path / WEIGHTS
-    path = _archive(tmp_path / "s.keras", {WEIGHTS: _keras3_weights(member, SMALL)})
+    path = write_zip(tmp_path / "s.keras", {WEIGHTS: _keras3_weights(member, SMALL)})
     key = "layers/flags/vars/3"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -359,7 +350,7 @@ def test_close_releases_every_handle_and_later_reads_say_closed(tmp_path):
 
 def _deflated(tmp_path) -> tuple[Path, dict]:
     member = tmp_path / WEIGHTS
-    path = _archive(tmp_path / "d.keras", {WEIGHTS: _keras3_weights(member, SMALL)}, zipfile.ZIP_DEFLATED)
+    path = write_zip(tmp_path / "d.keras", {WEIGHTS: _keras3_weights(member, SMALL)}, zipfile.ZIP_DEFLATED)
     return path, _oracle(member)
 
 

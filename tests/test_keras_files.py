@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, require
+from .conftest import ROOT, require, write_zip
 
 tf = require("tensorflow")
 require("keras")
@@ -207,7 +207,7 @@ def test_truncated_keras_zip_is_a_clear_error(kfiles, tmp_path, cache):
 
 def test_zip_member_claiming_a_huge_size_is_refused_before_anything_is_written(tmp_path, cache):
     bomb = tmp_path / "bomb.keras"
-    _archive(bomb, {"config.json": "{}", "model.weights.h5": b"\0" * (4 << 20)}, zipfile.ZIP_DEFLATED)
+    write_zip(bomb, {"config.json": "{}", "model.weights.h5": b"\0" * (4 << 20)}, zipfile.ZIP_DEFLATED)
     raw = bytearray(bomb.read_bytes())
     # the central directory's uncompressed size of the weights member: claim 200 GB
     cd = _weights_cd(raw)
@@ -229,16 +229,6 @@ def _repacked(kfiles, path, compress=zipfile.ZIP_STORED, extra=b""):
             info.extra = extra if item == "model.weights.h5" else b""
             out.writestr(info, src.read(item))
     return bytearray(path.read_bytes())
-
-
-def _archive(path, members, compress=zipfile.ZIP_STORED):
-    """A zip at `path` holding `members`: name -> bytes, or a Path whose file goes in."""
-    with zipfile.ZipFile(path, "w", compress) as z:
-        for name, data in members.items():
-            if isinstance(data, Path):
-                z.write(data, name)
-            else:
-                z.writestr(name, data)
 
 
 def _weights_member(kfiles, path):
@@ -457,7 +447,7 @@ def test_keras3_weights_without_config_are_named_from_the_automatic_layer_names(
 
 
 def _keras_zip(path, config, h5_path, compress=zipfile.ZIP_STORED):
-    _archive(path, {"metadata.json": json.dumps({"keras_version": "3.9.0"}),
+    write_zip(path, {"metadata.json": json.dumps({"keras_version": "3.9.0"}),
                     "config.json": json.dumps(config), "model.weights.h5": Path(h5_path)}, compress)
 
 
@@ -627,18 +617,18 @@ def test_chunked_dataset_claiming_a_huge_shape_is_listed_with_its_problem(tmp_pa
 def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_path, cache):
     h5_path = _weights_member(kfiles, tmp_path / "w.h5")
     bad = tmp_path / "badjson.keras"
-    _archive(bad, {"config.json": b'{"class_name": "Functional", "config": ', "model.weights.h5": h5_path})
+    write_zip(bad, {"config.json": b'{"class_name": "Functional", "config": ', "model.weights.h5": h5_path})
     with pytest.raises(FormatError) as e:
         KerasFile(str(bad))
     assert "badjson.keras" in str(e.value) and "config.json is not valid JSON" in str(e.value)
     odd = tmp_path / "oddmeta.keras"
-    _archive(odd, {"metadata.json": b'["3.0"]', "model.weights.h5": h5_path})
+    write_zip(odd, {"metadata.json": b'["3.0"]', "model.weights.h5": h5_path})
     reader = KerasFile(str(odd))
     assert reader.metadata == {} and reader.model_config is None and reader.layout == "keras3"
     assert reader.keras_version is None and reader.model_name() is None
     reader.close()
     big = tmp_path / "bigmeta.keras"
-    _archive(big, {"metadata.json": b"{}", "model.weights.h5": h5_path}, zipfile.ZIP_DEFLATED)
+    write_zip(big, {"metadata.json": b"{}", "model.weights.h5": h5_path}, zipfile.ZIP_DEFLATED)
     raw = bytearray(big.read_bytes())
     cd = raw.index(b"PK\x01\x02")
     assert raw[cd + 46: cd + 46 + 13] == b"metadata.json"
@@ -648,7 +638,7 @@ def test_archive_json_members_that_lie_or_break_are_clear_errors(kfiles, tmp_pat
         KerasFile(str(big))
     assert "bigmeta.keras" in str(e.value) and "metadata.json claims 67,108,865 bytes" in str(e.value)
     missing = tmp_path / "noweights.keras"
-    _archive(missing, {"config.json": b"{}"})
+    write_zip(missing, {"config.json": b"{}"})
     with pytest.raises(FormatError) as e:
         KerasFile(str(missing))
     assert "noweights.keras" in str(e.value) and "without model.weights.h5 (it holds: config.json)" in str(e.value)
@@ -677,13 +667,13 @@ def test_archive_json_at_the_size_bound_is_read_and_a_damaged_one_is_an_error(kf
     meta = head + b"x" * ((64 << 20) - len(head) - 2) + b'"}'
     assert len(meta) == 64 << 20             # exactly the bound: still read
     path = tmp_path / "edge.keras"
-    _archive(path, {"metadata.json": meta, "model.weights.h5": h5_path})
+    write_zip(path, {"metadata.json": meta, "model.weights.h5": h5_path})
     reader = KerasFile(str(path))
     assert reader.keras_version == "3.1.0"
     reader.close()
     path.unlink()
     crc = tmp_path / "crc.keras"
-    _archive(crc, {"config.json": b'{"class_name": "Functional", "config": {"name": "m"}}',
+    write_zip(crc, {"config.json": b'{"class_name": "Functional", "config": {"name": "m"}}',
                    "model.weights.h5": h5_path})
     raw = bytearray(crc.read_bytes())
     at = raw.index(b'"Functional"')
@@ -722,7 +712,7 @@ def test_archive_whose_directory_lies_about_the_weights_member_is_refused(kfiles
         KerasFile(str(empty))
     assert "empty.keras" in str(e.value) and "(it holds: nothing)" in str(e.value)
     many = tmp_path / "many.keras"
-    _archive(many, {f"f{i}.txt": b"x" for i in range(10)})
+    write_zip(many, {f"f{i}.txt": b"x" for i in range(10)})
     with pytest.raises(FormatError) as e:
         KerasFile(str(many))
     assert "(it holds: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt, f5.txt, f6.txt, f7.txt)" in str(e.value)

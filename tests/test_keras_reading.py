@@ -8,12 +8,11 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
 
-from .conftest import require
+from .conftest import require, write_zip
 
 h5py = require("h5py")
 ml_dtypes = require("ml_dtypes")
@@ -301,15 +300,9 @@ def test_a_truncated_h5_says_the_file_is_truncated_with_hdf5s_words(tmp_path):
     assert "truncated file: eof = " in e.value.problem
 
 
-def _keras_zip(path, member_bytes: bytes):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("config.json", "{}")
-        z.writestr("model.weights.h5", member_bytes)
-    return str(path)
-
-
 def test_an_archive_whose_weights_are_not_hdf5_says_so(tmp_path):
-    path = _keras_zip(tmp_path / "m.keras", b"this is not an HDF5 file at all " * 64)
+    path = str(write_zip(tmp_path / "m.keras", {"config.json": "{}",
+                                                "model.weights.h5": b"this is not an HDF5 file at all " * 64}))
     with pytest.raises(FormatError) as e:
         _open(path)
     assert e.value.path == path

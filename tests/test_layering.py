@@ -2,10 +2,8 @@
 
 import ast
 import pathlib
-import subprocess
-import sys
 
-from .conftest import ROOT
+from .conftest import ROOT, run_python
 
 PURE = ["app/formats", "app/analysis", "app/document"]
 BANNED = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "tensorflow", "keras", "tf_keras")
@@ -42,7 +40,7 @@ def test_pure_layers_and_cli_load_nothing_heavy_at_run_time():
         f"bad = [m for m in sys.modules if m.split('.')[0] in {BANNED!r}]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    proc = run_python(code, timeout=None)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -69,7 +67,6 @@ def test_opening_a_model_in_the_window_waits_for_neither_numpy_nor_the_run_panel
     )
     sample = ROOT / "resources" / "sample_run"
     settings = tmp_path / "settings.ini"
-    proc = subprocess.run([sys.executable, "-c", code, str(sample), str(settings)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(code, str(sample), str(settings))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

@@ -9,8 +9,6 @@ import os
 import re
 import shutil
 import stat as stat_mode
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +17,7 @@ import crc32c
 import numpy as np
 import pytest
 
-from .conftest import ROOT, require
+from .conftest import require, run_python
 
 # before gcsfs is imported: its bucket-type probe speaks gRPC, which the emulator does not
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
@@ -150,8 +148,7 @@ def test_missing_package_names_the_extra():
     code = ("import sys; sys.modules['gcsfs'] = None\n"
             "from app.cli import main\n"
             "sys.exit(main(['inspect', 'gs://bucket/run/']))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = run_python(code)
     assert done.returncode == 2, done.stderr
     assert re.search(r"gs://bucket/run.*gcsfs.*checkpoint-browser\[gcs\]", done.stderr), done.stderr
     assert "Traceback" not in done.stderr
