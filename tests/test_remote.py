@@ -757,3 +757,100 @@ def test_file_times_under_every_key_and_form(monkeypatch, tmp_path):
     ts = t.timestamp()
     assert got == {0: 1234.5, 1: ts, 2: ts, 3: ts, 4: 99.0, 5: ts, 6: 7.0, 7: 1.0, 8: 0.0,
                    9: ts + 3600}
+
+
+# -- what each storage SDK's failure tells the user ----------------------------------------
+
+class _ClientResponseError(Exception):
+    """As aiohttp and the cloud SDKs fail on an HTTP status: `.status` holds it."""
+
+    def __init__(self, status: int, text: str = ""):
+        super().__init__(text or f"{status}, message='status {status}'")
+        self.status = status
+
+
+class PartialCredentialsError(Exception):   # named as botocore names it
+    pass
+
+
+class ReadTimeoutError(Exception):          # botocore's: no builtin TimeoutError
+    pass
+
+
+def _not_found_because(cause: BaseException) -> FileNotFoundError:
+    """fsspec's web filesystem turns any failed HEAD into FileNotFoundError, from its cause."""
+    try:
+        raise FileNotFoundError("https://host/f") from cause
+    except FileNotFoundError as e:
+        return e
+
+
+def _raised_from(exc: BaseException, cause: BaseException) -> BaseException:
+    exc.__cause__ = cause
+    return exc
+
+
+DENIED = ("access denied (403): check your credentials (the storage SDK's environment "
+          "variables or config files) or that the object is public")
+FAULTS = [   # (what the filesystem raises, tries made, the message the user reads)
+    (lambda: FileNotFoundError("no such key"), 1, "not found on the server (404): check the URL"),
+    (lambda: _ClientResponseError(404), 1, "not found on the server (404): check the URL"),
+    (lambda: _not_found_because(_ClientResponseError(404)), 1,
+     "not found on the server (404): check the URL"),
+    (lambda: _not_found_because(FileNotFoundError("gone")), 1,
+     "not found on the server (404): check the URL"),
+    (lambda: _not_found_because(ConnectionResetError("connection reset by peer")), 4,
+     "cannot read (connection reset by peer): check the network and the address"),
+    (lambda: _not_found_because(_ClientResponseError(403, "Forbidden")), 4, DENIED),
+    (lambda: _not_found_because(ReadTimeoutError("read timed out")), 4,
+     "no answer within 3.5 s: check the network, the address or the endpoint (AWS_ENDPOINT_URL)"),
+    (lambda: _raised_from(_ClientResponseError(403), ConnectionResetError("reset")), 1, DENIED),
+    (lambda: PermissionError("no"), 1, DENIED),
+    (lambda: _ClientResponseError(401), 1, DENIED),
+    (lambda: _ClientResponseError(403), 1, DENIED),
+    (lambda: PartialCredentialsError("key id without its secret"), 4,
+     "no credentials found for this store: set them the SDK's usual way"),
+    (lambda: ReadTimeoutError("read timed out"), 4,
+     "no answer within 3.5 s: check the network, the address or the endpoint (AWS_ENDPOINT_URL)"),
+    (lambda: TimeoutError(), 4,
+     "no answer within 3.5 s: check the network, the address or the endpoint (AWS_ENDPOINT_URL)"),
+    (lambda: _ClientResponseError(503, "503, message='Slow Down'\nrequest id 12"), 4,
+     "cannot read (503, message='Slow Down'): check the network and the address"),
+    (lambda: _ClientResponseError(429, "too many requests"), 4,
+     "cannot read (too many requests): check the network and the address"),
+    (lambda: _ClientResponseError(400, "bad request"), 1,
+     "cannot read (bad request): check the network and the address"),
+    (lambda: ConnectionAbortedError(), 4,
+     "cannot read (ConnectionAbortedError): check the network and the address"),
+]
+
+
+@pytest.mark.parametrize("fault, tries, problem", FAULTS)
+def test_each_kind_of_failure_has_its_own_message(monkeypatch, tmp_path, fault, tries, problem):
+    """A file listed fine whose bytes fail as S3, GCS and web filesystems fail: the message
+    says what to check, and only a failure that may pass is tried again."""
+    import fsspec
+    calls = []
+
+    class Faulty(fsspec.AbstractFileSystem):
+        protocol = "ckptfaulty"
+
+        def ls(self, path, detail=True, **kwargs):
+            return [{"name": f"{path.rstrip('/')}/f", "type": "file", "size": 10, "mtime": 1.0}]
+
+        def cat_file(self, path, start=None, end=None, **kwargs):
+            calls.append(path)
+            raise fault()
+    fsspec.register_implementation("ckptfaulty", Faulty, clobber=True)
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "3.5")
+    monkeypatch.setattr(remote, "BACKOFF", 0.0)
+    remote.reset()
+    try:
+        with pytest.raises(FormatError) as err:
+            remote.read_range("ckptfaulty://bucket/run/f", 0, 4)
+    finally:
+        remote.reset()
+    assert str(err.value) == f"ckptfaulty://bucket/run/f: {problem}"
+    assert err.value.path == "ckptfaulty://bucket/run/f"
+    assert len(calls) == tries
