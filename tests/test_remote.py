@@ -405,7 +405,8 @@ class _PlainHandler(BaseHTTPRequestHandler):
     (200) whatever was asked; `sized` False announces no length; the next `bad_next`
     answers have one byte flipped in their middle. `gets` counts GETs."""
     root = ""
-    honour_range = True
+    token = ""           # set: answers 403 to requests whose query string lacks it, and to
+    honour_range = True  # folder pages (as a signature made for one file, or nginx without autoindex)
     sized = True
     bad_next = 0
     gets = 0
@@ -415,12 +416,18 @@ class _PlainHandler(BaseHTTPRequestHandler):
 
     def _path(self):
         path = os.path.join(self.root, self.path.split("?")[0].lstrip("/"))
-        return path if os.path.isfile(path) else None
+        if self.token and (self.token not in self.path.partition("?")[2] or os.path.isdir(path)):
+            self.send_error(403)
+            return None
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        return path
 
     def do_HEAD(self):
         path = self._path()
         if path is None:
-            return self.send_error(404)
+            return
         self.send_response(200)
         if self.sized:
             self.send_header("Content-Length", str(os.path.getsize(path)))
@@ -429,7 +436,7 @@ class _PlainHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = self._path()
         if path is None:
-            return self.send_error(404)
+            return
         cls = type(self)
         cls.gets += 1
         with open(path, "rb") as f:
@@ -523,6 +530,19 @@ def test_a_server_that_gives_no_sizes_still_gives_heads_and_tails(quiet_cache):
         assert remote.stat(u).size is None       # what makes this case
         assert remote.read_tail(u, 40) == data[-40:]
         assert remote.read_head(u, 40) == data[:40]
+
+
+def test_a_signed_url_carries_its_query_to_the_file_and_its_neighbours(quiet_cache):
+    a, b = _bytes(300, 6), _bytes(200, 7)
+    (quiet_cache / "a.index").write_bytes(a)
+    (quiet_cache / "a.data").write_bytes(b)
+    with _plain_server(quiet_cache, token="sig=abc") as (url, _):
+        opened = remote.register(f"{url}/a.index?sig=abc")   # as pasted: the file, signed
+        assert opened == f"{url}/a.index"
+        assert remote.read_range(opened, 10, 50) == a[10:60]
+        assert remote.read_range(f"{url}/a.data", 0, 200) == b      # its neighbour too
+        with pytest.raises(FormatError, match="access denied"):   # elsewhere: not carried
+            remote.read_range(f"{url}/other/a.data", 0, 10)
 
 
 def test_heads_and_tails_ask_only_what_they_need(files_web):
@@ -695,6 +715,31 @@ def test_a_url_with_undecodable_bytes_is_a_clear_error(files_web):
     assert not os.path.exists(local)
     with pytest.raises(FormatError, match="not found"):
         remote.local_copy(f"{url}/r\udcff/x.index")
+
+
+def test_cache_drops_least_recently_used_first_and_leaves_pieces_alone(quiet_cache):
+    for i in range(5):
+        cache.put(f"k{i}", bytes([i]) * 100)
+        os.utime(cache.path_of(f"k{i}"), (1000 + i, 1000 + i))   # k0 the oldest
+    piece = cache.new_file()                # being written: neither counted nor removed
+    with open(piece, "wb") as f:
+        f.write(b"p" * 700)
+    runner = os.path.join(cache.folder(), "files")   # the runner's copies live below
+    os.makedirs(runner)
+    with open(os.path.join(runner, "model.meta"), "wb") as f:
+        f.write(b"m" * 900)
+    assert cache.usage() == (500, 5)
+    cache.set_limit(350)                    # two must go: the two oldest
+    assert [cache.get(f"k{i}") is not None for i in range(5)] == [False, False, True, True, True]
+    assert cache.usage() == (300, 3) and os.path.getsize(piece) == 700
+    assert os.path.isfile(os.path.join(runner, "model.meta"))
+    big = cache.new_file()                  # more than half the limit: dropped, not kept
+    with open(big, "wb") as f:
+        f.write(b"b" * 200)
+    cache.commit(big, "big")
+    assert not os.path.exists(big) and cache.get("big") is None and cache.usage() == (300, 3)
+    cache.clear()
+    assert cache.usage() == (0, 0) and os.path.getsize(piece) == 700
 
 
 def test_cache_size_setting_bounds_and_pieces_being_written(quiet_cache, monkeypatch):

@@ -313,8 +313,10 @@ def _ls(fs, folder: str) -> dict[str, Entry] | None:
         # a web folder is its page at "folder/" (relative links resolve against it)
         target = folder.rstrip("/") + "/" + _state.queries.get(folder, "") if web else folder
         items = fs.ls(_fs_path(fs, target), detail=True)
-    except FileNotFoundError:
-        if web:
+    except Exception as exc:
+        # a web server may refuse its folder pages (no autoindex; a signature made for one
+        # file): its files are then asked for one by one, as when it has no pages
+        if web and (isinstance(exc, FileNotFoundError) or _status(exc) in (401, 403)):
             return None
         raise
     if hasattr(fs, "invalidate_cache"):
