@@ -726,6 +726,7 @@ def test_cache_drops_least_recently_used_first_and_leaves_pieces_alone(quiet_cac
         f.write(b"p" * 700)
     runner = os.path.join(cache.folder(), "files")   # the runner's copies live below
     os.makedirs(runner)
+    os.symlink(piece, os.path.join(cache.folder(), "elsewhere"))   # not the cache's: left alone
     with open(os.path.join(runner, "model.meta"), "wb") as f:
         f.write(b"m" * 900)
     assert cache.usage() == (500, 5)
@@ -814,6 +815,18 @@ class _ClientResponseError(Exception):
         self.status = status
 
 
+class HttpError(Exception):                 # gcsfs's: the status in `.code`
+    def __init__(self, code: int):
+        super().__init__(f"{code}: error")
+        self.code = code
+
+
+class HTTPStatusError(Exception):           # as requests-based SDKs give it: `.status_code`
+    def __init__(self, status_code: int):
+        super().__init__(f"status {status_code}")
+        self.status_code = status_code
+
+
 class PartialCredentialsError(Exception):   # named as botocore names it
     pass
 
@@ -863,8 +876,19 @@ FAULTS = [   # (what the filesystem raises, tries made, the message the user rea
      "cannot read (503, message='Slow Down'): check the network and the address"),
     (lambda: _ClientResponseError(429, "too many requests"), 4,
      "cannot read (too many requests): check the network and the address"),
+    (lambda: HttpError(403), 1, DENIED),
+    (lambda: HTTPStatusError(404), 1, "not found on the server (404): check the URL"),
+    (lambda: _ClientResponseError(408, "request timeout"), 4,
+     "cannot read (request timeout): check the network and the address"),
+    (lambda: _ClientResponseError(500, "internal error"), 4,
+     "cannot read (internal error): check the network and the address"),
+    (lambda: _ClientResponseError(499, "closed"), 1,
+     "cannot read (closed): check the network and the address"),
     (lambda: _ClientResponseError(400, "bad request"), 1,
      "cannot read (bad request): check the network and the address"),
+    (lambda: b"ab", 4, "cannot read (got 2 bytes where 4 were asked): check the network and the address"),
+    (lambda: b"abcdef", 4,
+     "cannot read (got 6 bytes where 4 were asked): check the network and the address"),
     (lambda: ConnectionAbortedError(), 4,
      "cannot read (ConnectionAbortedError): check the network and the address"),
 ]
@@ -885,7 +909,10 @@ def test_each_kind_of_failure_has_its_own_message(monkeypatch, tmp_path, fault, 
 
         def cat_file(self, path, start=None, end=None, **kwargs):
             calls.append(path)
-            raise fault()
+            answer = fault()
+            if isinstance(answer, bytes):   # a server that sends too few or too many
+                return answer
+            raise answer
     fsspec.register_implementation("ckptfaulty", Faulty, clobber=True)
     monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "3.5")

@@ -429,7 +429,7 @@ def _fetch(url: str, start: int, end: int, file_size: int | None) -> bytes:
         if len(data) != end - start and file_size is not None and len(data) == file_size:
             data = data[start:end]   # a server that ignores Range sent the whole file
         if len(data) != end - start:
-            raise ConnectionError(f"short answer: {len(data)} of {end - start} bytes")
+            raise ConnectionError(f"got {len(data)} bytes where {end - start} were asked")
         return data
     return _call(url, get)
 
