@@ -103,9 +103,12 @@ def scratch_copy(target: str, work: Path) -> Path:
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-q', '-m', markers])}",
         "use_git_change_detection = false",
-        # mutmut stops a mutant after (its tests' time + this) x 30 CPU seconds, and half that on
-        # the clock: on a loaded machine its default of 1 s ends slow runs as if the mutant looped
+        # mutmut stops a mutant after (its tests' time + constant) x multiplier seconds on the
+        # clock (twice that in CPU seconds). Its constant of 1 s ends slow runs on a loaded
+        # machine as if the mutant looped; its multiplier of 15 lets a mutant that waits on a
+        # socket (remote's tests, 50 s) hang for 13 minutes before it is stopped.
         "timeout_constant = 5.0",
+        "timeout_multiplier = 3.0",
         "",
     ])
     (dest / "pyproject.toml").write_text(project)
