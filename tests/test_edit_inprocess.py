@@ -493,3 +493,56 @@ def test_strip_finds_unusually_named_slots_through_the_training_graph(cnn, tmp_p
     # without the graph the names say nothing (so the graph really is what found them)
     assert not {r.key for r in no_graph.rows if not r.kept} >= dropped
 
+
+
+def _written(result, folder) -> None:
+    """The result names the files it wrote, each in `folder`, and their total size."""
+    assert result.files and all(os.path.dirname(f) in ("", str(folder)) for f in result.files)
+    paths = [folder / os.path.basename(f) for f in result.files]
+    assert all(p.is_file() for p in paths)
+    assert result.bytes_written == sum(p.stat().st_size for p in paths)
+
+
+def test_average_carries_a_tf2_object_graph_and_a_tf1_meta(keras_ck, cnn, tmp_path):
+    # TF2: the object graph comes along, naming exactly the keys written
+    model = open_path(str(keras_ck.dir))
+    readers = [open_checkpoint(c) for c in [c for c in model.checkpoints if c.on_disk][-3:]]
+    try:
+        plan = edit.plan_average(readers)
+        assert plan.object_graph is not None and plan.meta is None
+        assert plan.graph_note == "the TF2 object graph is carried along, rewritten to the new keys"
+        result = edit.write_plan(plan, str(tmp_path / "tf2" / "avg"))
+    finally:
+        for r in readers:
+            r.close()
+    assert result.prefix == str(tmp_path / "tf2" / "avg")
+    _written(result, tmp_path / "tf2")
+    ours = tf_values(tf, result.prefix)
+    named = {a.checkpoint_key for n in fx.read_object_graph(result.prefix).nodes for a in n.attributes}
+    assert named == set(ours) - {"_CHECKPOINTABLE_OBJECT_GRAPH"} and named
+    # TF1 with its training graph: the .meta comes along and names the averaged file's keys
+    model = open_path(str(cnn.dir))
+    graph = load_graphs(model, model.selected)[0]
+    readers = [open_checkpoint(c) for c in [c for c in model.checkpoints if c.on_disk][-2:]]
+    try:
+        plan = edit.plan_average(readers, graph)
+        assert plan.object_graph is None and plan.meta is not None
+        result = edit.write_plan(plan, str(tmp_path / "tf1" / "avg"))
+    finally:
+        for r in readers:
+            r.close()
+    _written(result, tmp_path / "tf1")
+    assert sorted(os.path.basename(f) for f in result.files) == [
+        "avg.data-00000-of-00001", "avg.index", "avg.meta"]
+    assert set(saver_graph.restored_keys(plan.meta)) == set(tf_values(tf, result.prefix))
+
+
+def test_a_plan_that_keeps_nothing_writes_nothing(cnn, tmp_path):
+    reader, graph = _open(cnn.checkpoints[-1].prefix)
+    try:
+        plan = edit.plan_edit(reader, edit.EditSpec(drop=[".*"]), graph)
+        with pytest.raises(edit.PlanError, match="^the plan keeps no variable: nothing to write$"):
+            edit.write_plan(plan, str(tmp_path / "out" / "none"))
+    finally:
+        reader.close()
+    assert not (tmp_path / "out").exists()

@@ -518,7 +518,7 @@ def write_plan(plan: Plan, prefix: str, progress=None, cancelled=None,
                 writer.add(OBJECT_GRAPH_KEY, dtypes.BY_NAME["string"], (),
                            [(None, [np.array(plan.object_graph, dtype=object)])])
             tick(0)
-            files = writer.finish()
+            writer.finish()
         except BaseException:
             writer.abort()
             raise
@@ -531,7 +531,6 @@ def write_plan(plan: Plan, prefix: str, progress=None, cancelled=None,
                 raise WriteError(meta_path, f"cannot write: {e.strerror}") from None
         tick(0)
         final = staged.commit()
-    size = sum(os.path.getsize(os.path.join(os.path.dirname(staged.prefix), os.path.basename(f)))
-               for f in files)
-    return WriteResult(staged.prefix, final, size)
+    # every file the result holds, its .meta too
+    return WriteResult(staged.prefix, final, sum(os.path.getsize(f) for f in final))
 
