@@ -310,9 +310,12 @@ def test_disk_full_leaves_nothing(tiny_tmpfs, tmp_path):
     tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=list(values), shape_and_slices=[""] * 4,
                       tensors=[tf.constant(v) for v in values.values()])
     for dst in (tiny_tmpfs / "m", tiny_tmpfs / "new" / "m"):
-        with pytest.raises(WriteError, match="No space left"):
+        with pytest.raises(WriteError, match="No space left") as err:
             copy(str(prefix), dst)
         assert os.listdir(tiny_tmpfs) == []
+        # the file that did not fit, named where it was being written
+        assert err.value.path.startswith(str(tiny_tmpfs) + os.sep) and ".data-" in err.value.path
+        assert err.value.problem == "cannot write: No space left on device"
     # the same writes fit once a filter makes the result small
     copy(str(prefix), tiny_tmpfs / "m", keep=["^w0$"])
     assert set(tf_values(tf, str(tiny_tmpfs / "m"))) == {"w0"}
@@ -577,3 +580,81 @@ def test_a_state_file_that_does_not_fit_is_a_write_error_and_leaves_nothing(tiny
     assert e.value.path == os.path.join(os.path.dirname(staged.staged_prefix), "checkpoint")
     assert e.value.problem == "cannot write: No space left on device"
     assert os.listdir(tiny_tmpfs) == ["filler"]
+
+
+# -- the writer's contract, called directly --------------------------------------------------
+
+F32, STR = dtypes.BY_NAME["float32"], dtypes.BY_NAME["string"]
+
+
+def _region(starts, lengths):
+    from app.formats.reader import Region
+    return Region(tuple(starts), tuple(lengths))
+
+
+MISUSE = [   # (what a caller does wrong, the message)
+    (lambda w: w.add("", F32, (1,), plain([np.zeros(1, np.float32)])), "key '' is empty or added twice"),
+    (lambda w: [w.add("a", F32, (1,), plain([np.zeros(1, np.float32)])) for _ in range(2)],
+     "key 'a' is empty or added twice"),
+    (lambda w: w.add("v", dtypes.BY_NAME["variant"], (), plain([])), "tensors of dtype variant cannot be written"),
+    (lambda w: w.add("a", F32, (1,), []), "a: no pieces"),
+    (lambda w: w.add("a", F32, (1,), [(None, [np.zeros(1, np.float32)])] * 2), "a: a plain tensor is one piece"),
+    (lambda w: w.add("a", F32, (2,), plain([np.zeros(2, np.float64)])), "a: a chunk of float64 for a float32 tensor"),
+    (lambda w: w.add("a", F32, (2,), plain([np.zeros(3, np.float32)])), r"a: more elements than its shape \[2\] holds"),
+    (lambda w: w.add("a", F32, (2, 1), plain([np.zeros(1, np.float32)])), r"a: 1 elements written for shape \[2, 1\]"),
+    (lambda w: w.add("s", STR, (2,), plain([np.array([b"x"], object)])), "s: 1 strings for 2 elements"),
+    (lambda w: w.add("p", F32, (4,), [(_region([0], [2]), [np.zeros(2, np.float32)]),
+                                      (None, [np.zeros(2, np.float32)])]),
+     "p: every slice needs a region of the tensor's rank"),
+    (lambda w: w.add("p", F32, (4,), [(_region([0, 0], [2, 1]), [np.zeros(2, np.float32)])]),
+     "p: every slice needs a region of the tensor's rank"),
+    (lambda w: w.add("p", F32, (4,), [(_region([2], [2]), [np.zeros(2, np.float32)])] * 2),
+     "p: two slices with the same extents"),
+    (lambda w: (w.finish(), w.add("b", F32, (1,), plain([np.zeros(1, np.float32)]))), "the bundle is finished"),
+]
+
+
+@pytest.mark.parametrize("misuse, message", MISUSE)
+def test_writer_refuses_misuse_saying_what(tmp_path, misuse, message):
+    writer = BundleWriter(str(tmp_path / "w"))
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        misuse(writer)
+    writer.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_shards_fill_to_the_byte_and_empty_tensors_take_no_shard_of_their_own(tmp_path):
+    with pytest.raises(ValueError, match="^max_shard_bytes must be positive$"):
+        BundleWriter(str(tmp_path / "x"), max_shard_bytes=0)
+    prefix = str(tmp_path / "s")
+    writer = BundleWriter(prefix, max_shard_bytes=8)          # 1 byte would do as well
+    values = {"e": np.zeros(0, np.float32), "a": np.float32([1]), "b": np.float32([2]),
+              "c": np.float32([3]), "big": np.arange(4, dtype=np.float32)}
+    for key in ("e", "big", "a", "b", "c"):      # e: 0 bytes; big (16) joins its still-empty shard
+        writer.add(key, F32, values[key].shape, plain([values[key]]))
+    files = writer.finish()
+    shards = sorted(f for f in files if ".data-" in f)
+    assert [os.path.basename(f) for f in shards] == [f"s.data-0000{i}-of-00003" for i in range(3)]
+    assert [os.path.getsize(f) for f in shards] == [16, 8, 4]   # e+big, a+b, c
+    theirs = tf_values(tf, prefix)
+    for key, value in values.items():
+        assert_same(theirs[key], value, key)
+    BundleWriter(str(tmp_path / "one"), max_shard_bytes=1).abort()
+
+
+def test_big_endian_chunks_and_undecodable_keys_are_written_as_tensorflow_reads_them(tmp_path):
+    prefix = str(tmp_path / "be")
+    value = np.array([[1.5, -2.25], [3e-5, 7e7]], np.float32)
+    key = "caf\udce9/w"                 # a name whose bytes are not UTF-8 (b"caf\xe9/w")
+    writer = BundleWriter(prefix)
+    writer.add(key, F32, value.shape, plain([value.astype(">f4").reshape(-1)]))
+    writer.add("i", dtypes.BY_NAME["int64"], (2,), plain([np.array([1, -2], ">i8")]))
+    writer.finish()
+    theirs = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[b"caf\xe9/w", b"i"],
+                                  shape_and_slices=["", ""], dtypes=[tf.float32, tf.int64])
+    np.testing.assert_array_equal(theirs[0].numpy(), value)
+    assert theirs[1].numpy().tolist() == [1, -2]
+    ours = Bundle(prefix)
+    assert set(ours.tensors) == {key, "i"}
+    np.testing.assert_array_equal(ours.read(key), value)
+    np.testing.assert_array_equal(ours.read("i"), [1, -2])

@@ -513,7 +513,7 @@ def write_plan(plan: Plan, prefix: str, progress=None, cancelled=None,
                 tick(0)
                 info = row.inputs[0].tensors[row.key]
                 writer.add(row.new_key, dtypes.BY_NAME[row.new_dtype], info.shape,
-                           _pieces(row, tick, chunk_bytes), nbytes=row.bytes_after)
+                           _pieces(row, tick, chunk_bytes))
             if plan.object_graph is not None:
                 writer.add(OBJECT_GRAPH_KEY, dtypes.BY_NAME["string"], (),
                            [(None, [np.array(plan.object_graph, dtype=object)])])

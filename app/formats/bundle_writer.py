@@ -83,17 +83,16 @@ class BundleWriter:
             shard.f.write(data)
         except OSError as e:
             raise WriteError(shard.path, f"cannot write: {e.strerror}") from None
-        shard.size += len(data) if isinstance(data, (bytes, bytearray)) else data.nbytes
+        shard.size += len(data)   # bytes, or a flat uint8 array
 
     # -- tensors ---------------------------------------------------------------------------
 
-    def add(self, key: str, dtype: DType, shape, pieces: Iterable, nbytes: int | None = None) -> None:
+    def add(self, key: str, dtype: DType, shape, pieces: Iterable) -> None:
         """Add tensor `key` of `dtype` and `shape` from `pieces`: (region, chunks) pairs,
         region None for a plain tensor (then exactly one pair), else one pair per slice of
         a partitioned tensor. `chunks` yields flat arrays of `dtype.numpy` in row-major
-        order of the region; strings: object arrays of bytes. `nbytes` (the bytes the
-        tensor will take, when known) lets a tensor start a new shard instead of
-        overflowing one."""
+        order of the region (either byte order); strings: object arrays of bytes. A
+        tensor that would overflow the current shard starts a new one."""
         if self._done:
             raise ValueError("the bundle is finished")
         name = encode_key(key)
@@ -109,7 +108,7 @@ class BundleWriter:
         if not partitioned:
             if len(pieces) != 1:
                 raise ValueError(f"{key}: a plain tensor is one piece")
-            entry = self._piece(key, dtype, shape, pieces[0][1], nbytes)
+            entry = self._piece(key, dtype, shape, pieces[0][1])
             self._entries[name] = entry
             return
         full = protos.BundleEntryProto(dtype=dtype.enum)
@@ -130,10 +129,10 @@ class BundleWriter:
             part_key = slice_key(name, key_extents)
             if part_key in self._entries:
                 raise ValueError(f"{key}: two slices with the same extents")
-            self._entries[part_key] = self._piece(key, dtype, region.lengths, chunks, None)
+            self._entries[part_key] = self._piece(key, dtype, region.lengths, chunks)
         self._entries[name] = full
 
-    def _piece(self, key: str, dtype: DType, shape, chunks, nbytes: int | None):
+    def _piece(self, key: str, dtype: DType, shape, chunks):
         """Write one stored piece; return its entry."""
         n = 1
         for d in shape:
@@ -144,15 +143,16 @@ class BundleWriter:
         if dtype.is_string:
             return self._strings(key, entry, n, chunks)
         expected = n * dtype.itemsize
-        sid = self._shard_for(expected if nbytes is None else nbytes)
+        sid = self._shard_for(expected)
         shard = self._shards[sid]
         entry.shard_id, entry.offset = sid, shard.size
         crc, count = 0, 0
         import numpy as np
         want = dtype.numpy.newbyteorder("<")
+        swapped = dtype.numpy.newbyteorder(">")
         for chunk in chunks:
             chunk = np.asarray(chunk)
-            if chunk.dtype != dtype.numpy:
+            if chunk.dtype != dtype.numpy and chunk.dtype != swapped:
                 raise ValueError(f"{key}: a chunk of {chunk.dtype} for a {dtype.name} tensor")
             if chunk.dtype.byteorder == ">":
                 chunk = chunk.astype(want)
