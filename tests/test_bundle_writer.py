@@ -155,6 +155,16 @@ def test_many_keys_span_several_index_blocks(tmp_path):
     files = writer.finish()
     assert sum(".data-" in f for f in files) > 1
     assert os.path.getsize(prefix + ".index") > 600_000  # several 256 KiB blocks
+    # the same keys as TensorFlow writes them: every block, and the index's short keys
+    keys = sorted(values)
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=keys, shape_and_slices=[""] * len(keys),
+                      tensors=[tf.constant(values[k]) for k in keys])
+    one = str(tmp_path / "one")
+    writer = BundleWriter(one)
+    for key in keys:
+        writer.add(key, dtypes.BY_NAME["int32"], values[key].shape, plain([values[key]]))
+    writer.finish()
+    assert open(one + ".index", "rb").read() == open(str(tmp_path / "tf.index"), "rb").read()
     theirs = tf_values(tf, prefix)
     assert set(theirs) == set(values)
     for key in list(values)[::211]:
