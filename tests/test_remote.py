@@ -142,6 +142,23 @@ def test_listing_is_lazy_and_second_look_is_cached(s3, capsys):
     assert remote.counters["bytes"] == before["bytes"]   # the range came from the cache
 
 
+def test_a_fresh_listing_sees_what_was_written_since(s3):
+    """A run still being written: asking again (fresh) shows the new file, though the
+    storage SDK keeps listings of its own."""
+    _, url = s3
+    import s3fs
+    writer = s3fs.S3FileSystem(skip_instance_cache=True)   # another client, as a trainer is
+    before = remote.listing(f"{url}/logs", fresh=True)
+    try:
+        writer.pipe("runs/logs/late.txt", b"x" * 5)
+        assert "late.txt" not in before
+        after = remote.listing(f"{url}/logs", fresh=True)
+        assert set(after) == set(before) | {"late.txt"} and after["late.txt"].size == 5
+    finally:
+        writer.rm("runs/logs/late.txt")
+    assert "late.txt" not in remote.listing(f"{url}/logs", fresh=True)
+
+
 def test_missing_package_names_the_extra():
     # In a process of its own: where gcsfs was imported once, fsspec keeps its class, so
     # hiding the module here would let the lookup reach out to the real service.
@@ -405,8 +422,10 @@ class _PlainHandler(BaseHTTPRequestHandler):
     (200) whatever was asked; `sized` False announces no length; the next `bad_next`
     answers have one byte flipped in their middle. `gets` counts GETs."""
     root = ""
-    token = ""           # set: answers 403 to requests whose query string lacks it, and to
-    honour_range = True  # folder pages (as a signature made for one file, or nginx without autoindex)
+    token = ""           # set: answers `refusal` to requests whose query string lacks it, and to
+    refusal = 403        # folder pages (as a signature made for one file, or nginx without autoindex)
+    pages = False        # folder pages as nginx writes them ("../" first, then the entries)
+    honour_range = True
     sized = True
     bad_next = 0
     gets = 0
@@ -417,7 +436,19 @@ class _PlainHandler(BaseHTTPRequestHandler):
     def _path(self):
         path = os.path.join(self.root, self.path.split("?")[0].lstrip("/"))
         if self.token and (self.token not in self.path.partition("?")[2] or os.path.isdir(path)):
-            self.send_error(403)
+            self.send_error(self.refusal)
+            return None
+        if self.pages and os.path.isdir(path):
+            links = ['<a href="../">../</a>', '<a href="https://example.invalid/x.index">mirror</a>']
+            links += [f'<a href="{n}/">{n}/</a>' if os.path.isdir(os.path.join(path, n)) else
+                      f'<a href="{n}">{n}</a>' for n in sorted(os.listdir(path))]
+            body = ("<html><body><pre>" + "\n".join(links) + "</pre></body></html>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(body)
             return None
         if not os.path.isfile(path):
             self.send_error(404)
@@ -532,16 +563,29 @@ def test_a_server_that_gives_no_sizes_still_gives_heads_and_tails(quiet_cache):
         assert remote.read_head(u, 40) == data[:40]
 
 
-def test_a_signed_url_carries_its_query_to_the_file_and_its_neighbours(quiet_cache):
+def test_a_web_folder_page_lists_its_files_whatever_else_it_links(quiet_cache):
+    run = quiet_cache / "run"
+    (run / "sub").mkdir(parents=True)
+    (run / "a.index").write_bytes(b"i" * 30)
+    (run / "a.data").write_bytes(b"d" * 70)
+    with _plain_server(quiet_cache, pages=True) as (url, _):
+        found = remote.listing(f"{url}/run", fresh=True)
+        assert sorted(found) == ["a.data", "a.index", "sub"]
+        assert found["sub"].is_dir and not found["a.index"].is_dir
+        assert remote.stat(f"{url}/run/a.data").size == 70
+
+
+@pytest.mark.parametrize("refusal", [401, 403])
+def test_a_signed_url_carries_its_query_to_the_file_and_its_neighbours(quiet_cache, refusal):
     a, b = _bytes(300, 6), _bytes(200, 7)
     (quiet_cache / "a.index").write_bytes(a)
     (quiet_cache / "a.data").write_bytes(b)
-    with _plain_server(quiet_cache, token="sig=abc") as (url, _):
+    with _plain_server(quiet_cache, token="sig=abc", refusal=refusal) as (url, _):
         opened = remote.register(f"{url}/a.index?sig=abc")   # as pasted: the file, signed
         assert opened == f"{url}/a.index"
         assert remote.read_range(opened, 10, 50) == a[10:60]
         assert remote.read_range(f"{url}/a.data", 0, 200) == b      # its neighbour too
-        with pytest.raises(FormatError, match="access denied"):   # elsewhere: not carried
+        with pytest.raises(FormatError, match=rf"access denied \({refusal}\)"):   # elsewhere: not carried
             remote.read_range(f"{url}/other/a.data", 0, 10)
 
 
@@ -864,7 +908,7 @@ FAULTS = [   # (what the filesystem raises, tries made, the message the user rea
      "no answer within 3.5 s: check the network, the address or the endpoint (AWS_ENDPOINT_URL)"),
     (lambda: _raised_from(_ClientResponseError(403), ConnectionResetError("reset")), 1, DENIED),
     (lambda: PermissionError("no"), 1, DENIED),
-    (lambda: _ClientResponseError(401), 1, DENIED),
+    (lambda: _ClientResponseError(401), 1, DENIED.replace("403", "401")),
     (lambda: _ClientResponseError(403), 1, DENIED),
     (lambda: PartialCredentialsError("key id without its secret"), 4,
      "no credentials found for this store: set them the SDK's usual way"),
@@ -926,3 +970,47 @@ def test_each_kind_of_failure_has_its_own_message(monkeypatch, tmp_path, fault, 
     assert str(err.value) == f"ckptfaulty://bucket/run/f: {problem}"
     assert err.value.path == "ckptfaulty://bucket/run/f"
     assert len(calls) == tries
+
+
+@contextlib.contextmanager
+def _silent_server():
+    """A loopback server that takes connections and reads requests, never answering;
+    yields (its URL, the list of connections it took)."""
+    import socket
+    taken, stop = [], threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            taken.append(conn)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", taken
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in taken:
+            conn.close()
+        listener.close()
+
+
+def test_an_s3_endpoint_that_never_answers_gives_up_after_our_tries(quiet_cache, monkeypatch):
+    """The SDK's own waits (60 s) and retries are replaced by ours: each try waits the
+    configured timeout once, on one connection."""
+    with _silent_server() as (endpoint, taken):
+        for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(k, v)
+        remote.reset()
+        t = time.monotonic()
+        with pytest.raises(FormatError) as err:
+            remote.read_range("s3://bucket/run/model.index", 0, 4)
+        took = time.monotonic() - t
+    assert str(err.value) == ("s3://bucket/run: no answer within 2 s: check the network, the "
+                              "address or the endpoint (AWS_ENDPOINT_URL)")
+    assert len(taken) == remote.ATTEMPTS and 2 * remote.ATTEMPTS - 1 < took < 4 * remote.ATTEMPTS

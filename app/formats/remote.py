@@ -202,8 +202,10 @@ def _message(url: str, exc: BaseException) -> FormatError:
         exc = exc.__cause__
         status, name = _status(exc), type(exc).__name__
     if isinstance(exc, PermissionError) or status in (401, 403):
-        return FormatError(url, "access denied (403): check your credentials (the storage SDK's "
-                                "environment variables or config files) or that the object is public")
+        code = status if status in (401, 403) else 403
+        return FormatError(url, f"access denied ({code}): check your credentials (the storage "
+                                "SDK's environment variables or config files) or that the object "
+                                "is public")
     if "Credentials" in name:
         return FormatError(url, "no credentials found for this store: set them the SDK's usual way")
     if isinstance(exc, TimeoutError) or "Timeout" in name:
