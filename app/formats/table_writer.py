@@ -6,8 +6,9 @@ point every RESTART_INTERVAL entries; a block is closed once it passes BLOCK_SIZ
 Every block gets the 5-byte trailer (no compression, masked crc32c); an index block maps
 each data block to its handle under a short key between its last key and the next block's
 first (as TensorFlow's table builder shortens them: the same bytes as its own index); the
-metaindex block is empty; the 48-byte footer holds both handles and the magic number. An index is small (one entry per tensor), so the
-whole table is built in memory and written in one go.
+metaindex block is empty; the 48-byte footer holds both handles and the magic number. An
+index is small (one entry per tensor), so the whole table is built in memory and written
+in one go.
 """
 
 from __future__ import annotations
