@@ -482,3 +482,54 @@ def test_a_text_saved_model_and_a_graph_after_its_fiftieth_node(tmp_path):
     _node(gd, "not a name", "NoOp")
     (tmp_path / "long.pb").write_bytes(gd.SerializeToString())
     assert len(load_graph(str(tmp_path / "long.pb")).nodes) == 51
+
+
+def _forms():
+    """A GraphDef, the MetaGraphDef and the SavedModel holding it."""
+    gd = protos.GraphDef()
+    _node(gd, "x", "Placeholder")
+    _node(gd, "scope/y", "Identity")
+    mg = protos.MetaGraphDef()
+    mg.graph_def.CopyFrom(gd)
+    mg.meta_info_def.tags.append("serve")
+    sm = protos.SavedModel()
+    sm.meta_graphs.add().CopyFrom(mg)
+    return {"graphdef": gd, "metagraph": mg, "savedmodel": sm}
+
+
+@pytest.mark.parametrize("name, kind, form", [
+    ("g.pb", "graphdef", "binary"), ("g.pbtxt", "graphdef", "text"), ("g.meta", "graphdef", "binary"),
+    ("g.pbtxt", "graphdef", "commented"), ("g.txt", "graphdef", "commented"),
+    ("frozen.model", "graphdef", "text"),
+    ("m.meta", "metagraph", "binary"), ("m.meta", "metagraph", "text"), ("m.pbtxt", "metagraph", "text"),
+    ("m.pb", "metagraph", "binary"), ("m.pbtxt", "metagraph", "commented"),
+    ("s.pb", "savedmodel", "binary"), ("s.pbtxt", "savedmodel", "text"), ("s.meta", "savedmodel", "text"),
+])
+def test_every_graph_form_under_any_name_reads_as_what_it_is(tmp_path, name, kind, form):
+    """Binary or text (known by the name, or by the start of the bytes when the name does
+    not say), tried in the order the name suggests."""
+    from google.protobuf import text_format
+    msg = _forms()[kind]
+    text = text_format.MessageToString(msg)
+    data = {"binary": msg.SerializeToString(), "text": text.encode(),
+            "commented": ("# written by hand\n" + text).encode()}[form]   # only the name says text
+    path = tmp_path / name
+    path.write_bytes(data)
+    g = load_graph(str(path))
+    assert (g.format, g.source) == (kind, str(path))
+    assert [n.name for n in g.nodes] == ["x", "scope/y"]
+    assert (g.meta_graph is None) == (kind == "graphdef")
+
+
+@pytest.mark.parametrize("name, data, what", [
+    ("a.pb", b"abc\x00\xff\xfe\x01", "GraphDef (binary)"),         # a letter first, no brace
+    ("b.pb", b"ab {\x00\xff\xfe\x01", "GraphDef (binary)"),        # a brace, but a NUL too
+    ("c.meta", b"meta_info_def { tags: ", "MetaGraphDef (text)"),
+])
+def test_bytes_that_only_look_like_a_graph_are_refused_naming_the_file(tmp_path, name, data, what):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(FormatError) as err:
+        load_graph(str(path))
+    assert err.value.path == str(path)
+    assert err.value.problem == f"does not parse as a {what}; {name} is corrupt or not a TensorFlow graph"
