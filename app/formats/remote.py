@@ -47,6 +47,10 @@ BACKOFF = 0.25             # seconds before the second try; doubles after
 EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs"), "gs": ("gcs", "gcsfs"),
           "gcs": ("gcs", "gcsfs"), "http": ("http", "aiohttp"), "https": ("http", "aiohttp")}
 
+# scheme → the environment variable its SDK takes another endpoint from
+ENDPOINT_SETTINGS = {"s3": "AWS_ENDPOINT_URL", "s3a": "AWS_ENDPOINT_URL",
+                     "gs": "STORAGE_EMULATOR_HOST", "gcs": "STORAGE_EMULATOR_HOST"}
+
 # what crossed the link, for the benchmark and the tests of laziness
 counters = {"requests": 0, "bytes": 0}
 
@@ -152,7 +156,9 @@ def _options(sch: str, anonymous: bool) -> dict:
         return {"anon": anonymous, "config_kwargs": {
             "connect_timeout": t, "read_timeout": t, "retries": {"total_max_attempts": 1}}}
     if sch in ("gs", "gcs"):
-        return {"token": "anon"} if anonymous else {}
+        # each request bounded (gcsfs retries it six times itself); without credentials
+        # gcsfs reads anonymously by itself
+        return {"requests_timeout": t}
     if sch in ("http", "https"):
         import aiohttp
         return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(
@@ -209,8 +215,10 @@ def _message(url: str, exc: BaseException) -> FormatError:
     if "Credentials" in name:
         return FormatError(url, "no credentials found for this store: set them the SDK's usual way")
     if isinstance(exc, TimeoutError) or "Timeout" in name:
-        return FormatError(url, f"no answer within {timeout():g} s: check the network, the "
-                                "address or the endpoint (AWS_ENDPOINT_URL)")
+        endpoint = ENDPOINT_SETTINGS.get(scheme(url))
+        check = (f"the network, the address or the endpoint ({endpoint})" if endpoint
+                 else "the network or the address")
+        return FormatError(url, f"no answer within {timeout():g} s: check {check}")
     text = display(str(exc)).splitlines()[0][:200] if str(exc) else name
     return FormatError(url, f"cannot read ({text}): check the network and the address")
 
