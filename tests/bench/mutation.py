@@ -154,6 +154,10 @@ def run_target(target: str, args) -> dict[str, str]:
     dest = scratch_copy(target, args.work)
     if args.fresh:
         shutil.rmtree(dest / "mutants", ignore_errors=True)
+    # mutmut learns which tests reach which function once per test name: a test that was
+    # changed to reach a new function would never be run against its mutants ("no tests").
+    # Learning it all again costs one run of the target's tests.
+    (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
                CHECKPOINT_BROWSER_FIXTURE_CACHE=str(args.work / "fixtures"),
                PYTHONPATH=os.pathsep.join(p for p in (args.mutmut_path, os.environ.get("PYTHONPATH")) if p))
