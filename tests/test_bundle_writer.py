@@ -171,6 +171,30 @@ def test_many_keys_span_several_index_blocks(tmp_path):
         assert_same(theirs[key], values[key], key)
 
 
+def test_index_block_keys_are_shortened_as_tensorflow_shortens_them(tmp_path):
+    """Keys of 132 kB: two fill an index block, so each pair below meets at a block edge,
+    where the index names the block by a short key between the two (here "d" between c…
+    and e…; none shorter between f… and g…, or when one key starts the other) and the
+    last block by a short key after its last (none after 0xff bytes)."""
+    big = 132_000
+    keys = ["a" * big, "c" * big,                  # first bytes two apart
+            "e" * big, "f" * big,                  # one apart
+            "g" * big, "h" * big,                  # the last a prefix of the next
+            "h" * big + "i", "m" * big + "a",      # a long common part, then two apart
+            "m" * big + "c", "\udcff" * 3]         # the last: 0xff bytes only
+    names = [k.encode("utf-8", "surrogateescape") for k in keys]
+    assert names == sorted(names)
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=names, shape_and_slices=[""] * len(keys),
+                      tensors=[tf.constant(np.float32(i)) for i in range(len(keys))])
+    writer = BundleWriter(str(tmp_path / "ours"))
+    for i, key in enumerate(keys):
+        writer.add(key, F32, (), plain([np.float32([i])]))
+    writer.finish()
+    ours, theirs = (open(str(tmp_path / n) + ".index", "rb").read() for n in ("ours", "tf"))
+    assert len(ours) > 5 * big and ours == theirs
+    assert sorted(Bundle(str(tmp_path / "ours")).tensors) == sorted(keys)
+
+
 def test_empty_string_tensors_are_written_as_tensorflow_writes_them(tmp_path):
     prefix = str(tmp_path / "s")
     tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=["e"], shape_and_slices=[""],

@@ -138,6 +138,7 @@ class BundleWriter:
         for d in shape:
             n *= d
         entry = protos.BundleEntryProto(dtype=dtype.enum)
+        entry.shape.SetInParent()   # a scalar's empty shape is written too, as TensorFlow does
         for d in shape:
             entry.shape.dim.add(size=d)
         if dtype.is_string:
