@@ -13,7 +13,7 @@ once its reader confirmed it parsed; a query
 string (a signed URL's signature, a SAS token) is held here, carried to the files beside
 the one it came with, and never appears in a path, a message or the cache's keys.
 Failures become FormatError naming the URL (shown without secrets) and what to do;
-dropped connections and short answers are retried with backoff.
+dropped connections and answers of the wrong length are retried with backoff.
 """
 
 from __future__ import annotations
@@ -156,9 +156,13 @@ def _options(sch: str, anonymous: bool) -> dict:
         return {"anon": anonymous, "config_kwargs": {
             "connect_timeout": t, "read_timeout": t, "retries": {"total_max_attempts": 1}}}
     if sch in ("gs", "gcs"):
-        # each request bounded (gcsfs retries it six times itself); without credentials
-        # gcsfs reads anonymously by itself
-        return {"requests_timeout": t}
+        # gcsfs sets no timeout of its own: a silent endpoint would hang. Per connection
+        # and per read, not per request: a large part on a slow link takes its time.
+        import aiohttp
+        opts = {"requests_timeout": aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t)}
+        if anonymous:
+            opts["token"] = "anon"
+        return opts
     if sch in ("http", "https"):
         import aiohttp
         return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(
@@ -177,6 +181,8 @@ def _status(exc: BaseException) -> int | None:
         v = getattr(exc, attr, None)
         if isinstance(v, int):
             return v
+    if type(exc) is OSError and str(exc).startswith("Forbidden: "):
+        return 403   # gcsfs's 403: a plain OSError, its text the only sign
     return None
 
 
@@ -258,7 +264,9 @@ def _call(url: str, fn, *args, **kwargs):
 
 def _call_here(url: str, fn, *args, **kwargs):
     delay = BACKOFF
-    for attempt in range(ATTEMPTS):
+    # gcsfs tries each request six times itself (with backoff up to half a minute)
+    attempts = 1 if scheme(url) in ("gs", "gcs") else ATTEMPTS
+    for attempt in range(attempts):
         fs = _filesystem(url)
         try:
             return fn(fs, *args, **kwargs)
@@ -268,7 +276,7 @@ def _call_here(url: str, fn, *args, **kwargs):
             if "NoCredentials" in type(exc).__name__ and scheme(url) not in _state.anonymous:
                 _state.anonymous.add(scheme(url))   # a public bucket: read it anonymously
                 continue
-            if _permanent(exc) or attempt == ATTEMPTS - 1:
+            if _permanent(exc) or attempt == attempts - 1:
                 raise _message(url, exc) from None
         time.sleep(delay)
         delay *= 2
