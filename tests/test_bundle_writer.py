@@ -172,16 +172,16 @@ def test_many_keys_span_several_index_blocks(tmp_path):
 
 
 def test_index_block_keys_are_shortened_as_tensorflow_shortens_them(tmp_path):
-    """Keys of 132 kB: two fill an index block, so each pair below meets at a block edge,
-    where the index names the block by a short key between the two (here "d" between c…
-    and e…; none shorter between f… and g…, or when one key starts the other) and the
-    last block by a short key after its last (none after 0xff bytes)."""
+    """Keys of 132 kB: two fill a block, so each pair below meets at a block edge, where
+    the index names the block by a short key between the two, and the last block by a
+    short key after its last."""
     big = 132_000
-    keys = ["a" * big, "c" * big,                  # first bytes two apart
-            "e" * big, "f" * big,                  # one apart
-            "g" * big, "h" * big,                  # the last a prefix of the next
-            "h" * big + "i", "m" * big + "a",      # a long common part, then two apart
-            "m" * big + "c", "\udcff" * 3]         # the last: 0xff bytes only
+    keys = ["A" * big, "C" * big,
+            "XXXX" + "e" * big, "f" * big,      # C | X: apart, the index says "D"; the block
+            "g" * big, "h" * big,               #   starts with the bytes an empty block's
+            "h" * big + "i", "m" * big + "ma",  #   last key would be taken for; f | g: one
+            "m" * big + "mc", "\udcff" * 3]     #   apart; h | h…i: a prefix; m…ma | m…mc: a
+    #   long common part (odd in length), then two apart; the last: 0xff bytes only
     names = [k.encode("utf-8", "surrogateescape") for k in keys]
     assert names == sorted(names)
     tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=names, shape_and_slices=[""] * len(keys),
@@ -193,6 +193,33 @@ def test_index_block_keys_are_shortened_as_tensorflow_shortens_them(tmp_path):
     ours, theirs = (open(str(tmp_path / n) + ".index", "rb").read() for n in ("ours", "tf"))
     assert len(ours) > 5 * big and ours == theirs
     assert sorted(Bundle(str(tmp_path / "ours")).tensors) == sorted(keys)
+    # the last entry fills its block: no empty block after it
+    keys = ["a" * big, "b" * big]
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf2"), tensor_names=keys, shape_and_slices=["", ""],
+                      tensors=[tf.constant(np.float32(i)) for i in range(2)])
+    writer = BundleWriter(str(tmp_path / "ours2"))
+    for i, key in enumerate(keys):
+        writer.add(key, F32, (), plain([np.float32([i])]))
+    writer.finish()
+    assert open(str(tmp_path / "ours2.index"), "rb").read() == open(str(tmp_path / "tf2.index"), "rb").read()
+
+
+def test_table_keys_must_come_in_order_once_each():
+    from app.formats.table_writer import table_bytes
+    with pytest.raises(ValueError, match="^table keys out of order or repeated: b'a' after b'b'$"):
+        table_bytes([(b"b", b""), (b"a", b"")])
+    with pytest.raises(ValueError, match="^table keys out of order or repeated: b'b' after b'b'$"):
+        table_bytes([(b"a", b""), (b"b", b"1"), (b"b", b"2")])
+
+
+def test_a_shard_that_cannot_be_made_is_a_write_error_naming_it(tmp_path):
+    prefix = str(tmp_path / "gone" / "w")      # its folder does not exist
+    writer = BundleWriter(prefix)
+    with pytest.raises(WriteError) as err:
+        writer.add("a", F32, (1,), plain([np.zeros(1, np.float32)]))
+    assert err.value.path == prefix + ".data-partial-00000"
+    assert err.value.problem == "cannot write: No such file or directory"
+    writer.abort()
 
 
 def test_empty_string_tensors_are_written_as_tensorflow_writes_them(tmp_path):
