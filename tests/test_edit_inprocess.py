@@ -497,7 +497,7 @@ def test_strip_finds_unusually_named_slots_through_the_training_graph(cnn, tmp_p
 
 def _written(result, folder) -> None:
     """The result names the files it wrote, each in `folder`, and their total size."""
-    assert result.files and all(os.path.dirname(f) in ("", str(folder)) for f in result.files)
+    assert result.files and all(os.path.dirname(f) == str(folder) for f in result.files)
     paths = [folder / os.path.basename(f) for f in result.files]
     assert all(p.is_file() for p in paths)
     assert result.bytes_written == sum(p.stat().st_size for p in paths)
