@@ -159,6 +159,38 @@ def test_a_fresh_listing_sees_what_was_written_since(s3):
     assert "late.txt" not in remote.listing(f"{url}/logs", fresh=True)
 
 
+def test_a_public_bucket_is_read_without_credentials(s3, monkeypatch, tmp_path):
+    """No credentials anywhere: the SDK says so, and the read goes on anonymously."""
+    copy, url = s3
+    import s3fs
+    s3fs.S3FileSystem(skip_instance_cache=True).chmod("runs/cnn/checkpoint", acl="public-read")
+    for k in S3_ENV:
+        monkeypatch.delenv(k)
+    for k, v in {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                 "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    remote.reset()
+    try:
+        want = (copy / "cnn" / "checkpoint").read_bytes()
+        assert remote.read_range(f"{url}/cnn/checkpoint", 0, len(want)) == want
+    finally:
+        remote.reset()
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("nosuchstore://b/f.index", "no filesystem knows nosuchstore:// URLs"),
+    ("ckptabsent://b/f.index", "ckptabsent:// URLs need the optional package for it: install the "
+                               "fsspec package that serves ckptabsent://"),
+])
+def test_a_scheme_without_a_filesystem_says_what_to_install(quiet_cache, url, problem):
+    import fsspec
+    # a scheme fsspec knows, served by a package that is not installed
+    fsspec.register_implementation("ckptabsent", "ckpt_absent_package.FileSystem", clobber=True)
+    with pytest.raises(FormatError) as err:
+        remote.read_range(url, 0, 4)
+    assert (err.value.path, err.value.problem) == (url.rsplit("/", 1)[0], problem)
+
+
 def test_missing_package_names_the_extra():
     # In a process of its own: where gcsfs was imported once, fsspec keeps its class, so
     # hiding the module here would let the lookup reach out to the real service.
