@@ -157,6 +157,17 @@ def test_a_fresh_listing_sees_what_was_written_since(s3):
     finally:
         writer.rm("runs/logs/late.txt")
     assert "late.txt" not in remote.listing(f"{url}/logs", fresh=True)
+    top = remote.listing(url, fresh=True)["cnn"]       # a folder: no size, whatever S3 says
+    assert top.is_dir and top.size is None
+
+
+def test_the_timeout_setting_and_its_default(monkeypatch):
+    monkeypatch.delenv("CKPT_BROWSER_REMOTE_TIMEOUT", raising=False)
+    assert remote.timeout() == 20.0
+    monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "2.5")
+    assert remote.timeout() == 2.5
+    monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "soon")
+    assert remote.timeout() == 20.0
 
 
 def test_a_public_bucket_is_read_without_credentials(s3, monkeypatch, tmp_path):
@@ -966,6 +977,9 @@ FAULTS = [   # (what the filesystem raises, tries made, the message the user rea
     (lambda: b"ab", 4, "cannot read (got 2 bytes where 4 were asked): check the network and the address"),
     (lambda: b"abcdef", 4,
      "cannot read (got 6 bytes where 4 were asked): check the network and the address"),
+    (lambda: OSError("disk gone"), 4, "cannot read (disk gone): check the network and the address"),
+    (lambda: ConnectionError("x" * 300 + "\nmore"), 4,      # the first line, cut at 200 characters
+     f"cannot read ({'x' * 200}): check the network and the address"),
     (lambda: ConnectionAbortedError(), 4,
      "cannot read (ConnectionAbortedError): check the network and the address"),
 ]

@@ -254,22 +254,22 @@ def _wait(future):
                 raise Cancelled() from None
 
 
-def _call(url: str, fn, *args, **kwargs):
+def _call(url: str, fn, *args):
     """fn(fs, *args): retried with backoff when the connection drops; FormatError else.
     A thread that may be told to stop waits for it from beside (see cancel_when)."""
     if getattr(_waiting, "stop", None) is not None:
-        return _wait(_pool().submit(_call_here, url, fn, *args, **kwargs))
-    return _call_here(url, fn, *args, **kwargs)
+        return _wait(_pool().submit(_call_here, url, fn, *args))
+    return _call_here(url, fn, *args)
 
 
-def _call_here(url: str, fn, *args, **kwargs):
+def _call_here(url: str, fn, *args):
     delay = BACKOFF
     # gcsfs tries each request six times itself (with backoff up to half a minute)
     attempts = 1 if scheme(url) in ("gs", "gcs") else ATTEMPTS
     for attempt in range(attempts):
         fs = _filesystem(url)
         try:
-            return fn(fs, *args, **kwargs)
+            return fn(fs, *args)
         except FormatError:
             raise
         except Exception as exc:  # every SDK has its own errors; sorted by what they mean
