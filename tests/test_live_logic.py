@@ -316,3 +316,23 @@ def test_by_default_a_checkpoint_gets_two_seconds_and_a_sweep_comes_every_five(t
     clock.now += 0.1
     (e,) = w.poll()
     assert (e.kind, e.problem) == ("changed", None)
+
+
+def test_a_checkpoint_saved_or_removed_while_the_run_was_read_is_listed_at_once(tmp_path):
+    """Following starts a moment after the document read the folder: what came or went
+    in between is an update at once, not left for the next change to show."""
+    from app.document.live import LiveRun
+    save(tmp_path, "ckpt-1")
+    save(tmp_path, "ckpt-2")
+    age(tmp_path)
+    read = {str(tmp_path / "ckpt-1"), str(tmp_path / "ckpt-2")}   # what the document read
+    assert LiveRun(str(tmp_path)).prime(read) is None
+    save(tmp_path, "ckpt-3")
+    age(tmp_path)
+    update = LiveRun(str(tmp_path)).prime(read)
+    assert [c.step for c in update.checkpoints] == [1, 2, 3]
+    assert [(e.kind, e.step) for e in update.events] == [("added", 1), ("added", 2), ("added", 3)]
+    for f in (f"ckpt-1.{DATA}", "ckpt-1.index", f"ckpt-3.{DATA}", "ckpt-3.index"):
+        os.remove(tmp_path / f)
+    update = LiveRun(str(tmp_path)).prime(read)
+    assert [c.step for c in update.checkpoints] == [2]

@@ -35,9 +35,15 @@ class LiveRun:
         self.watcher = RunWatcher(folder, grace=grace, trust_folder_time=(mode != "poll"))
         self.last_change: float | None = None
 
-    def prime(self) -> None:
-        """Take what is there now as known: the document has just read it."""
-        self.watcher.poll()
+    def prime(self, known) -> LiveUpdate | None:
+        """Start from what is on disk now. `known`: the prefixes of the checkpoints the
+        document read a moment before; when a checkpoint was written or removed in
+        between, the folder as it is now comes back as an update (else it would wait for
+        the next change to be listed)."""
+        events = self.watcher.poll()
+        if set(self.watcher.checkpoints) == set(known):
+            return None
+        return self._update(events)
 
     @property
     def pending(self) -> bool:
@@ -47,8 +53,9 @@ class LiveRun:
     def poll(self, job=None) -> LiveUpdate | None:
         """What changed since the last poll, or None when nothing did."""
         events = self.watcher.poll()
-        if not events:
-            return None
+        return self._update(events) if events else None
+
+    def _update(self, events: list[WatchEvent]) -> LiveUpdate:
         complete = set(self.watcher.checkpoints)
         try:
             run = RunFolder(self.folder)

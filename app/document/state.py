@@ -390,12 +390,17 @@ class Document:
         from .live import LiveRun
         live = self.live = LiveRun(loaded.model.folder, mode, fstype, grace)
         self._poll_again = None
+        known = {c.prefix for c in loaded.model.checkpoints if c.format == "bundle" and c.on_disk}
 
-        def primed(_result):
-            if live is self.live and self._poll_again is not None:
+        def primed(update):
+            if live is not self.live:
+                return
+            if update is not None:   # a checkpoint came or went since the run was read
+                self.apply_live(update)
+            if self._poll_again is not None:
                 self.poll_live(self._poll_again)
 
-        self.submit("live", lambda job: live.prime(), primed,
+        self.submit("live", lambda job: live.prime(known), primed,
                     lambda m, d: self.notice.emit(f"following the run: {m}", d, False))
         return live
 
