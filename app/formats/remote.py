@@ -266,7 +266,8 @@ def _call_here(url: str, fn, *args):
     delay = BACKOFF
     # gcsfs tries each request six times itself (with backoff up to half a minute)
     attempts = 1 if scheme(url) in ("gs", "gcs") else ATTEMPTS
-    for attempt in range(attempts):
+    tried = 0
+    while True:
         fs = _filesystem(url)
         try:
             return fn(fs, *args)
@@ -274,13 +275,13 @@ def _call_here(url: str, fn, *args):
             raise
         except Exception as exc:  # every SDK has its own errors; sorted by what they mean
             if "NoCredentials" in type(exc).__name__ and scheme(url) not in _state.anonymous:
-                _state.anonymous.add(scheme(url))   # a public bucket: read it anonymously
+                _state.anonymous.add(scheme(url))   # a public bucket: ask again, anonymously
                 continue
-            if _permanent(exc) or attempt == attempts - 1:
+            tried += 1
+            if _permanent(exc) or tried == attempts:
                 raise _message(url, exc) from None
         time.sleep(delay)
         delay *= 2
-    raise FormatError(url, "cannot read")  # not reached
 
 
 def _mtime(d: dict) -> float:
