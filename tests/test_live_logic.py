@@ -336,3 +336,14 @@ def test_a_checkpoint_saved_or_removed_while_the_run_was_read_is_listed_at_once(
         os.remove(tmp_path / f)
     update = LiveRun(str(tmp_path)).prime(read)
     assert [c.step for c in update.checkpoints] == [2]
+    # one the document read that is not judged yet (its data cut, its files just written)
+    # stays listed as read, whatever else came
+    with open(tmp_path / f"ckpt-2.{DATA}", "r+b") as f:
+        f.truncate(SIZE // 2)
+    os.utime(tmp_path / f"ckpt-2.{DATA}")
+    assert LiveRun(str(tmp_path)).prime({str(tmp_path / "ckpt-2")}) is None
+    save(tmp_path, "ckpt-4")
+    age(tmp_path)
+    os.utime(tmp_path / f"ckpt-2.{DATA}")
+    update = LiveRun(str(tmp_path)).prime({str(tmp_path / "ckpt-2")})
+    assert [c.step for c in update.checkpoints] == [2, 4]

@@ -37,13 +37,17 @@ class LiveRun:
 
     def prime(self, known) -> LiveUpdate | None:
         """Start from what is on disk now. `known`: the prefixes of the checkpoints the
-        document read a moment before; when a checkpoint was written or removed in
-        between, the folder as it is now comes back as an update (else it would wait for
-        the next change to be listed)."""
+        document read a moment before. A checkpoint completed or removed in between comes
+        back as an update (else it would wait for the next change to be listed); one the
+        document read that is not judged yet (being written, or broken and still within
+        its grace) stays as the document read it."""
         events = self.watcher.poll()
-        if set(self.watcher.checkpoints) == set(known):
+        known = set(known)
+        came = set(self.watcher.checkpoints) - known
+        went = known - self.watcher.present
+        if not came and not went:
             return None
-        return self._update(events)
+        return self._update(events, keep=known - went)
 
     @property
     def pending(self) -> bool:
@@ -55,8 +59,8 @@ class LiveRun:
         events = self.watcher.poll()
         return self._update(events) if events else None
 
-    def _update(self, events: list[WatchEvent]) -> LiveUpdate:
-        complete = set(self.watcher.checkpoints)
+    def _update(self, events: list[WatchEvent], keep=frozenset()) -> LiveUpdate:
+        complete = set(self.watcher.checkpoints) | set(keep)
         try:
             run = RunFolder(self.folder)
             # Only what the watcher judged complete, or listed elsewhere (V1, missing): an

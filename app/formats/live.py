@@ -157,6 +157,11 @@ class RunWatcher:
         return sorted(done, key=lambda p: (step_of(p) is None, step_of(p) or 0, p))
 
     @property
+    def present(self) -> set[str]:
+        """Prefixes whose index was in the folder at the last poll, judged or not."""
+        return set(self._entries)
+
+    @property
     def pending(self) -> bool:
         """Some checkpoint is not judged yet (still being written): worth polling soon."""
         return any(e.signature is None or e.signature != e.decided for e in self._entries.values())
