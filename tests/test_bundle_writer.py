@@ -146,6 +146,21 @@ def test_tf2_sliced_checkpoint_copies_and_restores(built, tmp_path):
         assert_same(getattr(module, attr).numpy(), values[key], key)
 
 
+def _indexes(folder, name: str, values: dict) -> tuple[bytes, bytes]:
+    """(ours, TensorFlow's) `.index` bytes of `values` (key -> array, keys in order), each
+    writer given the tensors in that order."""
+    keys = list(values)
+    tf.raw_ops.SaveV2(prefix=str(folder / f"{name}-tf"), shape_and_slices=[""] * len(keys),
+                      tensor_names=[k.encode("utf-8", "surrogateescape") for k in keys],
+                      tensors=[tf.constant(values[k]) for k in keys])
+    writer = BundleWriter(str(folder / f"{name}-ours"))
+    for key in keys:
+        v = np.asarray(values[key])
+        writer.add(key, dtypes.BY_NAME[v.dtype.name], v.shape, plain([v.reshape(-1)]))
+    writer.finish()
+    return tuple((folder / f"{name}-{who}.index").read_bytes() for who in ("ours", "tf"))
+
+
 def test_many_keys_span_several_index_blocks(tmp_path):
     prefix = str(tmp_path / "many")
     values = {f"layer_{i:05d}/" + "w" * (i % 40): np.full((i % 5,), i, np.int32) for i in range(15000)}
@@ -156,15 +171,8 @@ def test_many_keys_span_several_index_blocks(tmp_path):
     assert sum(".data-" in f for f in files) > 1
     assert os.path.getsize(prefix + ".index") > 600_000  # several 256 KiB blocks
     # the same keys as TensorFlow writes them: every block, and the index's short keys
-    keys = sorted(values)
-    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=keys, shape_and_slices=[""] * len(keys),
-                      tensors=[tf.constant(values[k]) for k in keys])
-    one = str(tmp_path / "one")
-    writer = BundleWriter(one)
-    for key in keys:
-        writer.add(key, dtypes.BY_NAME["int32"], values[key].shape, plain([values[key]]))
-    writer.finish()
-    assert open(one + ".index", "rb").read() == open(str(tmp_path / "tf.index"), "rb").read()
+    ours, theirs = _indexes(tmp_path, "one", {k: values[k] for k in sorted(values)})
+    assert ours == theirs
     theirs = tf_values(tf, prefix)
     assert set(theirs) == set(values)
     for key in list(values)[::211]:
@@ -184,24 +192,12 @@ def test_index_block_keys_are_shortened_as_tensorflow_shortens_them(tmp_path):
     #   long common part (odd in length), then two apart; the last: 0xff bytes only
     names = [k.encode("utf-8", "surrogateescape") for k in keys]
     assert names == sorted(names)
-    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=names, shape_and_slices=[""] * len(keys),
-                      tensors=[tf.constant(np.float32(i)) for i in range(len(keys))])
-    writer = BundleWriter(str(tmp_path / "ours"))
-    for i, key in enumerate(keys):
-        writer.add(key, F32, (), plain([np.float32([i])]))
-    writer.finish()
-    ours, theirs = (open(str(tmp_path / n) + ".index", "rb").read() for n in ("ours", "tf"))
+    ours, theirs = _indexes(tmp_path, "edges", {k: np.float32(i) for i, k in enumerate(keys)})
     assert len(ours) > 5 * big and ours == theirs
-    assert sorted(Bundle(str(tmp_path / "ours")).tensors) == sorted(keys)
+    assert sorted(Bundle(str(tmp_path / "edges-ours")).tensors) == sorted(keys)
     # the last entry fills its block: no empty block after it
-    keys = ["a" * big, "b" * big]
-    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf2"), tensor_names=keys, shape_and_slices=["", ""],
-                      tensors=[tf.constant(np.float32(i)) for i in range(2)])
-    writer = BundleWriter(str(tmp_path / "ours2"))
-    for i, key in enumerate(keys):
-        writer.add(key, F32, (), plain([np.float32([i])]))
-    writer.finish()
-    assert open(str(tmp_path / "ours2.index"), "rb").read() == open(str(tmp_path / "tf2.index"), "rb").read()
+    ours, theirs = _indexes(tmp_path, "full", {"a" * big: np.float32(0), "b" * big: np.float32(1)})
+    assert ours == theirs
 
 
 def test_table_keys_must_come_in_order_once_each():

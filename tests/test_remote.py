@@ -477,6 +477,7 @@ class _PlainHandler(BaseHTTPRequestHandler):
         pass
 
     def _path(self):
+        """The file asked for; else None, the answer (refusal, folder page, 404) sent."""
         path = os.path.join(self.root, self.path.split("?")[0].lstrip("/"))
         if self.token and (self.token not in self.path.partition("?")[2] or os.path.isdir(path)):
             self.send_error(self.refusal)
@@ -850,6 +851,20 @@ def test_cache_size_setting_bounds_and_pieces_being_written(quiet_cache, monkeyp
 
 # -- file times as each storage reports them -----------------------------------------------
 
+@contextlib.contextmanager
+def _on_filesystem(monkeypatch, cache_dir, cls):
+    """URLs of `cls.protocol` served by the fsspec filesystem `cls`, with a cache folder
+    and remote state of their own."""
+    import fsspec
+    fsspec.register_implementation(cls.protocol, cls, clobber=True)
+    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(cache_dir))
+    remote.reset()
+    try:
+        yield
+    finally:
+        remote.reset()
+
+
 def _times_listing(monkeypatch, cache_dir, entries: list[dict]) -> dict[int, float]:
     """The times remote.listing gives for a folder whose filesystem lists `entries` (with
     the time keys S3, GCS, local files and web servers use): file number -> time."""
@@ -861,13 +876,8 @@ def _times_listing(monkeypatch, cache_dir, entries: list[dict]) -> dict[int, flo
         def ls(self, path, detail=True, **kwargs):
             return [dict(e, name=f"{path.rstrip('/')}/f{i}", type="file", size=1)
                     for i, e in enumerate(entries)]
-    fsspec.register_implementation("ckpttimes", Times, clobber=True)
-    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(cache_dir))
-    remote.reset()
-    try:
+    with _on_filesystem(monkeypatch, cache_dir, Times):
         found = remote.listing("ckpttimes://bucket/run", fresh=True)
-    finally:
-        remote.reset()
     return {int(name[1:]): e.mtime for name, e in found.items()}
 
 
@@ -1004,16 +1014,10 @@ def test_each_kind_of_failure_has_its_own_message(monkeypatch, tmp_path, fault, 
             if isinstance(answer, bytes):   # a server that sends too few or too many
                 return answer
             raise answer
-    fsspec.register_implementation("ckptfaulty", Faulty, clobber=True)
-    monkeypatch.setenv("CKPT_BROWSER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("CKPT_BROWSER_REMOTE_TIMEOUT", "3.5")
     monkeypatch.setattr(remote, "BACKOFF", 0.0)
-    remote.reset()
-    try:
-        with pytest.raises(FormatError) as err:
-            remote.read_range("ckptfaulty://bucket/run/f", 0, 4)
-    finally:
-        remote.reset()
+    with _on_filesystem(monkeypatch, tmp_path / "cache", Faulty), pytest.raises(FormatError) as err:
+        remote.read_range("ckptfaulty://bucket/run/f", 0, 4)
     assert str(err.value) == f"ckptfaulty://bucket/run/f: {problem}"
     assert err.value.path == "ckptfaulty://bucket/run/f"
     assert len(calls) == tries

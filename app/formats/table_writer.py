@@ -2,8 +2,8 @@
 `table.Table` (tensorflow/core/lib/io/table_format.txt).
 
 Keys go in sorted; entries are prefix-compressed against the previous key with a restart
-point every RESTART_INTERVAL entries (every entry in the index block); a block is closed once it passes BLOCK_SIZE bytes.
-Every block gets the 5-byte trailer (no compression, masked crc32c); an index block maps
+point every RESTART_INTERVAL entries (every entry in the index block); a block is closed
+once it passes BLOCK_SIZE bytes. Every block gets the 5-byte trailer (no compression, masked crc32c); an index block maps
 each data block to its handle under a short key between its last key and the next block's
 first (as TensorFlow's table builder shortens them: the same bytes as its own index); the
 metaindex block is empty; the 48-byte footer holds both handles and the magic number. An
